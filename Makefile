@@ -1,0 +1,59 @@
+# consent — see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-tools browser run test test-fast bench lint eval-kit screenshots clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) system-tools ## Build .venv and install system tools (idempotent, fast when done)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	# face_recognition 1.3.0 pins the source-only dlib; its real needs are installed above.
+	$(PIP) install -q --no-deps face_recognition==1.3.0
+	touch $@
+
+system-tools: ## Install exiftool (test oracle) when missing
+	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl; }
+
+browser: ## Install Debian chromium (browser tests) when missing
+	@command -v /usr/bin/chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+data/consent.db: | $(STAMP)
+	$(VENV)/bin/consent register init
+
+run: install data/consent.db ## Serve the web app on http://$(HOST):$(PORT)
+	$(PY) -m web --host $(HOST) --port $(PORT)
+
+test: install browser ## Run the whole test suite (fixtures from CONSENT_FIXTURES)
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+
+test-fast: install ## Tests without the browser
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m 'not browser'
+
+bench: install ## Benchmarks against peer tools, as ratios from one run
+	$(PY) -m bench
+
+eval-kit: install ## PE-kit detector precision/recall on the kit fixtures
+	$(PY) -m scripts.eval_kit
+
+screenshots: install browser ## Screenshots of each page under build/screenshots/
+	$(PY) -m scripts.screenshots
+
+lint: install ## Byte-compile and check imports stay light
+	$(PY) -m compileall -q consent web tests
+	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask') if m in sys.modules]; assert not heavy, heavy; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
+
+clean: ## Remove .venv and build output (data/ is kept)
+	rm -rf $(VENV) build .pytest_cache

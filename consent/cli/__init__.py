@@ -1,0 +1,50 @@
+"""The ``consent`` command line: a thin shell over the ``consent`` library.
+
+Sub-commands live in their own modules and are imported only when used, so ``consent --help``
+stays fast (face models load only inside commands that detect faces).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+
+#: command name -> "module:attribute" (a click command or group)
+COMMANDS = {
+    "scan": "consent.cli.files:scan",
+    "strip": "consent.cli.files:strip",
+    "settings": "consent.cli.misc:settings_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="consent")
+def main():
+    """Check school photos against the consent register before they are published.
+
+    \b
+    Start with:
+      consent scan PHOTO            what identifying metadata a photo carries
+      consent strip PATH --out DIR  publication-safe copies (metadata removed)
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

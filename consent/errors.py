@@ -1,0 +1,81 @@
+"""Errors a user can cause, each with a message that names the file or row and says what to do.
+
+Every exception here is expected: the command line and the web app show ``str(error)`` to the
+user and carry on with the next file. Anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class ConsentError(Exception):
+    """Base class: ``str(error)`` is one plain sentence for school office staff."""
+
+    #: stable short code for JSON output and tests
+    code = "error"
+
+
+class UnreadableImage(ConsentError):
+    """The file is empty, not an image, truncated or corrupted."""
+
+    code = "unreadable_image"
+
+
+class UnsupportedFormat(ConsentError):
+    """An image format the tool does not accept (e.g. GIF, BMP, PDF)."""
+
+    code = "unsupported_format"
+
+
+class ImageTooLarge(ConsentError):
+    """More pixels than the configured limit (protects against decompression bombs)."""
+
+    code = "image_too_large"
+
+
+class SafeCopyFailed(ConsentError):
+    """A publication-safe copy could not be written or failed verification (nothing was kept)."""
+
+    code = "safe_copy_failed"
+
+
+class SettingsError(ConsentError):
+    """``settings.toml`` has an unknown key or a value of the wrong type."""
+
+    code = "settings_error"
+
+
+class RegisterError(ConsentError):
+    """A register operation was refused (unknown person, bad value, ...)."""
+
+    code = "register_error"
+
+
+class RegisterBusy(RegisterError):
+    """Another process held the register for too long; trying again later will work."""
+
+    code = "register_busy"
+
+
+class PersonNotFound(RegisterError):
+    code = "person_not_found"
+
+
+class AmbiguousPerson(RegisterError):
+    code = "ambiguous_person"
+
+
+class EnrolmentRefused(RegisterError):
+    """An enrolment photo was refused (no face, several faces, too small or blurred)."""
+
+    code = "enrolment_refused"
+
+
+class CsvRowRejected(RegisterError):
+    """One row of an MIS export could not be imported; the other rows still are."""
+
+    code = "csv_row_rejected"
+
+    def __init__(self, line: int, reason: str):
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")

@@ -1,0 +1,269 @@
+"""Photo intake: open a photo by its content, refuse bad files clearly, decode it upright.
+
+``open_image`` checks a file and returns a lazily-decoded Pillow image; ``load`` decodes it
+upright (EXIF orientation applied) and, for analysis, at a reduced size: JPEGs are decoded with
+DCT scaling (``Image.draft``), so a 12-megapixel photo is never fully decoded when a
+1600-pixel one serves. Every refusal is a :class:`~consent.errors.ConsentError` whose message
+names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import ImageTooLarge, UnreadableImage, UnsupportedFormat
+from .settings import DEFAULTS, Settings
+
+#: Pillow format name -> the name users know. MPO is a JPEG with extra frames (phone cameras).
+SUPPORTED_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "TIFF": "TIFF",
+    "HEIF": "HEIC/HEIF",
+}
+
+#: file name endings the batch and strip commands pick up in folders
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
+
+ORIENTATION_TAG = 0x0112
+
+#: EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose)
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+
+
+@dataclass
+class Photo:
+    """A decoded photo, upright, ready for analysis."""
+
+    path: Path
+    #: the name users know: JPEG, PNG, WebP, TIFF, HEIC/HEIF
+    format: str
+    #: width and height of the original picture as displayed (orientation applied)
+    width: int
+    height: int
+    #: EXIF orientation of the original (1 = upright already)
+    orientation: int
+    #: the decoded picture, RGB, upright; possibly smaller than the original
+    image: Image.Image
+    #: multiply coordinates in ``image`` by this to get original-picture coordinates
+    scale: float
+    #: things the user should know (e.g. only the first frame of an animation was checked)
+    notes: list[str] = field(default_factory=list)
+
+    def array(self):
+        """The picture as a ``numpy`` uint8 array of shape (height, width, 3)."""
+        import numpy as np
+
+        return np.asarray(self.image)
+
+
+def describe(path: os.PathLike | str) -> str:
+    """How a file is named in messages: its path as given."""
+    return str(path)
+
+
+def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
+    """Open ``path`` by content and check it can be a photo we accept; nothing is decoded yet.
+
+    Raises :class:`UnreadableImage` (missing, empty, not an image), :class:`UnsupportedFormat`
+    (e.g. GIF) or :class:`ImageTooLarge` (more pixels than ``settings.max_pixels``).
+    """
+    name = describe(path)
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise UnreadableImage(f"{name}: file not found; check the path") from None
+    except OSError as exc:
+        raise UnreadableImage(f"{name}: cannot be read ({exc.strerror}); check permissions") from None
+    if os.path.isdir(path):
+        raise UnreadableImage(f"{name}: is a folder, not a photo")
+    if size == 0:
+        raise UnreadableImage(f"{name}: the file is empty (0 bytes); copy the photo again")
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            # We apply our own pixel limit below, with a clearer message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(
+            f"{name}: the picture has too many pixels to check safely (limit "
+            f"{settings.max_pixels / 1e6:.0f} megapixels); resize it first"
+        ) from None
+    except UnidentifiedImageError:
+        raise UnreadableImage(
+            f"{name}: not a photo this tool can read (expected JPEG, PNG, WebP, TIFF or HEIC); "
+            "the file may be a document or damaged"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UnreadableImage(f"{name}: the file is damaged and cannot be opened ({exc})") from None
+    if img.format not in SUPPORTED_FORMATS:
+        fmt = img.format
+        img.close()
+        raise UnsupportedFormat(
+            f"{name}: {fmt} images are not supported; save it as JPEG or PNG and try again"
+        )
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        img.close()
+        raise UnreadableImage(f"{name}: the picture has no pixels; the file is damaged")
+    if w * h > settings.max_pixels:
+        img.close()
+        raise ImageTooLarge(
+            f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of "
+            f"{settings.max_pixels / 1e6:.0f}; resize it first (or raise max_pixels in settings)"
+        )
+    return img
+
+
+def read_orientation(img: Image.Image) -> int:
+    """EXIF orientation 1-8 of an opened image; 1 when absent or unreadable."""
+    try:
+        value = img.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # hostile EXIF must not stop the check: treat as upright
+        return 1
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def is_animated(img: Image.Image) -> bool:
+    """True for animations (APNG, animated WebP); MPO extra frames are previews, not animation."""
+    return img.format != "MPO" and bool(getattr(img, "is_animated", False))
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        # 16-bit and float greyscale: scale to 8 bits rather than clipping.
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) or 1.0
+        return Image.fromarray((arr * (255.0 / hi)).clip(0, 255).astype("uint8")).convert("RGB")
+    return img.convert("RGB")
+
+
+def load(
+    path: os.PathLike | str,
+    max_side: int | None = None,
+    settings: Settings = DEFAULTS,
+) -> Photo:
+    """Decode ``path`` upright as RGB, no larger than ``max_side`` on its longest side.
+
+    ``max_side=None`` decodes at full size. Raises the errors of :func:`open_image`, and
+    :class:`UnreadableImage` when the picture data is truncated or corrupted.
+    """
+    name = describe(path)
+    img = open_image(path, settings)
+    notes: list[str] = []
+    try:
+        fmt = SUPPORTED_FORMATS[img.format]
+        orientation = read_orientation(img)
+        raw_w, raw_h = img.size
+        if is_animated(img):
+            notes.append("animated image: only the first frame was checked")
+        if max_side and img.format in ("JPEG", "MPO") and max(raw_w, raw_h) > max_side:
+            factor = max_side / max(raw_w, raw_h)
+            # draft() picks the smallest DCT scale (1/2, 1/4, 1/8) still >= the size asked for.
+            img.draft("RGB", (math.ceil(raw_w * factor), math.ceil(raw_h * factor)))
+        try:
+            img.load()
+        except Image.DecompressionBombError:
+            raise ImageTooLarge(f"{name}: the picture has too many pixels to check safely") from None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise UnreadableImage(
+                f"{name}: the picture data is truncated or corrupted ({exc}); "
+                "copy the original photo from the camera again"
+            ) from None
+        rgb = _to_rgb(img)
+        if orientation in _UPRIGHT:
+            rgb = rgb.transpose(_UPRIGHT[orientation])
+        elif rgb is img:
+            rgb = img.copy()  # detach from the file, which is closed below
+    finally:
+        img.close()
+    width, height = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    if max_side and max(rgb.size) > max_side:
+        factor = max_side / max(rgb.size)
+        target = (max(1, round(rgb.width * factor)), max(1, round(rgb.height * factor)))
+        rgb = rgb.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return Photo(
+        path=Path(path),
+        format=fmt,
+        width=width,
+        height=height,
+        orientation=orientation,
+        image=rgb,
+        scale=width / rgb.width,
+        notes=notes,
+    )
+
+
+def file_hash(path: os.PathLike | str) -> str:
+    """SHA-256 of a file's bytes, hex: identifies a photo across renames."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_images(paths, recursive: bool = True):
+    """Yield ``(path, relative_path)`` for every photo named or inside the folders named.
+
+    Files named directly are yielded whatever their ending (content decides later); inside
+    folders only files with a photo ending are taken, hidden files and folders skipped.
+    """
+    for given in paths:
+        given = Path(given)
+        if given.is_dir():
+            walker = sorted(given.rglob("*")) if recursive else sorted(given.iterdir())
+            for p in walker:
+                rel = p.relative_to(given)
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                    yield p, Path(given.name) / rel
+        else:
+            yield given, Path(given.name)
+
+
+# Pillow must never silently accept truncated data.
+ImageFile.LOAD_TRUNCATED_IMAGES = False

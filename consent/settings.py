@@ -1,0 +1,115 @@
+"""All thresholds in one place.
+
+``Settings`` is a frozen dataclass; :func:`load` reads overrides from ``settings.toml`` in the
+data folder (``CONSENT_DATA``, default ``./data``). ``consent settings`` prints what is in force.
+No module keeps its own threshold literals: they read them from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SettingsError
+
+
+def data_dir() -> Path:
+    """The folder holding runtime state: ``$CONSENT_DATA`` or ``./data``."""
+    return Path(os.environ.get("CONSENT_DATA") or "data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- image intake -------------------------------------------------------------------
+    #: refuse images with more pixels than this (decompression-bomb guard)
+    max_pixels: int = 100_000_000
+    #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
+    safe_copy_jpeg_quality: int = 95
+
+    # --- faces --------------------------------------------------------------------------
+    #: longest side, in pixels, of the image face detection runs on
+    detect_max_side: int = 1600
+    #: dlib HOG upsampling steps at that resolution (1 finds small faces in group photos)
+    detect_upsample: int = 1
+    #: a face smaller than this (height in original pixels) cannot be recognised reliably
+    min_identifiable_face_px: int = 40
+    #: variance of the Laplacian below this means the face is too blurred to recognise
+    min_face_sharpness: float = 15.0
+
+    # --- matching -----------------------------------------------------------------------
+    #: face distance at or below which a face is taken to be a registered person (face_recognition
+    #: uses 0.6; children look alike, so the default is stricter)
+    match_threshold: float = 0.5
+    #: if the runner-up is within this distance of the best person, the match is ambiguous
+    match_margin: float = 0.06
+    #: face templates older than this are reported as due for re-enrolment
+    template_max_age_days: int = 548
+
+    # --- rules --------------------------------------------------------------------------
+    #: a face whose height is at least this share of the image height is a close-up
+    close_up_face_ratio: float = 0.20
+    #: fewer pupils than this in a photo need review
+    min_group_size: int = 3
+    #: words in a folder name, file name or caption that suggest PE kit or sports
+    kit_context_words: tuple[str, ...] = (
+        "pe", "p.e.", "sport", "sports", "sports day", "games", "swim", "swimming", "gala",
+        "gym", "gymnastics", "football", "netball", "rugby", "hockey", "cricket", "rounders",
+        "athletics", "tennis", "basketball", "dance", "match", "tournament", "team",
+    )
+
+    # --- web ----------------------------------------------------------------------------
+    #: largest upload accepted by the web app, in megabytes
+    max_upload_mb: int = 60
+    #: hours a safe copy stays downloadable in the web app
+    safe_copy_expiry_hours: int = 24
+    #: days an uploaded original is kept (0: deleted once checked)
+    upload_retention_days: int = 0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+DEFAULTS = Settings()
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    """Read ``settings.toml`` (default: the data folder's) over the defaults.
+
+    A missing file means the defaults. An unknown key or a value of the wrong type raises
+    :class:`SettingsError` naming the file and the key.
+    """
+    path = Path(path) if path else data_dir() / "settings.toml"
+    if not path.exists():
+        return DEFAULTS
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix or delete the file") from None
+    return from_mapping(raw, source=str(path))
+
+
+def from_mapping(raw: dict, source: str = "settings") -> Settings:
+    """Build settings from a mapping of overrides, checking every key and type."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise SettingsError(
+                f"{source}: unknown setting {key!r}; known settings are listed by 'consent settings'"
+            )
+        default = getattr(DEFAULTS, key)
+        if isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise SettingsError(f"{source}: {key} must be a list of words")
+            value = tuple(v.lower() for v in value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif type(value) is not type(default):
+            raise SettingsError(
+                f"{source}: {key} must be a {type(default).__name__}, not {value!r}"
+            )
+        values[key] = value
+    return dataclasses.replace(DEFAULTS, **values)

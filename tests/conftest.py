@@ -1,0 +1,24 @@
+"""Shared test fixtures: the real photos in CONSENT_FIXTURES (default ../shared/fixtures)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+
+
+def fixture_dir(*parts: str) -> Path:
+    """A folder of the shared fixtures, or skip the test with a clear message when absent."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures not found at {path} (set CONSENT_FIXTURES)")
+    return path
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return fixture_dir()
