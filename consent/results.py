@@ -1,0 +1,243 @@
+"""What a photo check returns: plain dataclasses rendered by the CLI, JSON, HTML and web pages.
+
+Reason codes and JSON field names are stable (see docs/json.md); ``JSON_VERSION`` changes when
+a field changes meaning or goes away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+JSON_VERSION = 1
+
+#: verdicts, best first; the worst reason decides a channel's verdict
+OK, REVIEW, BLOCK = "ok", "review", "block"
+VERDICT_ORDER = {OK: 0, REVIEW: 1, BLOCK: 2}
+
+#: reason severities and the verdict each leads to
+INFO, SEV_REVIEW, SEV_BLOCK = "info", "review", "block"
+SEVERITY_VERDICT = {INFO: OK, SEV_REVIEW: REVIEW, SEV_BLOCK: BLOCK}
+
+#: how a verdict reads in a sentence
+VERDICT_WORDS = {OK: "ok", REVIEW: "needs review", BLOCK: "blocked"}
+
+
+def worst(verdicts) -> str:
+    """The worst of some verdicts (``ok`` when there are none)."""
+    return max(verdicts, key=VERDICT_ORDER.__getitem__, default=OK)
+
+
+def channel_label(channel: str) -> str:
+    """``social_media`` -> ``social media``."""
+    return channel.replace("_", " ")
+
+
+@dataclass
+class Reason:
+    """One finding of one rule."""
+
+    #: stable code, e.g. ``no_consent``, ``close_up`` (docs/json.md lists them)
+    code: str
+    #: ``info``, ``review`` or ``block``
+    severity: str
+    #: one plain-English sentence for school office staff
+    message: str
+    #: the channels this applies to; empty means every channel checked
+    channels: list[str] = field(default_factory=list)
+    #: indices into ``PhotoCheck.faces`` this reason is about
+    faces: list[int] = field(default_factory=list)
+    #: a senior colleague must sign the photo off before it is published
+    senior_signoff: bool = False
+    #: what would avoid the problem ("a shoulders-up crop would avoid this")
+    suggestion: str | None = None
+    #: detail only admins may see (e.g. why a pupil must never be published)
+    admin_detail: str | None = None
+
+    def applies_to(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
+
+    @property
+    def verdict(self) -> str:
+        return SEVERITY_VERDICT[self.severity]
+
+    def to_json(self, admin: bool = False) -> dict:
+        data = {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "channels": list(self.channels),
+            "faces": list(self.faces),
+            "senior_signoff": self.senior_signoff,
+            "suggestion": self.suggestion,
+        }
+        if admin and self.admin_detail:
+            data["admin_detail"] = self.admin_detail
+        return data
+
+
+@dataclass
+class Face:
+    """A face found in the photo, and who it is as far as the register can tell."""
+
+    index: int
+    #: (top, right, bottom, left) in original upright image pixels
+    box: tuple[int, int, int, int]
+    height_px: int
+    identifiable: bool
+    #: why the face cannot be recognised (too small, blurred, turned away)
+    why_not: str | None = None
+    #: ``matched``, ``unknown``, ``ambiguous`` or ``not_identifiable``
+    match: str = "not_identifiable"
+    person_id: int | None = None
+    person_name: str | None = None
+    #: ``pupil`` or ``staff`` when matched
+    role: str | None = None
+    distance: float | None = None
+    #: channel -> consent status (granted, refused, withdrawn, expired, missing)
+    consent: dict[str, str] = field(default_factory=dict)
+    never_publish: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return self.match == "matched" and self.role == "staff"
+
+    def state(self, channel: str) -> str:
+        """Colour-coding state for one channel: ``cleared``, ``no_consent`` or ``review``."""
+        if self.match == "matched":
+            if self.never_publish or self.consent.get(channel, "missing") != "granted":
+                return "no_consent"
+            return "cleared"
+        return "review"
+
+    def to_json(self, names: bool = True) -> dict:
+        data = {
+            "index": self.index,
+            "box": {"top": self.box[0], "right": self.box[1], "bottom": self.box[2], "left": self.box[3]},
+            "height_px": self.height_px,
+            "identifiable": self.identifiable,
+            "why_not": self.why_not,
+            "match": self.match,
+            "role": self.role,
+            "distance": None if self.distance is None else round(self.distance, 4),
+            "consent": dict(self.consent),
+        }
+        if names:
+            data["person_id"] = self.person_id
+            data["person_name"] = self.person_name
+        return data
+
+
+@dataclass
+class ChannelVerdict:
+    channel: str
+    verdict: str
+    #: one line, e.g. "blocked for social media: 1 pupil without consent"
+    summary: str
+
+    def to_json(self) -> dict:
+        return {"channel": self.channel, "verdict": self.verdict, "summary": self.summary}
+
+
+@dataclass
+class PhotoCheck:
+    """The result of checking one photo for one or more channels."""
+
+    path: str
+    name: str
+    sha256: str | None = None
+    format: str | None = None
+    width: int = 0
+    height: int = 0
+    channels: list[str] = field(default_factory=list)
+    faces: list[Face] = field(default_factory=list)
+    pupil_count: int = 0
+    reasons: list[Reason] = field(default_factory=list)
+    verdicts: dict[str, ChannelVerdict] = field(default_factory=dict)
+    #: metadata groups found in the original (gps, camera, ...), see consent.metadata
+    metadata_found: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: set when the photo could not be checked at all
+    error: str | None = None
+    error_code: str | None = None
+    safe_copy: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    #: True when the result came from the cache of an earlier identical check
+    cached: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """Worst verdict over the channels checked; ``error`` when the photo could not be read."""
+        if self.error:
+            return "error"
+        return worst(v.verdict for v in self.verdicts.values())
+
+    def reasons_for(self, channel: str) -> list[Reason]:
+        return [r for r in self.reasons if r.applies_to(channel)]
+
+    def summary(self) -> str:
+        """One plain sentence over all channels ("ok for newsletter; blocked for social media: ...")."""
+        if self.error:
+            return self.error
+        return "; ".join(v.summary for v in self.verdicts.values())
+
+    def to_json(self, names: bool = True, admin: bool = False) -> dict:
+        return {
+            "version": JSON_VERSION,
+            "path": self.path,
+            "name": self.name,
+            "sha256": self.sha256,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "verdict": self.verdict,
+            "summary": self.summary(),
+            "channels": {c: v.to_json() for c, v in self.verdicts.items()},
+            "pupil_count": self.pupil_count,
+            "faces": [f.to_json(names=names) for f in self.faces],
+            "reasons": [r.to_json(admin=admin) for r in self.reasons],
+            "metadata_found": list(self.metadata_found),
+            "notes": list(self.notes),
+            "error": None if not self.error else {"code": self.error_code, "message": self.error},
+            "safe_copy": self.safe_copy,
+            "cached": self.cached,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PhotoCheck":
+        """Rebuild a check from its JSON (the batch cache stores results this way)."""
+        faces = [
+            Face(
+                index=f["index"],
+                box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
+                height_px=f["height_px"],
+                identifiable=f["identifiable"],
+                why_not=f["why_not"],
+                match=f["match"],
+                person_id=f.get("person_id"),
+                person_name=f.get("person_name"),
+                role=f["role"],
+                distance=f["distance"],
+                consent=dict(f["consent"]),
+            )
+            for f in data["faces"]
+        ]
+        reasons = [
+            Reason(
+                code=r["code"], severity=r["severity"], message=r["message"],
+                channels=list(r["channels"]), faces=list(r["faces"]),
+                senior_signoff=r["senior_signoff"], suggestion=r["suggestion"],
+                admin_detail=r.get("admin_detail"),
+            )
+            for r in data["reasons"]
+        ]
+        err = data.get("error") or {}
+        return cls(
+            path=data["path"], name=data["name"], sha256=data["sha256"], format=data["format"],
+            width=data["width"], height=data["height"], channels=list(data["channels"]),
+            faces=faces, pupil_count=data["pupil_count"], reasons=reasons,
+            verdicts={c: ChannelVerdict(**v) for c, v in data["channels"].items()},
+            metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
+            error=err.get("message"), error_code=err.get("code"), safe_copy=data["safe_copy"],
+            timings=dict(data.get("timings", {})),
+        )
