@@ -67,6 +67,22 @@ class Settings:
     safe_copy_expiry_hours: int = 24
     #: days an uploaded original is kept (0: deleted once checked)
     upload_retention_days: int = 0
+    #: largest folder or zip upload for a batch job, in megabytes (all files together)
+    max_batch_upload_mb: int = 2000
+    #: most photos in one batch job
+    max_batch_files: int = 2000
+    #: background worker processes running batch jobs (each loads the face models once)
+    batch_workers: int = 1
+    #: failed sign-ins to one account, within the lockout window, before it is locked
+    login_max_failures: int = 5
+    #: failed sign-ins from one network address, within the lockout window, before it is locked
+    login_max_failures_per_ip: int = 20
+    #: minutes the lockout window lasts
+    login_lockout_minutes: int = 15
+    #: hours a one-time setup link stays valid
+    setup_link_hours: int = 24
+    #: longest side, in pixels, of the annotated preview shown on the check page
+    preview_max_side: int = 1200
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
