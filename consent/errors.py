@@ -70,6 +70,18 @@ class EnrolmentRefused(RegisterError):
     code = "enrolment_refused"
 
 
+class NoBiometricConsent(RegisterError):
+    """A face template was refused: the person's biometric consent is not granted."""
+
+    code = "no_biometric_consent"
+
+
+class ImportRefused(RegisterError):
+    """A whole MIS export was refused (unreadable, or no column for the MIS id)."""
+
+    code = "import_refused"
+
+
 class CsvRowRejected(RegisterError):
     """One row of an MIS export could not be imported; the other rows still are."""
 

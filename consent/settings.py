@@ -48,6 +48,10 @@ class Settings:
     #: face templates older than this are reported as due for re-enrolment
     template_max_age_days: int = 548
 
+    # --- register -----------------------------------------------------------------------
+    #: seconds a writer waits for another writer (an import, a check) before "register busy"
+    register_busy_timeout_s: float = 10.0
+
     # --- rules --------------------------------------------------------------------------
     #: a face whose height is at least this share of the image height is a close-up
     close_up_face_ratio: float = 0.20
