@@ -1,0 +1,108 @@
+"""The policy rules. Each rule is a function ``rule(ctx) -> iterable of Reason`` in a small
+module of this package, registered with ``@rule``; adding a rule is adding one module and one
+line to ``_MODULES``.
+
+Rules never touch files, models or the database: the pipeline (:mod:`consent.check`) gathers
+what they need into a :class:`RuleContext` first, so every rule is a plain function that tests
+can drive directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ..results import Face, Reason
+from ..settings import DEFAULTS, Settings
+
+
+@dataclass
+class PersonNames:
+    """The names of a person on roll, for caption checks."""
+
+    person_id: int
+    first: str
+    surname: str
+    preferred: str | None = None
+    role: str = "pupil"
+
+    def names(self) -> list[str]:
+        """Every name that identifies this person on its own (first, preferred, surname)."""
+        out = [self.first, self.preferred, self.surname]
+        return [n for n in dict.fromkeys(out) if n and n.strip()]
+
+
+@dataclass
+class RuleContext:
+    """Everything the rules may look at for one photo."""
+
+    faces: list[Face]
+    #: channels being checked
+    channels: list[str]
+    #: original picture size (upright)
+    width: int
+    height: int
+    #: free text that will be published with the photo
+    caption: str = ""
+    alt_text: str = ""
+    #: the photo's file name (as uploaded) and the folder it came from
+    file_name: str = ""
+    folder: str = ""
+    #: metadata groups found in the original (consent.metadata group codes)
+    metadata_found: list[str] = field(default_factory=list)
+    #: names of matched people in this photo, by person id
+    pictured: dict[int, PersonNames] = field(default_factory=dict)
+    #: every pupil on roll (for captions naming someone not in the photo)
+    pupils_on_roll: list[PersonNames] = field(default_factory=list)
+    #: person id -> never-publish reason (admins only)
+    never_publish: dict[int, str] = field(default_factory=dict)
+    #: consent.kit.KitAssessment, when the kit check ran
+    kit: object | None = None
+    settings: Settings = DEFAULTS
+
+    @property
+    def pupil_faces(self) -> list[Face]:
+        """Faces that count as pupils: every face not matched to a staff member."""
+        return [f for f in self.faces if not f.is_staff]
+
+    @property
+    def context_text(self) -> str:
+        """Folder, file name, caption and alt text: where context words are looked for."""
+        return " ".join(t for t in (self.folder, self.file_name, self.caption, self.alt_text) if t)
+
+
+Rule = Callable[[RuleContext], Iterable[Reason]]
+RULES: list[Rule] = []
+
+#: the rule modules, in the order their reasons are listed
+_MODULES = ("consent_rules", "identity", "framing", "caption", "metadata", "kit")
+_loaded = False
+
+
+def rule(func: Rule) -> Rule:
+    """Register a rule function."""
+    RULES.append(func)
+    return func
+
+
+def load_rules() -> list[Rule]:
+    global _loaded
+    if not _loaded:
+        for name in _MODULES:
+            importlib.import_module(f"{__name__}.{name}")
+        _loaded = True
+    return RULES
+
+
+def evaluate(ctx: RuleContext) -> list[Reason]:
+    """Run every rule over one photo's context; reasons in rule order."""
+    reasons: list[Reason] = []
+    for func in load_rules():
+        reasons.extend(func(ctx))
+    return reasons
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "pupil") == "1 pupil"``, ``plural(2, "pupil") == "2 pupils"``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"

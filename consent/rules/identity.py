@@ -1,0 +1,36 @@
+"""``unrecognised_face`` and ``ambiguous_match``: unknown never means cleared."""
+
+from __future__ import annotations
+
+from ..results import SEV_REVIEW, Reason
+from . import RuleContext, plural, rule
+
+
+@rule
+def unrecognised_face(ctx: RuleContext):
+    unknown = [f for f in ctx.faces if f.identifiable and f.match == "unknown"]
+    if unknown:
+        yield Reason(
+            code="unrecognised_face",
+            severity=SEV_REVIEW,
+            message=(
+                f"{plural(len(unknown), 'face')} not recognised in the register; check who "
+                f"{'it is' if len(unknown) == 1 else 'they are'} and that consent is held"
+            ),
+            faces=[f.index for f in unknown],
+        )
+
+
+@rule
+def ambiguous_match(ctx: RuleContext):
+    unsure = [f for f in ctx.faces if f.match == "ambiguous"]
+    if unsure:
+        yield Reason(
+            code="ambiguous_match",
+            severity=SEV_REVIEW,
+            message=(
+                f"{plural(len(unsure), 'face')} could be more than one person in the register; "
+                "check who it is by eye"
+            ),
+            faces=[f.index for f in unsure],
+        )

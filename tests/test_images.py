@@ -1,0 +1,182 @@
+"""Photo intake: formats by content, orientation, reduced decoding, clear refusals."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from consent import images
+from consent.errors import ImageTooLarge, UnreadableImage, UnsupportedFormat
+from consent.settings import Settings
+
+from .conftest import fixture_dir
+
+
+def _jpeg(path, size=(64, 48), color=(200, 30, 30), **save):
+    Image.new("RGB", size, color).save(path, "JPEG", **save)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["landscape", "portrait"])
+def test_every_orientation_sample_decodes_upright(kind):
+    folder = fixture_dir("metadata", "orientation")
+    reference = np.asarray(images.load(folder / f"{kind}_1.jpg").image, dtype=np.float64)
+    reference -= reference.mean()  # the samples differ in brightness, not in content
+    for n in range(2, 9):
+        photo = images.load(folder / f"{kind}_{n}.jpg")
+        assert photo.orientation == n
+        got = np.asarray(photo.image, dtype=np.float64)
+        got -= got.mean()
+        assert got.shape == reference.shape, f"{kind}_{n}"
+        # upright must be closer to the reference than any mirrored or rotated version of it
+        candidates = [got[::-1], got[:, ::-1], got[::-1, ::-1]]
+        upright = np.abs(got - reference).mean()
+        assert all(upright < 0.5 * np.abs(c - reference).mean() for c in candidates), f"{kind}_{n}"
+
+
+def test_reported_size_is_the_displayed_size():
+    folder = fixture_dir("metadata", "orientation")
+    photo = images.load(folder / "landscape_6.jpg")
+    assert (photo.width, photo.height) == photo.image.size == (600, 450)
+
+
+def test_heic_from_an_iphone_opens_by_content():
+    folder = fixture_dir("metadata", "heic")
+    photo = images.load(folder / "iphone_13_pro_max.HEIC", max_side=800)
+    assert photo.format == "HEIC/HEIF"
+    assert max(photo.image.size) == 800
+    assert (photo.width, photo.height) == (3024, 4032)
+
+
+def test_format_is_decided_by_content_not_extension(tmp_path):
+    png_named_jpg = tmp_path / "really_a_png.jpg"
+    Image.new("RGB", (20, 10), "blue").save(png_named_jpg, "PNG")
+    assert images.load(png_named_jpg).format == "PNG"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF"])
+def test_other_formats_open(tmp_path, fmt):
+    path = tmp_path / f"x.{fmt.lower()}"
+    Image.new("RGB", (30, 20), "green").save(path, fmt)
+    photo = images.load(path)
+    assert photo.image.size == (30, 20) and photo.image.mode == "RGB"
+
+
+def test_large_jpeg_is_decoded_at_reduced_size_with_scale(tmp_path):
+    path = _jpeg(tmp_path / "big.jpg", size=(4000, 3000))
+    photo = images.load(path, max_side=1600)
+    assert max(photo.image.size) <= 1600
+    assert (photo.width, photo.height) == (4000, 3000)
+    assert photo.scale == pytest.approx(4000 / photo.image.width)
+
+
+def test_reduced_jpeg_decode_uses_dct_scaling(tmp_path):
+    path = _jpeg(tmp_path / "big.jpg", size=(4000, 3000))
+    img = Image.open(path)
+    # the same request images.load makes: draft must pick a DCT scale, not a full decode
+    mode, box = img.draft("RGB", (1600, 1200))
+    assert img.size == (2000, 1500)
+
+
+def test_transparent_png_is_flattened_on_white(tmp_path):
+    path = tmp_path / "t.png"
+    Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(path)
+    assert images.load(path).image.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "g16.png"
+    Image.fromarray(np.full((8, 8), 30000, dtype=np.uint16)).save(path)
+    assert images.load(path).image.getpixel((1, 1))[0] == 255
+
+
+def test_empty_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableImage, match=r"empty\.jpg: the file is empty"):
+        images.load(path)
+
+
+def test_non_image_is_refused(tmp_path):
+    path = tmp_path / "letter.jpg"
+    path.write_text("Dear parents, ...")
+    with pytest.raises(UnreadableImage, match="letter.jpg: not a photo"):
+        images.load(path)
+
+
+def test_truncated_jpeg_is_refused(tmp_path):
+    whole = _jpeg(tmp_path / "whole.jpg", size=(800, 600), quality=90)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnreadableImage, match="cut.jpg: the picture data is truncated or corrupted"):
+        images.load(cut)
+
+
+def test_gif_is_an_unsupported_format(tmp_path):
+    path = tmp_path / "anim.gif"
+    Image.new("P", (10, 10)).save(path, "GIF")
+    with pytest.raises(UnsupportedFormat, match="GIF images are not supported"):
+        images.load(path)
+
+
+def test_over_the_pixel_limit_is_refused_before_decoding(tmp_path):
+    path = _jpeg(tmp_path / "big.jpg", size=(1000, 1000))
+    with pytest.raises(ImageTooLarge, match="big.jpg: 1000x1000 is 1 megapixels, over the limit"):
+        images.load(path, settings=Settings(max_pixels=500_000))
+
+
+def test_decompression_bomb_header_is_refused(tmp_path):
+    # a PNG header claiming 30000x30000 pixels, with almost no data behind it
+    path = tmp_path / "bomb.png"
+    Image.new("1", (30000, 30000)).save(path)
+    with pytest.raises(ImageTooLarge):
+        images.load(path)
+
+
+def test_animated_webp_checks_first_frame_with_a_note(tmp_path):
+    path = tmp_path / "anim.webp"
+    frames = [Image.new("RGB", (20, 20), c) for c in ("red", "blue")]
+    frames[0].save(path, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    photo = images.load(path)
+    assert photo.notes == ["animated image: only the first frame was checked"]
+    assert photo.image.getpixel((5, 5)) == (255, 0, 0)
+
+
+def test_missing_file_and_folder_are_refused(tmp_path):
+    with pytest.raises(UnreadableImage, match="file not found"):
+        images.load(tmp_path / "nope.jpg")
+    with pytest.raises(UnreadableImage, match="is a folder"):
+        images.load(tmp_path)
+
+
+def test_every_metadata_fixture_either_loads_or_is_refused_clearly():
+    folder = fixture_dir("metadata")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            photo = images.load(path, max_side=400)
+        except (UnreadableImage, UnsupportedFormat, ImageTooLarge) as exc:
+            assert str(exc).startswith(str(path))
+        else:
+            assert photo.image.mode == "RGB" and max(photo.image.size) <= 400
+
+
+def test_find_images_walks_folders_and_keeps_relative_paths(tmp_path):
+    (tmp_path / "event" / "day1").mkdir(parents=True)
+    _jpeg(tmp_path / "event" / "day1" / "a.jpg")
+    (tmp_path / "event" / "notes.txt").write_text("x")
+    (tmp_path / "event" / ".hidden").mkdir()
+    _jpeg(tmp_path / "event" / ".hidden" / "b.jpg")
+    found = [rel.as_posix() for _, rel in images.find_images([tmp_path / "event"])]
+    assert found == ["event/day1/a.jpg"]
+
+
+def test_file_hash_identifies_content(tmp_path):
+    a = _jpeg(tmp_path / "a.jpg")
+    b = tmp_path / "renamed.jpg"
+    b.write_bytes(a.read_bytes())
+    assert images.file_hash(a) == images.file_hash(b)
+    assert len(images.file_hash(a)) == 64
