@@ -160,6 +160,8 @@ class PhotoCheck:
     error: str | None = None
     error_code: str | None = None
     safe_copy: str | None = None
+    #: with blurring: the JSON of the re-check of the blurred safe copy
+    blurred_recheck: dict | None = None
     timings: dict[str, float] = field(default_factory=dict)
     #: True when the result came from the cache of an earlier identical check
     cached: bool = False
@@ -199,6 +201,7 @@ class PhotoCheck:
             "notes": list(self.notes),
             "error": None if not self.error else {"code": self.error_code, "message": self.error},
             "safe_copy": self.safe_copy,
+            "blurred_recheck": self.blurred_recheck,
             "cached": self.cached,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
@@ -239,5 +242,6 @@ class PhotoCheck:
             verdicts={c: ChannelVerdict(**v) for c, v in data["channels"].items()},
             metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
             error=err.get("message"), error_code=err.get("code"), safe_copy=data["safe_copy"],
+            blurred_recheck=data.get("blurred_recheck"),
             timings=dict(data.get("timings", {})),
         )

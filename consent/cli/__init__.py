@@ -17,6 +17,7 @@ COMMANDS = {
     "scan": "consent.cli.files:scan",
     "strip": "consent.cli.files:strip",
     "settings": "consent.cli.misc:settings_command",
+    "check": "consent.cli.check:check",
 }
 
 

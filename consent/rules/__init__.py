@@ -26,11 +26,17 @@ class PersonNames:
     surname: str
     preferred: str | None = None
     role: str = "pupil"
+    preferred_surname: str | None = None
+
+    def forenames(self) -> list[str]:
+        return [n for n in dict.fromkeys((self.first, self.preferred)) if n and n.strip()]
+
+    def surnames(self) -> list[str]:
+        return [n for n in dict.fromkeys((self.surname, self.preferred_surname)) if n and n.strip()]
 
     def names(self) -> list[str]:
-        """Every name that identifies this person on its own (first, preferred, surname)."""
-        out = [self.first, self.preferred, self.surname]
-        return [n for n in dict.fromkeys(out) if n and n.strip()]
+        """Every name that identifies this person on its own (first, preferred, surnames)."""
+        return list(dict.fromkeys(self.forenames() + self.surnames()))
 
 
 @dataclass

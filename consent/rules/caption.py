@@ -77,10 +77,11 @@ def names_pictured(text: _Text, person: PersonNames) -> list[str]:
 def names_on_roll(text: _Text, person: PersonNames) -> list[str]:
     """Names of a pupil not in the photo that the text really uses as a name."""
     found = []
-    for first in filter(None, {person.first, person.preferred}):
-        full = f"{first} {person.surname}"
-        if text.has(full):
-            found.append(full)
+    for first in person.forenames():
+        for surname in person.surnames():
+            full = f"{first} {surname}"
+            if text.has(full):
+                found.append(full)
     if found:
         return found
     return [

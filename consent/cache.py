@@ -1,0 +1,83 @@
+"""Photo analyses remembered in the register database, so re-runs only redo what changed.
+
+The expensive part of a check (decoding, face detection, encodings, matching, the kit check,
+the metadata scan) is stored as an :class:`~consent.check.Analysis` keyed by the photo's
+SHA-256, the settings in force, a fingerprint of the register's face templates and of the
+school kit profile. The cheap part — consent states and rules — is always re-derived from the
+register as it is now. So after an interrupted batch nothing already analysed is redone, and
+after a consent change (grant, withdrawal, expiry, never-publish flag) a re-run re-judges every
+photo at once without touching the face models; only a change of templates (enrolment,
+biometric withdrawal, purge) or settings makes photos be analysed again.
+
+Privacy: an analysis stores face boxes, person ids and distances, never face encodings or
+names. ``forget_stale`` deletes analyses made against other template sets, which is how
+withdrawn or purged people's matches leave the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .settings import Settings
+
+migrations = Migrations("consent-check-cache")
+
+
+@migrations()
+def m001_analyses(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE analyses (
+            key TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            gallery TEXT NOT NULL,
+            analysed_at TEXT NOT NULL,
+            analysis TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX analyses_gallery ON analyses (gallery)")
+
+
+def fingerprint(value) -> str:
+    """A short stable hash of any JSON-able value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def analysis_key(sha256: str, settings: Settings, gallery: str, kit_profile: str) -> str:
+    """The cache key of one analysis: photo bytes, settings, face templates, kit profile."""
+    return fingerprint([sha256, settings.as_dict(), gallery, kit_profile])
+
+
+class AnalysisCache:
+    """Read and write cached analyses (as JSON) in an open sqlite-utils ``Database``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        pending = migrations.pending(db)
+        if pending:
+            migrations.apply(db)
+
+    def get(self, key: str) -> dict | None:
+        row = self.db.execute("SELECT analysis FROM analyses WHERE key = ?", [key]).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, key: str, sha256: str, gallery: str, analysis: dict) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT OR REPLACE INTO analyses (key, sha256, gallery, analysed_at, analysis) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [key, sha256, gallery, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 json.dumps(analysis)],
+            )
+
+    def forget_stale(self, gallery: str) -> int:
+        """Delete analyses made against another set of face templates; returns how many."""
+        with self.db.atomic():
+            cur = self.db.execute("DELETE FROM analyses WHERE gallery <> ?", [gallery])
+        return cur.rowcount

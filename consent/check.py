@@ -1,0 +1,444 @@
+"""The photo check: intake -> metadata scan -> faces -> identifiability -> encodings -> register
+match -> kit -> rules per channel -> verdict -> publication-safe copy.
+
+A :class:`Checker` is built once per process (it loads the face models on first use and reads
+the register); ``check(path, ...)`` returns a :class:`~consent.results.PhotoCheck` and never
+raises for a bad photo: the error is in the result.
+
+The work is split in two. :meth:`Checker.analyse` does everything that needs the models
+(decode, detect, encode, match, kit, metadata scan) and its result is cached in the register
+database (:mod:`consent.cache`). :func:`judge` turns an analysis into verdicts from the register
+as it is now (consent states, flags, names) — cheap, so consent changes take effect at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from . import images, rules
+from .errors import ConsentError
+from .results import (
+    BLOCK, OK, VERDICT_WORDS, ChannelVerdict, Face, PhotoCheck, SEVERITY_VERDICT, channel_label, worst,
+)
+from .rules import PersonNames, RuleContext
+from .settings import DEFAULTS, Settings
+
+
+@dataclass
+class KitSummary:
+    """What the rules need of a :class:`consent.kit.KitAssessment` (cached with the analysis)."""
+
+    pe_kit: bool
+    exposure: bool
+    message: str
+    suggestion: str | None = None
+    signals: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    """The model-dependent part of a check of one photo."""
+
+    sha256: str
+    format: str
+    width: int
+    height: int
+    faces: list[Face]
+    metadata_found: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    kit: KitSummary | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["faces"] = [f.to_json(names=True) for f in self.faces]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Analysis":
+        faces = [
+            Face(
+                index=f["index"],
+                box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
+                height_px=f["height_px"], identifiable=f["identifiable"], why_not=f["why_not"],
+                match=f["match"], person_id=f.get("person_id"), distance=f["distance"],
+            )
+            for f in data["faces"]
+        ]
+        kit = KitSummary(**data["kit"]) if data.get("kit") else None
+        return cls(
+            sha256=data["sha256"], format=data["format"], width=data["width"], height=data["height"],
+            faces=faces, metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
+            kit=kit, timings=dict(data.get("timings", {})),
+        )
+
+
+@dataclass
+class Person:
+    """What a check needs to know about one person in the register."""
+
+    id: int
+    names: PersonNames
+    display_name: str
+    role: str
+    never_publish: bool = False
+    never_publish_reason: str | None = None
+
+
+@dataclass
+class RegisterView:
+    """A read-only snapshot of the register for judging photos."""
+
+    version: int
+    channels: list[str]
+    people: dict[int, Person]
+    #: (person id, channel) -> granted / refused / withdrawn / expired / missing
+    consent: dict[tuple[int, str], str]
+    #: matching gallery (consent.matching.Gallery) and its fingerprint
+    gallery: object = None
+    gallery_fingerprint: str = "empty"
+    #: ids of people on roll today (leavers stay in ``people``: old photos still show them)
+    on_roll: set[int] = field(default_factory=set)
+
+    @property
+    def pupils_on_roll(self) -> list[PersonNames]:
+        return [p.names for p in self.people.values() if p.role == "pupil" and p.id in self.on_roll]
+
+
+def empty_view() -> RegisterView:
+    """The view of an empty register: every face is unknown, every channel known."""
+    from .register_schema import BUILTIN_CHANNELS
+
+    channels = [c for c, (_, kind) in BUILTIN_CHANNELS.items() if kind == "publication"]
+    return RegisterView(version=0, channels=channels, people={}, consent={})
+
+
+def judge(
+    analysis: Analysis,
+    view: RegisterView,
+    channels: list[str],
+    *,
+    path: str,
+    name: str,
+    caption: str = "",
+    alt_text: str = "",
+    folder: str = "",
+    settings: Settings = DEFAULTS,
+) -> PhotoCheck:
+    """Verdicts for one analysed photo against the register as it is now (no models needed)."""
+    faces = []
+    for face in analysis.faces:
+        face = Face(**{**face.__dict__, "consent": {}})
+        person = view.people.get(face.person_id) if face.match == "matched" else None
+        if face.match == "matched" and person is None:
+            # matched someone since removed from the register: unknown again
+            face.match, face.person_id = "unknown", None
+        if person:
+            face.person_name = person.display_name
+            face.role = person.role
+            face.never_publish = person.never_publish
+            face.consent = {c: view.consent.get((person.id, c), "missing") for c in channels}
+        faces.append(face)
+    pictured = {f.person_id: view.people[f.person_id].names for f in faces if f.match == "matched"}
+    ctx = RuleContext(
+        faces=faces,
+        channels=channels,
+        width=analysis.width,
+        height=analysis.height,
+        caption=caption,
+        alt_text=alt_text,
+        file_name=name,
+        folder=folder,
+        metadata_found=analysis.metadata_found,
+        pictured=pictured,
+        pupils_on_roll=view.pupils_on_roll,
+        never_publish={
+            p.id: p.never_publish_reason or "never-publish flag set"
+            for p in (view.people[i] for i in pictured) if p.never_publish
+        },
+        kit=analysis.kit,
+        settings=settings,
+    )
+    reasons = rules.evaluate(ctx)
+    verdicts = {}
+    for channel in channels:
+        relevant = [r for r in reasons if r.applies_to(channel)]
+        verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
+        verdicts[channel] = ChannelVerdict(channel, verdict, _summary(channel, verdict, relevant))
+    return PhotoCheck(
+        path=path,
+        name=name,
+        sha256=analysis.sha256,
+        format=analysis.format,
+        width=analysis.width,
+        height=analysis.height,
+        channels=list(channels),
+        faces=faces,
+        pupil_count=len(ctx.pupil_faces),
+        reasons=reasons,
+        verdicts=verdicts,
+        metadata_found=list(analysis.metadata_found),
+        notes=list(analysis.notes),
+        timings=dict(analysis.timings),
+    )
+
+
+def _summary(channel: str, verdict: str, reasons) -> str:
+    """"blocked for social media: 1 pupil without consent for social media (consent withdrawn)"."""
+    label = channel_label(channel)
+    if verdict == OK:
+        return f"ok for {label}"
+    deciding = [r.message for r in reasons if SEVERITY_VERDICT[r.severity] == verdict]
+    return f"{VERDICT_WORDS[verdict]} for {label}: " + "; ".join(deciding)
+
+
+class Checker:
+    """Checks photos against one register. Build one per process and reuse it.
+
+    ``db`` is a register path (default: ``CONSENT_DB`` or ``data/consent.db``); ``None`` with
+    ``use_register=False`` checks against an empty register (every face unknown).
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike | None = None,
+        settings: Settings | None = None,
+        *,
+        use_register: bool = True,
+        use_cache: bool = True,
+        kit_check: bool = True,
+    ):
+        from . import settings as settings_mod
+
+        self.settings = settings or settings_mod.load()
+        self.db_path = db
+        self.use_register = use_register
+        self.use_cache = use_cache
+        self.kit_check = kit_check
+        self._view: RegisterView | None = None
+        self._register = None
+        self._cache = None
+        self._kit_profile = None
+        self._kit_profile_fp = "none"
+        if kit_check:
+            from . import kit
+
+            self._kit_profile = kit.load_profile()
+            if self._kit_profile is not None:
+                from .cache import fingerprint
+
+                self._kit_profile_fp = fingerprint(self._kit_profile.to_json())
+
+    # --- the register -------------------------------------------------------------------
+    def register(self):
+        if self._register is None and self.use_register:
+            from .register import Register
+
+            self._register = Register(self.db_path)
+        return self._register
+
+    def view(self) -> RegisterView:
+        """The register snapshot, re-read whenever the register's version has changed."""
+        reg = self.register()
+        if reg is None:
+            if self._view is None:
+                self._view = empty_view()
+            return self._view
+        version = reg.version()
+        if self._view is None or self._view.version != version:
+            from .check_view import load_view
+
+            self._view = load_view(reg, self.settings)
+        return self._view
+
+    def cache(self):
+        if self._cache is None and self.use_cache and self.register() is not None:
+            from .cache import AnalysisCache
+
+            self._cache = AnalysisCache(self.register().db)
+        return self._cache
+
+    def channels(self, requested: list[str] | str | None) -> list[str]:
+        """Resolve ``None``/``"all"`` to every publication channel; refuse unknown names."""
+        known = self.view().channels
+        if requested in (None, "all") or requested == ["all"]:
+            return list(known)
+        if isinstance(requested, str):
+            requested = [requested]
+        unknown = [c for c in requested if c not in known]
+        if unknown:
+            raise ConsentError(
+                f"unknown channel {', '.join(unknown)}; the register's channels are {', '.join(known)}"
+            )
+        return list(dict.fromkeys(requested))
+
+    # --- the expensive part -------------------------------------------------------------
+    def analyse(self, path: str | os.PathLike, context: str = "") -> Analysis:
+        """Decode, scan, detect, encode, match and kit-check one photo (cached by content)."""
+        from .cache import analysis_key
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        sha = images.file_hash(path)
+        timings["hash"] = time.perf_counter() - t
+        view = self.view()
+        cache = self.cache()
+        key = analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp + "|" + context)
+        if cache is not None:
+            cached = cache.get(key)
+            if cached is not None:
+                analysis = Analysis.from_json(cached)
+                analysis.timings = {"hash": timings["hash"], "cached": 1.0}
+                return analysis
+        analysis = self._analyse(path, sha, view, context, timings)
+        if cache is not None:
+            cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
+        return analysis
+
+    def _analyse(self, path, sha, view: RegisterView, context: str, timings) -> Analysis:
+        from . import faces as faces_mod
+        from . import metadata
+
+        t = time.perf_counter()
+        photo = images.load(path, max_side=faces_mod.analysis_side(self.settings), settings=self.settings)
+        timings["decode"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        try:
+            report = metadata.scan(path)
+            found = [g for g in report.groups() if g]
+        except ConsentError:
+            found = []
+        timings["metadata"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        detected = faces_mod.detect(photo, self.settings)
+        timings["detect"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        needs_match = view.gallery is not None and any(d.identifiable for d in detected)
+        if needs_match:
+            faces_mod.encode(photo, detected, self.settings)
+        timings["encode"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        matches = {}
+        if needs_match:
+            from .matching import match_faces
+
+            idx = [i for i, d in enumerate(detected) if d.encoding is not None]
+            for i, m in zip(idx, match_faces([detected[i].encoding for i in idx], view.gallery, self.settings)):
+                matches[i] = m
+        timings["match"] = time.perf_counter() - t
+
+        faces = []
+        for i, d in enumerate(detected):
+            m = matches.get(i)
+            if not d.identifiable:
+                status = "not_identifiable"
+            elif m is None:
+                status = "unknown"
+            else:
+                status = m.status
+            faces.append(Face(
+                index=i, box=tuple(int(v) for v in d.box), height_px=int(d.height_px),
+                identifiable=bool(d.identifiable), why_not=d.why_not, match=status,
+                person_id=m.person_id if m is not None and status == "matched" else None,
+                distance=None if m is None or m.distance is None else float(m.distance),
+            ))
+
+        kit_summary = None
+        if self.kit_check:
+            from . import kit
+
+            t = time.perf_counter()
+            boxes = [tuple(round(v / photo.scale) for v in d.box) for d in detected]
+            assessment = kit.assess(photo.array(), boxes, context=context, profile=self._kit_profile,
+                                    settings=self.settings)
+            kit_summary = KitSummary(
+                pe_kit=bool(assessment.pe_kit), exposure=bool(assessment.exposure),
+                message=assessment.message, suggestion=assessment.suggestion,
+                signals=list(assessment.signals),
+            )
+            timings["kit"] = time.perf_counter() - t
+        return Analysis(
+            sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
+            metadata_found=found, notes=list(photo.notes), kit=kit_summary, timings=timings,
+        )
+
+    # --- the whole check ----------------------------------------------------------------
+    def check(
+        self,
+        path: str | os.PathLike,
+        channels: list[str] | str | None = None,
+        caption: str = "",
+        *,
+        alt_text: str = "",
+        display_name: str | None = None,
+        folder: str | None = None,
+        safe_dir: str | os.PathLike | None = None,
+        safe_name: str | None = None,
+        blur_unconsented: bool = False,
+    ) -> PhotoCheck:
+        """Check one photo for some channels (default all). Never raises for a bad photo.
+
+        ``display_name`` is the name the photo is known by (an upload's original file name);
+        ``folder`` the event folder it came from (context words such as "sports day" count);
+        with ``safe_dir`` a publication-safe copy is written there as ``safe_name`` (default:
+        the same file name, ``.jpg`` for re-encoded formats); ``blur_unconsented`` obscures
+        every face not cleared for all checked channels in that copy and re-checks it.
+        """
+        path = Path(path)
+        name = display_name or path.name
+        folder = folder if folder is not None else path.parent.name
+        result = PhotoCheck(path=str(path), name=name)
+        try:
+            chans = self.channels(channels)
+            context = " ".join(t for t in (folder, name, caption, alt_text) if t)
+            analysis = self.analyse(path, context=context)
+            result = judge(
+                analysis, self.view(), chans, path=str(path), name=name, caption=caption,
+                alt_text=alt_text, folder=folder, settings=self.settings,
+            )
+            if safe_dir is not None:
+                t = time.perf_counter()
+                self._write_safe_copy(path, result, Path(safe_dir), safe_name, blur_unconsented)
+                result.timings["safe_copy"] = time.perf_counter() - t
+        except ConsentError as exc:
+            result.error, result.error_code = str(exc), exc.code
+        return result
+
+    def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool):
+        from . import metadata
+
+        safe_dir.mkdir(parents=True, exist_ok=True)
+        if not blur:
+            name = safe_name or _safe_file_name(result.name, result.format)
+            copy = metadata.make_safe_copy(path, safe_dir / name, self.settings)
+            result.safe_copy = str(copy.dst)
+            return
+        from .blur import write_blurred_copy
+
+        to_blur = [f for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
+        name = safe_name or (Path(result.name).stem + "-blurred.jpg")
+        dst = write_blurred_copy(path, [f.box for f in to_blur], safe_dir / name, self.settings)
+        result.safe_copy = str(dst)
+        recheck = self.check(dst, result.channels, display_name=result.name, folder="")
+        if recheck.error:
+            raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
+        result.notes.append(
+            f"{len(to_blur)} face(s) blurred; the blurred copy was re-checked: {recheck.summary()}"
+        )
+        result.blurred_recheck = recheck.to_json(names=False)
+
+
+def _safe_file_name(name: str, fmt: str | None) -> str:
+    """Same name, with ``.jpg`` where the safe copy is re-encoded as JPEG (HEIC, TIFF)."""
+    stem = Path(name).stem
+    if fmt in ("HEIC/HEIF", "TIFF"):
+        return stem + ".jpg"
+    return Path(name).name

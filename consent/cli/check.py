@@ -1,0 +1,97 @@
+"""``consent check``: check photos and folders for one or all channels."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import ConsentError
+
+EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
+LABELS = {"ok": "OK    ", "review": "REVIEW", "block": "BLOCK ", "error": "ERROR "}
+
+
+@click.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--channel", "-c", "channels", multiple=True, default=["all"], show_default=True,
+              help="Channel to check for (website, social_media, newsletter, press, or your own); "
+                   "repeat for several, or 'all'.")
+@click.option("--caption", default="", help="Caption that will be published with the photos.")
+@click.option("--alt-text", default="", help="Alt text that will be published with the photos.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the results as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV report.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("--safe-dir", type=click.Path(file_okay=False), help="Write publication-safe copies here.")
+@click.option("--blur-unconsented", is_flag=True,
+              help="In the safe copies, obscure every face not cleared for the channels, then re-check them.")
+@click.option("--workers", "-w", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: all cores).")
+@click.option("--db", envvar="CONSENT_DB", type=click.Path(dir_okay=False),
+              help="Register database (default: data/consent.db).")
+@click.option("--no-register", is_flag=True, help="Check without a register: every face is unknown.")
+@click.option("--no-cache", is_flag=True, help="Analyse every photo again, ignoring earlier results.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, safe_dir, blur_unconsented,
+          workers, db, no_register, no_cache, quiet):
+    """Check photos (files or folders, recursively) before publication.
+
+    Each photo gets a verdict per channel: ok, needs review, or blocked, with every reason.
+
+    \b
+    Exit status:
+      0  every photo is ok for every channel checked
+      3  some photos need review (and none is blocked)
+      4  some photos are blocked
+      1  some photos could not be checked (unreadable files), or bad options
+    """
+    from .. import batch, reports
+    from ..check import Checker
+    from ..settings import load
+
+    if blur_unconsented and not safe_dir:
+        raise click.UsageError("--blur-unconsented writes safe copies: add --safe-dir DIR")
+    try:
+        settings = load()
+        probe = Checker(db, settings, use_register=not no_register, use_cache=False, kit_check=False)
+        chans = probe.channels(list(channels))
+    except ConsentError as exc:
+        raise click.ClickException(str(exc))
+    jobs = batch.collect(paths)
+    if not jobs:
+        raise click.ClickException("no photos found in " + ", ".join(paths))
+
+    bar = None
+    if sys.stderr.isatty() and len(jobs) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="photo", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done, total, result):
+        if not quiet:
+            line = f"{LABELS[result.verdict]} {result.name}: {result.summary()}"
+            (bar.write if bar else click.echo)(line)
+        if bar:
+            bar.update(1)
+
+    results = batch.run_batch(
+        jobs, batch.BatchOptions(chans, caption, safe_dir, blur_unconsented), db=db, settings=settings,
+        workers=workers, progress=progress, use_cache=not no_cache, use_register=not no_register,
+    )
+    if bar:
+        bar.close()
+    for path, writer in ((json_path, reports.write_json), (csv_path, reports.write_csv),
+                         (html_path, reports.write_html)):
+        if path:
+            writer(results, path)
+            click.echo(f"wrote {path}")
+    n = batch.counts(results)
+    click.echo(f"{len(results)} photos: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
+               f"{n['error']} could not be checked")
+    if n["error"]:
+        sys.exit(EXIT_ERROR)
+    if n["block"]:
+        sys.exit(EXIT_BLOCK)
+    if n["review"]:
+        sys.exit(EXIT_REVIEW)
+    sys.exit(EXIT_OK)

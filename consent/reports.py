@@ -1,0 +1,175 @@
+"""Batch reports: JSON (versioned, see docs/json.md), CSV for spreadsheets, and a self-contained
+HTML page with thumbnails, face boxes coloured by state and filters by verdict.
+
+Every report is written atomically (a temporary file in the same folder, then renamed).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from . import __version__, images
+from .errors import ConsentError
+from .results import JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label
+
+#: face box colours by state (green cleared, red no consent, amber review)
+STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900"}
+THUMB_SIDE = 360
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_json(results: list[PhotoCheck], names: bool = True) -> dict:
+    """The batch as one JSON document: version, tool version, counts and every photo."""
+    from .batch import counts
+
+    return {
+        "version": JSON_VERSION,
+        "tool": f"consent {__version__}",
+        "generated": datetime.now().isoformat(timespec="seconds"),
+        "counts": counts(results),
+        "photos": [r.to_json(names=names) for r in results],
+    }
+
+
+def write_json(results: list[PhotoCheck], path, names: bool = True) -> Path:
+    return atomic_write(path, json.dumps(to_json(results, names), indent=2).encode())
+
+
+CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "error"]
+
+
+def write_csv(results: list[PhotoCheck], path) -> Path:
+    """One row per photo, plus one verdict column per channel checked."""
+    channels = list(dict.fromkeys(c for r in results for c in r.verdicts))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS[:2] + channels + CSV_FIELDS[2:])
+    for r in results:
+        writer.writerow(
+            [r.path, r.verdict]
+            + [r.verdicts[c].verdict if c in r.verdicts else "" for c in channels]
+            + [r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons),
+               r.safe_copy or "", r.error or ""]
+        )
+    return atomic_write(path, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel reads UTF-8
+
+
+def face_state(result: PhotoCheck, face) -> str:
+    """The worst state of a face over the channels checked."""
+    states = [face.state(c) for c in result.channels] or ["review"]
+    for state in ("no_consent", "review", "cleared"):
+        if state in states:
+            return state
+    return "review"
+
+
+def thumbnail(result: PhotoCheck, side: int = THUMB_SIDE) -> str | None:
+    """A small JPEG of the photo with face boxes drawn, as a data: URL (None if unreadable)."""
+    from PIL import ImageDraw
+
+    try:
+        photo = images.load(result.path, max_side=side)
+    except ConsentError:
+        return None
+    img = photo.image
+    draw = ImageDraw.Draw(img)
+    for face in result.faces:
+        top, right, bottom, left = (v / photo.scale for v in face.box)
+        draw.rectangle([left, top, right, bottom], outline=STATE_COLOURS[face_state(result, face)],
+                       width=max(2, side // 120))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+_CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#f7f7f8}
+header{background:#123b5d;color:#fff;padding:1rem 1.5rem}header h1{margin:0;font-size:1.3rem}
+main{padding:1rem 1.5rem}.filters{margin:.5rem 0 1rem}.filters label{margin-right:1rem;cursor:pointer}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1rem}
+.card{background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002;padding:.75rem;overflow:hidden}
+.card img{max-width:100%;display:block;margin:.5rem 0;border-radius:4px}
+.badge{display:inline-block;padding:.1rem .6rem;border-radius:99px;color:#fff;font-weight:600}
+.ok{background:#1b7f3b}.review{background:#b26a00}.block{background:#b3261e}.error{background:#5f6368}
+.name{font-weight:600;word-break:break-all}ul{padding-left:1.1rem;margin:.3rem 0}
+.legend span{margin-right:1rem}.sw{display:inline-block;width:.9em;height:.9em;border:3px solid;vertical-align:middle}
+#f-ok:checked~.grid .card:not(.v-ok),#f-review:checked~.grid .card:not(.v-review),
+#f-block:checked~.grid .card:not(.v-block),#f-error:checked~.grid .card:not(.v-error){display:none}
+input[name=f]{margin-left:.2rem}
+"""
+
+
+def render_html(results: list[PhotoCheck], title: str = "Photo check report") -> str:
+    """A self-contained page (no external files, no scripts)."""
+    from .batch import counts
+
+    n = counts(results)
+    esc = html.escape
+    cards = []
+    for r in results:
+        verdict = r.verdict
+        word = "could not be checked" if verdict == "error" else VERDICT_WORDS[verdict]
+        parts = [f'<div class="card v-{verdict}"><div class="name">{esc(r.name)}</div>',
+                 f'<span class="badge {verdict}">{esc(word)}</span>']
+        thumb = None if r.error else thumbnail(r)
+        if thumb:
+            parts.append(f'<img src="{thumb}" alt="{esc(r.name)} with {len(r.faces)} face(s) marked">')
+        if r.error:
+            parts.append(f"<p>{esc(r.error)}</p>")
+        else:
+            parts.append("<ul>" + "".join(
+                f"<li><b>{esc(channel_label(c))}</b>: {esc(VERDICT_WORDS[v.verdict])}</li>" for c, v in r.verdicts.items()
+            ) + "</ul>")
+            if r.reasons:
+                parts.append("<ul>" + "".join(f"<li>{esc(x.message)}</li>" for x in r.reasons) + "</ul>")
+            parts.append(f"<div>{r.pupil_count} pupil(s), {len(r.faces)} face(s)</div>")
+        parts.append("</div>")
+        cards.append("".join(parts))
+    radios = "".join(
+        f'<input type="radio" name="f" id="f-{k}"{" checked" if k == "all" else ""}>'
+        f'<label for="f-{k}">{label} ({count})</label>'
+        for k, label, count in [
+            ("all", "All", len(results)), ("ok", "OK", n["ok"]), ("review", "Needs review", n["review"]),
+            ("block", "Blocked", n["block"]), ("error", "Could not check", n["error"]),
+        ]
+    )
+    legend = "".join(
+        f'<span><i class="sw" style="border-color:{c}"></i> {w}</span>'
+        for w, c in (("cleared", STATE_COLOURS["cleared"]), ("no consent", STATE_COLOURS["no_consent"]),
+                     ("needs review", STATE_COLOURS["review"]))
+    )
+    return (
+        f'<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
+        f"<style>{_CSS}</style></head><body><header><h1>{esc(title)}</h1>"
+        f"<div>{len(results)} photos: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
+        f"{n['error']} could not be checked · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
+        f'</header><main><div class="legend">Face boxes: {legend}</div>'
+        f'<div class="filters">{radios}<div class="grid">{"".join(cards)}</div></div></main></body></html>'
+    )
+
+
+def write_html(results: list[PhotoCheck], path, title: str = "Photo check report") -> Path:
+    return atomic_write(path, render_html(results, title).encode())
