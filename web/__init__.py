@@ -1,26 +1,102 @@
-"""The consent web app: ``create_app()`` builds it (Flask application factory)."""
+"""The consent web app: ``create_app()`` builds it (Flask application factory).
+
+Configuration (``test_config`` overrides any of it):
+
+- ``CONSENT_DATA``: the data folder (``$CONSENT_DATA`` or ``./data``); uploads, safe copies and
+  the session key live under it.
+- ``CONSENT_DB``: the register database (``$CONSENT_DB`` or ``<data>/consent.db``); the web app
+  keeps its own tables in the same file.
+- ``CONSENT_SETTINGS``: a :class:`consent.settings.Settings`; by default ``settings.toml`` in
+  the data folder over the defaults.
+- ``SECRET_KEY``: read from ``<data>/secret_key`` (made on first start, mode 0600), so
+  sessions survive restarts and every server thread and process agrees.
+- ``MAX_CONTENT_LENGTH``: ``max_upload_mb`` from the settings (batch uploads get their own,
+  larger, limit per request).
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g, request
+
+from consent import settings as consent_settings
+
+
+def _secret_key(data: Path) -> str:
+    """The data folder's session key, made (atomically, owner-only) on first use."""
+    path = data / "secret_key"
+    if not path.exists():
+        data.mkdir(parents=True, exist_ok=True)
+        tmp = data / f".secret_key.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # first writer wins; a second process reads the winner's key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+def _when(timestamp: float | None) -> str:
+    """A Unix time as staff read it: ``3 Mar 2026, 14:05`` (server local time)."""
+    import time as _time
+
+    if not timestamp:
+        return ""
+    t = _time.localtime(timestamp)
+    return f"{t.tm_mday} {_time.strftime('%b %Y, %H:%M', t)}"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app. ``test_config`` overrides configuration (tests pass their own)."""
     app = Flask(__name__, instance_relative_config=False)
-    data = Path(os.environ.get("CONSENT_DATA") or "data").resolve()
+    test_config = dict(test_config or {})
+    data = Path(
+        test_config.get("CONSENT_DATA") or os.environ.get("CONSENT_DATA") or "data"
+    ).resolve()
+    settings = test_config.get("CONSENT_SETTINGS") or consent_settings.load(data / "settings.toml")
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("CONSENT_SECRET_KEY") or os.urandom(32).hex(),
         CONSENT_DATA=str(data),
         CONSENT_DB=os.environ.get("CONSENT_DB") or str(data / "consent.db"),
+        CONSENT_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,  # set per request when served over https (see security)
+        SESSION_COOKIE_NAME="consent_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
-    if test_config:
-        app.config.update(test_config)
+    app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(data)
 
-    from . import home
+    from . import security
+    from .db import close_db
 
-    app.register_blueprint(home.bp)
+    app.session_interface = security.SessionInterface()
+    app.teardown_appcontext(close_db)
+    app.jinja_env.globals["csrf_token"] = security.csrf_token
+    app.jinja_env.filters["when"] = _when
+
+    @app.before_request
+    def _before():
+        g.user = None
+        if request.endpoint == "static":
+            return
+        security.load_user()
+        security.check_csrf()
+
+    app.after_request(security.set_security_headers)
+
+    from . import auth, errors, home, users
+
+    errors.register(app)
+    for module in (home, auth, users):
+        app.register_blueprint(module.bp)
     return app

@@ -1,12 +1,36 @@
-"""``python -m web``: serve the app through waitress, a production WSGI server."""
+"""``python -m web``: serve the app through waitress, a production WSGI server.
+
+On a first start with no accounts it prints a one-time setup link that creates the first admin
+(there is no default password). It also starts the background batch workers (see
+``web.jobs``), which pick up any job a restart interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from waitress import serve
 
-from . import create_app
+from . import accounts, create_app
+from .db import connect
+
+
+def setup_link_message(app, host: str, port: int) -> str | None:
+    """A fresh setup link when nobody has an account yet, else None."""
+    db = connect(app.config["CONSENT_DB"])
+    try:
+        if accounts.count_users(db):
+            return None
+        token = accounts.new_setup_token(db)
+    finally:
+        db.conn.close()
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    hours = app.config["CONSENT_SETTINGS"].setup_link_hours
+    return (
+        "No accounts yet. Open this link once to create the first admin "
+        f"(it works once, for {hours} hours):\n\n    http://{shown_host}:{port}/setup/{token}\n"
+    )
 
 
 def main(argv=None):
@@ -14,11 +38,38 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=None,
+        help="background batch worker processes (default: batch_workers in settings; 0: none)",
+    )
+    parser.add_argument(
+        "--trusted-proxy", default=None,
+        help="address of a reverse proxy doing https in front (its X-Forwarded-* headers are trusted)",
+    )
     args = parser.parse_args(argv)
     app = create_app()
+    message = setup_link_message(app, args.host, args.port)
+    if message:
+        print(message, flush=True)
+    pool = None
+    workers = app.config["CONSENT_SETTINGS"].batch_workers if args.workers is None else args.workers
+    if workers > 0:
+        from . import jobs
+
+        pool = jobs.start_workers(app, workers)
+    options = {}
+    if args.trusted_proxy:
+        options = {
+            "trusted_proxy": args.trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+        }
     print(f"consent is serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent")
+    try:
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent", **options)
+    finally:
+        if pool is not None:
+            pool.stop()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

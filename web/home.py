@@ -1,10 +1,36 @@
-"""The start page."""
+"""The start page, and the navigation every page shows (each link only to the roles it serves)."""
 
-from flask import Blueprint, render_template
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, redirect, render_template, url_for
 
 bp = Blueprint("home", __name__)
+
+#: (endpoint, label, roles allowed, what it is for); admins see everything
+AREAS = [
+    ("check.index", "Check photos", ("office",), "Drop photos to see if they can be published."),
+    ("batch.index", "Batch jobs", ("comms",), "Check a whole folder or zip of photos at once."),
+    ("review.index", "Sign-off", ("senior",), "Decide on photos that need a senior's sign-off."),
+    ("register.index", "Register", ("admin",), "People, consent for each channel, enrolment photos."),
+    ("audit.index", "Audit log", ("admin",), "Every change to the register, who made it and when."),
+    ("users.index", "Users", ("admin",), "Accounts, roles and API tokens."),
+]
+
+
+def _available():
+    return [a for a in AREAS if a[0] in current_app.view_functions]
+
+
+@bp.app_context_processor
+def navigation():
+    return {"nav_items": lambda: [a[:3] for a in _available()]}
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    if g.user is None:
+        return redirect(url_for("auth.login"))
+    items = _available()
+    if not [a for a in items if g.user.has(*a[2])]:
+        items = []
+    return render_template("index.html", home_items=items)

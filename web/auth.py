@@ -1,0 +1,91 @@
+"""Sign in, sign out, and the one-time setup link that creates the first admin."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from . import accounts
+from .db import get_db
+from .errors import error_response
+from .security import sign_in
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only ever go back to a page on this site after signing in."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if g.user is not None:
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("login.html", next=request.args.get("next", ""))
+    db = get_db()
+    settings = current_app.config["CONSENT_SETTINGS"]
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    ip = request.remote_addr or "unknown"
+    if accounts.is_locked_out(db, username, ip, settings):
+        return error_response(
+            429,
+            f"Too many failed attempts to sign in. Wait {settings.login_lockout_minutes} minutes "
+            "and try again, or ask an admin to reset your password.",
+            "locked_out",
+        )
+    user = accounts.authenticate(db, username, password)
+    if user is None:
+        accounts.record_failure(db, username, ip, settings)
+        flash("That user name and password do not match. Check them and try again.", "error")
+        return render_template("login.html", next=request.form.get("next", ""), username=username), 401
+    accounts.clear_failures(db, username)
+    sign_in(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    from flask import session
+
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def setup(token: str):
+    """Create the first admin account, once, with the link the server printed at start."""
+    db = get_db()
+    settings = current_app.config["CONSENT_SETTINGS"]
+    if not accounts.setup_token_valid(db, token, settings):
+        return error_response(
+            404,
+            "This setup link has expired or was already used. If nobody can sign in yet, "
+            "restart the server to get a new link.",
+            "setup_link_invalid",
+        )
+    if request.method == "GET":
+        return render_template("setup.html", token=token)
+    password = request.form.get("password", "")
+    if password != request.form.get("confirm", ""):
+        flash("The two passwords are different. Type the same password twice.", "error")
+        return render_template("setup.html", token=token, form=request.form), 400
+    try:
+        user = accounts.use_setup_token(
+            db, token, request.form.get("username", ""), password,
+            request.form.get("display_name", ""), settings,
+        )
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return render_template("setup.html", token=token, form=request.form), 400
+    sign_in(user)
+    flash("Your admin account is ready. Add your colleagues' accounts next.", "info")
+    return redirect(url_for("users.index"))

@@ -1,0 +1,156 @@
+"""The web app's own tables, in the register's SQLite file, and the per-request connection.
+
+``get_db()`` opens the database once per request on ``g`` (closed by ``close_db`` at teardown,
+as in Flask's tutorial). The web-owned tables (accounts, API tokens, sign-in failures, checks,
+batch jobs) are created by their own migration set, ``consent-web``, so they never collide
+with the register's migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import sqlite_utils
+from flask import current_app, g
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("consent-web")
+
+#: seconds a writer waits for another process (worker, CLI) to finish its transaction
+BUSY_TIMEOUT_MS = 10_000
+
+
+@MIGRATIONS()
+def m001_accounts(db: sqlite_utils.Database) -> None:
+    db["web_users"].create(
+        {
+            "id": int,
+            "username": str,
+            "display_name": str,
+            "password_hash": str,
+            "roles": str,  # comma-separated: office,comms,senior,admin
+            "active": int,
+            "created_at": float,
+        },
+        pk="id",
+        not_null={"username", "password_hash", "roles", "active"},
+    )
+    db["web_users"].create_index(["username"], unique=True)
+    db["web_api_tokens"].create(
+        {
+            "id": int,
+            "user_id": int,
+            "label": str,
+            "token_hash": str,
+            "created_at": float,
+            "last_used_at": float,
+            "revoked_at": float,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "web_users", "id")],
+    )
+    db["web_api_tokens"].create_index(["token_hash"], unique=True)
+    db["web_setup_tokens"].create(
+        {"token_hash": str, "created_at": float, "used_at": float}, pk="token_hash"
+    )
+    db["web_login_failures"].create({"key": str, "at": float})
+    db["web_login_failures"].create_index(["key", "at"])
+
+
+@MIGRATIONS()
+def m002_checks_and_jobs(db: sqlite_utils.Database) -> None:
+    db["web_jobs"].create(
+        {
+            "id": str,
+            "user_id": int,
+            "created_at": float,
+            "started_at": float,
+            "finished_at": float,
+            "state": str,  # uploading, queued, running, done
+            "channels": str,  # JSON list, empty list for every channel
+            "caption": str,
+            "title": str,
+            "total": int,
+            "done": int,
+            "failed": int,
+        },
+        pk="id",
+    )
+    db["web_checks"].create(
+        {
+            "id": str,
+            "user_id": int,
+            "job_id": str,
+            "seq": int,
+            "created_at": float,
+            "state": str,  # queued, running, done, error (batch items); done/error for single
+            "name": str,  # the file name the user knows (relative path for batch items)
+            "upload_path": str,
+            "channels": str,  # JSON list
+            "caption": str,
+            "verdict": str,
+            "summary": str,
+            "result": str,  # PhotoCheck JSON, full (names, admin detail); filtered when shown
+            "safe_path": str,
+            "blurred_path": str,
+            "preview_path": str,
+            "expires_at": float,
+            "review_state": str,  # None, pending, approved, rejected
+            "review_requested_by": int,
+            "review_requested_at": float,
+            "review_request_note": str,
+            "reviewed_by": int,
+            "reviewed_at": float,
+            "review_note": str,
+            "worker": str,
+        },
+        pk="id",
+    )
+    db["web_checks"].create_index(["job_id", "seq"])
+    db["web_checks"].create_index(["state"])
+    db["web_checks"].create_index(["review_state"])
+    db["web_checks"].create_index(["user_id", "created_at"])
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database at ``path`` (WAL, busy timeout) and apply pending web migrations."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        db.enable_wal()
+    except sqlite3.OperationalError:
+        pass  # another connection holds a transaction; it is WAL already or will be next time
+    if MIGRATIONS.pending(db):
+        _apply_with_retry(db)
+    return db
+
+
+def _apply_with_retry(db: sqlite_utils.Database) -> None:
+    for attempt in range(5):
+        try:
+            MIGRATIONS.apply(db)
+            return
+        except sqlite3.OperationalError:
+            # two processes starting at once: the other one may have applied them already
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
+            if not MIGRATIONS.pending(db):
+                return
+
+
+def get_db() -> sqlite_utils.Database:
+    """The request's database connection (opened on first use, closed at teardown)."""
+    if "web_db" not in g:
+        g.web_db = connect(current_app.config["CONSENT_DB"])
+    return g.web_db
+
+
+def close_db(exc=None) -> None:
+    db = g.pop("web_db", None)
+    if db is not None:
+        db.conn.close()

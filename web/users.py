@@ -1,0 +1,103 @@
+"""Admin: user accounts, their roles, and per-user API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from . import accounts
+from .db import get_db
+from .security import roles_required
+
+bp = Blueprint("users", __name__, url_prefix="/admin/users")
+
+
+def _page(status: int = 200, **extra):
+    db = get_db()
+    return (
+        render_template(
+            "users.html",
+            users=accounts.list_users(db),
+            tokens=accounts.list_api_tokens(db),
+            roles=accounts.ROLES,
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+@roles_required("admin")
+def index():
+    return _page()
+
+
+@bp.post("/")
+@roles_required("admin")
+def create():
+    f = request.form
+    try:
+        user = accounts.create_user(
+            get_db(), f.get("username", ""), f.get("password", ""), f.getlist("roles"),
+            f.get("display_name", ""),
+        )
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return _page(400, form=f)
+    flash(f"Account {user.username} created. Give them their password in person.", "info")
+    return redirect(url_for("users.index"))
+
+
+def _change(action, done: str):
+    """Run an account change; on success flash ``done`` and go back, else show why, with 400."""
+    try:
+        action()
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return _page(400)
+    flash(done, "info")
+    return redirect(url_for("users.index"))
+
+
+@bp.post("/<int:user_id>/roles")
+@roles_required("admin")
+def set_roles(user_id: int):
+    roles = request.form.getlist("roles")
+    return _change(lambda: accounts.set_roles(get_db(), user_id, roles), "Roles saved.")
+
+
+@bp.post("/<int:user_id>/active")
+@roles_required("admin")
+def set_active(user_id: int):
+    active = request.form.get("active") == "1"
+    done = "Account turned back on." if active else "Account turned off: they can no longer sign in."
+    return _change(lambda: accounts.set_active(get_db(), user_id, active), done)
+
+
+@bp.post("/<int:user_id>/password")
+@roles_required("admin")
+def set_password(user_id: int):
+    password = request.form.get("password", "")
+    return _change(
+        lambda: accounts.set_password(get_db(), user_id, password),
+        "Password changed. Their other sessions are signed out.",
+    )
+
+
+@bp.post("/<int:user_id>/tokens")
+@roles_required("admin")
+def create_token(user_id: int):
+    try:
+        token = accounts.create_api_token(get_db(), user_id, request.form.get("label", ""))
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return _page(400)
+    # shown once, in this response only (never put in the session cookie or a log)
+    return _page(201, new_token=token, new_token_user=accounts.get_user(get_db(), user_id))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@roles_required("admin")
+def revoke_token(token_id: int):
+    accounts.revoke_api_token(get_db(), token_id)
+    flash("API token revoked: it stops working at once.", "info")
+    return redirect(url_for("users.index"))
