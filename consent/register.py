@@ -564,6 +564,11 @@ class Register:
         rows = self.db.query(f"SELECT * FROM people WHERE id IN ({marks})", ids)
         return {r["id"]: self._person(r, admin) for r in rows}
 
+    def person_by_mis_id(self, mis_id: str, admin: bool = False) -> Person | None:
+        """The person with this MIS id (any case), or None."""
+        rows = list(self.db.query("SELECT * FROM people WHERE mis_id = ?", [str(mis_id).strip()]))
+        return self._person(rows[0], admin) if rows else None
+
     def find_person(self, query: str, admin: bool = False) -> Person:
         """A person by MIS id (any case), ``#id``, or an unambiguous name.
 
@@ -577,9 +582,9 @@ class Register:
             raise PersonNotFound("no person given; use their MIS id (UPN or admission number)")
         if re.fullmatch(r"#\d+", text):
             return self.get_person(int(text[1:]), admin)
-        rows = list(self.db.query("SELECT * FROM people WHERE mis_id = ?", [text]))
-        if rows:
-            return self._person(rows[0], admin)
+        by_id = self.person_by_mis_id(text, admin)
+        if by_id is not None:
+            return by_id
         wanted = name_key(text)
         tokens = set(wanted.split())
         if not tokens:

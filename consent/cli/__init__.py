@@ -18,6 +18,7 @@ COMMANDS = {
     "strip": "consent.cli.files:strip",
     "settings": "consent.cli.misc:settings_command",
     "check": "consent.cli.check:check",
+    "register": "consent.cli.register:register",
 }
 
 
