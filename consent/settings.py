@@ -30,14 +30,28 @@ class Settings:
     safe_copy_jpeg_quality: int = 95
 
     # --- faces --------------------------------------------------------------------------
-    #: longest side, in pixels, of the image face detection runs on
-    detect_max_side: int = 1600
-    #: dlib HOG upsampling steps at that resolution (1 finds small faces in group photos)
-    detect_upsample: int = 1
-    #: a face smaller than this (height in original pixels) cannot be recognised reliably
-    min_identifiable_face_px: int = 40
-    #: variance of the Laplacian below this means the face is too blurred to recognise
-    min_face_sharpness: float = 15.0
+    #: longest side, in pixels, of the image the face detector scans: larger photos are decoded
+    #: smaller (a 12-megapixel JPEG at exactly half size), smaller ones enlarged (see
+    #: detect_upsample). dlib's detector finds faces from about 70 px tall in that image, so faces
+    #: down to ~3.5% of a large photo's longest side are found (scripts/measure_detection.py)
+    detect_max_side: int = 2000
+    #: photos smaller than detect_max_side are enlarged by at most 2**detect_upsample before
+    #: scanning (2: up to 4x, which finds faces down to ~18 px in small photos; 1 finds ~35 px)
+    detect_upsample: int = 2
+    #: a face shorter than this (height in original pixels) cannot be recognised reliably
+    #: (measured: every fixture person still matched at 28 px, 3 of 7 failed at 24 px)
+    min_identifiable_face_px: int = 32
+    #: variance of the Laplacian of the grey face resized to 64x64 below which the face is too
+    #: blurred to recognise (measured: natural fixture faces >= 53; recognition fails <= 24)
+    min_face_sharpness: float = 25.0
+    #: nose offset from the midpoint of the eyes, as a share of the eye distance, above which a
+    #: face is turned too far from the camera to recognise (0.5 is about 55 degrees)
+    max_face_turn: float = 0.5
+    #: an enrolment photo's face must be at least this tall (original pixels) to make a template
+    enrol_min_face_px: int = 80
+    #: in an enrolment photo, other faces shorter than this share of the main face are background
+    #: and ignored; larger ones make the photo ambiguous and it is refused
+    enrol_background_face_ratio: float = 0.33
 
     # --- matching -----------------------------------------------------------------------
     #: face distance at or below which a face is taken to be a registered person (face_recognition

@@ -1,0 +1,292 @@
+"""Faces: find every face in a photo, judge whether it could be recognised, and encode those that can.
+
+The one module that runs face_recognition/dlib. It is imported lazily, on first use, and one
+loaded copy is kept per process (the models cost about 1 s and 130 MB): ``import consent.faces``
+does not import them.
+
+How detection is tuned (figures from ``scripts/measure_detection.py``):
+
+* dlib's HOG detector finds a face once the face is about 70 pixels tall in the image it scans,
+  whatever the photo's size. So what decides which faces are found is the size of the scanned
+  image, ``settings.detect_max_side`` on its longest side: faces down to about 70/2000 = 3.5% of
+  the photo's longest side are found at the default 2000.
+* Large photos are decoded smaller (JPEG DCT scaling in :func:`consent.images.load`; a 12-megapixel
+  JPEG decodes at exactly half size for 2000) and scanned at that size with no upsampling.
+* Small photos are enlarged towards ``detect_max_side`` before scanning, by at most
+  ``2 ** settings.detect_upsample`` (one upsampling step doubles the size): this is what finds the
+  37-pixel faces in 500-pixel class photos.
+
+Every face found is kept (a face too small or blurred to recognise is still a person in the
+photo), with ``identifiable`` and a plain-English ``why_not``. Encodings (128 numbers) are made
+only for identifiable faces.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import EnrolmentRefused
+from .images import Photo, load
+from .settings import DEFAULTS, Settings
+
+#: side of the square the grey face crop is resized to before measuring sharpness
+SHARPNESS_SIDE = 64
+
+_fr = None  # the face_recognition.api module, once loaded
+
+
+def _models():
+    """face_recognition's API module, imported on first use (one copy per process)."""
+    global _fr
+    if _fr is None:
+        from PIL import ImageFile
+
+        keep = ImageFile.LOAD_TRUNCATED_IMAGES
+        import face_recognition.api as fr
+
+        # face_recognition switches on Pillow's "accept truncated images" for the whole process
+        # when imported; photo intake relies on truncated files being refused.
+        ImageFile.LOAD_TRUNCATED_IMAGES = keep
+        _fr = fr
+    return _fr
+
+
+@dataclass
+class DetectedFace:
+    """One face found in a photo.
+
+    Coordinates are pixels of the ORIGINAL photo as displayed (EXIF orientation applied),
+    whatever size it was analysed at.
+    """
+
+    #: (top, right, bottom, left), face_recognition's order
+    box: tuple[int, int, int, int]
+    height_px: int
+    width_px: int
+    #: variance of the Laplacian of the grey face, resized to 64x64 (higher is sharper)
+    sharpness: float
+    #: True unless the face is turned well away from the camera (see ``turn``)
+    frontal: bool
+    #: how far the nose sits from the midpoint of the eyes, as a share of the distance between
+    #: the eyes: about 0 looking at the camera, 0.5 with the nose in line with one eye
+    turn: float
+    identifiable: bool
+    #: why the face cannot be recognised, for office staff; None when identifiable
+    why_not: str | None = None
+    #: 128 numbers (face_recognition's encoding); only for identifiable faces, after encode()
+    encoding: np.ndarray | None = None
+    #: dlib's five landmarks in original pixels: right eye (2), left eye (2), base of nose
+    landmarks: list[tuple[int, int]] = field(default_factory=list)
+    #: dlib HOG detection score (higher is more certain)
+    score: float = 0.0
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values (no encoding)."""
+        return {
+            "box": list(self.box),
+            "height_px": self.height_px,
+            "width_px": self.width_px,
+            "sharpness": round(self.sharpness, 1),
+            "frontal": self.frontal,
+            "turn": round(self.turn, 3),
+            "identifiable": self.identifiable,
+            "why_not": self.why_not,
+        }
+
+
+def analysis_side(settings: Settings = DEFAULTS) -> int:
+    """Longest side to decode a photo at for :func:`detect` (``images.load(path, max_side=...)``)."""
+    return settings.detect_max_side
+
+
+def scan_factor(side: int, settings: Settings = DEFAULTS) -> float:
+    """How much an analysis image whose longest side is ``side`` is resized before scanning.
+
+    Below 1 for images larger than ``detect_max_side``; above 1 (at most
+    ``2 ** detect_upsample``) for smaller ones; 1 otherwise.
+    """
+    target = settings.detect_max_side
+    if side > target:
+        return target / side
+    if side < target:
+        return min(target / side, float(2 ** settings.detect_upsample))
+    return 1.0
+
+
+def _scan_image(image, factor: float) -> np.ndarray:
+    from PIL import Image
+
+    if factor != 1.0:
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0 if factor < 1 else None)
+    return np.asarray(image)
+
+
+def _grey(arr: np.ndarray) -> np.ndarray:
+    return arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+
+
+def face_sharpness(image, box_img: tuple[float, float, float, float]) -> float:
+    """Variance of the Laplacian of the grey face crop resized to 64x64.
+
+    ``image`` is a PIL RGB image, ``box_img`` (top, right, bottom, left) in its pixels. Resizing to
+    a fixed size makes the figure comparable between faces of any size.
+    """
+    from PIL import Image
+
+    top, right, bottom, left = box_img
+    left, top = max(0, int(left)), max(0, int(top))
+    right, bottom = min(image.width, int(round(right))), min(image.height, int(round(bottom)))
+    if right - left < 2 or bottom - top < 2:
+        return 0.0
+    crop = image.crop((left, top, right, bottom)).convert("L")
+    crop = crop.resize((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    g = np.asarray(crop, dtype=np.float64)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def face_turn(points: list[tuple[float, float]]) -> float:
+    """Sideways turn of a face from dlib's five landmarks (see :attr:`DetectedFace.turn`)."""
+    p = np.asarray(points, dtype=np.float64)
+    eye_a, eye_b, nose = p[0:2].mean(axis=0), p[2:4].mean(axis=0), p[4]
+    across = eye_b - eye_a
+    span = float(across @ across)
+    if span <= 0:
+        return 1.0
+    return abs(float((nose - (eye_a + eye_b) / 2) @ across) / span)
+
+
+def judge(height_px: int, sharpness: float, turn: float, settings: Settings = DEFAULTS) -> tuple[bool, str | None]:
+    """Whether a face can be recognised, and if not why, in words for office staff."""
+    need = settings.min_identifiable_face_px
+    if height_px < need:
+        return False, f"too small to recognise ({height_px} px tall; {need} needed)"
+    if sharpness < settings.min_face_sharpness:
+        return False, "too blurred to recognise"
+    if turn > settings.max_face_turn:
+        return False, "turned away from the camera"
+    return True, None
+
+
+def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
+    """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
+
+    Returns faces in the original photo's coordinates, largest first, each judged identifiable
+    or not (:func:`judge`).
+    """
+    fr = _models()
+    import dlib
+
+    image = photo.image
+    factor = scan_factor(max(image.size), settings)
+    arr = _scan_image(image, factor)
+    h, w = arr.shape[:2]
+    rects, scores, _ = fr.face_detector.run(arr, 0, 0.0)
+    to_image = 1.0 / factor  # scan pixels -> analysis image pixels
+    to_orig = photo.scale / factor  # scan pixels -> original pixels
+    faces = []
+    for rect, score in zip(rects, scores):
+        top, left = max(0, rect.top()), max(0, rect.left())
+        bottom, right = min(h, rect.bottom()), min(w, rect.right())
+        if bottom - top < 2 or right - left < 2:
+            continue
+        shape = fr.pose_predictor_5_point(arr, dlib.rectangle(left, top, right, bottom))
+        pts = [(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)]
+        box = (
+            max(0, round(top * to_orig)),
+            min(photo.width, round(right * to_orig)),
+            min(photo.height, round(bottom * to_orig)),
+            max(0, round(left * to_orig)),
+        )
+        height_px, width_px = box[2] - box[0], box[1] - box[3]
+        sharp = face_sharpness(image, tuple(v * to_image for v in (top, right, bottom, left)))
+        turn = face_turn(pts)
+        ok, why = judge(height_px, sharp, turn, settings)
+        faces.append(DetectedFace(
+            box=box, height_px=height_px, width_px=width_px, sharpness=sharp,
+            frontal=turn <= settings.max_face_turn, turn=turn, identifiable=ok, why_not=why,
+            landmarks=[(round(x * to_orig), round(y * to_orig)) for x, y in pts], score=float(score),
+        ))
+    faces.sort(key=lambda f: -f.height_px)
+    return faces
+
+
+def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS) -> None:
+    """Fill ``.encoding`` (128 numbers) for every identifiable face in ``faces``; others stay None.
+
+    Encodes from ``photo.image`` (the analysis image), where each face is placed by its box.
+    """
+    todo = [f for f in faces if f.identifiable]
+    if not todo:
+        return
+    fr = _models()
+    import dlib
+
+    arr = photo.array()
+    s = photo.scale
+    for f in todo:
+        top, right, bottom, left = (v / s for v in f.box)
+        rect = dlib.rectangle(round(left), round(top), round(right), round(bottom))
+        shape = fr.pose_predictor_5_point(arr, rect)
+        f.encoding = np.array(fr.face_encoder.compute_face_descriptor(arr, shape, 1))
+
+
+def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:
+    """Load ``path`` at :func:`analysis_side`, detect its faces and encode the identifiable ones."""
+    photo = load(path, max_side=analysis_side(settings), settings=settings)
+    faces = detect(photo, settings)
+    encode(photo, faces, settings)
+    return photo, faces
+
+
+def enrolment_quality(face: DetectedFace, settings: Settings = DEFAULTS) -> float:
+    """A 0-1 score for a template face: size, sharpness and pose, each 0-1, multiplied.
+
+    Size counts up to 150 px (the recogniser's own crop size), sharpness up to four times
+    ``min_face_sharpness``; a face turned by ``max_face_turn`` scores half for pose.
+    """
+    size_q = min(1.0, face.height_px / 150.0)
+    sharp_q = min(1.0, face.sharpness / (4.0 * settings.min_face_sharpness))
+    pose_q = max(0.0, 1.0 - face.turn / (2.0 * settings.max_face_turn))
+    return round(size_q * sharp_q * pose_q, 3)
+
+
+def enrolment_encoding(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[np.ndarray, float]:
+    """The encoding of the one clear face in an enrolment photo, and its quality (0-1).
+
+    Faces shorter than ``enrol_background_face_ratio`` of the largest are background and
+    ignored. Raises :class:`EnrolmentRefused` naming the file when there is no face, several
+    faces, or the face is too small, too blurred or turned away; the errors of
+    :func:`consent.images.load` when the file is not a readable photo.
+    """
+    photo = load(path, max_side=analysis_side(settings), settings=settings)
+    found = detect(photo, settings)
+    name = str(path)
+    if not found:
+        raise EnrolmentRefused(
+            f"{name}: no face found; use a photo where the face is clear and looks at the camera"
+        )
+    main = found[0]  # largest first
+    others = [f for f in found[1:] if f.height_px >= settings.enrol_background_face_ratio * main.height_px]
+    if others:
+        raise EnrolmentRefused(
+            f"{name}: several faces ({1 + len(others)}) found; crop the photo to one person"
+        )
+    need = settings.enrol_min_face_px
+    if main.height_px < need:
+        raise EnrolmentRefused(
+            f"{name}: face too small ({main.height_px} px; {need} needed); use a closer or larger photo"
+        )
+    if main.sharpness < settings.min_face_sharpness:
+        raise EnrolmentRefused(f"{name}: face too blurred; use a sharper photo")
+    if main.turn > settings.max_face_turn:
+        raise EnrolmentRefused(
+            f"{name}: face turned away from the camera; use a photo looking at the camera"
+        )
+    main.identifiable, main.why_not = True, None
+    encode(photo, [main], settings)
+    return main.encoding, enrolment_quality(main, settings)
