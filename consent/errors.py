@@ -91,3 +91,9 @@ class CsvRowRejected(RegisterError):
         self.line = line
         self.reason = reason
         super().__init__(f"line {line}: {reason}")
+
+
+class KitProfileError(ConsentError):
+    """The school kit profile could not be learned or read (no usable photos, damaged file)."""
+
+    code = "kit_profile_error"

@@ -78,6 +78,36 @@ class Settings:
         "athletics", "tennis", "basketball", "dance", "match", "tournament", "team",
     )
 
+    # --- PE kit and sportswear (consent.kit) --------------------------------------------
+    #: longest side, in pixels, of the small copy the scene colours are measured on
+    kit_scene_side: int = 384
+    #: share of the picture covered by grass green or court/pool blue that counts as a full
+    #: playing-surface signal (a smaller share counts in proportion)
+    kit_surface_share: float = 0.2
+    #: least saturation (0-1) of grass, court and pool colours (below it: grey, dusk, snow)
+    kit_surface_min_saturation: float = 0.2
+    #: most brightness variation around each pixel of a playing surface, as a share of the
+    #: local brightness: mown grass and painted courts are smooth (about 5%), foliage, flower
+    #: beds, crowds and clothes vary more
+    kit_surface_max_texture: float = 0.15
+    #: least length of a line marking, as a share of the picture's long side
+    kit_line_min_length: float = 0.15
+    #: Lab colour distance within which a body pixel matches the person's own face skin tone
+    kit_skin_tolerance: float = 12.0
+    #: when this share of the background already has a face's skin tone (a flash-lit wall, a
+    #: colour cast), skin cannot be told apart in the photo and is not measured
+    kit_skin_background_limit: float = 0.4
+    #: share of an arm or leg region matching the face skin tone that means bare arms or legs
+    kit_bare_limb_share: float = 0.1
+    #: share of the torso region matching the face skin tone that means a bare torso
+    kit_bare_torso_share: float = 0.35
+    #: evidence needed for the pe_kit verdict (a full playing surface or a context word is 1)
+    kit_score_threshold: float = 1.0
+    #: histogram similarity (0-1) above which a torso or legs match the learned school kit
+    kit_profile_match: float = 0.5
+    #: words (besides the kit words) that make bare arms and legs count as swimwear
+    kit_swim_words: tuple[str, ...] = ("swim", "swimming", "swimwear", "gala", "pool", "beach")
+
     # --- web ----------------------------------------------------------------------------
     #: largest upload accepted by the web app, in megabytes
     max_upload_mb: int = 60

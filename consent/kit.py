@@ -1,0 +1,779 @@
+"""PE kit, sportswear and swimwear: is a senior colleague needed before this photo goes out?
+
+No clothing model can be downloaded here, so the check adds up signals it can measure offline,
+each one explained in plain English:
+
+- **exposed skin** on the arms, legs and torso of each person, in body regions placed below the
+  person's face and scaled by its size. Skin is matched against the person's *own* face skin
+  tone, so the measure works the same for every skin tone (shorts, vests and swimwear show as
+  bare legs, arms and torso);
+- **the scene**: large areas of grass green or court/pool blue (playing fields, courts, pools);
+- **the school's own kit**: colour signatures of the PE kit and of the everyday uniform,
+  learned from a handful of example photos (:func:`learn`), compared with each person's torso
+  and legs;
+- **context words** in the folder name, file name and caption (``settings.kit_context_words``).
+
+:func:`assess` returns a :class:`KitAssessment`: ``pe_kit`` (the photo needs a senior
+colleague's sign-off), ``exposure`` (a bare torso, or swimwear: block unless a senior approves),
+the signals that fired and one message for office staff. Everything is measured on small copies
+of the picture, so the check costs a fraction of face detection.
+
+The school kit profile (:class:`KitProfile`) is a school setting, not biometric data: it holds
+colour histograms of clothes only, stored as JSON in the data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import KitProfileError
+from .settings import DEFAULTS, Settings, data_dir
+
+#: (top, right, bottom, left), the face_recognition box order
+Box = tuple[int, int, int, int]
+
+# --- colour definitions (OpenCV 8-bit HSV: hue 0-180, saturation and value 0-255) -----------
+#: grass green, from yellow-green (dry or floodlit grass) to blue-green (artificial pitches)
+GRASS_HUES = (30, 90)
+#: court and pool blues, from pool cyan to the royal blue of hard courts and sports-hall floors
+COURT_HUES = (90, 125)
+#: below this value (brightness) a pixel is too dark to tell its colour
+MIN_VALUE = 25
+#: brightness below which texture is judged as if it were this bright (noise in the dark)
+DARK_FLOOR = 40.0
+
+# --- body proportions, in face-box units (a face box runs from the brows to the chin) -------
+# Regions are placed below the face: x offsets from the face centre in face widths, y offsets
+# from the bottom of the face box (the chin) in face heights. They follow the usual figure
+# proportions (shoulders about 2 face widths across, waist about 3 face heights below the chin,
+# knees about 5) for standing or sitting children and adults; a region mostly outside the
+# picture is "not visible" rather than "covered".
+TORSO = (-0.9, 0.9, 0.4, 2.8)  # x from, x to, y from, y to
+LEFT_ARM = (-2.1, -0.9, 0.5, 3.6)
+RIGHT_ARM = (0.9, 2.1, 0.5, 3.6)
+LEGS = (-1.3, 1.3, 3.2, 6.8)
+#: the part of the face box sampled for the skin tone: cheeks, nose and mouth, not eyes or hair
+FACE_SAMPLE = (0.2, 0.8, 0.45, 0.9)  # x from, x to, y from, y to (shares of the face box)
+#: faces smaller than this (pixels high) give no usable skin tone
+MIN_FACE_PX = 12
+#: the per-person crops are reduced so that the face is about this many pixels high
+PERSON_FACE_PX = 24
+#: a face whose colours are this close to grey (Lab chroma) is in a black-and-white photo
+MIN_FACE_CHROMA = 4.0
+#: a region is measured when at least this many face-box areas of it are inside the picture
+MIN_VISIBLE_FACES = 1.0
+
+#: line markings: top-hat size (pixels of the scene copy), least contrast (0-255) over the
+#: surroundings and most saturation (0-255) of a painted or chalk line
+LINE_KERNEL, LINE_CONTRAST, LINE_MAX_SATURATION = 7, 30, 70
+#: every how many background pixels of the scene copy are compared with each face's tone
+BACKGROUND_STEP = 4
+
+KINDS = ("pe", "uniform")
+PROFILE_FILE = "kit_profile.json"
+PROFILE_VERSION = 1
+
+
+@dataclass
+class PersonKit:
+    """What was measured on one person."""
+
+    #: the face box (top, right, bottom, left) in analysis-image coordinates
+    box: Box
+    #: the estimated body box below the face, same coordinates, clipped to the picture
+    body: Box
+    #: plain-English signals that fired for this person ("bare legs")
+    signals: list[str] = field(default_factory=list)
+    #: share (0-1) of each region matching the face skin tone; None when not visible or
+    #: not measurable (tiny face, black-and-white photo)
+    arm_skin: float | None = None
+    leg_skin: float | None = None
+    torso_skin: float | None = None
+    #: similarity (0-1) of torso and legs to the learned PE kit and uniform; None without profile
+    pe_similarity: float | None = None
+    uniform_similarity: float | None = None
+
+    @property
+    def bare_arms(self) -> bool:
+        return "bare arms" in self.signals
+
+    @property
+    def bare_legs(self) -> bool:
+        return "bare legs" in self.signals
+
+    @property
+    def bare_torso(self) -> bool:
+        return "bare torso" in self.signals
+
+    @property
+    def in_pe_kit(self) -> bool:
+        return "school PE kit colours" in self.signals
+
+
+@dataclass
+class KitAssessment:
+    """The kit check's answer for one photo."""
+
+    #: PE kit or sportswear likely: needs a senior colleague's sign-off
+    pe_kit: bool
+    #: a bare torso or swimwear: block unless a senior colleague approves
+    exposure: bool
+    #: the evidence added up (``pe_kit`` when at least ``settings.kit_score_threshold``)
+    score: float
+    people: list[PersonKit] = field(default_factory=list)
+    #: plain-English signals that fired, strongest first
+    signals: list[str] = field(default_factory=list)
+    #: the signals in one sentence for office staff ("" when nothing fired)
+    message: str = ""
+    #: what would avoid the problem, when something would
+    suggestion: str | None = None
+    #: the measurements behind the signals (shares of the picture, words found)
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- the school kit profile -------------------------------------------------------------
+
+
+@dataclass
+class KitProfile:
+    """Colour signatures of the school's PE kit and everyday uniform (torso and legs).
+
+    ``signatures[kind][region]`` is a normalised colour histogram (see :func:`colour_signature`)
+    for ``kind`` in ``pe``/``uniform`` and ``region`` in ``torso``/``legs``; ``examples[kind]``
+    counts the photos it was learned from.
+    """
+
+    signatures: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    examples: dict[str, int] = field(default_factory=dict)
+
+    def has(self, kind: str) -> bool:
+        return bool(self.signatures.get(kind))
+
+    def to_json(self) -> dict:
+        return {"version": PROFILE_VERSION, "signatures": self.signatures, "examples": self.examples}
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "kit profile") -> "KitProfile":
+        try:
+            if data.get("version") != PROFILE_VERSION:
+                raise ValueError(f"version {data.get('version')!r}")
+            signatures = {
+                kind: {region: [float(v) for v in hist] for region, hist in regions.items()}
+                for kind, regions in data["signatures"].items()
+            }
+            examples = {kind: int(n) for kind, n in data.get("examples", {}).items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise KitProfileError(
+                f"{source}: not a kit profile this version can read ({exc}); "
+                "run 'consent kit forget' and learn the kit again"
+            ) from None
+        for kind, regions in signatures.items():
+            for hist in regions.values():
+                if kind not in KINDS or len(hist) != SIGNATURE_BINS:
+                    raise KitProfileError(
+                        f"{source}: the kit profile is damaged; run 'consent kit forget' and "
+                        "learn the kit again"
+                    )
+        return cls(signatures=signatures, examples=examples)
+
+
+def profile_path() -> Path:
+    """Where the school kit profile is kept: ``kit_profile.json`` in the data folder."""
+    return data_dir() / PROFILE_FILE
+
+
+def load_profile(path: os.PathLike | str | None = None) -> KitProfile | None:
+    """The saved kit profile, or None when none has been learned.
+
+    Raises :class:`KitProfileError` when the file is damaged.
+    """
+    path = Path(path) if path else profile_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise KitProfileError(
+            f"{path}: the kit profile is not valid JSON ({exc}); run 'consent kit forget' and "
+            "learn the kit again"
+        ) from None
+    return KitProfile.from_json(data, source=str(path))
+
+
+def save_profile(profile: KitProfile, path: os.PathLike | str | None = None) -> Path:
+    """Write the profile atomically (temporary file in the same folder, then rename)."""
+    path = Path(path) if path else profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kit_profile.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(profile.to_json(), fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def forget_profile(kind: str | None = None, path: os.PathLike | str | None = None) -> bool:
+    """Forget the learned ``kind`` (``pe`` or ``uniform``), or the whole profile when None.
+
+    Returns True when something was forgotten.
+    """
+    path = Path(path) if path else profile_path()
+    if kind is None:
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+    profile = load_profile(path)
+    if profile is None or not profile.has(kind):
+        return False
+    profile.signatures.pop(kind, None)
+    profile.examples.pop(kind, None)
+    save_profile(profile, path)
+    return True
+
+
+# --- colour helpers -----------------------------------------------------------------------
+
+#: signature layout: 12 hues x 2 saturations, then black, grey and white
+_HUE_BINS, _SAT_SPLIT = 12, 140
+SIGNATURE_BINS = _HUE_BINS * 2 + 3
+
+
+def colour_signature(hsv_pixels: np.ndarray) -> np.ndarray | None:
+    """A normalised colour histogram of some HSV pixels (N x 3, OpenCV 8-bit HSV).
+
+    Pale or dark pixels go to black, grey or white bins (a white shirt and a white sports top
+    look alike; navy and black differ); the rest to 12 hues x 2 saturations. None when there
+    are no pixels.
+    """
+    px = np.asarray(hsv_pixels, dtype=np.int32).reshape(-1, 3)
+    if len(px) == 0:
+        return None
+    h, s, v = px[:, 0], px[:, 1], px[:, 2]
+    achromatic = (s < 50) | (v < 50)
+    hue_bin = np.minimum(h * _HUE_BINS // 180, _HUE_BINS - 1)
+    bins = hue_bin * 2 + (s >= _SAT_SPLIT)
+    grey_bin = np.where(v < 70, 0, np.where(v < 170, 1, 2)) + _HUE_BINS * 2
+    bins = np.where(achromatic, grey_bin, bins)
+    hist = np.bincount(bins, minlength=SIGNATURE_BINS).astype(np.float64)
+    return hist / hist.sum()
+
+
+def similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """Histogram intersection of two signatures: 1 for the same colours, 0 for none shared."""
+    return float(np.minimum(np.asarray(a), np.asarray(b)).sum())
+
+
+# --- context words ------------------------------------------------------------------------
+
+
+def _word_pattern(word: str) -> re.Pattern:
+    parts = [re.escape(p) for p in word.lower().split()]
+    # words match whole: not inside a longer word ("pe" is not in "Peter"); spaces in a
+    # phrase also match underscores and hyphens ("sports_day")
+    return re.compile(r"(?<![a-z0-9])" + r"[\s_\-]+".join(parts) + r"(?![a-z0-9])")
+
+
+def context_words_found(text: str, words: Iterable[str]) -> list[str]:
+    """The words of ``words`` found as whole words in ``text`` (any case), in list order.
+
+    ``"PE"`` is found in ``"Sports Day PE"`` and ``"year5_PE.jpg"``, not in ``"Peter"``.
+    """
+    text = (text or "").lower()
+    found = []
+    for word in words:
+        if word and word.strip() and _word_pattern(word).search(text):
+            found.append(word)
+    # a phrase found makes its own words redundant ("sports day" covers "sports")
+    return [w for w in found if not any(w != o and w in o.split() for o in found)]
+
+
+# --- geometry -----------------------------------------------------------------------------
+
+
+def _region(face: Box, spec):
+    """A body region (x0, y0, x1, y1) for a face, unclipped, as floats."""
+    top, right, bottom, left = face
+    fw, fh = max(1, right - left), max(1, bottom - top)
+    cx = (left + right) / 2
+    x0, x1, y0, y1 = spec
+    return (cx + x0 * fw, bottom + y0 * fh, cx + x1 * fw, bottom + y1 * fh)
+
+
+def _clip(rect, width: int, height: int):
+    x0, y0, x1, y1 = rect
+    cx0, cy0 = max(0, int(round(x0))), max(0, int(round(y0)))
+    cx1, cy1 = min(width, int(round(x1))), min(height, int(round(y1)))
+    if cx1 <= cx0 or cy1 <= cy0:
+        return None, 0.0
+    area = max(1e-6, (x1 - x0) * (y1 - y0))
+    return (cx0, cy0, cx1, cy1), (cx1 - cx0) * (cy1 - cy0) / area
+
+
+# --- per-person measurements --------------------------------------------------------------
+
+
+@dataclass
+class _Body:
+    """One face-anchored person as measured: the reduced body crop and its regions."""
+
+    person: PersonKit
+    #: the body crop in HSV, reduced so the face is about PERSON_FACE_PX high (None: too small)
+    hsv: np.ndarray | None = None
+    #: pixels of the crop matching the face skin tone (None: not measurable)
+    skin: np.ndarray | None = None
+    #: region name -> (x0, y0, x1, y1) in the crop, for regions mostly inside the picture
+    rects: dict = field(default_factory=dict)
+
+
+def _body_box(face: Box, width: int, height: int):
+    """The body box (x0, y0, x1, y1) below a face: every region and the face, clipped."""
+    top, right, bottom, left = face
+    raw = [_region(face, spec) for spec in (TORSO, LEFT_ARM, RIGHT_ARM, LEGS)]
+    body, _ = _clip(
+        (min(r[0] for r in raw), top, max(r[2] for r in raw), max(r[3] for r in raw)), width, height
+    )
+    if body is None:  # a face box outside the picture: nothing below it to measure
+        body = (max(0, left), max(0, top), min(width, max(left + 1, right)),
+                min(height, max(top + 1, bottom)))
+    return body
+
+
+def skin_mask(lab: np.ndarray, tone: np.ndarray, settings: Settings = DEFAULTS) -> np.ndarray:
+    """Pixels of ``lab`` (OpenCV 8-bit Lab, any shape ending in 3) with a face's skin tone.
+
+    Skin is the face's own colour (a, b) within ``settings.kit_skin_tolerance``, lit anywhere
+    from shade (half the face's lightness) to bright sun (one and a half times, plus a margin
+    so dark skin in sunlight still counts). Matching each person's own face is what makes the
+    measure work for every skin tone.
+    """
+    dist = np.hypot(lab[..., 1] - tone[1], lab[..., 2] - tone[2])
+    light = lab[..., 0]
+    return (dist <= settings.kit_skin_tolerance) & (light >= 0.5 * tone[0]) & (light <= 1.5 * tone[0] + 20)
+
+
+def _measure(image: np.ndarray, face: Box, settings: Settings, background: np.ndarray | None = None) -> _Body:
+    """Measure one person below ``face``: the share of skin on torso, arms and legs.
+
+    ``background`` holds Lab pixels of the photo outside everyone's body: when too many of
+    them match this face's tone (a flash-lit wall, a strong colour cast), skin cannot be told
+    apart in this photo and is not measured.
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    top, right, bottom, left = face = tuple(int(v) for v in face)
+    fw, fh = right - left, bottom - top
+    specs = {"torso": TORSO, "left_arm": LEFT_ARM, "right_arm": RIGHT_ARM, "legs": LEGS}
+    raw = {name: _region(face, spec) for name, spec in specs.items()}
+    body = _body_box(face, width, height)
+    person = PersonKit(box=face, body=(body[1], body[2], body[3], body[0]))
+    out = _Body(person)
+    if fh < MIN_FACE_PX or fw < 1:
+        return out
+    scale = min(1.0, PERSON_FACE_PX / fh)
+    crop = image[body[1]:body[3], body[0]:body[2]]
+    if scale < 1.0:
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    out.hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
+
+    def local(rect, min_area=MIN_VISIBLE_FACES * fw * fh):
+        clipped, _ = _clip(rect, width, height)
+        if clipped is None or (clipped[2] - clipped[0]) * (clipped[3] - clipped[1]) < min_area:
+            return None
+        x0, y0, x1, y1 = ((c - o) * scale for c, o in zip(clipped, body[:2] * 2))
+        x0, y0 = int(x0), int(y0)
+        return (x0, y0, max(x0 + 1, int(round(x1))), max(y0 + 1, int(round(y1))))
+
+    out.rects = {name: r for name in specs if (r := local(raw[name])) is not None}
+    fx0, fx1, fy0, fy1 = FACE_SAMPLE
+    sample_rect = local((left + fx0 * fw, top + fy0 * fh, left + fx1 * fw, top + fy1 * fh), 1)
+    if sample_rect is None:
+        return out
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    x0, y0, x1, y1 = sample_rect
+    sample = lab[y0:y1, x0:x1].reshape(-1, 3)
+    if len(sample) < 4:
+        return out
+    tone = np.median(sample, axis=0)
+    if float(np.hypot(tone[1] - 128, tone[2] - 128)) < MIN_FACE_CHROMA:
+        return out  # a black-and-white photo: skin cannot be told from grey clothes
+    if background is not None and len(background):
+        chance = float(skin_mask(background, tone, settings).mean())
+        if chance >= settings.kit_skin_background_limit:
+            return out  # the light has washed the whole photo into this tone: cannot tell
+    out.skin = skin_mask(lab, tone, settings)
+    def share(name):
+        rect = out.rects.get(name)
+        if rect is None:
+            return None
+        part = out.skin[rect[1]:rect[3], rect[0]:rect[2]]
+        return float(part.mean()) if part.size else None
+
+    arms = [s for s in (share("left_arm"), share("right_arm")) if s is not None]
+    person.arm_skin = max(arms) if arms else None
+    person.leg_skin = share("legs")
+    person.torso_skin = share("torso")
+    if person.torso_skin is not None and person.torso_skin >= settings.kit_bare_torso_share:
+        person.signals.append("bare torso")
+    if person.arm_skin is not None and person.arm_skin >= settings.kit_bare_limb_share:
+        person.signals.append("bare arms")
+    if person.leg_skin is not None and person.leg_skin >= settings.kit_bare_limb_share:
+        person.signals.append("bare legs")
+    return out
+
+
+def _clothes_signature(body: _Body) -> dict[str, np.ndarray] | None:
+    """Colour signatures of a person's torso and legs, skin pixels left out."""
+    if body.hsv is None:
+        return None
+    out = {}
+    for name in ("torso", "legs"):
+        rect = body.rects.get(name)
+        if rect is None:
+            continue
+        x0, y0, x1, y1 = rect
+        part = body.hsv[y0:y1, x0:x1]
+        if body.skin is not None:
+            part = part[~body.skin[y0:y1, x0:x1]]
+        sig = colour_signature(part)
+        if sig is not None:
+            out[name] = sig
+    return out or None
+
+
+def _match_kit(body: _Body, profile: KitProfile, settings: Settings) -> None:
+    """Compare a person's clothes with the learned kit and uniform; note a PE kit match."""
+    sig = _clothes_signature(body)
+    if sig is None:
+        return
+    person = body.person
+    person.pe_similarity = _profile_similarity(sig, profile.signatures["pe"])
+    if profile.has("uniform"):
+        person.uniform_similarity = _profile_similarity(sig, profile.signatures["uniform"])
+    if person.pe_similarity >= settings.kit_profile_match and (
+        person.uniform_similarity is None or person.pe_similarity > person.uniform_similarity
+    ):
+        person.signals.append("school PE kit colours")
+
+
+def _profile_similarity(sig: dict, learned: dict) -> float:
+    """Mean similarity over the regions both have (torso, legs)."""
+    values = [similarity(sig[r], learned[r]) for r in sig if r in learned]
+    return float(np.mean(values)) if values else 0.0
+
+
+# --- the scene ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Scene:
+    """The photo reduced to ``settings.kit_scene_side``, with everyone's body boxes marked."""
+
+    scale: float
+    rgb: np.ndarray
+    hsv: np.ndarray
+    lab: np.ndarray
+    #: pixels outside every body box
+    background: np.ndarray
+
+    @classmethod
+    def build(cls, image: np.ndarray, bodies: Iterable, settings: Settings) -> "_Scene":
+        """``bodies`` are (x0, y0, x1, y1) boxes in ``image`` coordinates."""
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = min(1.0, settings.kit_scene_side / max(height, width))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(
+                image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        background = np.ones(small.shape[:2], dtype=bool)
+        for x0, y0, x1, y1 in bodies:
+            background[int(y0 * scale):int(np.ceil(y1 * scale)), int(x0 * scale):int(np.ceil(x1 * scale))] = False
+        return cls(
+            scale=scale,
+            rgb=small,
+            hsv=cv2.cvtColor(small, cv2.COLOR_RGB2HSV),
+            lab=cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32),
+            background=background,
+        )
+
+    def surfaces(self, settings: Settings) -> dict[str, float]:
+        """Shares of the photo's background that look like playing surfaces.
+
+        ``field``: grass green; ``court``: court or pool blue in the lower half (sky and walls
+        are above). A surface is smooth as well as coloured: the brightness around each pixel
+        varies by less than ``settings.kit_surface_max_texture`` of its mean, which tells a
+        mown pitch or a painted court from foliage, flower beds, crowds and clothes, in
+        daylight and under floodlights alike. Shares are of the background (the picture less
+        everyone's body box), so a green shirt is not a pitch and a close-up's pitch is not
+        diluted by the player.
+        """
+        import cv2
+
+        h, s, v = self.hsv[..., 0], self.hsv[..., 1], self.hsv[..., 2]
+        value = v.astype(np.float32)
+        mean = cv2.blur(value, (5, 5))
+        spread = np.sqrt(np.maximum(0.0, cv2.blur(value * value, (5, 5)) - mean * mean))
+        surface = (
+            (s >= settings.kit_surface_min_saturation * 255)
+            & (v >= MIN_VALUE)
+            & (spread < settings.kit_surface_max_texture * np.maximum(mean, DARK_FLOOR))
+            & self.background
+        )
+        grass = surface & (h >= GRASS_HUES[0]) & (h < GRASS_HUES[1])
+        court = surface & (h >= COURT_HUES[0]) & (h < COURT_HUES[1])
+        court[: h.shape[0] // 2] = False
+        area = max(1, int(self.background.sum()))
+        return {"field": float(grass.sum() / area), "court": float(court.sum() / area)}
+
+    def line_markings(self, settings: Settings) -> int:
+        """How many long, thin, bright straight lines cross the lower half (pitch and court
+        markings): pale pixels brighter than their surroundings (a morphological top-hat)
+        joined into segments at least ``settings.kit_line_min_length`` of the long side."""
+        import cv2
+
+        grey = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (LINE_KERNEL, LINE_KERNEL))
+        bright = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel) >= LINE_CONTRAST
+        mask = (bright & (self.hsv[..., 1] < LINE_MAX_SATURATION)).astype(np.uint8) * 255
+        mask[: mask.shape[0] // 2] = 0
+        side = max(mask.shape)
+        length = max(2, int(settings.kit_line_min_length * side))
+        segments = cv2.HoughLinesP(
+            mask, 1, np.pi / 180, threshold=max(2, length // 2), minLineLength=length, maxLineGap=3
+        )
+        return 0 if segments is None else int(np.asarray(segments).reshape(-1, 4).shape[0])
+
+
+def scene_surfaces(image: np.ndarray, settings: Settings = DEFAULTS) -> dict[str, float]:
+    """Shares of a picture that look like playing surfaces (see ``_Scene.surfaces``)."""
+    return _Scene.build(image, (), settings).surfaces(settings)
+
+
+# --- the assessment -----------------------------------------------------------------------
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _limb_phrase(people: list[PersonKit]) -> str | None:
+    measured = [p for p in people if p.arm_skin is not None or p.leg_skin is not None]
+    both = sum(p.bare_arms and p.bare_legs for p in measured)
+    legs = sum(p.bare_legs for p in measured)
+    arms = sum(p.bare_arms for p in measured)
+    total = len(measured)
+    if both:
+        return f"bare arms and legs on {both} of {_plural(total, 'pupil')}"
+    if legs:
+        return f"bare legs on {legs} of {_plural(total, 'pupil')}"
+    if arms:
+        return f"bare arms on {arms} of {_plural(total, 'pupil')}"
+    return None
+
+
+def assess(
+    image: np.ndarray,
+    faces: Sequence[Box],
+    context: str = "",
+    profile: KitProfile | None = None,
+    settings: Settings = DEFAULTS,
+) -> KitAssessment:
+    """Decide whether a photo shows PE kit, sportswear or swimwear, and say why.
+
+    ``image`` is the upright RGB uint8 array the faces were found on; ``faces`` are
+    (top, right, bottom, left) boxes in its coordinates; ``context`` is the folder name, file
+    name and caption; ``profile`` the school kit profile (None: not used).
+
+    The evidence adds up to ``score``:
+
+    - a playing surface: 1 when grass or court colours cover ``settings.kit_surface_share`` of
+      the background, in proportion below that;
+    - line markings on the ground: 0.5, looked for only when there is at least half a surface;
+    - bare arms, bare legs: 0.25 each, on the person showing most (summer clothes show them
+      too, so they only tip a photo that has other signs);
+    - a context word, a person in the learned PE kit colours: 1 each.
+
+    ``pe_kit`` is set at ``settings.kit_score_threshold``. ``exposure`` is set by a bare torso,
+    or by bare arms and legs with a swimming word (``settings.kit_swim_words``) in the context.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("assess() needs an RGB uint8 array of shape (height, width, 3)")
+    height, width = image.shape[:2]
+
+    faces = [tuple(int(v) for v in f) for f in faces]
+    scene = _Scene.build(image, [_body_box(f, width, height) for f in faces], settings)
+    background = scene.lab[scene.background][::BACKGROUND_STEP]
+    people: list[PersonKit] = []
+    use_profile = profile is not None and profile.has("pe")
+    for face in faces:
+        body = _measure(image, face, settings, background)
+        if use_profile:
+            _match_kit(body, profile, settings)
+        people.append(body.person)
+
+    surfaces = scene.surfaces(settings)
+    words = context_words_found(context, settings.kit_context_words)
+    swim_words = context_words_found(context, settings.kit_swim_words)
+
+    signals: list[str] = []
+    evidence: dict[str, float] = {}
+
+    # the scene
+    surface_kind = max(surfaces, key=surfaces.get)
+    share = surfaces["field"] + surfaces["court"]
+    surface = min(1.0, share / settings.kit_surface_share) if settings.kit_surface_share > 0 else 0.0
+    if surface >= 0.5:
+        signals.append(
+            "playing field in the background" if surface_kind == "field"
+            else "court or pool colours in the background"
+        )
+    evidence["surface"] = surface
+    lines = scene.line_markings(settings) if surface >= 0.5 else 0
+    evidence["lines"] = 0.5 if lines else 0.0
+    if lines:
+        signals.append("line markings on the ground")
+
+    # exposed skin, on the person showing most
+    limbs = max((0.25 * (p.bare_legs + p.bare_arms) for p in people), default=0.0)
+    evidence["limbs"] = limbs
+    phrase = _limb_phrase(people)
+    if phrase:
+        signals.append(phrase)
+
+    # the school's kit
+    in_kit = [p for p in people if p.in_pe_kit]
+    evidence["kit"] = 1.0 if in_kit else 0.0
+    if in_kit:
+        signals.append(
+            "colours match the school PE kit" if len(people) == 1
+            else f"colours match the school PE kit on {len(in_kit)} of {_plural(len(people), 'pupil')}"
+        )
+
+    # context words
+    evidence["context"] = 1.0 if words else 0.0
+    if words:
+        signals.append(f"caption or file name mentions {', '.join(words)}")
+
+    score = round(sum(evidence.values()), 3)
+    pe_kit = score >= settings.kit_score_threshold
+
+    bare_torso = [p for p in people if p.bare_torso]
+    swimwear = bool(swim_words) and any(p.bare_arms and p.bare_legs for p in people)
+    exposure = bool(bare_torso) or swimwear
+    if bare_torso:
+        signals.insert(0, f"bare torso on {len(bare_torso)} of {_plural(len(people), 'pupil')}")
+    elif swimwear:
+        signals.insert(0, f"swimwear likely ({', '.join(swim_words)} and bare arms and legs)")
+
+    flagged = pe_kit or exposure
+    suggestion = None
+    if flagged and any(p.signals for p in people):
+        suggestion = "a shoulders-up crop would avoid this"
+    return KitAssessment(
+        pe_kit=pe_kit,
+        exposure=exposure,
+        score=score,
+        people=people,
+        signals=signals,
+        message="; ".join(signals) if flagged else "",
+        suggestion=suggestion,
+        details={
+            "surfaces": {k: round(v, 3) for k, v in surfaces.items()},
+            "evidence": evidence,
+            "words": words,
+            "swim_words": swim_words,
+            "lines": lines,
+            "size": [width, height],
+        },
+    )
+
+
+# --- learning the school kit --------------------------------------------------------------
+
+
+def _default_detect(settings: Settings) -> Callable[[np.ndarray], list[Box]]:
+    def detect(array: np.ndarray) -> list[Box]:
+        import face_recognition
+
+        return face_recognition.face_locations(array, number_of_times_to_upsample=settings.detect_upsample)
+
+    return detect
+
+
+def learn(
+    paths: Iterable[os.PathLike | str],
+    kind: str,
+    settings: Settings = DEFAULTS,
+    detect: Callable[[np.ndarray], list[Box]] | None = None,
+    profile: KitProfile | None = None,
+) -> KitProfile:
+    """Learn the colours of the school's PE kit (``kind="pe"``) or uniform (``"uniform"``).
+
+    Each photo should show pupils wearing the kit (torso and legs are read below each face
+    ``detect`` finds; default: face_recognition) or the kit itself laid out (no face: the middle
+    of the photo is read). The result replaces what ``profile`` held for ``kind`` and keeps the
+    other kind. Raises :class:`KitProfileError` for an unknown kind or when no photo could be
+    used; a photo that cannot be read raises its own :class:`~consent.errors.ConsentError`.
+    """
+    from .images import load
+
+    if kind not in KINDS:
+        raise KitProfileError(f"unknown kit kind {kind!r}; use 'pe' or 'uniform'")
+    detect = detect or _default_detect(settings)
+    sums = {"torso": np.zeros(SIGNATURE_BINS), "legs": np.zeros(SIGNATURE_BINS)}
+    counts = {"torso": 0, "legs": 0}
+    used = 0
+    for path in paths:
+        array = load(path, settings.detect_max_side, settings).array()
+        faces = [f for f in detect(array) if (f[2] - f[0]) >= MIN_FACE_PX]
+        sigs = [sig for f in faces if (sig := _clothes_signature(_measure(array, f, settings)))]
+        if not faces:
+            sigs.append(_flat_signature(array))
+        for sig in sigs:
+            for region, hist in sig.items():
+                sums[region] += hist
+                counts[region] += 1
+        used += bool(sigs)
+    if not used:
+        raise KitProfileError(f"no usable {kind} kit photos were given; add photos showing the kit")
+    profile = profile or KitProfile()
+    profile.signatures[kind] = {
+        region: [round(float(v), 5) for v in sums[region] / counts[region]]
+        for region in sums
+        if counts[region]
+    }
+    profile.examples[kind] = used
+    return profile
+
+
+def _flat_signature(image: np.ndarray) -> dict:
+    """Signature of the middle of a photo of the kit itself (no one wearing it)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    crop = image[height // 5: height - height // 5, width // 5: width - width // 5]
+    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).reshape(-1, 3)
+    sig = colour_signature(hsv)
+    return {"torso": sig, "legs": sig}
