@@ -444,7 +444,7 @@ def _plan(register, table, columns, result, staff, consent_until) -> list[_Plann
         if not any(c.strip() for c in cells):
             result.blank_lines.append(line)
             continue
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
+        if len(cells) > width:
             parsed.append((line, None, f"{len(cells)} cells but the header has {width} "
                            "(a comma inside a name without quotes?); fix the row in the export"))
             continue
