@@ -439,23 +439,24 @@ def _plan(register, table, columns, result, staff, consent_until) -> list[_Plann
         [p.id for p in existing.values()], channels=register.channel_names(include_biometric=True)
     )
     width = len(table.header)
-    parsed: list[tuple[int, dict[str, str] | None, str | None]] = []
+    parsed: list[tuple[int, dict[str, str], str | None]] = []
     for line, cells in table.rows:
         if not any(c.strip() for c in cells):
             result.blank_lines.append(line)
             continue
         if len(cells) > width:
-            parsed.append((line, None, f"{len(cells)} cells but the header has {width} "
-                           "(a comma inside a name without quotes?); fix the row in the export"))
+            parsed.append((line, _row_values(cells, columns),
+                           f"{len(cells)} cells but the header has {width} (a comma inside a "
+                           "name without quotes?); fix the row in the export"))
             continue
         parsed.append((line, _row_values(cells, columns), None))
     # A MIS id more than once: identical rows import once, conflicting rows all stay out.
     first_line: dict[str, int] = {}
     seen: dict[str, dict] = {}
     conflicts: dict[str, list[int]] = {}
-    for line, values, _ in parsed:
-        key = (values or {}).get("mis_id", "").upper()
-        if not key:
+    for line, values, error in parsed:
+        key = values.get("mis_id", "").upper()
+        if not key or error:
             continue
         if key in seen and seen[key] != values:
             conflicts.setdefault(key, [first_line[key]]).append(line)
@@ -463,7 +464,7 @@ def _plan(register, table, columns, result, staff, consent_until) -> list[_Plann
         first_line.setdefault(key, line)
     planned = []
     for line, values, error in parsed:
-        mis_id = (values or {}).get("mis_id", "").upper() or None
+        mis_id = values.get("mis_id", "").upper() or None
         outcome = RowOutcome(line=line, mis_id=mis_id, outcome="rejected")
         result.rows.append(outcome)
         if error:
