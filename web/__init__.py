@@ -78,11 +78,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import security
     from .db import close_db
+    from .regdb import close_register
 
     app.session_interface = security.SessionInterface()
     app.teardown_appcontext(close_db)
+    app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
     app.jinja_env.filters["when"] = _when
+    from .present import verdict_words
+
+    app.jinja_env.filters["verdict_words"] = verdict_words
 
     @app.before_request
     def _before():
@@ -94,9 +99,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import auth, errors, home, users
+    from . import auth, check, errors, home, users
 
     errors.register(app)
-    for module in (home, auth, users):
+    for module in (home, auth, users, check):
         app.register_blueprint(module.bp)
     return app

@@ -154,3 +154,12 @@ def close_db(exc=None) -> None:
     db = g.pop("web_db", None)
     if db is not None:
         db.conn.close()
+
+
+@MIGRATIONS()
+def m003_web_audit(db: sqlite_utils.Database) -> None:
+    db["web_audit"].create(
+        {"id": int, "at": float, "by_user": str, "action": str, "check_id": str, "detail": str},
+        pk="id",
+    )
+    db["web_audit"].create_index(["at"])

@@ -1,0 +1,51 @@
+"""The annotated preview on the check page: the photo, smaller, with numbered coloured face boxes.
+
+Green: cleared for every channel checked; red: a registered person without consent; amber: a
+face the register cannot vouch for (unknown, unclear, too small). Names are never drawn into the
+picture: the page lists them beside the numbers, only for roles allowed to see them. The JPEG
+carries no metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import ImageDraw, ImageFont
+
+from consent import images
+from consent.reports import STATE_COLOURS
+
+
+def write(src, result, states: dict[int, str], dst: Path, settings) -> Path:
+    """Draw ``result``'s faces (coloured by ``states``) on a small copy of ``src``; write ``dst``."""
+    photo = images.load(src, max_side=settings.preview_max_side, settings=settings)
+    img = photo.image.copy()
+    draw = ImageDraw.Draw(img)
+    width = max(3, max(img.size) // 250)
+    font_size = max(14, max(img.size) // 40)
+    try:
+        font = ImageFont.load_default(size=font_size)
+    except TypeError:  # very old Pillow
+        font = ImageFont.load_default()
+    for face in result.faces:
+        colour = STATE_COLOURS[states.get(face.index, "review")]
+        top, right, bottom, left = (v / photo.scale for v in face.box)
+        draw.rectangle([left, top, right, bottom], outline=colour, width=width)
+        label = str(face.index + 1)
+        box = draw.textbbox((0, 0), label, font=font)
+        tw, th = box[2] - box[0], box[3] - box[1]
+        y = top - th - 2 * width if top - th - 2 * width > 0 else bottom
+        draw.rectangle([left, y, left + tw + 2 * width, y + th + 2 * width], fill=colour)
+        draw.text((left + width, y + width - box[1]), label, fill="white", font=font)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".jpg", dir=dst.parent)
+    os.close(fd)
+    try:
+        img.save(tmp, "JPEG", quality=82)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst

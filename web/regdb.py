@@ -1,0 +1,29 @@
+"""The consent register for one request (opened on first use, closed at teardown), like
+Flask's tutorial ``get_db()``. Changes are audited as the signed-in user."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+
+def get_register():
+    """The request's :class:`consent.register.Register`."""
+    if "register" not in g:
+        from consent.register import Register
+
+        user = g.user.username if getattr(g, "user", None) else "web"
+        g.register = Register(
+            current_app.config["CONSENT_DB"], settings=current_app.config["CONSENT_SETTINGS"], user=user
+        )
+    return g.register
+
+
+def close_register(exc=None) -> None:
+    reg = g.pop("register", None)
+    if reg is not None:
+        reg.close()
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """(name, label) of every publication channel, in register order."""
+    return [(c.name, c.label) for c in get_register().channels()]

@@ -1,0 +1,121 @@
+// Check page: drop or choose photos; each one is sent on its own and its result card appears
+// as soon as it is checked. Without scripts the form posts all the photos at once instead.
+(function () {
+  "use strict";
+  var form = document.getElementById("check-form");
+  if (!form) return;
+  var zone = document.getElementById("dropzone");
+  var input = document.getElementById("photo");
+  var results = document.getElementById("results");
+  var status = document.getElementById("status");
+  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var maxBytes = parseInt(form.dataset.maxBytes || "0", 10);
+  var queue = [];
+  var busy = false;
+
+  function card(name, text, cls) {
+    var el = document.createElement("article");
+    el.className = "result pending" + (cls ? " " + cls : "");
+    var h = document.createElement("h2");
+    h.textContent = name;
+    var p = document.createElement("p");
+    p.textContent = text;
+    el.appendChild(h);
+    el.appendChild(p);
+    return el;
+  }
+
+  function showError(el, name, message) {
+    var err = card(name, message, "failed");
+    err.setAttribute("role", "alert");
+    err.querySelector("p").className = "verdict-big v-error";
+    el.replaceWith(err);
+    status.textContent = name + ": " + message;
+  }
+
+  function next() {
+    if (busy || !queue.length) return;
+    busy = true;
+    var item = queue.shift();
+    var data = new FormData();
+    data.append("photo", item.file, item.file.name);
+    data.append("channel", form.elements.channel.value);
+    data.append("caption", form.elements.caption.value);
+    fetch(form.dataset.uploadUrl, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": token, "X-Requested-With": "fetch", "Accept": "text/html" },
+    }).then(function (response) {
+      if (response.ok) {
+        return response.text().then(function (html) {
+          var t = document.createElement("template");
+          t.innerHTML = html.trim();
+          var done = t.content.firstElementChild;
+          item.el.replaceWith(done);
+          var verdict = done.querySelector(".verdict-big");
+          status.textContent = item.file.name + ": " + (verdict ? verdict.textContent : "checked");
+        });
+      }
+      return response.json().then(function (body) {
+        showError(item.el, item.file.name, body.error ? body.error.message : "The photo could not be checked.");
+      }, function () {
+        showError(item.el, item.file.name, response.status === 413
+          ? "The photo is too large to send." : "The photo could not be checked (error " + response.status + ").");
+      });
+    }).catch(function () {
+      showError(item.el, item.file.name, "The server could not be reached. Check the network and try again.");
+    }).then(function () {
+      busy = false;
+      next();
+    });
+  }
+
+  function add(files) {
+    Array.prototype.forEach.call(files, function (file) {
+      var el;
+      if (maxBytes && file.size > maxBytes) {
+        el = card(file.name, "", "");
+        results.insertBefore(el, results.firstChild);
+        showError(el, file.name, "This photo is too large to send (the limit is " +
+          Math.round(maxBytes / 1048576) + " MB). Send a smaller copy.");
+        return;
+      }
+      el = card(file.name, "Checking…");
+      var spin = document.createElement("span");
+      spin.className = "spinner";
+      spin.setAttribute("aria-hidden", "true");
+      el.querySelector("p").prepend(spin, " ");
+      results.insertBefore(el, results.firstChild);
+      queue.push({ file: file, el: el });
+    });
+    status.textContent = "Checking " + files.length + " photo" + (files.length === 1 ? "" : "s") + "…";
+    next();
+  }
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    zone.addEventListener(type, function (e) {
+      e.preventDefault();
+      zone.classList.add("dragover");
+    });
+  });
+  ["dragleave", "dragend"].forEach(function (type) {
+    zone.addEventListener(type, function () { zone.classList.remove("dragover"); });
+  });
+  zone.addEventListener("drop", function (e) {
+    e.preventDefault();
+    zone.classList.remove("dragover");
+    if (e.dataTransfer && e.dataTransfer.files.length) add(e.dataTransfer.files);
+  });
+  input.addEventListener("change", function () {
+    if (input.files.length) add(input.files);
+    input.value = "";
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (input.files.length) add(input.files);
+  });
+  // a photo dropped anywhere else on the page must not open it in the browser instead
+  document.addEventListener("dragover", function (e) { e.preventDefault(); });
+  document.addEventListener("drop", function (e) { e.preventDefault(); });
+})();

@@ -1,0 +1,261 @@
+"""Checked photos as the web app keeps them: a ``web_checks`` row and a private folder each.
+
+``check_upload`` takes one uploaded file, refuses anything that is not a photo (nothing is
+kept), checks it through the library, writes an annotated preview and the publication-safe
+copies, deletes the original (unless ``upload_retention_days`` > 0) and records the result.
+``sweep`` deletes safe copies past ``safe_copy_expiry_hours`` and originals past their retention.
+
+Folder layout under ``<data>/web/checks/<id>/``: ``original/`` (the upload, short-lived),
+``safe/`` (the metadata-free copy), ``blurred/`` (unconsented faces obscured), ``preview.jpg``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+from werkzeug.utils import secure_filename
+
+from consent import images
+from consent.errors import ConsentError, ImageTooLarge
+from consent.results import PhotoCheck
+
+from . import engine, preview
+
+
+class UploadRefused(Exception):
+    """An upload that cannot be checked; ``status`` is the HTTP status, ``str()`` the message."""
+
+    def __init__(self, status: int, message: str, code: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass
+class Place:
+    """Where the web app keeps things: the data folder, the register and the settings."""
+
+    data: Path
+    db_path: str
+    settings: object
+
+    @classmethod
+    def from_app(cls, app) -> "Place":
+        return cls(Path(app.config["CONSENT_DATA"]), app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
+
+    def check_dir(self, check_id: str) -> Path:
+        return self.data / "web" / "checks" / check_id
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def display_name(filename: str | None) -> str:
+    """The name users know a file by: its last path part, trimmed to something sensible."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[:120] or "photo"
+
+
+def disk_name(filename: str) -> str:
+    """A safe file name for the disk, keeping the ending (content decides the type later)."""
+    name = secure_filename(display_name(filename)) or "photo"
+    return name[-100:]
+
+
+def _plain(message: str, path: Path, name: str) -> str:
+    """A library message with our private folder path replaced by the name the user knows."""
+    return message.replace(str(path), name)
+
+
+def face_states(result: PhotoCheck) -> dict[int, str]:
+    """Each face's colour state over the channels checked (``cleared``/``no_consent``/``review``)."""
+    from consent.reports import face_state
+
+    return {face.index: face_state(result, face) for face in result.faces}
+
+
+def check_upload(
+    db: sqlite_utils.Database,
+    place: Place,
+    user_id: int,
+    stream_save,
+    filename: str,
+    channels: list[str] | None,
+    caption: str = "",
+    *,
+    blurred: bool = True,
+    job_id: str | None = None,
+) -> str:
+    """Store, check and record one upload; returns the new check id.
+
+    ``stream_save(path)`` writes the uploaded bytes to ``path`` (a werkzeug ``FileStorage.save``).
+    Raises :class:`UploadRefused` (415 not a photo, 413 too many pixels, 422 cannot be checked,
+    400 unknown channel); nothing is kept then.
+    """
+    check_id = new_id()
+    folder = place.check_dir(check_id)
+    name = display_name(filename)
+    original = folder / "original" / disk_name(filename)
+    original.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stream_save(str(original))
+        return _check_stored(db, place, check_id, user_id, original, name, channels, caption,
+                             blurred=blurred, job_id=job_id)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _check_stored(db, place: Place, check_id, user_id, original: Path, name, channels, caption, *,
+                  blurred: bool, job_id: str | None, seq: int = 0, folder_context: str = "") -> str:
+    settings = place.settings
+    try:
+        images.open_image(original, settings).close()
+    except ImageTooLarge as exc:
+        raise UploadRefused(413, _plain(str(exc), original, name), exc.code) from None
+    except ConsentError as exc:
+        raise UploadRefused(415, _plain(str(exc), original, name), exc.code) from None
+    result, blurred_result = _run(place, original, name, channels, caption, folder_context, blurred)
+    if result.error:
+        status = 400 if result.error_code == "error" and "channel" in result.error else 422
+        raise UploadRefused(status, _plain(result.error, original, name), result.error_code or "error")
+    preview.write(original, result, face_states(result), place.check_dir(check_id) / "preview.jpg", settings)
+    record = _record(check_id, user_id, name, channels, caption, result, blurred_result, settings)
+    record.update({"job_id": job_id, "seq": seq, "preview_path": str(place.check_dir(check_id) / "preview.jpg")})
+    if settings.upload_retention_days > 0:
+        record["upload_path"] = str(original)
+    else:
+        shutil.rmtree(original.parent, ignore_errors=True)
+    db["web_checks"].upsert(record, pk="id")
+    return check_id
+
+
+def _run(place: Place, original: Path, name, channels, caption, folder_context: str, blurred: bool):
+    """The library check (safe copy included) and, when some face is not cleared, the blurred copy."""
+    folder = original.parent.parent
+    kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
+    result = engine.run_check(place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
+    blurred_result = None
+    if blurred and not result.error and any(s != "cleared" for s in face_states(result).values()):
+        blurred_result = engine.run_check(
+            place.db_path, place.settings, original, safe_dir=folder / "blurred",
+            blur_unconsented=True, **kwargs,
+        )
+        if blurred_result.error:
+            blurred_result = None  # the plain safe copy still stands; no blurred copy is offered
+    return result, blurred_result
+
+
+def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blurred_result, settings) -> dict:
+    data = result.to_json(names=True, admin=True)
+    states = face_states(result)
+    for face in data["faces"]:
+        face["state"] = states[face["index"]]
+    if blurred_result is not None:
+        data["blurred"] = {
+            "verdict": blurred_result.blurred_recheck["verdict"] if blurred_result.blurred_recheck else None,
+            "channels": (blurred_result.blurred_recheck or {}).get("channels", {}),
+            "notes": blurred_result.notes,
+        }
+    now = time.time()
+    return {
+        "id": check_id,
+        "user_id": user_id,
+        "created_at": now,
+        "state": "done",
+        "name": name,
+        "channels": json.dumps(list(result.channels)),
+        "caption": caption,
+        "verdict": result.verdict,
+        "summary": result.summary(),
+        "result": json.dumps(data),
+        "safe_path": result.safe_copy,
+        "blurred_path": blurred_result.safe_copy if blurred_result is not None else None,
+        "expires_at": now + settings.safe_copy_expiry_hours * 3600,
+    }
+
+
+# --- reading records ----------------------------------------------------------------------
+
+
+def get(db: sqlite_utils.Database, check_id: str) -> dict | None:
+    rows = list(db["web_checks"].rows_where("id = ?", [check_id], limit=1))
+    if not rows:
+        return None
+    row = rows[0]
+    row["data"] = json.loads(row["result"]) if row["result"] else None
+    row["channel_list"] = json.loads(row["channels"]) if row["channels"] else []
+    return row
+
+
+def can_view(user, row: dict) -> bool:
+    """The person who checked it, and seniors (sign-off) and admins."""
+    return row["user_id"] == user.id or user.has("senior")
+
+
+def cleared_channels(row: dict) -> list[str]:
+    """Channels the plain safe copy may be used for: those the check found ok, and every
+    channel a senior approved it for."""
+    data = row["data"] or {}
+    channels = data.get("channels", {})
+    if row.get("review_state") == "approved":
+        return [c for c, v in channels.items() if v["verdict"] != "block"]
+    return [c for c, v in channels.items() if v["verdict"] == "ok"]
+
+
+def blurred_channels(row: dict) -> list[str]:
+    """Channels the blurred copy was re-checked ok for."""
+    blurred = (row["data"] or {}).get("blurred") or {}
+    return [c for c, v in blurred.get("channels", {}).items() if v["verdict"] == "ok"]
+
+
+def reviewable(row: dict) -> bool:
+    """A senior can sign the photo off when some channel needs review rather than being blocked."""
+    data = row["data"] or {}
+    return row["state"] == "done" and any(v["verdict"] == "review" for v in data.get("channels", {}).values())
+
+
+def available(row: dict, kind: str) -> Path | None:
+    """The file of a download (``safe`` or ``blurred``) if it may be downloaded now, else None."""
+    if row["expires_at"] and row["expires_at"] < time.time():
+        return None
+    if kind == "safe":
+        path, ok = row["safe_path"], bool(cleared_channels(row))
+    else:
+        path, ok = row["blurred_path"], bool(blurred_channels(row))
+    if not ok or not path or not Path(path).is_file():
+        return None
+    return Path(path)
+
+
+# --- housekeeping -------------------------------------------------------------------------
+
+
+def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> int:
+    """Delete expired safe copies and previews, and originals past retention; returns how many
+    checks were cleared. Photos waiting for sign-off keep their files until decided."""
+    now = now or time.time()
+    cleared = 0
+    rows = db.query(
+        "select id, upload_path, created_at from web_checks where expires_at < ? and "
+        "(review_state is null or review_state != 'pending') and safe_path is not null",
+        [now],
+    )
+    for row in list(rows):
+        shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
+        db["web_checks"].update(
+            row["id"], {"safe_path": None, "blurred_path": None, "preview_path": None, "upload_path": None}
+        )
+        cleared += 1
+    keep = place.settings.upload_retention_days * 86400
+    for row in list(db.query("select id, upload_path from web_checks where upload_path is not null and created_at < ?", [now - keep])):
+        shutil.rmtree(Path(row["upload_path"]).parent, ignore_errors=True)
+        db["web_checks"].update(row["id"], {"upload_path": None})
+    return cleared
