@@ -1,0 +1,82 @@
+"""``POST /api/check``: check one photo from a script; returns the same versioned JSON as
+``consent check --json`` (see docs/json.md).
+
+Authentication is by a per-user API token only (``Authorization: Bearer cst_...``, made and
+revoked by an admin on the users page); session cookies are ignored here, which is why these
+routes need no CSRF token. Names of people are included only for tokens of users allowed to see
+them (admin, senior). The upload is deleted as soon as it is checked; no safe copy is made.
+
+Multipart fields: ``file`` (the photo), ``channel`` (optional, repeatable; ``all`` or absent
+means every channel), ``caption`` (optional).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from consent import images
+from consent.errors import ConsentError, ImageTooLarge
+from consent.results import PhotoCheck
+
+from . import accounts, engine, store
+from .db import get_db
+from .errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _token_user():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_token(get_db(), token.strip())
+
+
+def _refused(status: int, name: str, message: str, code: str):
+    result = PhotoCheck(path=name, name=name, error=message, error_code=code)
+    return jsonify(result.to_json(names=False)), status
+
+
+@bp.post("/check")
+def check():
+    g.user = _token_user()  # never the session's user
+    if g.user is None:
+        response = error_response(401, "Send a valid API token: Authorization: Bearer <token>.", "unauthorized")
+        response[0].headers["WWW-Authenticate"] = 'Bearer realm="consent"'
+        return response
+    if not g.user.has("office"):
+        return error_response(403, "This API token's user does not have the office role.", "forbidden")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return error_response(400, "Send the photo as the multipart field 'file'.", "no_file")
+    channels = [c for c in request.form.getlist("channel") if c and c != "all"] or None
+    caption = request.form.get("caption", "")[:2000]
+    place = store.Place.from_app(current_app)
+    name = store.display_name(upload.filename)
+    tmp_root = place.data / "web" / "api"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=tmp_root))
+    path = folder / store.disk_name(upload.filename)
+    try:
+        upload.save(str(path))
+        try:
+            images.open_image(path, place.settings).close()
+        except ImageTooLarge as exc:
+            return _refused(413, name, str(exc).replace(str(path), name), exc.code)
+        except ConsentError as exc:
+            return _refused(415, name, str(exc).replace(str(path), name), exc.code)
+        result = engine.run_check(place.db_path, place.settings, path, channels=channels,
+                                  caption=caption, display_name=name, folder="")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result.path = name
+    if result.error:
+        result.error = result.error.replace(str(path), name)
+        status = 400 if "unknown channel" in result.error else 422
+        return jsonify(result.to_json(names=False)), status
+    return jsonify(result.to_json(names=g.user.sees_names, admin=g.user.is_admin))
