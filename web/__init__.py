@@ -99,9 +99,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import api, auth, check, errors, home, users
+    from . import api, auth, check, errors, home, review, users
 
     errors.register(app)
-    for module in (home, auth, users, check, api):
+    for module in (home, auth, users, check, review, api):
         app.register_blueprint(module.bp)
     return app
