@@ -286,7 +286,7 @@ def show(obj, person, admin, as_json):
 def list_command(obj, year, form, channel, status, role, roll, as_json):
     """List people, filtered by year, form, role and consent state."""
     if status and not channel:
-        raise click.UsageError("--status needs --channel (e.g. --channel website --status withdrawn)")
+        raise click.ClickException("--status needs --channel (e.g. --channel website --status withdrawn)")
     reg = obj.register()
     people = reg.people(year=year, form=form, role=role, channel=channel, status=status,
                         on_roll={"on": True, "left": False}.get(roll))
@@ -323,7 +323,7 @@ def withdrawals(obj, since):
 def never_publish(obj, person, reason, clear):
     """Flag PERSON never to be published on any channel (or --clear it)."""
     if bool(reason) == bool(clear):
-        raise click.UsageError("give either --reason TEXT or --clear")
+        raise click.ClickException("give either --reason TEXT or --clear")
     reg = obj.register()
     if clear:
         p = reg.clear_never_publish(person, by=obj.by)
