@@ -20,10 +20,10 @@ atomically, then re-read and checked; if anything identifying survived it is del
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
-import secrets
 import struct
 import warnings
 import zlib
@@ -32,8 +32,16 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
-from .errors import ConsentError, SafeCopyFailed, UnreadableImage
-from .images import SUPPORTED_FORMATS, describe, file_hash, load, open_image, read_orientation
+from .errors import ConsentError, ImageTooLarge, SafeCopyFailed, UnreadableImage
+from .images import (
+    _UPRIGHT,
+    SUPPORTED_FORMATS,
+    _to_rgb,
+    describe,
+    file_hash,
+    open_image,
+    read_orientation,
+)
 from .settings import DEFAULTS, Settings
 
 #: stable group codes, in the order reports list them
@@ -60,6 +68,8 @@ GROUP_LABELS = {
 
 #: longest value shown for one item (the rest is cut with an ellipsis)
 _MAX_VALUE = 120
+#: most items one report lists (a hostile file can hold millions of tags)
+_MAX_ITEMS = 2000
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,9 +106,11 @@ class MetadataReport:
     unreadable: bool = False
 
     def add(self, group: str, name: str, value) -> None:
-        """Record an item; blank values are skipped, long ones shortened."""
+        """Record an item; blank values and repeats are skipped, long ones shortened."""
         text = _text(value)
-        if text:
+        seen = self.__dict__.setdefault("_seen", set())
+        if text and (group, name, text) not in seen and len(self.items) < _MAX_ITEMS:
+            seen.add((group, name, text))
             self.items.append(MetadataItem(group, name, text))
 
     def problem(self, message: str, metadata: bool = True) -> None:
@@ -239,12 +251,11 @@ def make_safe_copy(
             payload = _clean_png(data, parsed, orientation)
         elif fmt == "WEBP":
             payload = _clean_webp(data, parsed, orientation)
+        else:
+            payload, parsed.icc = _reencode(src, img, orientation, parsed.icc, settings)
+            orientation = 1
     finally:
         img.close()
-    if reencoded:
-        payload, icc = _reencode(src, settings, parsed.icc)
-        parsed.icc = icc
-        orientation = 1
     kept = []
     if parsed.icc:
         kept.append("ICC colour profile")
@@ -316,6 +327,9 @@ def _text(value) -> str:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text = raw.decode("latin-1")
+        printable = sum(ch.isprintable() or ch.isspace() for ch in text[:256])
+        if printable < 0.8 * min(len(text), 256):
+            return f"{len(raw)} bytes of binary data"
     elif isinstance(value, (tuple, list)):
         text = ", ".join(_text(v) for v in value[:20])
     elif isinstance(value, float):
@@ -462,7 +476,7 @@ def _scan_exif(report: MetadataReport, source, label: str = "EXIF", parsed: _Par
                     report.add(group, f"{label} {name}", "present but could not be read")
                     report.problem(broken)
         make = _text(ifd0.get(0x010F, ""))
-        _exif_tags(report, ifd0, label, make, parsed, exif.endian or ">")
+        other = _exif_tags(report, ifd0, label, make, parsed, exif.endian or ">")
         pointers = [(0x8769, ExifTags.IFD.Exif), (0x8825, ExifTags.IFD.GPSInfo)]
         for pointer, ifd in pointers:
             if pointer not in ifd0:
@@ -480,7 +494,7 @@ def _scan_exif(report: MetadataReport, source, label: str = "EXIF", parsed: _Par
             elif sub is None:
                 report.problem(broken)
             else:
-                _exif_tags(report, sub, label, make, parsed, exif.endian or ">")
+                other += _exif_tags(report, sub, label, make, parsed, exif.endian or ">")
         try:
             ifd1 = exif.get_ifd(_IFD1)
         except Exception:
@@ -490,6 +504,9 @@ def _scan_exif(report: MetadataReport, source, label: str = "EXIF", parsed: _Par
             size = ifd1.get(0x0202)
             value = f"JPEG, {size} bytes" if isinstance(size, int) else "present"
             report.add("thumbnail", f"{label} thumbnail", value)
+        if other:
+            report.add("other", f"{label} settings",
+                       f"{other} more tag(s) (exposure, lens, image settings)")
     if caught:
         report.problem(f"{label} block is partly damaged; it will be dropped")
 
@@ -508,7 +525,8 @@ def _raw_ifd0_tags(tiff: bytes) -> set[int]:
             for i in range(count)}
 
 
-def _exif_tags(report, tags: dict, label: str, make: str, parsed, endian: str) -> None:
+def _exif_tags(report, tags: dict, label: str, make: str, parsed, endian: str) -> int:
+    """Report one directory's tags; returns how many harmless settings tags it held."""
     other = 0
     for tag, value in tags.items():
         if isinstance(value, dict):
@@ -535,8 +553,7 @@ def _exif_tags(report, tags: dict, label: str, make: str, parsed, endian: str) -
             report.add(group, f"{label} {name}", value)
         elif tag not in _LAYOUT_TAGS:
             other += 1
-    if other:
-        report.add("other", f"{label} settings", f"{other} more tags (exposure, lens, image settings)")
+    return other
 
 
 def _rational(value) -> float:
@@ -702,7 +719,8 @@ def _scan_xmp(report: MetadataReport, data: bytes, label: str = "XMP") -> None:
             report.add("gps", f"{label} GPS position", f"{lat:.6f}, {lon:.6f}")
             if report.gps is None:
                 report.gps = (round(lat, 7), round(lon, 7))
-    report.add("xmp", f"{label} packet", f"{len(data)} bytes, {props} properties")
+    report.add("xmp", f"{label} packet", f"{len(data)} bytes, {props} propert"
+               + ("y" if props == 1 else "ies"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1178,15 +1196,28 @@ def _scan_heif(report: MetadataReport, img: Image.Image, parsed: _Parsed) -> Non
         parsed.icc = info["icc_profile"]
 
 
-def _reencode(src: Path, settings: Settings, icc: bytes | None) -> tuple[bytes, bytes | None]:
-    """Decode ``src`` upright and save it as a JPEG with no metadata but the ICC profile."""
-    import io
+def _reencode(src: Path, img: Image.Image, orientation: int, icc: bytes | None,
+              settings: Settings) -> tuple[bytes, bytes | None]:
+    """Decode ``img`` upright and save it as a JPEG holding nothing but the ICC profile.
 
-    photo = load(src, None, settings)
-    picture = photo.image
-    picture.info.clear()  # Pillow would otherwise carry a comment over
+    Returns the JPEG bytes and the profile kept (None when there was none, or when it
+    describes CMYK or grey and so cannot describe the RGB copy).
+    """
+    try:
+        img.load()
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{describe(src)}: the picture has too many pixels to check safely")
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UnreadableImage(
+            f"{describe(src)}: the picture data is truncated or corrupted ({exc}); copy the "
+            "original photo from the camera again"
+        ) from None
+    picture = _to_rgb(img)
+    if orientation in _UPRIGHT:
+        picture = picture.transpose(_UPRIGHT[orientation])
+    picture.info = {}  # Pillow would otherwise carry a comment over into the copy
     if icc and icc[16:20] != b"RGB ":
-        icc = None  # a CMYK or grey profile cannot describe the RGB copy
+        icc = None
     out = io.BytesIO()
     picture.save(out, format="JPEG", quality=settings.safe_copy_jpeg_quality,
                  icc_profile=icc or None)
@@ -1201,7 +1232,7 @@ def _write_atomic(dst: Path, payload: bytes, verify) -> None:
     """Write ``payload`` to a temporary file beside ``dst``, ``verify`` it, then move it in."""
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.parent / f".{dst.name}.{secrets.token_hex(4)}.tmp"
+        tmp = dst.parent / f".{dst.name}.{os.urandom(4).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise SafeCopyFailed(

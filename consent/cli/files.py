@@ -1,0 +1,160 @@
+"""``consent scan`` and ``consent strip``: what metadata photos carry, and safe copies without it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from .. import settings as settings_mod
+from ..errors import ConsentError
+
+
+def _settings():
+    try:
+        return settings_mod.load()
+    except ConsentError as exc:
+        raise click.ClickException(str(exc))
+
+
+def _message(exc: Exception, path: Path) -> str:
+    """The error's one sentence, without the path prefix the line already shows."""
+    if not isinstance(exc, ConsentError):
+        return f"unexpected error ({type(exc).__name__}: {exc}); please report this file"
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def scan(paths, as_json):
+    """Show the identifying metadata in photos: GPS, capture time, camera serials, owner,
+    software, maker notes, XMP people tags, IPTC, comments and thumbnails.
+
+    PATHS are photos or folders (searched recursively). A file that cannot be read is
+    reported and the others are still scanned; the exit status is 1 if any failed.
+    """
+    from ..images import find_images
+    from ..metadata import GROUP_LABELS, scan as scan_photo
+
+    settings = _settings()
+    results = []
+    failed = 0
+    for path, rel in find_images(paths):
+        try:
+            report = scan_photo(path, settings)
+        except Exception as exc:  # one bad file never stops the others
+            failed += 1
+            code = getattr(exc, "code", "internal_error")
+            if as_json:
+                results.append({"path": str(path), "error": code,
+                                "message": _message(exc, path)})
+            else:
+                click.echo(f"FAIL {path}: {_message(exc, path)}")
+            continue
+        if as_json:
+            results.append(report.to_dict())
+            continue
+        icc = "colour profile" if report.has_icc else "no colour profile"
+        click.echo(f"{path}  ({report.format}, orientation {report.orientation}, {icc})")
+        groups = report.groups()
+        if not groups and not report.problems:
+            click.echo("  no identifying metadata found")
+        for code, items in groups.items():
+            label = GROUP_LABELS[code]
+            for item in items:
+                click.echo(f"  {label:<13} {item.name}: {item.value}")
+                label = ""
+        for problem in report.problems:
+            click.echo(f"  {'problem':<13} {problem}")
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    if failed:
+        raise SystemExit(1)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _destination(src: Path, rel: Path, out_dir: Path, neutral: bool) -> Path:
+    from ..metadata import safe_name, safe_suffix
+
+    if neutral:
+        return out_dir / rel.parent / safe_name(src)
+    suffix = safe_suffix(src)
+    same_kind = {".jpg": {".jpg", ".jpeg", ".jpe"}, ".png": {".png"}, ".webp": {".webp"}}
+    if rel.suffix.lower() in same_kind[suffix]:
+        return out_dir / rel
+    return out_dir / rel.with_suffix(suffix)
+
+
+@click.command("strip")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the safe copies (created if missing; never an original).")
+@click.option("--neutral-names", is_flag=True,
+              help="Name copies photo-<hash>.jpg so no pupil name in a file name is published "
+                   "(folder names under --out are kept).")
+def strip(paths, out_dir, neutral_names):
+    """Write publication-safe copies of photos with all identifying metadata removed.
+
+    PATHS are photos or folders (searched recursively; relative paths are kept under --out).
+    Only the colour profile and the orientation are kept; JPEG pictures are copied without
+    re-encoding, HEIC/HEIF and TIFF become JPEG. Originals are never changed. A photo that
+    fails is reported and the others carry on; the exit status is 1 if any failed.
+    """
+    from ..images import find_images
+    from ..metadata import make_safe_copy
+
+    settings = _settings()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(
+            f"--out {out_dir} is a file, not a folder; give a folder for the safe copies "
+            "(originals are never overwritten)"
+        )
+    planned: dict[Path, Path] = {}
+    written = failed = 0
+    found = []
+    for given in paths:
+        inside_folder = given.is_dir()
+        for src, rel in find_images([given]):
+            if inside_folder and _is_within(src, out_dir):
+                continue  # an earlier run's safe copy, inside a folder being stripped
+            found.append((src, rel))
+    for src, rel in found:
+        shown = rel.as_posix()
+        try:
+            dst = _destination(src, rel, out_dir, neutral_names)
+            key = Path(os.path.abspath(dst))
+            if src.exists() and key == Path(os.path.abspath(src)):
+                raise ConsentError(
+                    f"{dst}: the safe copy would overwrite the original; choose another --out "
+                    "folder"
+                )
+            if key in planned:
+                raise ConsentError(
+                    f"{dst} is already the safe copy of {planned[key]}; rename one of the two "
+                    "photos"
+                )
+            planned[key] = src
+            done = make_safe_copy(src, dst, settings)
+        except Exception as exc:  # one bad file never stops the others
+            failed += 1
+            click.echo(f"FAIL {shown}: {_message(exc, src)}")
+            continue
+        written += 1
+        removed = ", ".join(done.removed.labels()) or "nothing identifying found"
+        click.echo(f"ok   {shown} -> {done.dst} (removed: {removed})")
+    copies = "safe copy" if written == 1 else "safe copies"
+    click.echo(f"{written} {copies} written to {out_dir}, {failed} failed")
+    if failed:
+        raise SystemExit(1)
