@@ -1,0 +1,248 @@
+"""Face detection, identifiability and encodings on the real fixture photos (consent.faces)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from consent import faces, images
+from consent.errors import EnrolmentRefused
+from consent.settings import DEFAULTS
+from scripts.measure_detection import enlarge_to, fixture_truth, iou, score
+
+from .conftest import FIXTURES, ROOT, fixture_dir
+
+#: the enlarged copies: every annotated photo (9 photos, about 1 s each to make and check)
+ENLARGED_PIXELS = 12_000_000
+
+
+def _totals(results):
+    tp = sum(r[0] for r in results)
+    fp = sum(r[1] for r in results)
+    fn = sum(r[2] for r in results)
+    return tp / (tp + fn), tp / max(1, tp + fp)
+
+
+def _detect(path, settings=DEFAULTS):
+    photo = images.load(path, max_side=faces.analysis_side(settings), settings=settings)
+    return photo, faces.detect(photo, settings)
+
+
+@pytest.fixture(scope="module")
+def enlarged(tmp_path_factory):
+    """Every annotated faces fixture enlarged to 12 megapixels (JPEG), with scaled ground truth."""
+    src = fixture_dir("faces")
+    out = tmp_path_factory.mktemp("twelve_mp")
+    photos = []
+    for truth in fixture_truth(src):
+        dest = out / truth.file
+        s = enlarge_to(src / truth.file, dest, ENLARGED_PIXELS)
+        photos.append((dest, truth.scaled(s)))
+    return photos
+
+
+def test_detection_finds_annotated_faces_in_group_photos():
+    src = fixture_dir("faces")
+    results = [score(_detect(src / t.file)[1], t) for t in fixture_truth(src)]
+    recall, precision = _totals(results)
+    assert sum(r[0] + r[2] for r in results) == 43  # every annotated face was counted
+    assert recall >= 0.97 and precision >= 0.97, (recall, precision)
+
+
+@pytest.mark.slow
+def test_detection_on_12_megapixel_enlargements_keeps_recall_and_precision(enlarged):
+    results = []
+    for path, truth in enlarged:
+        photo, found = _detect(path)
+        assert photo.width * photo.height >= 0.99 * ENLARGED_PIXELS
+        assert photo.scale > 1.5  # analysed at reduced size, so coordinates had to be converted
+        results.append(score(found, truth))
+    recall, precision = _totals(results)
+    assert recall >= 0.97 and precision >= 0.97, (recall, precision)
+
+
+@pytest.mark.slow
+def test_boxes_are_in_original_pixels_of_enlarged_photos(enlarged):
+    overlaps = []
+    for path, truth in enlarged[:4]:
+        photo, found = _detect(path)
+        for f in found:
+            top, right, bottom, left = f.box
+            assert 0 <= left < right <= photo.width and 0 <= top < bottom <= photo.height
+            assert f.height_px == bottom - top and f.width_px == right - left
+            overlaps.append(max(iou((top, left, bottom, right), g) for g in truth.boxes))
+    # dlib's boxes are tighter than the hand-drawn ones but sit on the same faces
+    assert len(overlaps) >= 15 and min(overlaps) >= 0.3 and np.mean(overlaps) >= 0.5
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_rotated_copy_gives_same_faces_in_upright_coordinates(tmp_path, orientation):
+    src = fixture_dir("faces") / "2008_007676.jpg"
+    upright = Image.open(src).convert("RGB")
+    # stored sideways; the EXIF orientation tells viewers (and images.load) to turn it upright
+    stored = upright.transpose(Image.Transpose.ROTATE_90 if orientation == 6 else Image.Transpose.ROTATE_270)
+    exif = Image.Exif()
+    exif[images.ORIENTATION_TAG] = orientation
+    rotated = tmp_path / "rotated.jpg"
+    stored.save(rotated, quality=95, exif=exif)
+
+    photo, found = _detect(rotated)
+    _, expected = _detect(src)
+    assert (photo.width, photo.height) == upright.size
+    assert len(found) == len(expected) == 7
+    for e in expected:
+        t, r, b, l = e.box
+        assert max(iou((t, l, b, r), (f.box[0], f.box[3], f.box[2], f.box[1])) for f in found) >= 0.6
+
+
+def _train_photos():
+    root = FIXTURES / "people" / "train"
+    return sorted(p.relative_to(root).as_posix() for p in root.glob("*/*")) or ["(fixtures absent)"]
+
+
+@pytest.mark.parametrize("name", _train_photos())
+def test_enrolment_accepts_each_training_photo(name):
+    path = fixture_dir("people", "train") / name
+    encoding, quality = faces.enrolment_encoding(path)
+    assert encoding.shape == (128,)
+    assert 0.5 <= quality <= 1.0
+
+
+def test_enrolment_refuses_photo_without_a_face(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "wall.png"
+    Image.fromarray(rng.integers(90, 160, (600, 800, 3), dtype=np.uint8)).save(path)
+    with pytest.raises(EnrolmentRefused, match="no face found") as err:
+        faces.enrolment_encoding(path)
+    assert str(path) in str(err.value)
+
+
+def _side_by_side(paths, height):
+    parts = []
+    for p in paths:
+        im = images.load(p).image
+        parts.append(im.resize((round(im.width * height / im.height), height)))
+    out = Image.new("RGB", (sum(p.width for p in parts), height))
+    x = 0
+    for p in parts:
+        out.paste(p, (x, 0))
+        x += p.width
+    return out
+
+
+def test_enrolment_refuses_two_faces_with_advice_to_crop(tmp_path):
+    train = fixture_dir("people", "train")
+    path = tmp_path / "two.jpg"
+    _side_by_side([train / "obama" / "obama.jpg", train / "biden" / "biden2.jpg"], 800).save(path)
+    with pytest.raises(EnrolmentRefused, match=r"several faces \(2\) found; crop the photo to one person"):
+        faces.enrolment_encoding(path)
+
+
+def test_enrolment_ignores_a_small_background_face(tmp_path):
+    train = fixture_dir("people", "train")
+    main = images.load(train / "obama" / "obama.jpg").image.copy()
+    distant = images.load(train / "biden" / "biden2.jpg").image
+    distant = distant.resize((distant.width // 8, distant.height // 8))  # face ~58 px vs ~250 px
+    main.paste(distant, (main.width - distant.width, main.height - distant.height))
+    path = tmp_path / "with_background.jpg"
+    main.save(path, quality=95)
+
+    photo, found = _detect(path)
+    assert len(found) == 2  # the distant face is really there ...
+    encoding, _ = faces.enrolment_encoding(path)  # ... and ignored for enrolment
+    alone, _ = faces.enrolment_encoding(train / "obama" / "obama.jpg")
+    assert np.linalg.norm(encoding - alone) < 0.1
+
+
+def test_enrolment_refuses_a_face_too_small(tmp_path):
+    src = images.load(fixture_dir("people", "train") / "obama" / "obama.jpg").image
+    path = tmp_path / "small.jpg"
+    src.resize((src.width // 4, src.height // 4)).save(path, quality=95)  # face ~63 px
+    with pytest.raises(EnrolmentRefused, match=r"face too small \(\d+ px; 80 needed\)"):
+        faces.enrolment_encoding(path)
+
+
+def test_enrolment_refuses_a_blurred_face(tmp_path):
+    path = tmp_path / "blurred.jpg"
+    src = Image.open(fixture_dir("people", "train") / "obama" / "obama.jpg").convert("RGB")
+    src.filter(ImageFilter.GaussianBlur(10)).save(path)
+    with pytest.raises(EnrolmentRefused, match="face too blurred"):
+        faces.enrolment_encoding(path)
+
+
+def test_tiny_faces_are_present_but_not_identifiable(tmp_path):
+    # 24 faces in a 1986-px photo, shrunk to 300 px: faces of about 20-35 px
+    path = tmp_path / "tiny.png"
+    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
+    im.thumbnail((300, 300), Image.Resampling.LANCZOS)
+    im.save(path)
+    photo, found = faces.analyse(path)
+    tiny = [f for f in found if not f.identifiable]
+    assert len(found) >= 15
+    assert len(tiny) >= 5
+    for f in tiny:
+        assert f.height_px < DEFAULTS.min_identifiable_face_px
+        assert f.why_not == (f"too small to recognise ({f.height_px} px tall; "
+                             f"{DEFAULTS.min_identifiable_face_px} needed)")
+        assert f.encoding is None
+    for f in found:
+        if f.identifiable:
+            assert f.encoding is not None and f.encoding.shape == (128,)
+
+
+def test_blurred_face_in_group_is_present_but_too_blurred(tmp_path):
+    src = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    _, before = _detect(src)
+    assert len(before) == 3 and all(f.identifiable for f in before)
+    top, right, bottom, left = before[0].box
+    im = Image.open(src).convert("RGB")
+    region = (left - 40, top - 40, right + 40, bottom + 40)
+    im.paste(im.crop(region).filter(ImageFilter.GaussianBlur(6)), region[:2])
+    path = tmp_path / "one_blurred.jpg"
+    im.save(path, quality=95)
+
+    _, after = faces.analyse(path)
+    assert len(after) == 3
+    blurred = [f for f in after if not f.identifiable]
+    assert [f.why_not for f in blurred] == ["too blurred to recognise"]
+    assert blurred[0].encoding is None
+    assert iou((top, left, bottom, right), (blurred[0].box[0], blurred[0].box[3], blurred[0].box[2],
+                                            blurred[0].box[1])) > 0.8
+
+
+def test_judge_explains_why_a_face_cannot_be_recognised():
+    need = DEFAULTS.min_identifiable_face_px
+    assert faces.judge(need - 4, 500.0, 0.0) == (False, f"too small to recognise ({need - 4} px tall; {need} needed)")
+    assert faces.judge(200, DEFAULTS.min_face_sharpness - 1, 0.0) == (False, "too blurred to recognise")
+    assert faces.judge(200, 500.0, DEFAULTS.max_face_turn + 0.1) == (False, "turned away from the camera")
+    assert faces.judge(200, 500.0, 0.1) == (True, None)
+
+
+def test_recognised_people_in_test_photos_get_close_encodings():
+    """Encodings made by analyse() are the recogniser's: the same person is near, others far."""
+    train = fixture_dir("people", "train")
+    obama, _ = faces.enrolment_encoding(train / "obama" / "obama.jpg")
+    biden, _ = faces.enrolment_encoding(train / "biden" / "biden.jpg")
+    _, found = faces.analyse(fixture_dir("people", "test") / "obama1.jpg")
+    assert len(found) == 1 and found[0].identifiable
+    assert np.linalg.norm(found[0].encoding - obama) < DEFAULTS.match_threshold
+    assert np.linalg.norm(found[0].encoding - biden) > 0.6
+
+
+def test_loading_face_models_keeps_truncated_photos_refused():
+    from PIL import ImageFile
+
+    faces._models()  # face_recognition turns LOAD_TRUNCATED_IMAGES on when imported
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_importing_consent_faces_does_not_load_face_models():
+    code = ("import sys, consent.faces; "
+            "print(sorted(m for m in ('face_recognition', 'dlib', 'cv2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
