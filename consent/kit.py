@@ -266,12 +266,35 @@ def colour_signature(hsv_pixels: np.ndarray) -> np.ndarray | None:
         return None
     h, s, v = px[:, 0], px[:, 1], px[:, 2]
     achromatic = (s < 50) | (v < 50)
-    hue_bin = np.minimum(h * _HUE_BINS // 180, _HUE_BINS - 1)
+    # bins centred on red, orange, yellow, ... (red straddles 0 degrees)
+    hue_bin = ((h + 180 // _HUE_BINS // 2) % 180) * _HUE_BINS // 180
     bins = hue_bin * 2 + (s >= _SAT_SPLIT)
     grey_bin = np.where(v < 70, 0, np.where(v < 170, 1, 2)) + _HUE_BINS * 2
     bins = np.where(achromatic, grey_bin, bins)
     hist = np.bincount(bins, minlength=SIGNATURE_BINS).astype(np.float64)
     return hist / hist.sum()
+
+
+#: names of the 12 hue bins (30 degrees each, centred on red, orange, yellow, ...)
+_HUE_NAMES = (
+    "red", "orange", "yellow", "lime green", "green", "sea green",
+    "turquoise", "sky blue", "blue", "purple", "magenta", "pink",
+)
+
+
+def colour_names(signature: Sequence[float], top: int = 3, least: float = 0.08) -> list[str]:
+    """The main colours of a signature in words, largest first ("navy" is "dark blue")."""
+    names = []
+    for i in np.argsort(signature)[::-1][:top]:
+        share = float(signature[i])
+        if share < least:
+            break
+        if i >= _HUE_BINS * 2:
+            name = ("black", "grey", "white")[i - _HUE_BINS * 2]
+        else:
+            name = ("pale " if i % 2 == 0 else "") + _HUE_NAMES[i // 2]
+        names.append(f"{name} {share:.0%}")
+    return names
 
 
 def similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -713,41 +736,50 @@ def assess(
 # --- learning the school kit --------------------------------------------------------------
 
 
-def _default_detect(settings: Settings) -> Callable[[np.ndarray], list[Box]]:
-    def detect(array: np.ndarray) -> list[Box]:
-        import face_recognition
+def detect_faces(photo, settings: Settings = DEFAULTS) -> list[Box]:
+    """Face boxes in ``photo``'s analysis image, as the check pipeline finds them
+    (:func:`consent.faces.detect`, whose boxes are in original coordinates)."""
+    from . import faces
 
-        return face_recognition.face_locations(array, number_of_times_to_upsample=settings.detect_upsample)
-
-    return detect
+    return [tuple(int(round(v / photo.scale)) for v in f.box) for f in faces.detect(photo, settings)]
 
 
 def learn(
     paths: Iterable[os.PathLike | str],
     kind: str,
     settings: Settings = DEFAULTS,
-    detect: Callable[[np.ndarray], list[Box]] | None = None,
+    detect: Callable | None = None,
     profile: KitProfile | None = None,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> KitProfile:
     """Learn the colours of the school's PE kit (``kind="pe"``) or uniform (``"uniform"``).
 
-    Each photo should show pupils wearing the kit (torso and legs are read below each face
-    ``detect`` finds; default: face_recognition) or the kit itself laid out (no face: the middle
-    of the photo is read). The result replaces what ``profile`` held for ``kind`` and keeps the
-    other kind. Raises :class:`KitProfileError` for an unknown kind or when no photo could be
-    used; a photo that cannot be read raises its own :class:`~consent.errors.ConsentError`.
+    Each photo should show pupils wearing the kit: torso and legs are read below each face
+    found by ``detect(photo) -> boxes`` (default :func:`detect_faces`); a photo with no face is
+    taken to show the kit itself laid out, and its middle is read. The result replaces what
+    ``profile`` held for ``kind`` and keeps the other kind. A photo that cannot be read is
+    skipped and reported to ``on_skip(path, message)``. Raises :class:`KitProfileError` for an
+    unknown kind or when no photo could be used.
     """
+    from .errors import ConsentError
     from .images import load
 
     if kind not in KINDS:
         raise KitProfileError(f"unknown kit kind {kind!r}; use 'pe' or 'uniform'")
-    detect = detect or _default_detect(settings)
+    detect = detect or (lambda photo: detect_faces(photo, settings))
     sums = {"torso": np.zeros(SIGNATURE_BINS), "legs": np.zeros(SIGNATURE_BINS)}
     counts = {"torso": 0, "legs": 0}
     used = 0
     for path in paths:
-        array = load(path, settings.detect_max_side, settings).array()
-        faces = [f for f in detect(array) if (f[2] - f[0]) >= MIN_FACE_PX]
+        try:
+            photo = load(path, settings.detect_max_side, settings)
+        except ConsentError as exc:
+            if on_skip:
+                on_skip(Path(path), str(exc))
+            continue
+        array = photo.array()
+        faces = [tuple(int(v) for v in f) for f in detect(photo)]
+        faces = [f for f in faces if f[2] - f[0] >= MIN_FACE_PX]
         sigs = [sig for f in faces if (sig := _clothes_signature(_measure(array, f, settings)))]
         if not faces:
             sigs.append(_flat_signature(array))
@@ -757,7 +789,10 @@ def learn(
                 counts[region] += 1
         used += bool(sigs)
     if not used:
-        raise KitProfileError(f"no usable {kind} kit photos were given; add photos showing the kit")
+        raise KitProfileError(
+            f"no usable {kind} kit photos were given; add photos of pupils wearing the kit "
+            "(or of the kit laid out)"
+        )
     profile = profile or KitProfile()
     profile.signatures[kind] = {
         region: [round(float(v), 5) for v in sums[region] / counts[region]]

@@ -17,6 +17,7 @@ COMMANDS = {
     "scan": "consent.cli.files:scan",
     "strip": "consent.cli.files:strip",
     "settings": "consent.cli.misc:settings_command",
+    "kit": "consent.cli.kit:kit",
     "check": "consent.cli.check:check",
     "register": "consent.cli.register:register",
 }
