@@ -6,15 +6,20 @@ does not import them.
 
 How detection is tuned (figures from ``scripts/measure_detection.py``):
 
-* dlib's HOG detector finds a face once the face is about 70 pixels tall in the image it scans,
-  whatever the photo's size. So what decides which faces are found is the size of the scanned
-  image, ``settings.detect_max_side`` on its longest side: faces down to about 70/2000 = 3.5% of
-  the photo's longest side are found at the default 2000.
+* dlib's HOG detector finds a face once the face is about 75 pixels tall in the image it scans
+  (67 px: 41 of 43 fixture faces; 56 px: 28 of 43), whatever the photo's size. So what decides
+  which faces are found is the size of the scanned image, ``settings.detect_max_side`` on its
+  longest side: faces down to about 75/2000 = 3.7% of a large photo's longest side are found at
+  the default 2000 (150 px in a 12-megapixel photo).
 * Large photos are decoded smaller (JPEG DCT scaling in :func:`consent.images.load`; a 12-megapixel
   JPEG decodes at exactly half size for 2000) and scanned at that size with no upsampling.
 * Small photos are enlarged towards ``detect_max_side`` before scanning, by at most
-  ``2 ** settings.detect_upsample`` (one upsampling step doubles the size): this is what finds the
-  37-pixel faces in 500-pixel class photos.
+  ``2 ** settings.detect_upsample``: doubling finds the 37-pixel faces of the 500-pixel fixture
+  class photos, four times (the default) finds faces down to about 18 px, which are counted as
+  people present but are too small to recognise.
+* Encodings are made from the analysis image: a face found there is at least ~75 px tall unless
+  the analysis image is the original itself, and the recogniser's distances are the same from
+  64 px up as at 150 px, so re-decoding the original around a face would not change them.
 
 Every face found is kept (a face too small or blurred to recognise is still a person in the
 photo), with ``identifiable`` and a plain-English ``why_not``. Encodings (128 numbers) are made
@@ -246,11 +251,11 @@ def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Pho
 def enrolment_quality(face: DetectedFace, settings: Settings = DEFAULTS) -> float:
     """A 0-1 score for a template face: size, sharpness and pose, each 0-1, multiplied.
 
-    Size counts up to 150 px (the recogniser's own crop size), sharpness up to four times
-    ``min_face_sharpness``; a face turned by ``max_face_turn`` scores half for pose.
+    Size counts up to 150 px (the recogniser's own crop size), sharpness up to twice
+    ``enrol_min_face_sharpness``; a face turned by ``max_face_turn`` scores half for pose.
     """
     size_q = min(1.0, face.height_px / 150.0)
-    sharp_q = min(1.0, face.sharpness / (4.0 * settings.min_face_sharpness))
+    sharp_q = min(1.0, face.sharpness / (2.0 * settings.enrol_min_face_sharpness))
     pose_q = max(0.0, 1.0 - face.turn / (2.0 * settings.max_face_turn))
     return round(size_q * sharp_q * pose_q, 3)
 
@@ -281,7 +286,7 @@ def enrolment_encoding(path: os.PathLike | str, settings: Settings = DEFAULTS) -
         raise EnrolmentRefused(
             f"{name}: face too small ({main.height_px} px; {need} needed); use a closer or larger photo"
         )
-    if main.sharpness < settings.min_face_sharpness:
+    if main.sharpness < settings.enrol_min_face_sharpness:
         raise EnrolmentRefused(f"{name}: face too blurred; use a sharper photo")
     if main.turn > settings.max_face_turn:
         raise EnrolmentRefused(

@@ -38,17 +38,23 @@ class Settings:
     #: photos smaller than detect_max_side are enlarged by at most 2**detect_upsample before
     #: scanning (2: up to 4x, which finds faces down to ~18 px in small photos; 1 finds ~35 px)
     detect_upsample: int = 2
-    #: a face shorter than this (height in original pixels) cannot be recognised reliably
-    #: (measured: every fixture person still matched at 28 px, 3 of 7 failed at 24 px)
-    min_identifiable_face_px: int = 32
+    #: a face shorter than this (height in original pixels) is too small to recognise (measured:
+    #: every fixture person still matched at 28 px; 5 of 7 at 24 px, 2 of 7 at 20 px). Lower is
+    #: safer: an identifiable face that matches no one goes to review, a non-identifiable one
+    #: does not
+    min_identifiable_face_px: int = 28
     #: variance of the Laplacian of the grey face resized to 64x64 below which the face is too
-    #: blurred to recognise (measured: natural fixture faces >= 53; recognition fails <= 24)
-    min_face_sharpness: float = 25.0
+    #: blurred to recognise (measured: natural fixture faces 53 and up; the recogniser matched
+    #: no blurred fixture face below 18 and none at all once blur brought it to 12 or less)
+    min_face_sharpness: float = 15.0
     #: nose offset from the midpoint of the eyes, as a share of the eye distance, above which a
     #: face is turned too far from the camera to recognise (0.5 is about 55 degrees)
     max_face_turn: float = 0.5
     #: an enrolment photo's face must be at least this tall (original pixels) to make a template
     enrol_min_face_px: int = 80
+    #: an enrolment face must be at least this sharp (a template is matched against for years;
+    #: measured: recognition distances are unchanged down to about 60)
+    enrol_min_face_sharpness: float = 60.0
     #: in an enrolment photo, other faces shorter than this share of the main face are background
     #: and ignored; larger ones make the photo ambiguous and it is refused
     enrol_background_face_ratio: float = 0.33
