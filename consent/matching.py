@@ -148,27 +148,34 @@ def assign(distances: np.ndarray, person_ids, threshold: float, margin: float) -
     matches = []
     for f in range(n_faces):
         row = distances[f]
-        ranked = np.argsort(row, kind="stable")
-        within = [int(p) for p in ranked if row[p] <= threshold]
+        if n_people > 1:
+            two = np.argpartition(row, 1)[:2]
+            two = two[np.argsort(row[two], kind="stable")]
+        else:
+            two = np.array([0])
         if f in assigned:
             p = assigned[f]
-            others = row[np.arange(n_people) != p]
-            runner_up = float(others.min()) if len(others) else float("inf")
-            gap = runner_up - float(row[p])
+            others = [q for q in two if q != p]
+            gap = float(row[others[0]] - row[p]) if others else float("inf")
             if gap < margin:
-                close = [q for q in ranked if row[q] <= row[p] + margin or q == p]
                 matches.append(Match(None, float(row[p]), gap, AMBIGUOUS,
-                                     tuple(int(person_ids[q]) for q in close[:5])))
+                                     _closest(row, person_ids, float(row[p]) + margin)))
             else:
                 matches.append(Match(int(person_ids[p]), float(row[p]), gap, MATCHED))
-        elif within:
+            continue
+        best = int(two[0])
+        gap = float(row[two[1]] - row[best]) if n_people > 1 else float("inf")
+        if row[best] <= threshold:
             # Somebody is close enough, but they were given to a closer face in this photo.
-            best = within[0]
-            gap = float(row[ranked[1]] - row[best]) if n_people > 1 else float("inf")
             matches.append(Match(None, float(row[best]), gap, AMBIGUOUS,
-                                 tuple(int(person_ids[q]) for q in within[:5])))
+                                 _closest(row, person_ids, threshold)))
         else:
-            best = int(ranked[0])
-            gap = float(row[ranked[1]] - row[best]) if n_people > 1 else float("inf")
             matches.append(Match(None, float(row[best]), gap, UNKNOWN))
     return matches
+
+
+def _closest(row: np.ndarray, person_ids: np.ndarray, limit: float, most: int = 5) -> tuple[int, ...]:
+    """Ids of the people within ``limit`` in one row of distances, closest first (at most 5)."""
+    idx = np.flatnonzero(row <= limit)
+    idx = idx[np.argsort(row[idx], kind="stable")][:most]
+    return tuple(int(person_ids[q]) for q in idx)

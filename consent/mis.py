@@ -79,11 +79,17 @@ _CHANNEL_AFFIXES = ("photoconsent", "photographconsent", "consent", "photos", "p
 _MONTHS = {m.lower(): i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[ \-]([A-Za-z]{3})[A-Za-z]*[ \-,]*(\d{4})")
+_EXCEL_SERIAL = re.compile(r"(\d{5})(\.0+)?")
 
 
 def fold(header: str) -> str:
     """``" Legal Surname "`` -> ``"legalsurname"``: how headers are compared."""
-    return re.sub(r"[^a-z0-9]", "", (header or "").lower())
+    return _NOT_ALNUM.sub("", (header or "").lower())
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -96,19 +102,19 @@ def parse_date(text: str) -> dt.date | None:
     text = (text or "").strip()
     if not text:
         return None
-    text = re.sub(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "", text)  # "01/07/2024 00:00:00"
+    text = _TIME_SUFFIX.sub("", text)  # "01/07/2024 00:00:00"
     try:
-        m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+        m = _ISO.fullmatch(text)
         if m:
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
-        m = re.fullmatch(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})", text)
+        m = _DAY_FIRST.fullmatch(text)
         if m:
             year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
             return dt.date(year, int(m[2]), int(m[1]))
-        m = re.fullmatch(r"(\d{1,2})[ \-]([A-Za-z]{3})[A-Za-z]*[ \-,]*(\d{4})", text)
+        m = _DAY_MONTH_NAME.fullmatch(text)
         if m and m[2].lower() in _MONTHS:
             return dt.date(int(m[3]), _MONTHS[m[2].lower()], int(m[1]))
-        m = re.fullmatch(r"(\d{5})(\.0+)?", text)
+        m = _EXCEL_SERIAL.fullmatch(text)
         if m and 20000 <= int(m[1]) <= 80000:  # Excel serial days: 1954 .. 2119
             return _EXCEL_EPOCH + dt.timedelta(days=int(m[1]))
     except ValueError:  # 31/02/2024 and friends

@@ -61,6 +61,10 @@ PERSON_FIELDS = (
     "preferred_surname", "year_group", "form", "left_on",
 )
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
+_NON_WORD = re.compile(r"[^\w]+")
+_SPACES_DASHES = re.compile(r"[\s\-]+")
+_YEAR = re.compile(r"(?:year|yr|y)?\s*0*(\d{1,2})")
 
 
 def default_path() -> Path:
@@ -121,8 +125,8 @@ def name_key(text: str) -> str:
     """
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"['\u2019\u2018`]", "", text.casefold())
-    text = re.sub(r"[^\w]+", " ", text)
+    text = _APOSTROPHES.sub("", text.casefold())
+    text = _NON_WORD.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -333,6 +337,8 @@ class Register:
             raise RegisterError(f"{self.path}: cannot open the register ({exc})") from None
         self.db = Database(conn, execute_plugins=False)
         self._changed = False
+        self._stamp: str | None = None
+        self._audit_rows: list[tuple] = []
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             self._check_is_register()
@@ -394,8 +400,13 @@ class Register:
         """
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            pending = len(self._audit_rows)
+            try:
+                with self.db.atomic():
+                    yield self
+            except BaseException:
+                del self._audit_rows[pending:]  # the savepoint's changes were rolled back
+                raise
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -404,8 +415,11 @@ class Register:
                 raise RegisterBusy(BUSY_MESSAGE) from None
             raise
         self._changed = False
+        self._stamp = _now()
+        self._audit_rows = []
         try:
             yield self
+            self._flush_audit()
             if self._changed:
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
@@ -421,6 +435,12 @@ class Register:
             raise
         finally:
             self._changed = False
+            self._stamp = None
+            self._audit_rows = []
+
+    def _time(self) -> str:
+        """Timestamp for records: one per transaction, so a change's rows all agree."""
+        return self._stamp or _now()
 
     def version(self) -> int:
         """Register version: goes up with every committed change to people, consent, flags,
@@ -432,13 +452,22 @@ class Register:
 
     def _audit(self, action: str, person_id: int | None = None, before=None, after=None,
                by: str | None = None) -> None:
-        """Append one audit entry (inside the caller's transaction) and mark it changed."""
-        self.db.conn.execute(
-            "INSERT INTO audit (at, by_user, action, person_id, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [_now(), by or self.user, action, person_id, _dump(before), _dump(after)],
+        """Queue one audit entry; it is written with the transaction (which must be open)."""
+        assert self.db.conn.in_transaction, "audit entries are written inside transaction()"
+        self._audit_rows.append(
+            (self._time(), by or self.user, action, person_id, _dump(before), _dump(after))
         )
         self._changed = True
+
+    def _flush_audit(self) -> None:
+        """Write the queued audit entries (one executemany) inside the open transaction."""
+        if self._audit_rows:
+            self.db.conn.executemany(
+                "INSERT INTO audit (at, by_user, action, person_id, before, after) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                self._audit_rows,
+            )
+            self._audit_rows = []
 
     def audit(
         self,
@@ -449,6 +478,8 @@ class Register:
     ) -> list[AuditEntry]:
         """Audit entries, oldest first, optionally from a date on, about one person (id, MIS id
         or name), or of one action (prefix match: ``consent`` finds ``consent.set``)."""
+        if self.db.conn.in_transaction:
+            self._flush_audit()
         where, params = [], []
         if since:
             where.append("a.at >= ?")
@@ -528,7 +559,7 @@ class Register:
             self.db.conn.execute(
                 "INSERT INTO channels (name, label, kind, builtin, created_at) "
                 "VALUES (?, ?, 'publication', 0, ?)",
-                [key, label, _now()],
+                [key, label, self._time()],
             )
             self._audit("channel.add", after={"name": key, "label": label}, by=by)
         return self.channel(key)
@@ -657,7 +688,7 @@ class Register:
 
     def _insert_person(self, values: dict, by: str | None) -> int:
         """Insert a cleaned person row and audit it (caller holds the transaction)."""
-        stamp = _now()
+        stamp = self._time()
         cols = list(PERSON_FIELDS)
         cur = self.db.conn.execute(
             f"INSERT INTO people ({', '.join(cols)}, created_at, updated_at) "
@@ -694,7 +725,7 @@ class Register:
         sets = ", ".join(f"{k} = ?" for k in diff)
         self.db.conn.execute(
             f"UPDATE people SET {sets}, updated_at = ? WHERE id = ?",
-            [new[k] for k in diff] + [_now(), current.id],
+            [new[k] for k in diff] + [self._time(), current.id],
         )
         self._audit(
             "person.update", current.id,
@@ -778,7 +809,7 @@ class Register:
                 "UPDATE people SET never_publish = 1, never_publish_reason = ?, "
                 "never_publish_since = coalesce(never_publish_since, ?), updated_at = ? "
                 "WHERE id = ?",
-                [reason, today().isoformat(), _now(), current.id],
+                [reason, today().isoformat(), self._time(), current.id],
             )
             self._audit(
                 "flag.never_publish", current.id,
@@ -797,7 +828,7 @@ class Register:
             self.db.conn.execute(
                 "UPDATE people SET never_publish = 0, never_publish_reason = NULL, "
                 "never_publish_since = NULL, updated_at = ? WHERE id = ?",
-                [_now(), current.id],
+                [self._time(), current.id],
             )
             self._audit(
                 "flag.never_publish_cleared", current.id,
@@ -857,7 +888,7 @@ class Register:
             "INSERT INTO consents (person_id, channel, status, recorded_on, until, source, note, "
             "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [person_id, channel, status, recorded_on.isoformat(), _iso(until), source,
-             (note or None), by or self.user, _now()],
+             (note or None), by or self.user, self._time()],
         )
         if audit:
             self._audit(
@@ -893,7 +924,8 @@ class Register:
         ids = sorted(set(int(i) for i in person_ids))
         names = list(channels) if channels is not None else self.channel_names()
         day = (on or today()).isoformat()
-        result = {pid: {ch: ConsentState(ch, "missing") for ch in names} for pid in ids}
+        missing = {ch: ConsentState(ch, "missing") for ch in names}  # immutable: shared
+        result = {pid: dict(missing) for pid in ids}
         if not ids or not names:
             return result
         for chunk in _chunks(ids, 500):
@@ -976,7 +1008,7 @@ class Register:
                 "INSERT OR IGNORE INTO templates (person_id, encoding, photo_sha256, enrolled_on, "
                 "quality, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [current.id, vector.tobytes(), photo_sha256,
-                 (enrolled_on or today()).isoformat(), float(quality), _now()],
+                 (enrolled_on or today()).isoformat(), float(quality), self._time()],
             )
             if cur.rowcount == 0:
                 return None
@@ -1082,7 +1114,7 @@ def _chunks(items: list, size: int):
 
 
 def _channel_key(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", (name or "").strip().lower())
+    return _SPACES_DASHES.sub("_", (name or "").strip().lower())
 
 
 def _consent_record(row: dict) -> ConsentRecord:
@@ -1105,7 +1137,7 @@ def normalise_year(value) -> str | None:
     low = text.lower()
     if low in ("r", "rec", "reception", "yr r", "year r"):
         return "R"
-    match = re.fullmatch(r"(?:year|yr|y)?\s*0*(\d{1,2})", low)
+    match = _YEAR.fullmatch(low)
     if match:
         return match.group(1)
     return text

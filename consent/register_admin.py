@@ -80,6 +80,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
             result.consents += n_consents
             if dry_run:
                 continue
+            register._flush_audit()  # earlier entries of this transaction get redacted too
             conn.execute("DELETE FROM templates WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM consents WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM people WHERE id = ?", [person.id])
