@@ -94,14 +94,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         g.user = None
         if request.endpoint == "static":
             return
+        if request.endpoint == "batch.create":
+            from .batch import upload_limits
+
+            # a whole folder: a larger limit for this one view, set before the form is read
+            request.max_content_length, request.max_form_parts = upload_limits(app)
         security.load_user()
         security.check_csrf()
 
     app.after_request(security.set_security_headers)
 
-    from . import api, auth, check, errors, home, review, users
+    from . import api, auth, batch, check, errors, home, review, users
 
     errors.register(app)
-    for module in (home, auth, users, check, review, api):
+    for module in (home, auth, users, check, batch, review, api):
         app.register_blueprint(module.bp)
     return app

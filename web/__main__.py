@@ -57,9 +57,11 @@ def main(argv=None):
         from . import jobs
 
         pool = jobs.start_workers(app, workers)
-    options = {}
+    # waitress refuses bodies over 1 GB by default; batch uploads may be larger
+    limit = app.config["CONSENT_SETTINGS"].max_batch_upload_mb * 1024 * 1024 + 16 * 1024 * 1024
+    options = {"max_request_body_size": limit}
     if args.trusted_proxy:
-        options = {
+        options |= {
             "trusted_proxy": args.trusted_proxy,
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
         }

@@ -91,7 +91,6 @@ def check_upload(
     caption: str = "",
     *,
     blurred: bool = True,
-    job_id: str | None = None,
 ) -> str:
     """Store, check and record one upload; returns the new check id.
 
@@ -101,45 +100,64 @@ def check_upload(
     """
     check_id = new_id()
     folder = place.check_dir(check_id)
-    name = display_name(filename)
     original = folder / "original" / disk_name(filename)
     original.parent.mkdir(parents=True, exist_ok=True)
     try:
         stream_save(str(original))
-        return _check_stored(db, place, check_id, user_id, original, name, channels, caption,
-                             blurred=blurred, job_id=job_id)
+        check_file(db, place, check_id, user_id, original, display_name(filename), channels, caption,
+                   blurred=blurred)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-def _check_stored(db, place: Place, check_id, user_id, original: Path, name, channels, caption, *,
-                  blurred: bool, job_id: str | None, seq: int = 0, folder_context: str = "") -> str:
-    settings = place.settings
     try:
-        images.open_image(original, settings).close()
-    except ImageTooLarge as exc:
-        raise UploadRefused(413, _plain(str(exc), original, name), exc.code) from None
-    except ConsentError as exc:
-        raise UploadRefused(415, _plain(str(exc), original, name), exc.code) from None
-    result, blurred_result = _run(place, original, name, channels, caption, folder_context, blurred)
-    if result.error:
-        status = 400 if result.error_code == "error" and "channel" in result.error else 422
-        raise UploadRefused(status, _plain(result.error, original, name), result.error_code or "error")
-    preview.write(original, result, face_states(result), place.check_dir(check_id) / "preview.jpg", settings)
-    record = _record(check_id, user_id, name, channels, caption, result, blurred_result, settings)
-    record.update({"job_id": job_id, "seq": seq, "preview_path": str(place.check_dir(check_id) / "preview.jpg")})
-    if settings.upload_retention_days > 0:
-        record["upload_path"] = str(original)
-    else:
-        shutil.rmtree(original.parent, ignore_errors=True)
-    db["web_checks"].upsert(record, pk="id")
+        original.parent.rmdir()  # empty once the original is deleted
+    except OSError:
+        pass
     return check_id
 
 
-def _run(place: Place, original: Path, name, channels, caption, folder_context: str, blurred: bool):
+def check_file(
+    db: sqlite_utils.Database, place: Place, check_id: str, user_id: int, original: Path, label: str,
+    channels: list[str] | None, caption: str = "", *, blurred: bool = True, folder_context: str = "",
+    extra: dict | None = None,
+) -> str:
+    """Check a stored ``original`` and record it as ``check_id``; returns ``check_id``.
+
+    ``label`` is how pages name the photo (a batch item's path inside its folder or zip);
+    ``folder_context`` the event folder it came from (its words count, e.g. "sports day");
+    ``extra`` more columns for the record (a batch item's job and position). The original is
+    deleted afterwards unless ``upload_retention_days`` > 0. Raises :class:`UploadRefused`.
+    """
+    settings = place.settings
+    name = display_name(label)
+    try:
+        images.open_image(original, settings).close()
+    except ImageTooLarge as exc:
+        raise UploadRefused(413, _plain(str(exc), original, label), exc.code) from None
+    except ConsentError as exc:
+        raise UploadRefused(415, _plain(str(exc), original, label), exc.code) from None
+    result, blurred_result = _run(place, check_id, original, name, channels, caption, folder_context, blurred)
+    if result.error:
+        status = 400 if "unknown channel" in result.error else 422
+        raise UploadRefused(status, _plain(result.error, original, label), result.error_code or "error")
+    preview_path = place.check_dir(check_id) / "preview.jpg"
+    preview.write(original, result, face_states(result), preview_path, settings)
+    record = _record(check_id, user_id, label, channels, caption, result, blurred_result, settings)
+    record.update(extra or {})
+    record["preview_path"] = str(preview_path)
+    if settings.upload_retention_days > 0:
+        record["upload_path"] = str(original)
+    else:
+        original.unlink(missing_ok=True)
+        record["upload_path"] = None
+    db["web_checks"].upsert(record, pk="id", alter=True)
+    return check_id
+
+
+def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
+         blurred: bool):
     """The library check (safe copy included) and, when some face is not cleared, the blurred copy."""
-    folder = original.parent.parent
+    folder = place.check_dir(check_id)
     kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
     result = engine.run_check(place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
     blurred_result = None
@@ -256,6 +274,6 @@ def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> 
         cleared += 1
     keep = place.settings.upload_retention_days * 86400
     for row in list(db.query("select id, upload_path from web_checks where upload_path is not null and created_at < ?", [now - keep])):
-        shutil.rmtree(Path(row["upload_path"]).parent, ignore_errors=True)
+        Path(row["upload_path"]).unlink(missing_ok=True)
         db["web_checks"].update(row["id"], {"upload_path": None})
     return cleared

@@ -1,0 +1,215 @@
+"""Batch jobs: folder and zip uploads, zip safety, the queue, progress, results, downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import pytest
+
+from consent.settings import Settings
+from web import jobs, store
+from web.db import connect
+
+from tests.conftest import fixture_dir
+from tests.test_web_check import landscape_jpeg
+from tests.web_helpers import client_as, csrf, make_app, post
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path, BATCH_INLINE=True)
+
+
+def _db(app):
+    return connect(app.config["CONSENT_DB"])
+
+
+def send_folder(client, files: dict[str, bytes], **form):
+    data = {"photos": [(io.BytesIO(b), name) for name, b in files.items()], "csrf_token": csrf(client),
+            "channel": "all", **form}
+    return client.post("/batch/", data=data)
+
+
+def send_zip(client, members: dict[str, bytes], **form):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, b in members.items():
+            zf.writestr(name, b)
+    buf.seek(0)
+    return client.post("/batch/", data={"zip": (buf, "event.zip"), "csrf_token": csrf(client), **form})
+
+
+def job_id_of(response) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    return response.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+
+
+def job_files(app) -> list:
+    root = store.Place.from_app(app).data / "web" / "jobs"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_folder_upload_is_checked_and_reaches_100_percent(app):
+    client = client_as(app, "comms")
+    response = send_folder(client, {
+        "Art club/field.jpg": landscape_jpeg(), "Art club/more/lines.jpg": landscape_jpeg(False),
+        "Art club/notes.txt": b"not a photo", "Art club/.DS_Store": b"junk",
+    })
+    job_id = job_id_of(response)
+    progress = client.get(f"/batch/{job_id}/progress").get_json()
+    assert progress == {"state": "done", "total": 2, "done": 2, "failed": 0, "percent": 100,
+                        "counts": {"ok": 2, "review": 0, "block": 0, "error": 0}}
+    page = client.get(f"/batch/{job_id}").get_data(as_text=True)
+    assert "Art club" in page  # the title comes from the folder name
+    assert "more/lines.jpg" in page
+    assert "Download 2 safe copies" in page
+    # originals are deleted once checked
+    assert not [p for p in job_files(app) if p.suffix == ".jpg"]
+
+
+def test_zip_upload_skips_unsafe_paths_and_non_photos(app, tmp_path):
+    client = client_as(app, "comms")
+    response = send_zip(client, {
+        "../../escape.jpg": landscape_jpeg(), "/etc/abs.jpg": landscape_jpeg(),
+        "event/ok.jpg": landscape_jpeg(), "event/readme.txt": b"hello", "__MACOSX/event/._ok.jpg": b"x",
+    })
+    job_id = job_id_of(response)
+    rows = list(_db(app)["web_checks"].rows_where("job_id = ?", [job_id]))
+    assert sorted(r["name"] for r in rows) == ["etc/abs.jpg", "event/ok.jpg"]
+    data = store.Place.from_app(app).data
+    assert not list(data.parent.rglob("escape.jpg"))
+    assert not (tmp_path / "escape.jpg").exists()
+
+
+def test_zip_that_unpacks_past_the_limit_is_refused_and_nothing_is_kept(tmp_path):
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_batch_upload_mb=1))
+    client = client_as(app, "comms")
+    bomb = b"\0" * (3 * 1024 * 1024)  # compresses to a few KB
+    response = send_zip(client, {"a.jpg": bomb})
+    assert response.status_code == 413
+    assert "more than 1 MB" in response.get_data(as_text=True)
+    assert job_files(app) == [] and _db(app)["web_jobs"].count == 0
+
+
+def test_batch_upload_larger_than_the_batch_limit_is_refused_with_413(tmp_path):
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_batch_upload_mb=1))
+    client = client_as(app, "comms")
+    response = send_folder(client, {"x/a.jpg": b"0" * (1024 * 1024 + 1)})
+    assert response.status_code == 413
+    assert job_files(app) == []
+
+
+def test_batch_allows_more_than_a_single_photo_upload(tmp_path):
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_upload_mb=1, max_batch_upload_mb=5))
+    client = client_as(app, "comms")
+    files = {f"x/{i}.jpg": landscape_jpeg() + b"\0" * 400_000 for i in range(4)}  # ~1.6 MB together
+    assert send_folder(client, files).status_code == 302
+
+
+def test_too_many_photos_are_refused(tmp_path):
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_batch_files=2))
+    client = client_as(app, "comms")
+    response = send_folder(client, {f"x/{i}.jpg": landscape_jpeg() for i in range(3)})
+    assert response.status_code == 413
+    assert "more than 2 photos" in response.get_data(as_text=True)
+    assert job_files(app) == []
+
+
+def test_not_a_zip_is_refused_clearly(app):
+    client = client_as(app, "comms")
+    response = client.post("/batch/", data={"zip": (io.BytesIO(b"PK nope"), "x.zip"), "csrf_token": csrf(client)})
+    assert response.status_code == 400
+    assert "not a zip archive" in response.get_data(as_text=True)
+
+
+def test_folder_without_photos_is_refused(app):
+    client = client_as(app, "comms")
+    response = send_folder(client, {"x/notes.txt": b"hi"})
+    assert response.status_code == 400
+    assert "No photos were found" in response.get_data(as_text=True)
+
+
+def test_a_bad_photo_does_not_stop_the_batch(app):
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"e/good.jpg": landscape_jpeg(), "e/broken.jpg": b"\xff\xd8\xff garbage"}))
+    progress = client.get(f"/batch/{job_id}/progress").get_json()
+    assert progress["done"] == 2 and progress["failed"] == 1 and progress["counts"]["ok"] == 1
+    page = client.get(f"/batch/{job_id}?show=error").get_data(as_text=True)
+    assert "e/broken.jpg" in page and "e/good.jpg" not in page
+
+
+def test_gallery_filters_by_verdict_and_zip_holds_only_cleared_safe_copies(app):
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"trip/lines.jpg": landscape_jpeg(), "trip/group.jpg": photo.read_bytes()}))
+    review = client.get(f"/batch/{job_id}?show=review").get_data(as_text=True)
+    assert "trip/group.jpg" in review and "trip/lines.jpg" not in review
+    download = client.get(f"/batch/{job_id}/safe-copies.zip")
+    assert download.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert names == ["trip/lines.jpg"]
+
+
+def test_csv_and_html_reports_list_every_photo(app):
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"e/a.jpg": landscape_jpeg(), "e/b.jpg": b"bad"}))
+    response = client.get(f"/batch/{job_id}/report.csv")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert {r[0] for r in rows[1:]} == {"e/a.jpg", "e/b.jpg"}
+    html = client.get(f"/batch/{job_id}/report.html").get_data(as_text=True)
+    assert "e/a.jpg" in html and "data:image/jpeg;base64" in html
+
+
+def test_interrupted_job_resumes(app):
+    client = client_as(app, "comms")
+    app.config["BATCH_INLINE"] = False
+    job_id = job_id_of(send_folder(client, {f"e/{i}.jpg": landscape_jpeg() for i in range(3)}))
+    place = store.Place.from_app(app)
+    db = _db(app)
+    assert jobs.run_pending(place, limit=1) == 1
+    # a worker died mid-photo: its claim stays "running" until the server restarts
+    assert jobs.claim(db, "dead-worker") is not None
+    assert client.get(f"/batch/{job_id}/progress").get_json()["done"] == 1
+    assert jobs.requeue_interrupted(db) == 1
+    assert jobs.run_pending(place) == 2
+    assert client.get(f"/batch/{job_id}/progress").get_json()["percent"] == 100
+
+
+@pytest.mark.parametrize("role", ["office", "senior"])
+def test_batch_pages_are_refused_to_other_roles(app, role):
+    comms = client_as(app, "comms")
+    job_id = job_id_of(send_folder(comms, {"e/a.jpg": landscape_jpeg()}))
+    client = client_as(app, role)
+    for url in ("/batch/", f"/batch/{job_id}", f"/batch/{job_id}/progress", f"/batch/{job_id}/safe-copies.zip",
+                f"/batch/{job_id}/report.csv"):
+        assert client.get(url).status_code == 403, url
+    assert send_folder(client, {"e/b.jpg": landscape_jpeg()}).status_code == 403
+    assert _db(app)["web_jobs"].count == 1
+
+
+def test_another_comms_user_cannot_open_my_job(app):
+    from web import accounts
+    from tests.web_helpers import PASSWORD
+
+    job_id = job_id_of(send_folder(client_as(app, "comms"), {"e/a.jpg": landscape_jpeg()}))
+    accounts.create_user(_db(app), "comms2", PASSWORD, ["comms"])
+    assert client_as(app, "comms2").get(f"/batch/{job_id}").status_code == 403
+
+
+def test_batch_upload_without_csrf_is_refused(app):
+    client = client_as(app, "comms")
+    response = client.post("/batch/", data={"photos": [(io.BytesIO(landscape_jpeg()), "e/a.jpg")]})
+    assert response.status_code == 400
+    assert _db(app)["web_jobs"].count == 0 and job_files(app) == []
+
+
+def test_safe_relpath_refuses_escapes():
+    assert jobs.safe_relpath("../x.jpg") is None
+    assert jobs.safe_relpath("a/../../x.jpg") is None
+    assert jobs.safe_relpath(".hidden/x.jpg") is None
+    assert jobs.safe_relpath("a/notes.txt") is None
+    assert str(jobs.safe_relpath("C:\\Users\\me\\x.jpg")) == "C/Users/me/x.jpg"
+    assert str(jobs.safe_relpath("/abs/y.JPG")) == "abs/y.JPG"

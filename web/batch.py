@@ -1,0 +1,211 @@
+"""Batch jobs (comms): send a whole folder or a zip, watch the progress, browse and download.
+
+The upload is unpacked and queued (``web.jobs``); background workers check the photos while
+``static/batch.js`` polls ``/batch/<id>/progress`` and fills the progress bar. When the job is
+done the page shows the results gallery (filter by verdict), a zip of every downloadable safe
+copy and the CSV and HTML reports (``consent.reports``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from flask import (
+    Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
+    url_for,
+)
+
+from . import jobs, store
+from .audit_log import log_event
+from .db import get_db
+from .errors import error_response
+from .regdb import channel_choices
+from .security import roles_required
+
+bp = Blueprint("batch", __name__, url_prefix="/batch")
+
+FILTERS = {"all": "All", "ok": "OK", "review": "Needs sign-off", "block": "Do not publish", "error": "Could not check"}
+
+
+def upload_limits(app) -> tuple[int, int]:
+    """(bytes, form parts) a batch upload may use: larger than a single photo's limit."""
+    s = app.config["CONSENT_SETTINGS"]
+    return s.max_batch_upload_mb * jobs.MB, s.max_batch_files + 20
+
+
+def _jobs_for_user() -> list[dict]:
+    db = get_db()
+    where = "" if g.user.is_admin else "where user_id = ?"
+    params = [] if g.user.is_admin else [g.user.id]
+    return list(db.query(f"select * from web_jobs {where} order by created_at desc limit 30", params))
+
+
+@bp.get("/")
+@roles_required("comms")
+def index():
+    s = current_app.config["CONSENT_SETTINGS"]
+    return render_template("batch.html", channels=channel_choices(), jobs=_jobs_for_user(),
+                           limit_mb=s.max_batch_upload_mb, max_files=s.max_batch_files)
+
+
+@bp.post("/")
+@roles_required("comms")
+def create():
+    """A folder (many files with relative paths) or a zip becomes a queued job."""
+    db = get_db()
+    place = store.Place.from_app(current_app)
+    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    archive = request.files.get("zip")
+    if not files and (archive is None or not archive.filename):
+        return _refuse(400, "Choose a folder of photos or a zip file first.")
+    channel = request.form.get("channel", "all")
+    channels = None if channel in ("", "all") else [channel]
+    known = {name for name, _ in channel_choices()}
+    if channels and channels[0] not in known:
+        return _refuse(400, f"Unknown channel {channel!r}; choose one from the list.")
+    caption = request.form.get("caption", "").strip()[:2000]
+    title = request.form.get("title", "").strip() or _guess_title(files, archive)
+    job_id = jobs.create(db, g.user.id, channels, caption, title)
+    try:
+        rels = jobs.add_files(place, job_id, files) if files else []
+        if archive is not None and archive.filename:
+            rels += jobs.add_zip(place, job_id, archive.stream)
+        total = jobs.queue(db, place, job_id, rels)
+    except jobs.JobRefused as exc:
+        jobs.discard(db, place, job_id)
+        return _refuse(exc.status, str(exc))
+    log_event(db, g.user.username, "batch.created", None, {"job": job_id, "photos": total, "title": title})
+    if current_app.config.get("BATCH_INLINE"):
+        jobs.run_pending(place)  # tests without worker processes
+    return redirect(url_for("batch.show", job_id=job_id))
+
+
+def _guess_title(files, archive) -> str:
+    if files:
+        first = (files[0].filename or "").replace("\\", "/")
+        return first.split("/")[0] if "/" in first else "Photos"
+    return Path(archive.filename).stem if archive is not None else "Photos"
+
+
+def _refuse(status: int, message: str):
+    if request.headers.get("X-Requested-With") == "fetch":
+        return error_response(status, message, "batch_refused")
+    flash(message, "error")
+    s = current_app.config["CONSENT_SETTINGS"]
+    return render_template("batch.html", channels=channel_choices(), jobs=_jobs_for_user(),
+                           limit_mb=s.max_batch_upload_mb, max_files=s.max_batch_files), status
+
+
+def _job_for_viewer(job_id: str) -> dict:
+    db = get_db()
+    if not db["web_jobs"].count_where("id = ?", [job_id]):
+        abort(404)
+    job = db["web_jobs"].get(job_id)
+    if job["user_id"] != g.user.id and not g.user.is_admin:
+        abort(403)
+    return job
+
+
+def _items(job_id: str, verdict: str | None = None) -> list[dict]:
+    where, params = "job_id = ?", [job_id]
+    if verdict and verdict != "all":
+        where += " and verdict = ?"
+        params.append(verdict)
+    db = get_db()
+    return [store.get(db, r["id"]) for r in db.query(
+        f"select id from web_checks where {where} order by seq", params)]
+
+
+@bp.get("/<job_id>")
+@roles_required("comms")
+def show(job_id: str):
+    job = _job_for_viewer(job_id)
+    progress = jobs.progress(get_db(), job_id)
+    show = request.args.get("show", "all")
+    if show not in FILTERS:
+        show = "all"
+    items = _items(job_id, show) if job["state"] == "done" else []
+    channels = json.loads(job["channels"] or "[]")
+    return render_template(
+        "batch_job.html", job=job, progress=progress, items=items, show=show, filters=FILTERS,
+        channels=", ".join(c.replace("_", " ") for c in channels) or "all channels",
+        safe_count=sum(1 for i in _items(job_id) if store.available(i, "safe")) if job["state"] == "done" else 0,
+    )
+
+
+@bp.get("/<job_id>/progress")
+@roles_required("comms")
+def progress(job_id: str):
+    _job_for_viewer(job_id)
+    return jsonify(jobs.progress(get_db(), job_id).to_json())
+
+
+@bp.get("/<job_id>/safe-copies.zip")
+@roles_required("comms")
+def safe_zip(job_id: str):
+    job = _job_for_viewer(job_id)
+    files = [(i["name"], store.available(i, "safe")) for i in _items(job_id)]
+    files = [(name, path) for name, path in files if path is not None]
+    if not files:
+        return error_response(404, "No safe copies can be downloaded from this batch (none is cleared, or they have expired).", "none_available")
+    out = tempfile.TemporaryFile()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # JPEGs do not compress further
+        for name, path in files:
+            arcname = str(Path(name).with_suffix(path.suffix))
+            zf.write(path, arcname)
+    out.seek(0)
+    log_event(get_db(), g.user.username, "download.batch_zip", None, {"job": job_id, "photos": len(files)})
+    return send_file(out, mimetype="application/zip", as_attachment=True,
+                     download_name=f"{_slug(job['title'])}-safe-copies.zip", max_age=0)
+
+
+def _results(job_id: str, for_html: bool):
+    """The job's checks as :class:`PhotoCheck` objects for ``consent.reports``; the HTML report
+    reads each photo from its safe copy (same size as the original, no metadata)."""
+    from consent.results import PhotoCheck
+
+    results = []
+    for row in _items(job_id):
+        if row["state"] == "error" or not row["data"]:
+            results.append(PhotoCheck(path=row["name"], name=row["name"], error=row["summary"], error_code="error"))
+            continue
+        result = PhotoCheck.from_json(row["data"])
+        safe = row["safe_path"] if row["safe_path"] and Path(row["safe_path"]).is_file() else None
+        result.path = safe if (for_html and safe) else row["name"]
+        result.name = row["name"]
+        result.safe_copy = None
+        results.append(result)
+    return results
+
+
+@bp.get("/<job_id>/report.<fmt>")
+@roles_required("comms")
+def report(job_id: str, fmt: str):
+    from consent import reports
+
+    job = _job_for_viewer(job_id)
+    if fmt not in ("csv", "html"):
+        abort(404)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"report.{fmt}"
+        if fmt == "csv":
+            reports.write_csv(_results(job_id, False), path)
+        else:
+            reports.write_html(_results(job_id, True), path, title=f"Photo check: {job['title']}")
+        data = path.read_bytes()
+    mimetype = "text/csv" if fmt == "csv" else "text/html"
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{_slug(job["title"])}-report.{fmt}"'
+    if fmt == "html":
+        # the report is self-contained with its own inline style; downloaded, not shown here
+        response.headers["Content-Security-Policy"] = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return response
+
+
+def _slug(text: str) -> str:
+    from werkzeug.utils import secure_filename
+
+    return secure_filename(text)[:60] or "batch"
