@@ -869,6 +869,11 @@ class Register:
             raise RegisterError("an expiry date (--until) only applies to granted consent")
         if until_d and until_d < on_d:
             raise RegisterError(f"the expiry date {until_d} is before the consent date {on_d}")
+        if on_d > today():
+            raise RegisterError(
+                f"the consent date {on_d} is in the future; record consent on or after the day "
+                "it is given"
+            )
         with self.transaction():
             current = self.resolve(person)
             ch = self.channel(channel)
@@ -900,8 +905,13 @@ class Register:
             )
 
     def consent_state(self, person_id: int, channel: str, on: dt.date | None = None) -> ConsentState:
-        """The consent in force for one person and channel on ``on`` (default today)."""
-        return self.consent_states_many([person_id], on=on, channels=[channel])[person_id][channel]
+        """The consent in force for one person and channel on ``on`` (default today).
+
+        ``channel`` is a channel name (``social_media``; a label such as "Social media" is
+        folded to it); an unknown channel has no consent: ``missing``.
+        """
+        name = _channel_key(channel)
+        return self.consent_states_many([person_id], on=on, channels=[name])[person_id][name]
 
     def consent_states(self, person_id: int, on: dt.date | None = None,
                        include_biometric: bool = False) -> dict[str, ConsentState]:
@@ -1072,6 +1082,26 @@ class Register:
             newest_d = _from_iso(newest)
             due.append(TemplateDue(people[pid], newest_d, (day - newest_d).days))
         return due
+
+    def lapsed_templates(self, on: dt.date | None = None) -> list[Person]:
+        """People who still have face templates although their biometric consent is no longer
+        granted on ``on`` (it expired): they are already left out of matching; delete the
+        templates with :meth:`delete_lapsed_templates`."""
+        day = on or today()
+        ids = [r[0] for r in self.db.conn.execute(
+            "SELECT DISTINCT person_id FROM templates ORDER BY person_id")]
+        states = self.consent_states_many(ids, on=day, channels=[BIOMETRIC])
+        lapsed = [pid for pid in ids if not states[pid][BIOMETRIC].granted]
+        people = self.people_by_id(lapsed)
+        return [people[pid] for pid in lapsed]
+
+    def delete_lapsed_templates(self, on: dt.date | None = None, by: str | None = None) -> int:
+        """Delete the templates of everyone in :meth:`lapsed_templates`; returns how many."""
+        deleted = 0
+        with self.transaction():
+            for person in self.lapsed_templates(on):
+                deleted += self._delete_templates(person.id, "biometric consent expired", by)
+        return deleted
 
     def gallery(self, on: dt.date | None = None):
         """Every usable face template as a :class:`consent.matching.Gallery` (one matrix).

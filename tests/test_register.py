@@ -282,6 +282,23 @@ def test_expired_biometric_consent_keeps_person_out_of_the_gallery(reg, zoe):
     assert len(reg.gallery(on=TODAY + 2 * DAY)) == 0
 
 
+def test_templates_kept_after_biometric_consent_expired_are_found_and_deleted(reg, zoe):
+    reg.record_consent(zoe, "biometric", "granted", recorded_on=TODAY - 10 * DAY,
+                       until=TODAY + DAY)
+    reg.add_template(zoe, encoding(1), "sha-a", 0.9)
+    assert reg.lapsed_templates() == []
+    later = TODAY + 2 * DAY
+    assert [p.id for p in reg.lapsed_templates(on=later)] == [zoe.id]
+    assert reg.delete_lapsed_templates(on=later, by="dpo") == 1
+    assert reg.templates(zoe.id) == []
+    assert reg.audit()[-1].after == {"deleted": 1, "reason": "biometric consent expired"}
+
+
+def test_consent_cannot_be_dated_in_the_future(reg, zoe):
+    with pytest.raises(RegisterError, match="in the future"):
+        reg.record_consent(zoe, "website", "granted", recorded_on=TODAY + DAY)
+
+
 def test_templates_stored_as_128_float64_numbers(reg, zoe):
     reg.record_consent(zoe, "biometric", "granted")
     e = encoding(3)

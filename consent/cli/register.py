@@ -474,9 +474,12 @@ def _change_text(before, after) -> str:
 @register.command("templates-due")
 @click.option("--max-age-days", type=int, default=None,
               help="Age at which templates are due (default: settings.template_max_age_days).")
+@click.option("--delete-lapsed", is_flag=True,
+              help="Delete the templates of people whose biometric consent has expired.")
 @pass_ctx
-def templates_due(obj, max_age_days):
-    """People whose face templates are old enough to re-enrol (children's faces change)."""
+def templates_due(obj, max_age_days, delete_lapsed):
+    """People whose face templates are old enough to re-enrol (children's faces change), and
+    templates kept after biometric consent expired."""
     reg = obj.register()
     due = reg.templates_due(max_age_days)
     for d in due:
@@ -484,3 +487,11 @@ def templates_due(obj, max_age_days):
     age = reg.settings.template_max_age_days if max_age_days is None else max_age_days
     click.echo(f"{len(due)} {'person' if len(due) == 1 else 'people'} due for re-enrolment "
                f"(templates older than {age} days)")
+    if delete_lapsed:
+        n = reg.delete_lapsed_templates(by=obj.by)
+        click.echo(f"deleted {n} face template{'s' if n != 1 else ''} whose biometric consent "
+                   "had expired")
+        return
+    lapsed = reg.lapsed_templates()
+    for p in lapsed:
+        click.echo(f"{p.label}: biometric consent expired; templates unused (--delete-lapsed)")
