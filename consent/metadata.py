@@ -361,7 +361,11 @@ def _inflate(data: bytes, limit: int = 1 << 22) -> bytes | None:
 def _scan_open(path: Path, img: Image.Image, data: bytes) -> tuple[MetadataReport, _Parsed]:
     """Scan an opened image whose file bytes are ``data``."""
     report = MetadataReport(path=path, format=SUPPORTED_FORMATS[img.format])
-    report.orientation = read_orientation(img)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report.orientation = read_orientation(img)
+    if caught:
+        report.problem("EXIF block is partly damaged; it will be dropped")
     fmt = img.format
     if fmt in ("JPEG", "MPO"):
         parsed = _walk_jpeg(data)
@@ -380,7 +384,7 @@ def _scan_open(path: Path, img: Image.Image, data: bytes) -> tuple[MetadataRepor
         _scan_tiff(report, img, parsed)
     else:  # HEIF
         parsed = _Parsed()
-        _scan_heif(report, img, parsed)
+        _scan_heif(report, img, parsed, data)
     report.has_icc = bool(parsed.icc)
     return report, parsed
 
@@ -591,11 +595,14 @@ def _gps_tags(report, gps: dict, label: str) -> None:
         report.add("gps", "GPS position", f"{lat:.6f}, {lon:.6f}")
         if report.gps is None:
             report.gps = (round(lat, 7), round(lon, 7))
+    before = len(report.items)
     for tag, value in gps.items():
         if tag == 0 or (tag in (1, 2, 3, 4) and lat is not None and lon is not None):
             continue
         name = ExifTags.GPSTAGS.get(tag, f"tag {tag}")
         report.add("gps", f"{label} {name}", value)
+    if len(report.items) == before and (lat is None or lon is None):
+        report.add("gps", f"{label} GPS block", "present, without a position")
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,6 +764,8 @@ def _scan_iim(report: MetadataReport, data: bytes) -> None:
             values.setdefault(dataset, []).append(value)
     if pos < n and data[pos:].strip(b"\0"):
         report.problem("IPTC block is malformed; it will be dropped")
+    if not values:
+        report.add("other", "IPTC block", "present, holding no text")
     for dataset, found in values.items():
         texts = []
         for raw in found:
@@ -1177,13 +1186,24 @@ def _scan_tiff(report: MetadataReport, img: Image.Image, parsed: _Parsed) -> Non
         report.add("other", "TIFF pages", f"{pages - 1} more page(s); only the first is kept")
 
 
-def _scan_heif(report: MetadataReport, img: Image.Image, parsed: _Parsed) -> None:
+def _scan_heif(report: MetadataReport, img: Image.Image, parsed: _Parsed, data: bytes) -> None:
     info = img.info
     if info.get("exif"):
         raw = info["exif"]
         _scan_exif(report, raw[6:] if raw.startswith(b"Exif\0") else raw, "HEIF EXIF")
-    if info.get("xmp"):
-        _scan_xmp(report, info["xmp"], "HEIF XMP")
+    primary = bytes(info.get("xmp") or b"")
+    if primary:
+        _scan_xmp(report, primary, "HEIF XMP")
+    # XMP attached to other items (HDR gain map, depth map) is not in Pillow's info
+    start = data.find(b"<x:xmpmeta")
+    for _ in range(20):
+        end = data.find(b"</x:xmpmeta>", start)
+        if start < 0 or end < 0:
+            break
+        packet = data[start:end + 12]
+        if packet not in primary:
+            _scan_xmp(report, packet, "HEIF XMP (second image)")
+        start = data.find(b"<x:xmpmeta", end)
     if info.get("thumbnails"):
         sizes = ", ".join(f"{t}px" for t in info["thumbnails"])
         report.add("thumbnail", "HEIF thumbnails", f"{len(info['thumbnails'])} ({sizes})")
@@ -1212,9 +1232,12 @@ def _reencode(src: Path, img: Image.Image, orientation: int, icc: bytes | None,
             f"{describe(src)}: the picture data is truncated or corrupted ({exc}); copy the "
             "original photo from the camera again"
         ) from None
+    # Pillow's TIFF reader applies the orientation itself while loading (and pillow-heif while
+    # decoding); only what is still left to apply is applied here, never twice.
+    remaining = read_orientation(img) if orientation != 1 else 1
     picture = _to_rgb(img)
-    if orientation in _UPRIGHT:
-        picture = picture.transpose(_UPRIGHT[orientation])
+    if remaining in _UPRIGHT:
+        picture = picture.transpose(_UPRIGHT[remaining])
     picture.info = {}  # Pillow would otherwise carry a comment over into the copy
     if icc and icc[16:20] != b"RGB ":
         icc = None
