@@ -43,7 +43,6 @@ from pathlib import Path
 from .errors import ImportRefused, RegisterError
 from .register import (
     PERSON_FIELDS,
-    BIOMETRIC,
     ConsentState,
     Person,
     Register,
@@ -603,7 +602,7 @@ def _name(values: dict) -> str:
 
 
 __all__ = [
-    "FIELDS", "BIOMETRIC", "ConsentChange", "ImportResult", "RowOutcome", "Table", "decode",
+    "FIELDS", "ConsentChange", "ImportResult", "RowOutcome", "Table", "decode",
     "fold", "import_csv", "map_columns", "parse_consent", "parse_date", "parse_mapping",
     "read_table",
 ]

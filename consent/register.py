@@ -30,8 +30,6 @@ import json
 import os
 import re
 import sqlite3
-import unicodedata
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -42,38 +40,40 @@ from .errors import (
     RegisterBusy,
     RegisterError,
 )
+from .register_records import (  # noqa: F401  (re-exported: callers import them from here)
+    BIOMETRIC,
+    PERSON_FIELDS,
+    RECORDED_STATUSES,
+    ROLES,
+    SOURCES,
+    STATUSES,
+    AuditEntry,
+    Channel,
+    ConsentRecord,
+    ConsentState,
+    Person,
+    Template,
+    TemplateDue,
+    as_date,
+    channel_key,
+    clean_person_fields,
+    consent_record_from_row,
+    from_iso,
+    iso_date,
+    name_key,
+    normalise_year,
+    today,
+)
 from .register_schema import migrations
 from .settings import DEFAULTS, Settings, data_dir
 
-#: consent statuses that can be recorded
-RECORDED_STATUSES = ("granted", "refused", "withdrawn")
-#: statuses :meth:`Register.consent_state` can return (expired and missing are derived)
-STATUSES = ("granted", "refused", "withdrawn", "expired", "missing")
-ROLES = ("pupil", "staff")
-BIOMETRIC = "biometric"
-#: where a consent came from, as recorded (free text is allowed; these are the usual ones)
-SOURCES = ("paper form", "MIS import", "admin", "web")
-
 BUSY_MESSAGE = "the register is busy (another import or check is writing); try again in a minute"
 
-PERSON_FIELDS = (
-    "mis_id", "role", "legal_forename", "legal_surname", "preferred_forename",
-    "preferred_surname", "year_group", "form", "left_on",
-)
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
-_NON_WORD = re.compile(r"[^\w]+")
-_SPACES_DASHES = re.compile(r"[\s\-]+")
-_YEAR = re.compile(r"(?:year|yr|y)?\s*0*(\d{1,2})")
-
 
 def default_path() -> Path:
     """Where the register lives unless told otherwise: ``$CONSENT_DB`` or ``data/consent.db``."""
     return Path(os.environ.get("CONSENT_DB") or data_dir() / "consent.db")
-
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 def _now() -> str:
@@ -87,214 +87,9 @@ def _default_user() -> str:
         return "unknown"
 
 
-def as_date(value, what: str = "date") -> dt.date | None:
-    """A ``date`` from a date, an ISO string, a UK ``dd/mm/yyyy`` string, or ``None``."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    from .mis import parse_date  # one date parser for the CSV import and the API
-
-    parsed = parse_date(str(value))
-    if parsed is None:
-        raise RegisterError(
-            f"{what} {value!r} is not a date; write it as YYYY-MM-DD or DD/MM/YYYY"
-        )
-    return parsed
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _from_iso(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def name_key(text: str) -> str:
-    """Fold a name for searching: no accents, no apostrophes, lower case, single spaces.
-
-    ``"Zoë O'Brien"`` and ``"zoe obrien"`` fold to the same key; so do ``"Siân"`` and ``"Sian"``.
-    """
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHES.sub("", text.casefold())
-    text = _NON_WORD.sub(" ", text)
-    return " ".join(text.split())
-
-
-# --- records -------------------------------------------------------------------------------
-
-
-@dataclass
-class Person:
-    """A pupil or member of staff. ``never_publish_reason`` is filled only for admin callers."""
-
-    id: int
-    mis_id: str
-    role: str
-    legal_forename: str
-    legal_surname: str
-    preferred_forename: str | None = None
-    preferred_surname: str | None = None
-    year_group: str | None = None
-    form: str | None = None
-    left_on: dt.date | None = None
-    never_publish: bool = False
-    never_publish_since: dt.date | None = None
-    #: admin-only: why the person must never be published (None for everyone else)
-    never_publish_reason: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-
-    @property
-    def forename(self) -> str:
-        return self.preferred_forename or self.legal_forename
-
-    @property
-    def surname(self) -> str:
-        return self.preferred_surname or self.legal_surname
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.forename} {self.surname}"
-
-    def on_roll(self, on: dt.date | None = None) -> bool:
-        """True unless the person has left on or before ``on`` (default today)."""
-        return self.left_on is None or self.left_on > (on or today())
-
-    @property
-    def label(self) -> str:
-        """How messages name the person: ``Zoë O'Brien (A123, Year 7, 7B)``."""
-        bits = [self.mis_id]
-        if self.role == "staff":
-            bits.append("staff")
-        if self.year_group:
-            bits.append(f"Year {self.year_group}" if self.year_group[:1].isdigit() else self.year_group)
-        if self.form:
-            bits.append(self.form)
-        return f"{self.display_name} ({', '.join(bits)})"
-
-    def names(self) -> list[str]:
-        """Every first name and surname on record (for caption checks and searching)."""
-        seen = []
-        for name in (self.legal_forename, self.preferred_forename, self.legal_surname,
-                     self.preferred_surname):
-            if name and name not in seen:
-                seen.append(name)
-        return seen
-
-    def to_json(self, admin: bool = False) -> dict:
-        data = asdict(self)
-        for key in ("left_on", "never_publish_since"):
-            data[key] = _iso(data[key])
-        data["display_name"] = self.display_name
-        data["on_roll"] = self.on_roll()
-        if not admin:
-            data.pop("never_publish_reason")
-        return data
-
-
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    label: str
-    #: ``publication`` (website, social media, ...) or ``biometric``
-    kind: str
-    builtin: bool
-
-
-@dataclass(frozen=True)
-class ConsentState:
-    """A person's consent for one channel on one day, as the check sees it.
-
-    ``status`` is ``granted``, ``refused``, ``withdrawn``, ``expired`` (granted, but ``until``
-    has passed) or ``missing`` (nothing recorded: no consent).
-    """
-
-    channel: str
-    status: str
-    since: dt.date | None = None
-    until: dt.date | None = None
-    source: str | None = None
-    note: str | None = None
-
-    @property
-    def granted(self) -> bool:
-        return self.status == "granted"
-
-    def to_json(self) -> dict:
-        return {
-            "channel": self.channel, "status": self.status, "since": _iso(self.since),
-            "until": _iso(self.until), "source": self.source, "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class ConsentRecord:
-    """One row of consent history, as recorded."""
-
-    id: int
-    person_id: int
-    channel: str
-    status: str
-    recorded_on: dt.date
-    until: dt.date | None
-    source: str
-    note: str | None
-    recorded_by: str
-    recorded_at: str
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["recorded_on"] = _iso(self.recorded_on)
-        data["until"] = _iso(self.until)
-        return data
-
-
-@dataclass(frozen=True)
-class Template:
-    """A stored face template (the 128 numbers themselves are in ``encoding``)."""
-
-    id: int
-    person_id: int
-    photo_sha256: str
-    enrolled_on: dt.date
-    quality: float
-    encoding: object = field(repr=False, compare=False, default=None)
-
-
-@dataclass(frozen=True)
-class TemplateDue:
-    """A person whose newest face template is older than the re-enrolment age."""
-
-    person: Person
-    newest_enrolled_on: dt.date
-    age_days: int
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: str
-    by: str
-    action: str
-    person_id: int | None
-    #: the person as they are named now, or ``person #12 (purged)``
-    person_label: str | None
-    before: object
-    after: object
-    redacted: bool
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 # --- the register --------------------------------------------------------------------------
@@ -483,7 +278,7 @@ class Register:
         where, params = [], []
         if since:
             where.append("a.at >= ?")
-            params.append(_iso(as_date(since, "since date")))
+            params.append(iso_date(as_date(since, "since date")))
         if person is not None:
             pid = person if isinstance(person, int) else self.find_person(person).id
             where.append("a.person_id = ?")
@@ -537,16 +332,16 @@ class Register:
 
     def channel(self, name: str) -> Channel:
         """A channel by name or label (``Social Media`` finds ``social_media``)."""
-        wanted = _channel_key(name)
+        wanted = channel_key(name)
         for ch in self.channels(include_biometric=True):
-            if wanted in (ch.name, _channel_key(ch.label)):
+            if wanted in (ch.name, channel_key(ch.label)):
                 return ch
         known = ", ".join(self.channel_names(include_biometric=True))
         raise RegisterError(f"unknown channel {name!r}; the channels are: {known}")
 
     def add_channel(self, name: str, label: str | None = None, by: str | None = None) -> Channel:
         """Add a publication channel (e.g. ``prospectus``); its name is lower case a-z, 0-9, _."""
-        key = _channel_key(name)
+        key = channel_key(name)
         if not _CHANNEL_NAME.match(key):
             raise RegisterError(
                 f"channel name {name!r} is not usable; use letters, digits and underscores, "
@@ -572,9 +367,9 @@ class Register:
             legal_forename=row["legal_forename"], legal_surname=row["legal_surname"],
             preferred_forename=row["preferred_forename"],
             preferred_surname=row["preferred_surname"],
-            year_group=row["year_group"], form=row["form"], left_on=_from_iso(row["left_on"]),
+            year_group=row["year_group"], form=row["form"], left_on=from_iso(row["left_on"]),
             never_publish=bool(row["never_publish"]),
-            never_publish_since=_from_iso(row["never_publish_since"]),
+            never_publish_since=from_iso(row["never_publish_since"]),
             never_publish_reason=row["never_publish_reason"] if admin else None,
             created_at=row["created_at"], updated_at=row["updated_at"],
         )
@@ -711,7 +506,7 @@ class Register:
     def _update_person(self, current: Person, changes: dict, by: str | None) -> dict:
         """Apply changed fields (caller holds the transaction); returns {field: (old, new)}."""
         old = {c: getattr(current, c) for c in PERSON_FIELDS}
-        old["left_on"] = _iso(current.left_on)
+        old["left_on"] = iso_date(current.left_on)
         new = clean_person_fields({**old, **changes})
         diff = {k: (old[k], new[k]) for k in PERSON_FIELDS if old[k] != new[k]}
         if not diff:
@@ -892,7 +687,7 @@ class Register:
         self.db.conn.execute(
             "INSERT INTO consents (person_id, channel, status, recorded_on, until, source, note, "
             "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [person_id, channel, status, recorded_on.isoformat(), _iso(until), source,
+            [person_id, channel, status, recorded_on.isoformat(), iso_date(until), source,
              (note or None), by or self.user, self._time()],
         )
         if audit:
@@ -900,7 +695,7 @@ class Register:
                 "consent.set", person_id,
                 before=before.to_json() if before else None,
                 after={"channel": channel, "status": status, "since": recorded_on.isoformat(),
-                       "until": _iso(until), "source": source, "note": note or None},
+                       "until": iso_date(until), "source": source, "note": note or None},
                 by=by,
             )
 
@@ -910,7 +705,7 @@ class Register:
         ``channel`` is a channel name (``social_media``; a label such as "Social media" is
         folded to it); an unknown channel has no consent: ``missing``.
         """
-        name = _channel_key(channel)
+        name = channel_key(channel)
         return self.consent_states_many([person_id], on=on, channels=[name])[person_id][name]
 
     def consent_states(self, person_id: int, on: dt.date | None = None,
@@ -955,7 +750,7 @@ class Register:
                 if status == "granted" and until and until < day:
                     status = "expired"
                 result[pid][ch] = ConsentState(
-                    ch, status, _from_iso(since), _from_iso(until), source, note
+                    ch, status, from_iso(since), from_iso(until), source, note
                 )
         return result
 
@@ -966,17 +761,17 @@ class Register:
         if channel:
             sql += " AND channel = ?"
             params.append(self.channel(channel).name)
-        return [_consent_record(r) for r in self.db.query(sql + " ORDER BY id", params)]
+        return [consent_record_from_row(r) for r in self.db.query(sql + " ORDER BY id", params)]
 
     def withdrawals(self, since: dt.date | str, until: dt.date | str | None = None
                     ) -> list[tuple[Person, ConsentRecord]]:
         """Withdrawals recorded from ``since`` (a date) on, newest first, with the person."""
-        params = [_iso(as_date(since, "since date"))]
+        params = [iso_date(as_date(since, "since date"))]
         sql = "SELECT * FROM consents WHERE status = 'withdrawn' AND recorded_on >= ?"
         if until:
             sql += " AND recorded_on <= ?"
-            params.append(_iso(as_date(until, "date")))
-        records = [_consent_record(r) for r in self.db.query(sql + " ORDER BY recorded_on DESC, id DESC", params)]
+            params.append(iso_date(as_date(until, "date")))
+        records = [consent_record_from_row(r) for r in self.db.query(sql + " ORDER BY recorded_on DESC, id DESC", params)]
         people = self.people_by_id(r.person_id for r in records)
         return [(people[r.person_id], r) for r in records if r.person_id in people]
 
@@ -1039,7 +834,7 @@ class Register:
             "WHERE person_id = ? ORDER BY id", [person_id],
         ).fetchall()
         return [
-            Template(r[0], r[1], r[2], _from_iso(r[3]), r[4],
+            Template(r[0], r[1], r[2], from_iso(r[3]), r[4],
                      np.frombuffer(r[5], dtype=np.float64) if with_encodings else None)
             for r in rows
         ]
@@ -1079,7 +874,7 @@ class Register:
         people = self.people_by_id(r[0] for r in rows)
         due = []
         for pid, newest in rows:
-            newest_d = _from_iso(newest)
+            newest_d = from_iso(newest)
             due.append(TemplateDue(people[pid], newest_d, (day - newest_d).days))
         return due
 
@@ -1141,56 +936,3 @@ def _load(value: str | None):
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _channel_key(name: str) -> str:
-    return _SPACES_DASHES.sub("_", (name or "").strip().lower())
-
-
-def _consent_record(row: dict) -> ConsentRecord:
-    return ConsentRecord(
-        id=row["id"], person_id=row["person_id"], channel=row["channel"], status=row["status"],
-        recorded_on=_from_iso(row["recorded_on"]), until=_from_iso(row["until"]),
-        source=row["source"], note=row["note"], recorded_by=row["recorded_by"],
-        recorded_at=row["recorded_at"],
-    )
-
-
-def normalise_year(value) -> str | None:
-    """``"Year 7"``, ``"Y7"``, ``"Yr 07"``, ``"7"`` -> ``"7"``; ``"Reception"`` -> ``"R"``;
-    anything else is kept as written (``"N1"``, ``"Staff"``)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    low = text.lower()
-    if low in ("r", "rec", "reception", "yr r", "year r"):
-        return "R"
-    match = _YEAR.fullmatch(low)
-    if match:
-        return match.group(1)
-    return text
-
-
-def clean_person_fields(values: dict) -> dict:
-    """Trim and check a person's fields; raises :class:`RegisterError` naming the problem."""
-    out = {}
-    for key in PERSON_FIELDS:
-        value = values.get(key)
-        if isinstance(value, str):
-            value = " ".join(value.split()) or None
-        out[key] = value
-    if not out["mis_id"]:
-        raise RegisterError("a person needs a MIS id (UPN, admission number or staff code)")
-    out["mis_id"] = out["mis_id"].upper()
-    if " " in out["mis_id"]:
-        raise RegisterError(f"MIS id {out['mis_id']!r} contains spaces; check the value")
-    if not out["legal_forename"] or not out["legal_surname"]:
-        raise RegisterError(f"{out['mis_id']}: a legal first name and surname are needed")
-    out["role"] = (out["role"] or "pupil").lower()
-    if out["role"] not in ROLES:
-        raise RegisterError(f"{out['mis_id']}: role must be pupil or staff, not {out['role']!r}")
-    out["year_group"] = normalise_year(out["year_group"])
-    out["left_on"] = _iso(as_date(out["left_on"], "leaving date"))
-    return out

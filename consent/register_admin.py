@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import RegisterError
-from .register import BIOMETRIC, Person, Register, _iso, as_date, today
+from .register import BIOMETRIC, Person, Register, as_date, iso_date, today
 from .register_schema import MIGRATION_SET
 
 #: what a register export is, for whoever reads the JSON later
@@ -91,7 +91,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
             register._audit(
                 "person.purge", person.id,
                 after={"summary": f"person #{person.id} purged",
-                       "left_on": _iso(person.left_on), "role": person.role,
+                       "left_on": iso_date(person.left_on), "role": person.role,
                        "templates_deleted": n_templates, "consent_records_deleted": n_consents},
                 by=by,
             )
@@ -124,7 +124,7 @@ def export_person(register: Register, person) -> dict:
         "consent_history": [r.to_json() for r in register.consent_history(p.id)],
         "face_templates": [
             {
-                "id": t.id, "enrolled_on": _iso(t.enrolled_on), "photo_sha256": t.photo_sha256,
+                "id": t.id, "enrolled_on": iso_date(t.enrolled_on), "photo_sha256": t.photo_sha256,
                 "quality": t.quality,
                 "encoding": [round(float(x), 8) for x in t.encoding],
             }
