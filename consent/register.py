@@ -17,8 +17,11 @@ Rules the register keeps, whoever calls it:
   withdrawing biometric consent deletes the person's templates in the same transaction;
 - the never-publish reason is only returned to callers who ask as admins.
 
-Leavers' purge, subject-access export and backup/restore live in :mod:`consent.register_admin`;
-the MIS CSV import in :mod:`consent.mis`; enrolment from photos in :mod:`consent.enrolment`.
+The records it returns (:class:`Person`, :class:`ConsentState`, ...) and the rules for cleaning
+names, year groups and dates live in :mod:`consent.register_records` (re-exported here); the
+schema in :mod:`consent.register_schema`. Leavers' purge, subject-access export and
+backup/restore live in :mod:`consent.register_admin`; the MIS CSV import in :mod:`consent.mis`;
+enrolment from photos in :mod:`consent.enrolment`; matching in :mod:`consent.matching`.
 """
 
 from __future__ import annotations
