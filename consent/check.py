@@ -21,9 +21,7 @@ from pathlib import Path
 
 from . import images, rules
 from .errors import ConsentError
-from .results import (
-    BLOCK, OK, VERDICT_WORDS, ChannelVerdict, Face, PhotoCheck, SEVERITY_VERDICT, channel_label, worst,
-)
+from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import PersonNames, RuleContext
 from .settings import DEFAULTS, Settings
 
@@ -168,7 +166,8 @@ def judge(
     for channel in channels:
         relevant = [r for r in reasons if r.applies_to(channel)]
         verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
-        verdicts[channel] = ChannelVerdict(channel, verdict, _summary(channel, verdict, relevant))
+        detail = "; ".join(r.message for r in relevant if SEVERITY_VERDICT[r.severity] == verdict and verdict != OK)
+        verdicts[channel] = ChannelVerdict(channel, verdict, detail)
     return PhotoCheck(
         path=path,
         name=name,
@@ -185,15 +184,6 @@ def judge(
         notes=list(analysis.notes),
         timings=dict(analysis.timings),
     )
-
-
-def _summary(channel: str, verdict: str, reasons) -> str:
-    """"blocked for social media: 1 pupil without consent for social media (consent withdrawn)"."""
-    label = channel_label(channel)
-    if verdict == OK:
-        return f"ok for {label}"
-    deciding = [r.message for r in reasons if SEVERITY_VERDICT[r.severity] == verdict]
-    return f"{VERDICT_WORDS[verdict]} for {label}: " + "; ".join(deciding)
 
 
 class Checker:

@@ -127,15 +127,31 @@ class Face:
         return data
 
 
+def join_words(words: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + (words[-1] if words else "")
+
+
 @dataclass
 class ChannelVerdict:
     channel: str
     verdict: str
-    #: one line, e.g. "blocked for social media: 1 pupil without consent"
-    summary: str
+    #: the messages of the reasons that decided the verdict, joined by "; " ("" when ok)
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One line, e.g. "blocked for social media: 1 pupil without consent ..."."""
+        return _sentence(self.verdict, [self.channel], self.detail)
 
     def to_json(self) -> dict:
-        return {"channel": self.channel, "verdict": self.verdict, "summary": self.summary}
+        return {"channel": self.channel, "verdict": self.verdict, "detail": self.detail,
+                "summary": self.summary}
+
+
+def _sentence(verdict: str, channels: list[str], detail: str) -> str:
+    text = f"{VERDICT_WORDS[verdict]} for {join_words([channel_label(c) for c in channels])}"
+    return f"{text}: {detail}" if detail else text
 
 
 @dataclass
@@ -177,10 +193,14 @@ class PhotoCheck:
         return [r for r in self.reasons if r.applies_to(channel)]
 
     def summary(self) -> str:
-        """One plain sentence over all channels ("ok for newsletter; blocked for social media: ...")."""
+        """One plain sentence over all channels, channels with the same outcome together:
+        "ok for website and newsletter; blocked for social media: 1 pupil without consent ..."."""
         if self.error:
             return self.error
-        return "; ".join(v.summary for v in self.verdicts.values())
+        groups: dict[tuple[str, str], list[str]] = {}
+        for v in sorted(self.verdicts.values(), key=lambda v: VERDICT_ORDER[v.verdict]):
+            groups.setdefault((v.verdict, v.detail), []).append(v.channel)
+        return "; ".join(_sentence(verdict, chans, detail) for (verdict, detail), chans in groups.items())
 
     def to_json(self, names: bool = True, admin: bool = False) -> dict:
         return {
@@ -239,7 +259,7 @@ class PhotoCheck:
             path=data["path"], name=data["name"], sha256=data["sha256"], format=data["format"],
             width=data["width"], height=data["height"], channels=list(data["channels"]),
             faces=faces, pupil_count=data["pupil_count"], reasons=reasons,
-            verdicts={c: ChannelVerdict(**v) for c, v in data["channels"].items()},
+            verdicts={c: ChannelVerdict(c, v["verdict"], v.get("detail", "")) for c, v in data["channels"].items()},
             metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
             error=err.get("message"), error_code=err.get("code"), safe_copy=data["safe_copy"],
             blurred_recheck=data.get("blurred_recheck"),

@@ -86,7 +86,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             writer(results, path)
             click.echo(f"wrote {path}")
     n = batch.counts(results)
-    click.echo(f"{len(results)} photos: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
+    click.echo(f"{len(results)} photo{'' if len(results) == 1 else 's'}: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
                f"{n['error']} could not be checked")
     if n["error"]:
         sys.exit(EXIT_ERROR)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import INFO, Reason
+from ..results import INFO, Reason, join_words
 from . import RuleContext, rule
 
 #: consent.metadata group codes, as they read in a sentence
@@ -26,8 +26,7 @@ GROUP_WORDS = {
 def location_metadata(ctx: RuleContext):
     found = [g for g in GROUP_WORDS if g in ctx.metadata_found]
     if found:
-        words = [GROUP_WORDS[g] for g in found]
-        listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+        listed = join_words([GROUP_WORDS[g] for g in found])
         yield Reason(
             code="location_metadata",
             severity=INFO,
