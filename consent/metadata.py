@@ -180,10 +180,10 @@ def scan(path: os.PathLike | str, settings: Settings = DEFAULTS) -> MetadataRepo
     Raises the errors of :func:`consent.images.open_image` (missing, empty, not an image,
     unsupported format, too many pixels); broken metadata only adds ``problems``.
     """
-    img = open_image(path, settings)
+    img, damaged = _open(path, settings)
     try:
         data = _read(path)
-        report, _ = _scan_open(Path(path), img, data)
+        report, _ = _scan_open(Path(path), img, data, damaged)
     finally:
         img.close()
     return report
@@ -231,10 +231,10 @@ def make_safe_copy(
             f"{dst}: this is the original photo itself; choose another folder or name for the "
             "safe copy"
         )
-    img = open_image(src, settings)
+    img, damaged = _open(src, settings)
     try:
         data = _read(src)
-        report, parsed = _scan_open(src, img, data)
+        report, parsed = _scan_open(src, img, data, damaged)
         fmt = img.format
         orientation = report.orientation
         reencoded = fmt not in ("JPEG", "MPO", "PNG", "WEBP")
@@ -358,13 +358,22 @@ def _inflate(data: bytes, limit: int = 1 << 22) -> bytes | None:
         return None
 
 
-def _scan_open(path: Path, img: Image.Image, data: bytes) -> tuple[MetadataReport, _Parsed]:
-    """Scan an opened image whose file bytes are ``data``."""
+def _open(path, settings: Settings) -> tuple[Image.Image, bool]:
+    """:func:`open_image`, and whether Pillow warned about damaged EXIF while opening."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = open_image(path, settings)
+    return img, bool(caught)
+
+
+def _scan_open(path: Path, img: Image.Image, data: bytes,
+               damaged: bool = False) -> tuple[MetadataReport, _Parsed]:
+    """Scan an opened image whose file bytes are ``data`` (``damaged``: Pillow warned)."""
     report = MetadataReport(path=path, format=SUPPORTED_FORMATS[img.format])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report.orientation = read_orientation(img)
-    if caught:
+    if caught or damaged:
         report.problem("EXIF block is partly damaged; it will be dropped")
     fmt = img.format
     if fmt in ("JPEG", "MPO"):
@@ -1282,7 +1291,7 @@ def _verify_copy(tmp: Path, src: Path, dst: Path, orientation: int, icc: bytes |
                  decode: bool, settings: Settings) -> None:
     """Re-read the written copy: nothing identifying, same orientation and ICC, decodes."""
     try:
-        img = open_image(tmp, settings)
+        img, damaged = _open(tmp, settings)
     except ConsentError as exc:
         raise SafeCopyFailed(f"{dst}: the safe copy could not be read back ({exc}); "
                              "nothing was written") from None
@@ -1300,7 +1309,7 @@ def _verify_copy(tmp: Path, src: Path, dst: Path, orientation: int, icc: bytes |
                     f"{describe(src)}: the picture data is truncated or corrupted ({exc}); "
                     "copy the original photo from the camera again"
                 ) from None
-        check, parsed = _scan_open(dst, img, _read(tmp))
+        check, parsed = _scan_open(dst, img, _read(tmp), damaged)
         leftovers = [f"{GROUP_LABELS[i.group]} ({i.name})" for i in check.items]
         leftovers += check.problems
         if check.orientation != orientation:
