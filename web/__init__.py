@@ -104,9 +104,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import api, auth, batch, check, errors, home, review, users
+    from . import api, audit, auth, batch, check, errors, home, register, review, users
 
     errors.register(app)
-    for module in (home, auth, users, check, batch, review, api):
+    for module in (home, auth, users, check, batch, review, register, audit, api):
         app.register_blueprint(module.bp)
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from . import accounts
+from .audit_log import log_event
 from .db import get_db
 from .security import roles_required
 
@@ -43,17 +44,20 @@ def create():
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return _page(400, form=f)
+    log_event(get_db(), g.user.username, "account.created", None, {"user": user.username, "roles": ",".join(sorted(user.roles))})
     flash(f"Account {user.username} created. Give them their password in person.", "info")
     return redirect(url_for("users.index"))
 
 
-def _change(action, done: str):
-    """Run an account change; on success flash ``done`` and go back, else show why, with 400."""
+def _change(action, done: str, event: str, user_id: int, detail: dict | None = None):
+    """Run an account change; on success log it, flash ``done`` and go back, else show why (400)."""
     try:
         action()
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return _page(400)
+    target = accounts.get_user(get_db(), user_id)
+    log_event(get_db(), g.user.username, event, None, {"user": target.username if target else user_id, **(detail or {})})
     flash(done, "info")
     return redirect(url_for("users.index"))
 
@@ -62,7 +66,8 @@ def _change(action, done: str):
 @roles_required("admin")
 def set_roles(user_id: int):
     roles = request.form.getlist("roles")
-    return _change(lambda: accounts.set_roles(get_db(), user_id, roles), "Roles saved.")
+    return _change(lambda: accounts.set_roles(get_db(), user_id, roles), "Roles saved.", "account.roles",
+                   user_id, {"roles": ",".join(sorted(roles))})
 
 
 @bp.post("/<int:user_id>/active")
@@ -70,7 +75,8 @@ def set_roles(user_id: int):
 def set_active(user_id: int):
     active = request.form.get("active") == "1"
     done = "Account turned back on." if active else "Account turned off: they can no longer sign in."
-    return _change(lambda: accounts.set_active(get_db(), user_id, active), done)
+    return _change(lambda: accounts.set_active(get_db(), user_id, active), done,
+                   "account.on" if active else "account.off", user_id)
 
 
 @bp.post("/<int:user_id>/password")
@@ -79,7 +85,7 @@ def set_password(user_id: int):
     password = request.form.get("password", "")
     return _change(
         lambda: accounts.set_password(get_db(), user_id, password),
-        "Password changed. Their other sessions are signed out.",
+        "Password changed. Their other sessions are signed out.", "account.password", user_id,
     )
 
 
@@ -91,6 +97,7 @@ def create_token(user_id: int):
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return _page(400)
+    log_event(get_db(), g.user.username, "token.created", None, {"user": user_id, "label": request.form.get("label", "")})
     # shown once, in this response only (never put in the session cookie or a log)
     return _page(201, new_token=token, new_token_user=accounts.get_user(get_db(), user_id))
 
@@ -99,5 +106,6 @@ def create_token(user_id: int):
 @roles_required("admin")
 def revoke_token(token_id: int):
     accounts.revoke_api_token(get_db(), token_id)
+    log_event(get_db(), g.user.username, "token.revoked", None, {"token": token_id})
     flash("API token revoked: it stops working at once.", "info")
     return redirect(url_for("users.index"))

@@ -1,0 +1,26 @@
+"""Audit log (admin): every register change (from the register's own log) and the web app's
+own events (sign-offs, downloads, batch jobs, account changes), newest first."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from . import audit_log
+from .db import get_db
+from .regdb import get_register
+from .security import roles_required
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+LIMIT = 300
+
+
+@bp.get("/")
+@roles_required("admin")
+def index():
+    action = request.args.get("action", "").strip() or None
+    who = request.args.get("person", "").strip() or None
+    entries = get_register().audit(action=action, person=who, limit=LIMIT) if not request.args.get("web") else []
+    events = audit_log.events(get_db(), LIMIT, action=action) if not who else []
+    return render_template("audit.html", entries=sorted(entries, key=lambda e: e.id, reverse=True),
+                           events=events, action=action or "", person=who or "")
