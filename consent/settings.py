@@ -28,6 +28,8 @@ class Settings:
     max_pixels: int = 100_000_000
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = 95
+    #: processes writing safe copies at once in `consent strip` (0: one per CPU core)
+    strip_workers: int = 0
 
     # --- faces --------------------------------------------------------------------------
     #: longest side, in pixels, of the image the face detector scans: larger photos are decoded

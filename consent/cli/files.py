@@ -85,6 +85,10 @@ def _is_within(path: Path, folder: Path) -> bool:
         return False
 
 
+def _same_dir(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
 def _destination(src: Path, rel: Path, out_dir: Path, neutral: bool) -> Path:
     from ..metadata import safe_name, safe_suffix
 
@@ -95,6 +99,54 @@ def _destination(src: Path, rel: Path, out_dir: Path, neutral: bool) -> Path:
     if rel.suffix.lower() in same_kind[suffix]:
         return out_dir / rel
     return out_dir / rel.with_suffix(suffix)
+
+
+def _strip_one(job) -> tuple[bool, str]:
+    """Make one safe copy; returns (succeeded, the line to print). Runs in a worker process."""
+    from ..metadata import make_safe_copy
+
+    src, rel, dst, settings = job
+    try:
+        done = make_safe_copy(src, dst, settings)
+    except Exception as exc:  # one bad file never stops the others
+        return False, f"FAIL {rel.as_posix()}: {_message(exc, src)}"
+    removed = ", ".join(done.removed.labels()) or "nothing identifying found"
+    return True, f"ok   {rel.as_posix()} -> {done.dst} (removed: {removed})"
+
+
+def _run_jobs(jobs: list, workers: int):
+    """Yield ``_strip_one`` results in the order of ``jobs``, computed by ``workers`` processes.
+
+    Large files are started first so that one big HEIC does not finish alone at the end.
+    Without fork (or with one worker) the jobs run in this process.
+    """
+    import multiprocessing
+
+    if workers <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in jobs:
+            yield _strip_one(job)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .. import metadata  # noqa: F401  imported once here, inherited by the workers
+
+    def size(job) -> int:
+        try:
+            return job[0].stat().st_size
+        except OSError:
+            return 0
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {}
+        for index in sorted(range(len(jobs)), key=lambda i: -size(jobs[i])):
+            futures[index] = pool.submit(_strip_one, jobs[index])
+        for index, job in enumerate(jobs):
+            try:
+                yield futures[index].result()
+            except Exception as exc:  # a worker died (e.g. a decoder crashed on this file)
+                yield False, (f"FAIL {job[1].as_posix()}: could not be processed ({exc}); "
+                              "try this photo on its own")
 
 
 @click.command("strip")
@@ -113,7 +165,6 @@ def strip(paths, out_dir, neutral_names):
     fails is reported and the others carry on; the exit status is 1 if any failed.
     """
     from ..images import find_images
-    from ..metadata import make_safe_copy
 
     settings = _settings()
     if out_dir.exists() and not out_dir.is_dir():
@@ -121,39 +172,38 @@ def strip(paths, out_dir, neutral_names):
             f"--out {out_dir} is a file, not a folder; give a folder for the safe copies "
             "(originals are never overwritten)"
         )
-    planned: dict[Path, Path] = {}
-    written = failed = 0
     found = []
     for given in paths:
-        inside_folder = given.is_dir()
+        # copies of a folder land in OUT/<folder name>/...; when that is inside the folder
+        # (--out photos/safe) an earlier run's copies must not be stripped again
+        earlier = out_dir / given.name
+        skip = given.is_dir() and _is_within(earlier, given) and not _same_dir(earlier, given)
         for src, rel in find_images([given]):
-            if inside_folder and _is_within(src, out_dir):
-                continue  # an earlier run's safe copy, inside a folder being stripped
-            found.append((src, rel))
+            if not (skip and _is_within(src, earlier)):
+                found.append((src, rel))
+    planned: dict[Path, Path] = {}
+    entries, jobs = [], []
     for src, rel in found:
-        shown = rel.as_posix()
-        try:
-            dst = _destination(src, rel, out_dir, neutral_names)
-            key = Path(os.path.abspath(dst))
-            if src.exists() and key == Path(os.path.abspath(src)):
-                raise ConsentError(
-                    f"{dst}: the safe copy would overwrite the original; choose another --out "
-                    "folder"
-                )
-            if key in planned:
-                raise ConsentError(
-                    f"{dst} is already the safe copy of {planned[key]}; rename one of the two "
-                    "photos"
-                )
+        dst = _destination(src, rel, out_dir, neutral_names)
+        key = Path(os.path.abspath(dst))
+        if key == Path(os.path.abspath(src)):
+            entries.append(f"FAIL {rel.as_posix()}: the safe copy {dst} would overwrite the "
+                           "original; choose another --out folder")
+        elif key in planned:
+            entries.append(f"FAIL {rel.as_posix()}: {dst} would also be the safe copy of "
+                           f"{planned[key]}; rename one of the two photos")
+        else:
             planned[key] = src
-            done = make_safe_copy(src, dst, settings)
-        except Exception as exc:  # one bad file never stops the others
-            failed += 1
-            click.echo(f"FAIL {shown}: {_message(exc, src)}")
-            continue
-        written += 1
-        removed = ", ".join(done.removed.labels()) or "nothing identifying found"
-        click.echo(f"ok   {shown} -> {done.dst} (removed: {removed})")
+            entries.append(None)
+            jobs.append((src, rel, dst, settings))
+    workers = settings.strip_workers or len(os.sched_getaffinity(0))
+    results = _run_jobs(jobs, workers)
+    written = failed = 0
+    for entry in entries:
+        ok, line = (False, entry) if entry else next(results)
+        written += ok
+        failed += not ok
+        click.echo(line)
     copies = "safe copy" if written == 1 else "safe copies"
     click.echo(f"{written} {copies} written to {out_dir}, {failed} failed")
     if failed:
