@@ -108,7 +108,7 @@ class Settings:
     #: share of an arm or leg region matching the face skin tone that means bare arms or legs
     kit_bare_limb_share: float = 0.1
     #: share of the torso region matching the face skin tone that means a bare torso
-    kit_bare_torso_share: float = 0.35
+    kit_bare_torso_share: float = 0.4
     #: evidence needed for the pe_kit verdict (a full playing surface or a context word is 1)
     kit_score_threshold: float = 1.0
     #: histogram similarity (0-1) above which a torso or legs match the learned school kit

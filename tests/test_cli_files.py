@@ -35,6 +35,14 @@ def bad_photos(folder: Path) -> Path:
     return folder
 
 
+def one_photo(folder: Path, name: str = "pupil.jpg") -> Path:
+    """A camera JPEG with GPS, copied into a new ``folder`` under ``name``."""
+    folder.mkdir()
+    photo = folder / name
+    photo.write_bytes((fixture_dir("metadata", "gps") / "DSCN0010.jpg").read_bytes())
+    return photo
+
+
 def lines(result, prefix: str) -> list[str]:
     return [line for line in result.output.splitlines() if line.startswith(prefix)]
 
@@ -79,12 +87,9 @@ def test_strip_keeps_relative_paths_and_turns_heic_into_jpg(tmp_path):
 
 
 def test_strip_neutral_names_leave_no_original_file_name(tmp_path):
-    photos = tmp_path / "Year 3"
-    photos.mkdir()
-    src = fixture_dir("metadata", "gps") / "DSCN0010.jpg"
-    (photos / "Jane_Smith_sports_day.jpg").write_bytes(src.read_bytes())
+    src = one_photo(tmp_path / "Year 3", "Jane_Smith_sports_day.jpg")
     out = tmp_path / "out"
-    result = run(tmp_path, "strip", photos, "--out", out, "--neutral-names")
+    result = run(tmp_path, "strip", src.parent, "--out", out, "--neutral-names")
     assert result.exit_code == 0, result.output
     written = [p for p in out.rglob("*") if p.is_file()]
     assert [p.name for p in written] == [f"photo-{file_hash(src)[:12]}.jpg"]
@@ -92,8 +97,7 @@ def test_strip_neutral_names_leave_no_original_file_name(tmp_path):
 
 
 def test_strip_refuses_an_out_that_is_a_photo(tmp_path):
-    photo = tmp_path / "pupil.jpg"
-    photo.write_bytes((fixture_dir("metadata", "gps") / "DSCN0010.jpg").read_bytes())
+    photo = one_photo(tmp_path / "photos")
     before = file_hash(photo)
     result = run(tmp_path, "strip", photo, "--out", photo)
     assert result.exit_code == 2
@@ -102,22 +106,16 @@ def test_strip_refuses_an_out_that_is_a_photo(tmp_path):
 
 
 def test_strip_never_writes_over_an_original(tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = photos / "pupil.jpg"
-    photo.write_bytes((fixture_dir("metadata", "gps") / "DSCN0010.jpg").read_bytes())
+    photo = one_photo(tmp_path / "photos")
     before = file_hash(photo)
-    result = run(tmp_path, "strip", photos, "--out", tmp_path)  # would land on photos/pupil.jpg
+    result = run(tmp_path, "strip", photo.parent, "--out", tmp_path)  # would land on photos/pupil.jpg
     assert result.exit_code == 1
     assert "would overwrite the original" in result.output
     assert file_hash(photo) == before
 
 
 def test_strip_into_a_folder_inside_the_source_skips_earlier_copies(tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    (photos / "pupil.jpg").write_bytes((fixture_dir("metadata", "gps") / "DSCN0010.jpg")
-                                       .read_bytes())
+    photos = one_photo(tmp_path / "photos").parent
     for _ in range(2):
         result = run(tmp_path, "strip", photos, "--out", photos / "safe")
         assert result.exit_code == 0, result.output
