@@ -52,3 +52,89 @@ def post(client, url: str, data=None, **kwargs):
     data = dict(data or {})
     data.setdefault("csrf_token", csrf(client))
     return client.post(url, data=data, **kwargs)
+
+
+# --- a real server ----------------------------------------------------------------------------
+
+
+class LiveServer:
+    """``python -m web`` on a free loopback port over a fresh data folder, with one account per
+    role (user name = role, password ``PASSWORD``). Use as a context manager; ``url`` is its
+    address. The server's batch worker process runs too."""
+
+    def __init__(self, data, workers: int = 1, extra_env: dict | None = None):
+        self.data = data
+        self.workers = workers
+        self.extra_env = extra_env or {}
+        self.process = None
+        self.url = None
+
+    def __enter__(self) -> "LiveServer":
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+        from pathlib import Path
+
+        self.data.mkdir(parents=True, exist_ok=True)
+        db = connect(self.data / "consent.db")
+        for role in ROLES:
+            if accounts.find_user(db, role) is None:
+                accounts.create_user(db, role, PASSWORD, [role], display_name=f"{role.title()} User")
+        db.conn.close()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "CONSENT_DATA": str(self.data), **self.extra_env}
+        env.pop("CONSENT_DB", None)
+        root = Path(__file__).resolve().parent.parent
+        self.log = open(self.data / "server.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers)],
+            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server stopped: {(self.data / 'server.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/login", timeout=2).read()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("the server did not start within 60 s")
+
+    def __exit__(self, *exc) -> None:
+        import os
+        import signal
+        import subprocess
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch_chromium(playwright):
+    """The system's Chromium, headless (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+
+
+def browser_sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(base_url + "/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base_url + "/")

@@ -8,6 +8,7 @@ On a first start with no accounts it prints a one-time setup link that creates t
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from waitress import serve
@@ -66,6 +67,8 @@ def main(argv=None):
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
         }
     print(f"consent is serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    # stop cleanly on SIGTERM too (service managers), so the batch workers are ended with us
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent", **options)
     finally:

@@ -298,8 +298,9 @@ def worker_main(data: str, db_path: str, settings, index: int) -> None:
     place = store.Place(Path(data), db_path, settings)
     db = connect(db_path)
     name = f"worker-{index}-{os.getpid()}"
+    parent = os.getppid()
     last_sweep = 0.0
-    while True:
+    while os.getppid() == parent:  # the server went away: stop too
         row = claim(db, name)
         if row is not None:
             process(db, place, row)
