@@ -1,0 +1,171 @@
+"""Batch check throughput on 12-megapixel group photos, beside the face_recognition CLI.
+
+Builds (once, under build/bench/check/) a folder of BENCH_PHOTOS (default 50) 12-megapixel
+JPEGs by enlarging the annotated group photos in fixtures/faces (each copy cropped slightly
+differently, so no two files are identical), a register with the fixture people enrolled, and
+the peer's known/ folder of the same enrolment photos. Then, side by side in one run:
+
+- ``consent check FOLDER --no-cache -w 2`` (the whole pipeline: metadata, faces, matching, kit,
+  rules), photos per second, peak memory of the largest process, and where the time goes;
+- ``face_recognition --cpus N known/ unknown/`` for N = 1 and 2 (its best N is reported);
+- face recall of both against the XML ground truth (the peer prints no boxes, so its recall is
+  counted per photo as min(faces found, faces annotated)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+OUT = ROOT / "build" / "bench" / "check"
+N_PHOTOS = int(os.environ.get("BENCH_PHOTOS", "50"))
+TWELVE_MP = 12_000_000
+
+
+def fixtures() -> Path:
+    path = Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+    if not (path / "faces").is_dir():
+        raise SystemExit(f"no face fixtures at {path} (set CONSENT_FIXTURES)")
+    return path
+
+
+def ground_truth(faces_dir: Path) -> dict[str, list[tuple[float, float, float, float]]]:
+    """file -> counted face boxes (top, left, bottom, right); ignore='1' boxes left out."""
+    truth = {}
+    for xml in ("training.xml", "testing.xml"):
+        for image in ET.parse(faces_dir / xml).getroot().iter("image"):
+            boxes = []
+            for b in image.iter("box"):
+                if b.get("ignore") == "1":
+                    continue
+                t, l, w, h = (float(b.get(k)) for k in ("top", "left", "width", "height"))
+                boxes.append((t, l, t + h, l + w))
+            truth[Path(image.get("file")).name] = boxes
+    return truth
+
+
+def build_photos(fx: Path) -> tuple[Path, dict[str, list]]:
+    """The enlarged photos and their scaled ground truth (reused between runs)."""
+    from PIL import Image
+
+    truth = ground_truth(fx / "faces")
+    sources = sorted(n for n, boxes in truth.items() if boxes and (fx / "faces" / n).exists())
+    folder = OUT / f"unknown-{N_PHOTOS}"
+    manifest = folder / "truth.json"
+    if manifest.exists():
+        return folder, json.loads(manifest.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    scaled = {}
+    for i in range(N_PHOTOS):
+        name = sources[i % len(sources)]
+        img = Image.open(fx / "faces" / name).convert("RGB")
+        dx, dy = rng.randint(0, 6), rng.randint(0, 6)  # a different crop each copy
+        img = img.crop((dx, dy, img.width, img.height))
+        f = math.sqrt(TWELVE_MP / (img.width * img.height))
+        big = img.resize((round(img.width * f), round(img.height * f)), Image.Resampling.LANCZOS)
+        out = f"photo_{i:03}.jpg"
+        big.save(folder / out, "JPEG", quality=90)
+        sx, sy = big.width / img.width, big.height / img.height
+        scaled[out] = [((t - dy) * sy, (l - dx) * sx, (b - dy) * sy, (r - dx) * sx)
+                       for t, l, b, r in truth[name]]
+    manifest.write_text(json.dumps(scaled))
+    return folder, scaled
+
+
+def build_register(fx: Path) -> tuple[Path, Path]:
+    """A register with people/train enrolled, and the peer's known/ folder of the same photos."""
+    db = OUT / "register.db"
+    known = OUT / "known"
+    if db.exists() and known.is_dir():
+        return db, known
+    known.mkdir(parents=True, exist_ok=True)
+    from consent import faces
+    from consent.images import file_hash
+    from consent.register import Register
+
+    with Register(db, user="bench") as reg:
+        for i, person_dir in enumerate(sorted((fx / "people" / "train").iterdir())):
+            person = reg.add_person(f"B{i:03}", person_dir.name.title(), "Bench")
+            reg.record_consent(person, "biometric", "granted")
+            for photo in sorted(person_dir.iterdir()):
+                encoding, quality = faces.enrolment_encoding(photo)
+                reg.add_template(person, encoding, file_hash(photo), quality)
+                (known / f"{person_dir.name}_{photo.stem}{photo.suffix}").write_bytes(photo.read_bytes())
+    return db, known
+
+
+def timed(cmd: list[str]) -> tuple[float, str, int]:
+    """Wall time, stdout and the peak RSS (MB) of the largest process the command ran."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode not in (0, 3, 4):
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}")
+    return elapsed, proc.stdout, max(peak, before) // 1024
+
+
+def iou(a, b) -> float:
+    t, l, bo, r = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, bo - t) * max(0.0, r - l)
+    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])
+    return inter / (area(a) + area(b) - inter) if inter else 0.0
+
+
+def run() -> None:
+    fx = fixtures()
+    folder, truth = build_photos(fx)
+    db, known = build_register(fx)
+    total_faces = sum(len(v) for v in truth.values())
+    print(f"{N_PHOTOS} photos of 12 MP in {folder.relative_to(ROOT)}, {total_faces} annotated faces; "
+          f"{os.cpu_count()} cores")
+
+    report = OUT / "consent.json"
+    t_ours, _, mem_ours = timed([str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
+                                 "-w", str(os.cpu_count() or 1), "--json", str(report)])
+    photos = json.loads(report.read_text())["photos"]
+    found = 0
+    stages: dict[str, float] = {}
+    for p in photos:
+        for k, v in p["timings"].items():
+            stages[k] = stages.get(k, 0.0) + v
+        boxes = [(f["box"]["top"], f["box"]["left"], f["box"]["bottom"], f["box"]["right"]) for f in p["faces"]]
+        for gt in truth[p["name"]]:
+            if any(iou(gt, b) >= 0.3 for b in boxes):
+                found += 1
+    recall_ours = found / total_faces
+
+    best = None
+    for cpus in (1, 2):
+        t, out, mem = timed([str(BIN / "face_recognition"), "--cpus", str(cpus), str(known), str(folder)])
+        counts: dict[str, int] = {}
+        for line in out.splitlines():
+            name, who = line.rsplit(",", 1)[0], line.rsplit(",", 1)[-1]
+            if who != "no_persons_found":
+                counts[Path(name).name] = counts.get(Path(name).name, 0) + 1
+        recall = sum(min(counts.get(n, 0), len(b)) for n, b in truth.items()) / total_faces
+        print(f"face_recognition --cpus {cpus}: {t:6.1f}s  {N_PHOTOS / t:5.2f} photos/s  "
+              f"recall {recall:.3f}  peak {mem} MB")
+        if best is None or t < best[0]:
+            best = (t, cpus, recall, mem)
+    print(f"consent check -w {os.cpu_count()}:    {t_ours:6.1f}s  {N_PHOTOS / t_ours:5.2f} photos/s  "
+          f"recall {recall_ours:.3f}  peak {mem_ours} MB (largest process)")
+    print(f"throughput ratio consent / face_recognition (its best, --cpus {best[1]}): "
+          f"{best[0] / t_ours:.2f}x   (target >= 2x with recall no lower: "
+          f"{'met' if best[0] / t_ours >= 2 and recall_ours >= best[2] else 'NOT met'})")
+    cpu_total = sum(v for k, v in stages.items() if k not in ("cached",))
+    print("where consent's time goes (CPU seconds summed over workers): " + ", ".join(
+        f"{k} {v:.1f}s ({v / cpu_total:.0%})" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])
+        if k != "cached"))
