@@ -60,6 +60,9 @@ TORSO = (-0.9, 0.9, 0.4, 2.8)  # x from, x to, y from, y to
 LEFT_ARM = (-2.1, -0.9, 0.5, 3.6)
 RIGHT_ARM = (0.9, 2.1, 0.5, 3.6)
 LEGS = (-1.3, 1.3, 3.2, 6.8)
+#: a head around its face box: share of the face width each side, of the face height above
+#: (hair) and below (chin)
+HEAD_MARGIN = (0.3, 0.6, 0.25)
 #: the part of the face box sampled for the skin tone: cheeks, nose and mouth, not eyes or hair
 FACE_SAMPLE = (0.2, 0.8, 0.45, 0.9)  # x from, x to, y from, y to (shares of the face box)
 #: faces smaller than this (pixels high) give no usable skin tone
@@ -362,6 +365,8 @@ class _Body:
     skin: np.ndarray | None = None
     #: region name -> (x0, y0, x1, y1) in the crop, for regions mostly inside the picture
     rects: dict = field(default_factory=dict)
+    #: pixels of the crop that belong to this person's body (not other people's heads)
+    valid: np.ndarray | None = None
 
 
 def _body_box(face: Box, width: int, height: int):
@@ -390,12 +395,27 @@ def skin_mask(lab: np.ndarray, tone: np.ndarray, settings: Settings = DEFAULTS) 
     return (dist <= settings.kit_skin_tolerance) & (light >= 0.5 * tone[0]) & (light <= 1.5 * tone[0] + 20)
 
 
-def _measure(image: np.ndarray, face: Box, settings: Settings, background: np.ndarray | None = None) -> _Body:
+def _head(face: Box):
+    """The whole head around a face box (x0, y0, x1, y1): hair above, ears and chin around."""
+    top, right, bottom, left = face
+    fw, fh = right - left, bottom - top
+    return (left - HEAD_MARGIN[0] * fw, top - HEAD_MARGIN[1] * fh,
+            right + HEAD_MARGIN[0] * fw, bottom + HEAD_MARGIN[2] * fh)
+
+
+def _measure(
+    image: np.ndarray,
+    face: Box,
+    settings: Settings,
+    background: np.ndarray | None = None,
+    others: Sequence[Box] = (),
+) -> _Body:
     """Measure one person below ``face``: the share of skin on torso, arms and legs.
 
     ``background`` holds Lab pixels of the photo outside everyone's body: when too many of
     them match this face's tone (a flash-lit wall, a strong colour cast), skin cannot be told
-    apart in this photo and is not measured.
+    apart in this photo and is not measured. The heads of ``others`` (the other faces) are
+    left out of every region: in a group photo the row in front stands in this person's body.
     """
     import cv2
 
@@ -420,11 +440,23 @@ def _measure(image: np.ndarray, face: Box, settings: Settings, background: np.nd
         clipped, _ = _clip(rect, width, height)
         if clipped is None or (clipped[2] - clipped[0]) * (clipped[3] - clipped[1]) < min_area:
             return None
+        # into the crop's pixels, clipped to the crop (a neighbour's head may lie outside it)
+        ch, cw = crop.shape[:2]
         x0, y0, x1, y1 = ((c - o) * scale for c, o in zip(clipped, body[:2] * 2))
-        x0, y0 = int(x0), int(y0)
-        return (x0, y0, max(x0 + 1, int(round(x1))), max(y0 + 1, int(round(y1))))
+        x0, y0 = min(cw, max(0, int(x0))), min(ch, max(0, int(y0)))
+        x1, y1 = min(cw, max(0, int(round(x1)))), min(ch, max(0, int(round(y1))))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return (x0, y0, x1, y1)
 
     out.rects = {name: r for name in specs if (r := local(raw[name])) is not None}
+    out.valid = np.ones(crop.shape[:2], dtype=bool)
+    for other in others:
+        if tuple(other) == face:
+            continue
+        head = local(_head(other), min_area=1)
+        if head is not None:
+            out.valid[head[1]:head[3], head[0]:head[2]] = False
     fx0, fx1, fy0, fy1 = FACE_SAMPLE
     sample_rect = local((left + fx0 * fw, top + fy0 * fh, left + fx1 * fw, top + fy1 * fh), 1)
     if sample_rect is None:
@@ -446,8 +478,11 @@ def _measure(image: np.ndarray, face: Box, settings: Settings, background: np.nd
         rect = out.rects.get(name)
         if rect is None:
             return None
-        part = out.skin[rect[1]:rect[3], rect[0]:rect[2]]
-        return float(part.mean()) if part.size else None
+        x0, y0, x1, y1 = rect
+        counted = out.valid[y0:y1, x0:x1]
+        if counted.sum() < MIN_VISIBLE_FACES * fw * fh * scale * scale:
+            return None  # mostly hidden behind other people's heads
+        return float(out.skin[y0:y1, x0:x1][counted].mean())
 
     arms = [s for s in (share("left_arm"), share("right_arm")) if s is not None]
     person.arm_skin = max(arms) if arms else None
@@ -472,9 +507,10 @@ def _clothes_signature(body: _Body) -> dict[str, np.ndarray] | None:
         if rect is None:
             continue
         x0, y0, x1, y1 = rect
-        part = body.hsv[y0:y1, x0:x1]
+        keep = body.valid[y0:y1, x0:x1].copy()
         if body.skin is not None:
-            part = part[~body.skin[y0:y1, x0:x1]]
+            keep &= ~body.skin[y0:y1, x0:x1]
+        part = body.hsv[y0:y1, x0:x1][keep]
         sig = colour_signature(part)
         if sig is not None:
             out[name] = sig
@@ -651,7 +687,7 @@ def assess(
     people: list[PersonKit] = []
     use_profile = profile is not None and profile.has("pe")
     for face in faces:
-        body = _measure(image, face, settings, background)
+        body = _measure(image, face, settings, background, others=faces)
         if use_profile:
             _match_kit(body, profile, settings)
         people.append(body.person)
@@ -780,7 +816,7 @@ def learn(
         array = photo.array()
         faces = [tuple(int(v) for v in f) for f in detect(photo)]
         faces = [f for f in faces if f[2] - f[0] >= MIN_FACE_PX]
-        sigs = [sig for f in faces if (sig := _clothes_signature(_measure(array, f, settings)))]
+        sigs = [sig for f in faces if (sig := _clothes_signature(_measure(array, f, settings, others=faces)))]
         if not faces:
             sigs.append(_flat_signature(array))
         for sig in sigs:

@@ -222,6 +222,17 @@ def test_bare_arms_and_legs_with_a_swimming_word_are_exposure():
     assert kit.assess(arr, [face], context="Swimming gala heats").exposure
 
 
+def test_faces_of_the_row_in_front_are_not_the_back_row_s_bare_torso():
+    arr, back = draw_person(top=UNIFORM_JUMPER, bottom=UNIFORM_TROUSERS, bare_arms=False, bare_legs=False)
+    img = Image.fromarray(arr)
+    d = ImageDraw.Draw(img)
+    fronts = [(150, 190, 200, 140), (150, 260, 200, 210)]  # two pupils' faces in front of the jumper
+    for top, right, bottom, left in fronts:
+        d.ellipse((left - 4, top - 16, right + 4, bottom + 6), fill=LIGHT_SKIN)
+    result = kit.assess(np.asarray(img), [back, *fronts])
+    assert not result.people[0].bare_torso and not result.exposure
+
+
 def test_skin_is_not_measured_when_the_background_has_the_face_colour():
     # a flash-lit wall the colour of the pupil's face: nothing can be told apart
     arr, face = draw_person(wall=LIGHT_SKIN, bare_torso=True)
