@@ -44,8 +44,15 @@ def main():
 
     \b
     Start with:
-      consent scan PHOTO            what identifying metadata a photo carries
-      consent strip PATH --out DIR  publication-safe copies (metadata removed)
+      consent register init                   create the register (data/consent.db)
+      consent register import pupils.csv      import the MIS export (try --dry-run first)
+      consent register enrol UPN photo.jpg    reference face photo (biometric consent first)
+      consent check FOLDER -c website         verdicts: ok, needs review or blocked
+      consent check FOLDER --safe-dir safe/   ... and publication-safe copies
+      consent scan PHOTO                      what identifying metadata a photo carries
+      consent strip PATH --out DIR            safe copies without checking faces
+
+    Every command has --help. The data folder is ./data (CONSENT_DATA to change).
     """
 
 
