@@ -28,17 +28,22 @@ only for identifiable faces.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import EnrolmentRefused
+from .errors import ConsentError, EnrolmentRefused
 from .images import Photo, load
 from .settings import DEFAULTS, Settings
 
 #: side of the square the grey face crop is resized to before measuring sharpness
 SHARPNESS_SIDE = 64
+#: the shortest face (dlib box height, pixels of the scanned image) dlib's HOG detector finds
+#: reliably: measured 55-70 px (scripts/measure_detection.py, "floor"); a property of the model,
+#: not a policy
+DETECTOR_MIN_FACE_PX = 60
 
 _fr = None  # the face_recognition.api module, once loaded
 
@@ -107,18 +112,26 @@ def analysis_side(settings: Settings = DEFAULTS) -> int:
     return settings.detect_max_side
 
 
-def scan_factor(side: int, settings: Settings = DEFAULTS) -> float:
-    """How much an analysis image whose longest side is ``side`` is resized before scanning.
+def scan_factor(side: int, target: int, settings: Settings = DEFAULTS) -> float:
+    """How much an image whose longest side is ``side`` is resized to be scanned at ``target``.
 
-    Below 1 for images larger than ``detect_max_side``; above 1 (at most
-    ``2 ** detect_upsample``) for smaller ones; 1 otherwise.
+    Below 1 for larger images; above 1, but at most ``2 ** settings.detect_upsample``, for
+    smaller ones; 1 otherwise.
     """
-    target = settings.detect_max_side
     if side > target:
         return target / side
     if side < target:
         return min(target / side, float(2 ** settings.detect_upsample))
     return 1.0
+
+
+def box_iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _scan_image(image, factor: float) -> np.ndarray:
@@ -128,10 +141,6 @@ def _scan_image(image, factor: float) -> np.ndarray:
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0 if factor < 1 else None)
     return np.asarray(image)
-
-
-def _grey(arr: np.ndarray) -> np.ndarray:
-    return arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
 
 
 def face_sharpness(image, box_img: tuple[float, float, float, float]) -> float:
@@ -177,23 +186,18 @@ def judge(height_px: int, sharpness: float, turn: float, settings: Settings = DE
     return True, None
 
 
-def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
-    """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
-
-    Returns faces in the original photo's coordinates, largest first, each judged identifiable
-    or not (:func:`judge`).
-    """
+def _scan(image, image_scale: float, factor: float, photo: Photo, settings: Settings) -> list[tuple[DetectedFace, float]]:
+    """One detector pass over ``image`` (whose pixels times ``image_scale`` are original pixels)
+    resized by ``factor``. Returns each face with its height in scanned pixels."""
     fr = _models()
     import dlib
 
-    image = photo.image
-    factor = scan_factor(max(image.size), settings)
     arr = _scan_image(image, factor)
     h, w = arr.shape[:2]
     rects, scores, _ = fr.face_detector.run(arr, 0, 0.0)
-    to_image = 1.0 / factor  # scan pixels -> analysis image pixels
-    to_orig = photo.scale / factor  # scan pixels -> original pixels
-    faces = []
+    to_image = 1.0 / factor  # scan pixels -> pixels of ``image``
+    to_orig = image_scale / factor  # scan pixels -> original pixels
+    found = []
     for rect, score in zip(rects, scores):
         top, left = max(0, rect.top()), max(0, rect.left())
         bottom, right = min(h, rect.bottom()), min(w, rect.right())
@@ -211,11 +215,57 @@ def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
         sharp = face_sharpness(image, tuple(v * to_image for v in (top, right, bottom, left)))
         turn = face_turn(pts)
         ok, why = judge(height_px, sharp, turn, settings)
-        faces.append(DetectedFace(
+        face = DetectedFace(
             box=box, height_px=height_px, width_px=width_px, sharpness=sharp,
             frontal=turn <= settings.max_face_turn, turn=turn, identifiable=ok, why_not=why,
             landmarks=[(round(x * to_orig), round(y * to_orig)) for x, y in pts], score=float(score),
-        ))
+        )
+        found.append((face, float(bottom - top)))
+    return found
+
+
+def _larger_source(photo: Photo, side: int, settings: Settings):
+    """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
+    original has more pixels than ``photo.image``; else the analysis image itself."""
+    if photo.scale > 1.0 and photo.path.is_file():
+        try:
+            again = load(photo.path, max_side=side, settings=settings)
+        except ConsentError:  # the file changed or vanished since: use what we have
+            return photo.image, photo.scale
+        if max(again.image.size) > max(photo.image.size):
+            return again.image, again.scale
+    return photo.image, photo.scale
+
+
+def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
+    """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
+
+    A first pass scans the photo at ``detect_max_side``. When it finds no face, or its smallest
+    face is within ``detect_fine_trigger`` times the smallest the detector can find (smaller
+    faces may then be there, e.g. the back rows of a class photo), a finer pass scans at
+    ``detect_fine_side``, decoding the photo's file again when the original is larger, and
+    its faces are added to the first pass's.
+
+    Returns faces in the original photo's coordinates, largest first, each judged identifiable
+    or not (:func:`judge`).
+    """
+    image = photo.image
+    first_factor = scan_factor(max(image.size), settings.detect_max_side, settings)
+    found = _scan(image, photo.scale, first_factor, photo, settings)
+    near_limit = settings.detect_fine_trigger * DETECTOR_MIN_FACE_PX
+    fine_side = settings.detect_fine_side
+    if fine_side > settings.detect_max_side and (not found or min(h for _, h in found) < near_limit):
+        source, source_scale = _larger_source(photo, fine_side, settings)
+        fine_factor = scan_factor(max(source.size), fine_side, settings)
+        # scanned pixels per original pixel: worth a second pass only if clearly finer
+        if fine_factor / source_scale > 1.2 * first_factor / photo.scale:
+            fine = _scan(source, source_scale, fine_factor, photo, settings)
+            extra = [
+                (f, h) for f, h in found
+                if all(box_iou(f.box, g.box) < 0.3 for g, _ in fine)
+            ]
+            found = fine + extra
+    faces = [f for f, _ in found]
     faces.sort(key=lambda f: -f.height_px)
     return faces
 
@@ -223,21 +273,34 @@ def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
 def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS) -> None:
     """Fill ``.encoding`` (128 numbers) for every identifiable face in ``faces``; others stay None.
 
-    Encodes from ``photo.image`` (the analysis image), where each face is placed by its box.
+    Encodes from ``photo.image`` (the analysis image). Faces shorter there than
+    ``encode_min_face_px`` are encoded from the photo's file decoded again at a size that makes
+    them that tall (no larger than the original), when the original is larger.
     """
     todo = [f for f in faces if f.identifiable]
     if not todo:
         return
+    need = settings.encode_min_face_px
+    small = [f for f in todo if f.height_px / photo.scale < need]
+    small_ids = {id(f) for f in small}
+    groups = [((photo.image, photo.scale), [f for f in todo if id(f) not in small_ids])]
+    if small:
+        shortest = min(f.height_px for f in small) / photo.scale
+        side = math.ceil(max(photo.image.size) * need / max(1.0, shortest))
+        groups.append((_larger_source(photo, side, settings), small))
     fr = _models()
     import dlib
 
-    arr = photo.array()
-    s = photo.scale
-    for f in todo:
-        top, right, bottom, left = (v / s for v in f.box)
-        rect = dlib.rectangle(round(left), round(top), round(right), round(bottom))
-        shape = fr.pose_predictor_5_point(arr, rect)
-        f.encoding = np.array(fr.face_encoder.compute_face_descriptor(arr, shape, 1))
+    for (image, scale), group in groups:
+        if not group:
+            continue
+        arr = np.asarray(image)
+        shapes = dlib.full_object_detections()
+        for f in group:
+            top, right, bottom, left = (round(v / scale) for v in f.box)
+            shapes.append(fr.pose_predictor_5_point(arr, dlib.rectangle(left, top, right, bottom)))
+        for f, vec in zip(group, fr.face_encoder.compute_face_descriptor(arr, shapes, 1)):
+            f.encoding = np.array(vec)
 
 
 def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:

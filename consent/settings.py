@@ -32,14 +32,25 @@ class Settings:
     strip_workers: int = 0
 
     # --- faces --------------------------------------------------------------------------
-    #: longest side, in pixels, of the image the face detector scans: larger photos are decoded
-    #: smaller (a 12-megapixel JPEG at exactly half size), smaller ones enlarged (see
-    #: detect_upsample). dlib's detector finds faces from about 70 px tall in that image, so faces
-    #: down to ~3.5% of a large photo's longest side are found (scripts/measure_detection.py)
-    detect_max_side: int = 2000
-    #: photos smaller than detect_max_side are enlarged by at most 2**detect_upsample before
+    #: longest side, in pixels, of the image the face detector first scans: larger photos are
+    #: decoded smaller (JPEG DCT scaling), smaller ones enlarged (see detect_upsample). dlib's
+    #: detector finds faces from about 60 px tall in the scanned image, so this pass finds faces
+    #: down to ~3.7% of a photo's longest side (150 px in a 12-megapixel photo); see
+    #: detect_fine_side for smaller ones (measured: scripts/measure_detection.py)
+    detect_max_side: int = 1600
+    #: photos smaller than the scan size are enlarged by at most 2**detect_upsample before
     #: scanning (2: up to 4x, which finds faces down to ~18 px in small photos; 1 finds ~35 px)
     detect_upsample: int = 2
+    #: a second, finer pass scans at this size when the first finds no face or only faces near
+    #: its limit (e.g. the back rows of a class photo): faces down to ~1.9% of the longest side,
+    #: as the face_recognition command line finds them; 0 turns the second pass off
+    detect_fine_side: int = 3200
+    #: "near its limit": the first pass's smallest face is shorter than this many times the
+    #: smallest face the detector finds (rows further back are about 0.7 times the size)
+    detect_fine_trigger: float = 1.4
+    #: faces shorter than this in the analysis image are encoded from the original decoded
+    #: larger (measured: recognition distances are the same from 64 px up as at 150 px)
+    encode_min_face_px: int = 64
     #: a face shorter than this (height in original pixels) is too small to recognise (measured:
     #: every fixture person still matched at 28 px; 5 of 7 at 24 px, 2 of 7 at 20 px). Lower is
     #: safer: an identifiable face that matches no one goes to review, a non-identifiable one

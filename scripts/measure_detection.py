@@ -12,13 +12,16 @@ Sections (all by default):
   by ``consent.images.load`` at each detection size (JPEG DCT scaling), with decode and detection
   time, beside the way the face_recognition command line does it (full decode, shrink to 1600,
   one upsampling step).
+* ``mosaic``: the nine photos tiled into one 12-megapixel picture, so their faces are as small
+  as in a class photo, where the second, finer detection pass matters.
 * ``floor``: the smallest face the detector finds, in pixels of the image it scans.
 * ``size``: whether the recogniser still matches each known face in ``people/test`` to its own
   enrolment photos when the face is shrunk to N pixels (the identifiable-size threshold).
 * ``blur``: the same under Gaussian blur, with the sharpness figure ``consent.faces`` computes
   (the sharpness threshold).
 
-Times are wall-clock on whatever else the machine is doing; compare rows of one run only.
+Times are CPU milliseconds per photo of this one process (decode, detect, and encode only where
+the row says so), steadier than wall-clock time on a shared machine; compare rows of one run.
 """
 
 from __future__ import annotations
@@ -124,35 +127,68 @@ def enlarge_to(src: Path, dest: Path, pixels: int = TWELVE_MP, quality: int = 90
     return s
 
 
-def evaluate(photos: list[tuple[Path, Truth]], settings) -> dict:
-    """Detect with ``settings`` on each (path, truth); totals, rates and seconds per photo."""
+#: CPU time of this process: steadier than wall-clock time on a machine shared with other work
+clock = time.process_time
+
+
+def mosaic(truths: list[Truth], src_dir: Path, dest: Path, cols: int = 3, rows: int = 3,
+           tile: tuple[int, int] = (1333, 1000), quality: int = 90) -> Truth:
+    """A class-photo-like 12-megapixel JPEG: the annotated photos side by side in a grid, each
+    enlarged to fill its tile (about 2.7 times, so the smallest faces are about 100 px tall,
+    2.5% of the longest side); returns its ground truth."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (cols * tile[0], rows * tile[1]), (128, 128, 128))
+    boxes, ignore = [], []
+    for i, t in enumerate(truths[: cols * rows]):
+        with Image.open(src_dir / t.file) as im:
+            s = min(tile[0] / im.width, tile[1] / im.height)
+            im = im.convert("RGB").resize((round(im.width * s), round(im.height * s)), Image.Resampling.LANCZOS)
+        x = (i % cols) * tile[0] + (tile[0] - im.width) // 2
+        y = (i // cols) * tile[1] + (tile[1] - im.height) // 2
+        canvas.paste(im, (x, y))
+        boxes += [(b[0] * s + y, b[1] * s + x, b[2] * s + y, b[3] * s + x) for b in t.boxes]
+        ignore += t.ignore
+    canvas.save(dest, quality=quality)
+    return Truth(dest.name, canvas.width, canvas.height, boxes, ignore)
+
+
+def evaluate(photos: list[tuple[Path, Truth]], settings, encode: bool = False) -> dict:
+    """Detect with ``settings`` on each (path, truth), and encode when asked; totals, rates and
+    CPU milliseconds per photo."""
     tp = fp = fn = 0
-    decode = detect = 0.0
+    decode = detect = enc = 0.0
     for path, truth in photos:
-        t0 = time.perf_counter()
+        t0 = clock()
         photo = images.load(path, max_side=faces.analysis_side(settings), settings=settings)
-        t1 = time.perf_counter()
+        t1 = clock()
         found = faces.detect(photo, settings)
-        t2 = time.perf_counter()
-        decode += t1 - t0
-        detect += t2 - t1
+        t2 = clock()
+        if encode:
+            faces.encode(photo, found, settings)
+        t3 = clock()
+        decode, detect, enc = decode + t1 - t0, detect + t2 - t1, enc + t3 - t2
         a, b, c = score(found, truth)
         tp, fp, fn = tp + a, fp + b, fn + c
-    n = len(photos)
+    return _rates(tp, fp, fn, decode, detect, enc, len(photos))
+
+
+def _rates(tp, fp, fn, decode, detect, enc, n) -> dict:
     return {
         "tp": tp, "fp": fp, "fn": fn,
         "recall": tp / max(1, tp + fn), "precision": tp / max(1, tp + fp),
-        "decode_ms": 1000 * decode / n, "detect_ms": 1000 * detect / n,
+        "decode_ms": 1000 * decode / n, "detect_ms": 1000 * detect / n, "encode_ms": 1000 * enc / n,
     }
 
 
 def _row(label: str, r: dict) -> str:
     return (f"| {label} | {r['tp']}/{r['tp'] + r['fn']} | {r['fp']} | {r['recall']:.3f} | "
-            f"{r['precision']:.3f} | {r['decode_ms']:.0f} | {r['detect_ms']:.0f} |")
+            f"{r['precision']:.3f} | {r['decode_ms']:.0f} | {r['detect_ms']:.0f} | "
+            f"{r['encode_ms']:.0f} |")
 
 
-HEADER = ("| setting | found | false | recall | precision | decode ms/photo | detect ms/photo |\n"
-          "| --- | --- | --- | --- | --- | --- | --- |")
+HEADER = ("| setting | found | false | recall | precision | decode | detect | encode all |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def section_originals(fx: Path) -> None:
@@ -178,10 +214,61 @@ def section_enlarged(fx: Path) -> None:
         print(HEADER)
         faces.detect(images.load(photos[0][0], max_side=500))
         for side in (800, 900, 1000, 1200, 1600, 2000, 2400):
-            s = dataclasses.replace(DEFAULTS, detect_max_side=side)
+            s = dataclasses.replace(DEFAULTS, detect_max_side=side, detect_fine_side=0)
             print(_row(f"detect_max_side={side}", evaluate(photos, s)), flush=True)
-        print(_row("face_recognition CLI way: full decode, shrink to 1600, upsample 1",
+        print(_row(f"defaults ({DEFAULTS.detect_max_side}, fine pass when needed)", evaluate(photos, DEFAULTS)),
+              flush=True)
+        print(_row(f"defaults, encoding every identifiable face",
+                   evaluate(photos, DEFAULTS, encode=True)), flush=True)
+        print(_row("face_recognition CLI way: full decode, shrink to 1600, upsample 1, encode all",
                    _cli_way(photos)), flush=True)
+
+
+def section_mosaic(fx: Path) -> None:
+    truths = fixture_truth(fx / "faces")
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "mosaic.jpg"
+        photos = [(dest, mosaic(truths, fx / "faces", dest))]
+        faces.detect(images.load(dest, max_side=500))  # load the models outside the timings
+        print("\n## Class-photo scale: the 9 photos in a 3x3 grid, 4000x3000 JPEG (faces 96-290 px, "
+              "2.4-7% of the longest side)\n")
+        print(HEADER)
+        for label, s in [
+            ("first pass only (detect_fine_side=0)", dataclasses.replace(DEFAULTS, detect_fine_side=0)),
+            ("first pass at 2000 only", dataclasses.replace(DEFAULTS, detect_max_side=2000, detect_fine_side=0)),
+            (f"defaults: first pass, then fine pass at {DEFAULTS.detect_fine_side}", DEFAULTS),
+            ("defaults, encoding every identifiable face", None),
+        ]:
+            r = evaluate(photos, s) if s else evaluate(photos, DEFAULTS, encode=True)
+            print(_row(label, r), flush=True)
+        print(_row("face_recognition CLI way, encode all", _cli_way(photos)), flush=True)
+        print("\nEncodings against those made from the full 12-megapixel picture (distance; the "
+              f"match threshold is {DEFAULTS.match_threshold}):\n")
+        dev = encoding_deviation(dest)
+        print("| faces in the 1600-px analysis image | count | analysis image only | "
+              "re-decoded larger (default) |\n| --- | --- | --- | --- |")
+        for label, rows in (("shorter than encode_min_face_px", [d for d in dev if d[0]]),
+                            ("at least encode_min_face_px", [d for d in dev if not d[0]])):
+            if rows:
+                print(f"| {label} | {len(rows)} | {np.mean([d[2] for d in rows]):.3f} | "
+                      f"{np.mean([d[1] for d in rows]):.3f} |")
+
+
+def encoding_deviation(path: Path, settings=DEFAULTS) -> list[tuple[bool, float, float]]:
+    """For each identifiable face of ``path`` analysed with ``settings``: (small in the analysis
+    image, distance of the default encoding from the full-resolution one, distance of the
+    analysis-image-only encoding from it)."""
+    photo, found = faces.analyse(path, settings)
+    full = images.load(path, settings=settings)
+    ref = [dataclasses.replace(f, encoding=None) for f in found]
+    faces.encode(full, ref, settings)
+    plain = [dataclasses.replace(f, encoding=None) for f in found]
+    faces.encode(photo, plain, dataclasses.replace(settings, encode_min_face_px=0))
+    return [
+        (f.height_px / photo.scale < settings.encode_min_face_px,
+         float(np.linalg.norm(f.encoding - r.encoding)), float(np.linalg.norm(p.encoding - r.encoding)))
+        for f, r, p in zip(found, ref, plain) if f.encoding is not None
+    ]
 
 
 def _cli_way(photos) -> dict:
@@ -190,9 +277,9 @@ def _cli_way(photos) -> dict:
 
     fr = faces._models()
     tp = fp = fn = 0
-    decode = detect = 0.0
+    decode = detect = enc = 0.0
     for path, truth in photos:
-        t0 = time.perf_counter()
+        t0 = clock()
         arr = fr.load_image_file(str(path))
         scale = 1.0
         if max(arr.shape) > 1600:
@@ -200,19 +287,18 @@ def _cli_way(photos) -> dict:
             pil.thumbnail((1600, 1600), Image.LANCZOS)
             scale = arr.shape[1] / pil.width
             arr = np.array(pil)
-        t1 = time.perf_counter()
+        t1 = clock()
         locs = fr.face_locations(arr, number_of_times_to_upsample=1)
-        t2 = time.perf_counter()
-        decode, detect = decode + t1 - t0, detect + t2 - t1
+        t2 = clock()
+        fr.face_encodings(arr, known_face_locations=locs)
+        t3 = clock()
+        decode, detect, enc = decode + t1 - t0, detect + t2 - t1, enc + t3 - t2
         found = [faces.DetectedFace(box=tuple(round(v * scale) for v in loc), height_px=0, width_px=0,
                                     sharpness=0.0, frontal=True, turn=0.0, identifiable=True)
                  for loc in locs]
         a, b, c = score(found, truth)
         tp, fp, fn = tp + a, fp + b, fn + c
-    n = len(photos)
-    return {"tp": tp, "fp": fp, "fn": fn, "recall": tp / max(1, tp + fn),
-            "precision": tp / max(1, tp + fp), "decode_ms": 1000 * decode / n,
-            "detect_ms": 1000 * detect / n}
+    return _rates(tp, fp, fn, decode, detect, enc, len(photos))
 
 
 def section_floor(fx: Path) -> None:
@@ -307,7 +393,8 @@ def section_blur(fx: Path) -> None:
               flush=True)
 
 
-SECTIONS = {"originals": section_originals, "enlarged": section_enlarged, "floor": section_floor,
+SECTIONS = {"originals": section_originals, "enlarged": section_enlarged, "mosaic": section_mosaic,
+            "floor": section_floor,
             "size": section_size, "blur": section_blur}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from PIL import Image, ImageFilter
 from consent import faces, images
 from consent.errors import EnrolmentRefused
 from consent.settings import DEFAULTS
-from scripts.measure_detection import enlarge_to, fixture_truth, iou, score
+from scripts.measure_detection import encoding_deviation, enlarge_to, fixture_truth, iou, mosaic, score
 
 from .conftest import FIXTURES, ROOT, fixture_dir
 
@@ -78,6 +79,33 @@ def test_boxes_are_in_original_pixels_of_enlarged_photos(enlarged):
             overlaps.append(max(iou((top, left, bottom, right), g) for g in truth.boxes))
     # dlib's boxes are tighter than the hand-drawn ones but sit on the same faces
     assert len(overlaps) >= 15 and min(overlaps) >= 0.3 and np.mean(overlaps) >= 0.5
+
+
+@pytest.fixture(scope="module")
+def class_photo(tmp_path_factory):
+    """A 4000x3000 JPEG tiling the nine annotated photos: faces 96-290 px, as in a class photo."""
+    src = fixture_dir("faces")
+    dest = tmp_path_factory.mktemp("class_photo") / "class.jpg"
+    return dest, mosaic(fixture_truth(src), src, dest)
+
+
+@pytest.mark.slow
+def test_fine_pass_finds_class_photo_faces_the_first_pass_cannot(class_photo):
+    path, truth = class_photo
+    recall, precision = _totals([score(_detect(path)[1], truth)])
+    assert recall >= 0.97 and precision >= 0.97, (recall, precision)
+    first_only = dataclasses.replace(DEFAULTS, detect_fine_side=0)
+    first_recall, _ = _totals([score(_detect(path, first_only)[1], truth)])
+    assert first_recall < 0.5  # the faces are below what a 1600-px scan can find
+
+
+@pytest.mark.slow
+def test_small_faces_in_large_photos_are_encoded_from_the_original(class_photo):
+    deviations = [d for d in encoding_deviation(class_photo[0]) if d[0]]
+    assert len(deviations) >= 20
+    with_redecode = np.mean([d[1] for d in deviations])
+    analysis_only = np.mean([d[2] for d in deviations])
+    assert with_redecode < 0.7 * analysis_only, (with_redecode, analysis_only)
 
 
 @pytest.mark.parametrize("orientation", [6, 8])
