@@ -114,6 +114,14 @@ def _strip_one(job) -> tuple[bool, str]:
     return True, f"ok   {rel.as_posix()} -> {done.dst} (removed: {removed})"
 
 
+def _one_decode_thread() -> None:
+    """In a worker: the pool already keeps every core busy, so HEIC decoding (4 threads by
+    default) would only make the workers compete for them."""
+    import pillow_heif
+
+    pillow_heif.options.DECODE_THREADS = 1
+
+
 def _run_jobs(jobs: list, workers: int):
     """Yield ``_strip_one`` results in the order of ``jobs``, computed by ``workers`` processes.
 
@@ -137,7 +145,8 @@ def _run_jobs(jobs: list, workers: int):
             return 0
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
+                             initializer=_one_decode_thread) as pool:
         futures = {}
         for index in sorted(range(len(jobs)), key=lambda i: -size(jobs[i])):
             futures[index] = pool.submit(_strip_one, jobs[index])
