@@ -16,6 +16,12 @@ segments are rewritten, nothing is re-encoded), PNG and WebP keep their image ch
 HEIC/HEIF and TIFF become a high-quality JPEG with the orientation applied. The copy is written
 atomically, then re-read and checked; if anything identifying survived it is deleted and
 :class:`~consent.errors.SafeCopyFailed` is raised (fail closed).
+
+Orientation is kept the way the original carries it: JPEG, PNG and WebP copies get a fresh
+minimal EXIF block holding only the Orientation tag (when it is not 1) instead of rotated
+pixels. That keeps the picture data byte for byte (a lossy WebP is never re-encoded), and the
+copy displays exactly as the original did in every viewer, whatever that viewer makes of the
+tag. HEIC/HEIF and TIFF are decoded anyway, so there the orientation is applied to the pixels.
 """
 
 from __future__ import annotations
@@ -238,14 +244,9 @@ def make_safe_copy(
         fmt = img.format
         orientation = report.orientation
         reencoded = fmt not in ("JPEG", "MPO", "PNG", "WEBP")
+        if not reencoded:
+            _check_structure(src, fmt, parsed)
         if fmt in ("JPEG", "MPO"):
-            if parsed.eoi_end is None:
-                what = "truncated (it stops before the end of the image)" if parsed.extra.get(
-                    "truncated") else f"damaged (no valid marker at byte {parsed.extra['damaged']})"
-                raise UnreadableImage(
-                    f"{describe(src)}: the picture data is {what}; copy the original photo from "
-                    "the camera again"
-                )
             payload = _clean_jpeg(data, parsed, orientation)
         elif fmt == "PNG":
             payload = _clean_png(data, parsed, orientation)
@@ -1084,6 +1085,8 @@ def _scan_png(report: MetadataReport, data: bytes, parsed: _Parsed) -> None:
             report.add("other", f"PNG {ctype.decode('latin-1')} chunk", f"{len(body)} bytes")
     if parsed.eoi_end is not None and data[parsed.eoi_end:].strip(b"\0"):
         report.add("other", "data after the picture", f"{len(data) - parsed.eoi_end} bytes")
+    if parsed.extra.get("truncated"):
+        report.problem("the picture data looks truncated", metadata=False)
 
 
 def _raw_profile(text: bytes) -> bytes:
@@ -1150,6 +1153,8 @@ def _scan_webp(report: MetadataReport, data: bytes, parsed: _Parsed) -> None:
         elif fourcc not in _WEBP_KEEP:
             name = fourcc.decode("latin-1").strip()
             report.add("other", f"WebP {name} chunk", f"{len(body)} bytes")
+    if parsed.extra.get("truncated"):
+        report.problem("the picture data looks truncated", metadata=False)
 
 
 def _clean_webp(data: bytes, parsed: _Parsed, orientation: int) -> bytes:
@@ -1173,6 +1178,31 @@ def _clean_webp(data: bytes, parsed: _Parsed, orientation: int) -> bytes:
             out.append(b"EXIF" + len(exif).to_bytes(4, "little") + exif)
     body = b"".join(chunk + b"\0" if len(chunk) & 1 else chunk for chunk in out)
     return b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body
+
+
+#: for each container: the parts without which there is no picture
+_PICTURE_PARTS = {
+    "JPEG": [_SOF_MARKERS, {0xDA}], "MPO": [_SOF_MARKERS, {0xDA}],
+    "PNG": [{b"IHDR"}, {b"IDAT"}],
+    "WEBP": [{b"VP8 ", b"VP8L", b"ANMF"}],
+}
+
+
+def _check_structure(src: Path, fmt: str, parsed: _Parsed) -> None:
+    """Refuse a JPEG/PNG/WebP whose structure is cut short or holds no picture at all."""
+    if parsed.extra.get("truncated"):
+        what = "truncated (it stops before the end of the image)"
+    elif "damaged" in parsed.extra:
+        what = f"damaged (no valid marker at byte {parsed.extra['damaged']})"
+    elif not all(any(part[0] in wanted for part in parsed.parts)
+                 for wanted in _PICTURE_PARTS[fmt]):
+        what = "damaged (the file holds no complete picture)"
+    else:
+        return
+    raise UnreadableImage(
+        f"{describe(src)}: the picture data is {what}; copy the original photo from the camera "
+        "again"
+    )
 
 
 # --------------------------------------------------------------------------------------------
