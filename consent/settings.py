@@ -94,7 +94,7 @@ class Settings:
     kit_context_words: tuple[str, ...] = (
         "pe", "p.e.", "sport", "sports", "sports day", "games", "swim", "swimming", "gala",
         "gym", "gymnastics", "football", "netball", "rugby", "hockey", "cricket", "rounders",
-        "athletics", "tennis", "basketball", "dance", "match", "tournament", "team",
+        "athletics", "tennis", "basketball", "dance", "tournament",
     )
 
     # --- PE kit and sportswear (consent.kit) --------------------------------------------
