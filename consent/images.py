@@ -37,7 +37,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".h
 ORIENTATION_TAG = 0x0112
 
 #: EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose)
-_UPRIGHT = {
+UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -162,7 +162,7 @@ def is_animated(img: Image.Image) -> bool:
     return img.format != "MPO" and bool(getattr(img, "is_animated", False))
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -195,7 +195,6 @@ def load(
     notes: list[str] = []
     try:
         fmt = SUPPORTED_FORMATS[img.format]
-        orientation = read_orientation(img)
         raw_w, raw_h = img.size
         if is_animated(img):
             notes.append("animated image: only the first frame was checked")
@@ -212,9 +211,12 @@ def load(
                 f"{name}: the picture data is truncated or corrupted ({exc}); "
                 "copy the original photo from the camera again"
             ) from None
-        rgb = _to_rgb(img)
-        if orientation in _UPRIGHT:
-            rgb = rgb.transpose(_UPRIGHT[orientation])
+        # Read after load(): Pillow's TIFF reader applies the orientation itself while loading
+        # (and drops the tag), so reading it earlier would rotate a TIFF twice.
+        orientation = read_orientation(img)
+        rgb = to_rgb(img)
+        if orientation in UPRIGHT:
+            rgb = rgb.transpose(UPRIGHT[orientation])
         elif rgb is img:
             rgb = img.copy()  # detach from the file, which is closed below
     finally:

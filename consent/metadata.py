@@ -40,9 +40,9 @@ from PIL import ExifTags, Image
 
 from .errors import ConsentError, ImageTooLarge, SafeCopyFailed, UnreadableImage
 from .images import (
-    _UPRIGHT,
     SUPPORTED_FORMATS,
-    _to_rgb,
+    UPRIGHT,
+    to_rgb,
     describe,
     file_hash,
     open_image,
@@ -1274,9 +1274,9 @@ def _reencode(src: Path, img: Image.Image, orientation: int, icc: bytes | None,
     # Pillow's TIFF reader applies the orientation itself while loading (and pillow-heif while
     # decoding); only what is still left to apply is applied here, never twice.
     remaining = read_orientation(img) if orientation != 1 else 1
-    picture = _to_rgb(img)
-    if remaining in _UPRIGHT:
-        picture = picture.transpose(_UPRIGHT[remaining])
+    picture = to_rgb(img)
+    if remaining in UPRIGHT:
+        picture = picture.transpose(UPRIGHT[remaining])
     picture.info = {}  # Pillow would otherwise carry a comment over into the copy
     if icc and icc[16:20] != b"RGB ":
         icc = None

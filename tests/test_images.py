@@ -180,3 +180,15 @@ def test_file_hash_identifies_content(tmp_path):
     b.write_bytes(a.read_bytes())
     assert images.file_hash(a) == images.file_hash(b)
     assert len(images.file_hash(a)) == 64
+
+
+def test_tiff_orientation_is_applied_once(tmp_path):
+    path = tmp_path / "rotated.tif"
+    img = Image.new("RGB", (96, 64), "red")
+    img.paste((0, 0, 255), (0, 0, 20, 20))  # a blue corner, top left as stored
+    exif = Image.Exif()
+    exif[images.ORIENTATION_TAG] = 6
+    img.save(path, exif=exif.tobytes())
+    photo = images.load(path)
+    assert photo.image.size == (photo.width, photo.height) == (64, 96)
+    assert photo.image.getpixel((60, 3)) == (0, 0, 255)  # orientation 6: top left -> top right
