@@ -6,20 +6,22 @@ does not import them.
 
 How detection is tuned (figures from ``scripts/measure_detection.py``):
 
-* dlib's HOG detector finds a face once the face is about 75 pixels tall in the image it scans
-  (67 px: 41 of 43 fixture faces; 56 px: 28 of 43), whatever the photo's size. So what decides
-  which faces are found is the size of the scanned image, ``settings.detect_max_side`` on its
-  longest side: faces down to about 75/2000 = 3.7% of a large photo's longest side are found at
-  the default 2000 (150 px in a 12-megapixel photo).
-* Large photos are decoded smaller (JPEG DCT scaling in :func:`consent.images.load`; a 12-megapixel
-  JPEG decodes at exactly half size for 2000) and scanned at that size with no upsampling.
-* Small photos are enlarged towards ``detect_max_side`` before scanning, by at most
-  ``2 ** settings.detect_upsample``: doubling finds the 37-pixel faces of the 500-pixel fixture
-  class photos, four times (the default) finds faces down to about 18 px, which are counted as
-  people present but are too small to recognise.
-* Encodings are made from the analysis image: a face found there is at least ~75 px tall unless
-  the analysis image is the original itself, and the recogniser's distances are the same from
-  64 px up as at 150 px, so re-decoding the original around a face would not change them.
+* dlib's HOG detector finds a face once the face is about 60 pixels tall in the image it scans
+  (its own box; 75 px in the hand-drawn boxes of the fixtures), whatever the photo's size. So
+  what decides which faces are found is the size of the scanned image.
+* First pass: ``settings.detect_max_side`` (1600) on the longest side. Large photos are decoded
+  smaller (JPEG DCT scaling in :func:`consent.images.load`) and scanned with no upsampling:
+  faces down to about 3.7% of the longest side (150 px in a 12-megapixel photo). Small photos
+  are enlarged, by at most ``2 ** settings.detect_upsample`` (4x): that finds the 37-px faces
+  of the 500-px fixture class photos, and faces down to about 18 px, which count as people
+  present but are too small to recognise.
+* Second, finer pass, only when the first found no face or only faces near its limit (a class
+  photo's back rows may be smaller still): ``settings.detect_fine_side`` (3200), decoding the
+  file again when the original is larger. Faces down to about 1.9% of the longest side, as far
+  as the face_recognition command line goes (it scans 1600 px upsampled once).
+* Encodings come from the analysis image, or, for faces shorter than
+  ``settings.encode_min_face_px`` there, from the original decoded larger: on a class-photo
+  mosaic this halves how far their encodings stray from full-resolution ones.
 
 Every face found is kept (a face too small or blurred to recognise is still a person in the
 photo), with ``identifiable`` and a plain-English ``why_not``. Encodings (128 numbers) are made
@@ -226,15 +228,26 @@ def _scan(image, image_scale: float, factor: float, photo: Photo, settings: Sett
 
 def _larger_source(photo: Photo, side: int, settings: Settings):
     """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
-    original has more pixels than ``photo.image``; else the analysis image itself."""
-    if photo.scale > 1.0 and photo.path.is_file():
-        try:
-            again = load(photo.path, max_side=side, settings=settings)
-        except ConsentError:  # the file changed or vanished since: use what we have
-            return photo.image, photo.scale
-        if max(again.image.size) > max(photo.image.size):
-            return again.image, again.scale
-    return photo.image, photo.scale
+    original has more pixels than ``photo.image``; else the analysis image itself.
+
+    The larger copy is kept on the photo (``photo._larger``) so detection's finer pass and the
+    encodings of small faces decode the file once between them.
+    """
+    if photo.scale <= 1.0:
+        return photo.image, photo.scale
+    cached = getattr(photo, "_larger", None)
+    if cached is not None and max(cached[0].size) >= min(side, max(photo.width, photo.height)):
+        return cached
+    if not photo.path.is_file():
+        return photo.image, photo.scale
+    try:
+        again = load(photo.path, max_side=side, settings=settings)
+    except ConsentError:  # the file changed or vanished since: use what we have
+        return photo.image, photo.scale
+    if max(again.image.size) <= max(photo.image.size):
+        return photo.image, photo.scale
+    photo._larger = (again.image, again.scale)
+    return photo._larger
 
 
 def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
