@@ -51,8 +51,8 @@ eval-kit: install ## PE-kit detector precision/recall on the kit fixtures
 screenshots: install browser ## Screenshots of each page under build/screenshots/
 	$(PY) -m scripts.screenshots
 
-lint: install ## Byte-compile and check imports stay light
-	$(PY) -m compileall -q consent web tests
+lint: install ## Pyflakes-class checks (ruff) and check that imports stay light
+	$(VENV)/bin/ruff check --select F,E9 consent web tests bench scripts
 	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask') if m in sys.modules]; assert not heavy, heavy; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
 
 clean: ## Remove .venv and build output (data/ is kept)

@@ -16,8 +16,9 @@ kit / face detection (the kit check must add under 20%). ``python -m bench kit``
 
 from __future__ import annotations
 
+from bench.timing import best_of
+
 import os
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,15 +28,6 @@ TARGET = 0.20
 
 def fixtures() -> Path:
     return Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
-
-
-def best_of(fn, repeat: int = REPEAT):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def measure(paths, settings) -> tuple[float, float, float, int, int]:
@@ -50,15 +42,15 @@ def measure(paths, settings) -> tuple[float, float, float, int, int]:
     n_faces = 0
     for path in paths:
         photo = load(path, faces.analysis_side(settings), settings)
-        dt, found = best_of(lambda: faces.detect(photo, settings))
+        dt, found = best_of(lambda: faces.detect(photo, settings), REPEAT)
         t_faces += dt
         array = photo.array()
-        dt, _ = best_of(lambda: face_recognition.face_locations(array, number_of_times_to_upsample=1))
+        dt, _ = best_of(lambda: face_recognition.face_locations(array, number_of_times_to_upsample=1), REPEAT)
         t_plain += dt
         boxes = [tuple(round(v / photo.scale) for v in f.box) for f in found]
         n_faces += len(boxes)
         context = f"{path.parent.name} {path.name}"
-        dt, _ = best_of(lambda: kit.assess(photo.array(), boxes, context=context, settings=settings))
+        dt, _ = best_of(lambda: kit.assess(photo.array(), boxes, context=context, settings=settings), REPEAT)
         t_kit += dt
     return t_faces, t_plain, t_kit, len(paths), n_faces
 

@@ -12,25 +12,16 @@
 
 from __future__ import annotations
 
+from bench.timing import best_of
+
 import csv
 import sqlite3
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 N_PEOPLE, PER_PERSON, N_FACES, N_ROWS = 2000, 3, 50, 2000
-
-
-def best_of(fn, repeat: int = 5) -> tuple[float, object]:
-    """Smallest wall time of ``repeat`` runs of ``fn()`` and its last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def synthetic_gallery(seed: int = 0):

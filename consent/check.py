@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 
 from . import images, rules

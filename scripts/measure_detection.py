@@ -218,7 +218,7 @@ def section_enlarged(fx: Path) -> None:
             print(_row(f"detect_max_side={side}", evaluate(photos, s)), flush=True)
         print(_row(f"defaults ({DEFAULTS.detect_max_side}, fine pass when needed)", evaluate(photos, DEFAULTS)),
               flush=True)
-        print(_row(f"defaults, encoding every identifiable face",
+        print(_row("defaults, encoding every identifiable face",
                    evaluate(photos, DEFAULTS, encode=True)), flush=True)
         print(_row("face_recognition CLI way: full decode, shrink to 1600, upsample 1, encode all",
                    _cli_way(photos)), flush=True)
