@@ -255,3 +255,52 @@ def test_cli_exit_codes_follow_the_worst_verdict(db, tmp_path):
     outcome = run(empty, gps)
     assert outcome.exit_code == 1 and "the file is empty" in outcome.output
     assert "2 photos: 1 ok, 0 need review, 0 blocked, 1 could not be checked" in outcome.output
+
+
+def test_sportswear_photo_needs_senior_signoff(db):
+    kit = fixture_dir("kit")
+    result = Checker(db).check(kit / "COCO_val2014_000000000415.jpg", "website", display_name=NEUTRAL)
+    (reason,) = [r for r in result.reasons if r.code == "pe_kit"]
+    assert reason.severity == "review" and reason.senior_signoff
+    assert "senior colleague" in reason.message
+
+
+def test_child_without_a_top_is_blocked_until_a_senior_approves(db):
+    kit = fixture_dir("kit")
+    result = Checker(db).check(kit / "COCO_val2014_000000000428.jpg", "website", display_name=NEUTRAL)
+    (reason,) = [r for r in result.reasons if r.code == "exposure"]
+    assert reason.severity == "block" and reason.senior_signoff and result.verdict == "block"
+
+
+def test_everyday_clothes_raise_no_kit_reason(db):
+    kit = fixture_dir("kit")
+    result = Checker(db).check(kit / "COCO_val2014_000000000459.jpg", "website", display_name=NEUTRAL)
+    assert not {"pe_kit", "exposure"} & {r.code for r in result.reasons}
+
+
+def test_rerunning_a_batch_reuses_every_analysis(db, tmp_path):
+    test = fixture_dir("people", "test")
+    for i, name in enumerate(("obama1.jpg", "kit_with_rose.jpg"), start=1):
+        shutil.copy(test / name, tmp_path / f"IMG_{i:04}.jpg")
+    jobs = batch.collect([tmp_path])
+    first = batch.run_batch(jobs, batch.BatchOptions("website"), db=db, workers=1, kit_check=False)
+    again = batch.run_batch(jobs, batch.BatchOptions("website"), db=db, workers=1, kit_check=False)
+    assert [r.timings.get("cached") for r in first] == [None, None]
+    assert [r.timings.get("cached") for r in again] == [1.0, 1.0]
+    assert [r.to_json()["channels"] for r in again] == [r.to_json()["channels"] for r in first]
+
+
+def test_new_enrolment_makes_photos_be_analysed_again(db):
+    photo = fixture_dir("people", "test") / "alex_lacamoire1.jpg"
+    checker = Checker(db, kit_check=False)
+    checker.check(photo, "website", display_name=NEUTRAL)
+    assert checker.check(photo, "website", display_name=NEUTRAL).timings.get("cached") == 1.0
+    from consent import faces
+    from consent.images import file_hash
+
+    extra = fixture_dir("people", "train") / "obama" / "obama2.jpg"
+    with Register(db) as reg:
+        reg.delete_templates("P001")
+        encoding, quality = faces.enrolment_encoding(extra)
+        reg.add_template("P001", encoding, file_hash(extra), quality)
+    assert checker.check(photo, "website", display_name=NEUTRAL).timings.get("cached") is None
