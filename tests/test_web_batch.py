@@ -14,7 +14,7 @@ from web.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg
-from tests.web_helpers import client_as, csrf, make_app, post
+from tests.web_helpers import client_as, csrf, make_app
 
 
 @pytest.fixture

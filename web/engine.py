@@ -1,38 +1,36 @@
-"""The check engine as the web app uses it: one :class:`consent.check.Checker` per server thread.
+"""The check engine as the web app uses it: one :class:`consent.check.Checker` per process.
 
-The face models are module-level in :mod:`consent.faces`, so they load once per process on the
-first check; each waitress thread keeps its own ``Checker`` (its own register connection, since
-SQLite connections belong to the thread that opened them). Checks run one at a time per process
-(``CHECK_LOCK``): the native face code is not promised to be thread-safe, and on a small school
-server two parallel checks would not finish sooner anyway.
+Every check in a server process runs on one dedicated thread that owns the process's single
+``Checker`` (its face models, its register snapshot and its register connection; SQLite
+connections belong to the thread that opened them). Request threads hand their photo over and
+wait for the result. So the models load once per process, the register snapshot is re-read only
+when the register changes, and checks run one at a time: the native face code is not promised
+to be thread-safe, and on a small school server two parallel checks would not finish sooner.
 """
 
 from __future__ import annotations
+from concurrent.futures import ThreadPoolExecutor
 
-import threading
-
-_local = threading.local()
-CHECK_LOCK = threading.Lock()
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consent-check")
+_checkers: dict = {}
 
 
-def get_checker(db_path: str, settings):
-    """This thread's Checker for the register at ``db_path`` (built on first use)."""
-    checker = getattr(_local, "checker", None)
-    if checker is None or getattr(_local, "key", None) != (db_path, id(settings)):
+def _checker(db_path: str, settings):
+    """The Checker for this register and settings (called on the check thread only)."""
+    key = (str(db_path), id(settings))
+    checker = _checkers.get(key)
+    if checker is None:
         from consent.check import Checker
 
-        checker = Checker(db_path, settings)
-        _local.checker, _local.key = checker, (db_path, id(settings))
+        checker = _checkers[key] = Checker(db_path, settings)
     return checker
 
 
 def run_check(db_path: str, settings, path, **kwargs):
-    """``Checker.check(path, **kwargs)`` on this thread's checker, one check at a time."""
-    checker = get_checker(db_path, settings)
-    with CHECK_LOCK:
-        return checker.check(path, **kwargs)
+    """``Checker.check(path, **kwargs)`` on the process's check thread; returns the PhotoCheck."""
+    return _executor.submit(lambda: _checker(db_path, settings).check(path, **kwargs)).result()
 
 
 def channel_names(db_path: str, settings) -> list[str]:
     """The register's publication channels, in register order."""
-    return get_checker(db_path, settings).view().channels
+    return _executor.submit(lambda: _checker(db_path, settings).view().channels).result()

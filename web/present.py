@@ -13,7 +13,7 @@ from . import store
 
 STATE_WORDS = {
     "cleared": "cleared",
-    "no_consent": "no consent",
+    "no_consent": "no consent (for at least one channel checked)",
     "review": "not recognised: check who this is",
 }
 
