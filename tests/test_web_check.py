@@ -227,3 +227,24 @@ def test_office_user_sees_face_states_but_not_names(app):
     upload(client, photo.read_bytes(), photo.name)
     row = only_check(app)
     assert "person_name" not in client.get(f"/check/{row['id']}").get_data(as_text=True)
+
+
+def test_blurred_copy_hides_unrecognised_faces_and_is_metadata_free(app, tmp_path):
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    client = client_as(app, "office")
+    html = upload(client, photo.read_bytes(), photo.name).get_data(as_text=True)
+    row = only_check(app)
+    assert "Download with faces blurred" in html  # the re-check of the blurred copy cleared it
+    download = client.get(f"/check/{row['id']}/download/blurred")
+    assert download.status_code == 200
+    assert "obama_and_biden-blurred.jpg" in download.headers["Content-Disposition"]
+    out = tmp_path / "blurred.jpg"
+    out.write_bytes(download.data)
+    tags = json.loads(subprocess.run(["exiftool", "-j", "-EXIF:all", "-XMP:all", "-IPTC:all", str(out)],
+                                     capture_output=True, text=True, check=True).stdout)[0]
+    assert list(tags) == ["SourceFile"]
+    # the face regions really changed
+    box = row["data"]["faces"][0]["box"]
+    with Image.open(photo) as original, Image.open(out) as blurred:
+        region = (box["left"], box["top"], box["right"], box["bottom"])
+        assert original.convert("RGB").crop(region).tobytes() != blurred.convert("RGB").crop(region).tobytes()

@@ -109,3 +109,23 @@ def test_revoked_api_token_stops_working(app):
     token_id = next(_db(app)["web_api_tokens"].rows)["id"]
     assert post(admin, f"/admin/users/tokens/{token_id}/revoke").status_code == 302
     assert accounts.user_for_token(_db(app), token) is None
+
+
+def test_settings_page_lists_the_settings_in_force_for_admins(tmp_path):
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(safe_copy_expiry_hours=6))
+    page = client_as(app, "admin").get("/admin/settings/").get_data(as_text=True)
+    assert "safe_copy_expiry_hours" in page and "<strong>6</strong>" in page
+    assert client_as(app, "office").get("/admin/settings/").status_code == 403
+
+
+def test_expired_safe_copies_are_swept_by_the_server_itself(app):
+    from web import store
+
+    db = _db(app)
+    db["web_checks"].insert({"id": "old", "user_id": 1, "state": "done", "name": "a.jpg", "safe_path": "/nonexistent",
+                             "expires_at": 1.0})
+    app.extensions["consent_last_sweep"] = 0.0
+    client_as(app, "office").get("/")
+    assert store.get(_db(app), "old")["safe_path"] is None

@@ -53,6 +53,24 @@ def _when(timestamp: float | None) -> str:
     return f"{t.tm_mday} {_time.strftime('%b %Y, %H:%M', t)}"
 
 
+#: seconds between sweeps of expired safe copies done by the server itself (workers sweep too)
+SWEEP_EVERY = 600
+
+
+def _sweep_now_and_then(app: Flask) -> None:
+    """Delete expired safe copies at most every ``SWEEP_EVERY`` seconds, on a request's way in."""
+    import time
+
+    last = app.extensions.get("consent_last_sweep", 0.0)
+    if time.time() - last < SWEEP_EVERY:
+        return
+    app.extensions["consent_last_sweep"] = time.time()
+    from . import store
+    from .db import get_db
+
+    store.sweep(get_db(), store.Place.from_app(app))
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app. ``test_config`` overrides configuration (tests pass their own)."""
     app = Flask(__name__, instance_relative_config=False)
@@ -101,12 +119,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             request.max_content_length, request.max_form_parts = upload_limits(app)
         security.load_user()
         security.check_csrf()
+        _sweep_now_and_then(app)
 
     app.after_request(security.set_security_headers)
 
-    from . import api, audit, auth, batch, check, errors, home, register, review, users
+    from . import api, audit, auth, batch, check, errors, home, register, review, settings_page, users
 
     errors.register(app)
-    for module in (home, auth, users, check, batch, review, register, audit, api):
+    for module in (home, auth, users, check, batch, review, register, audit, settings_page, api):
         app.register_blueprint(module.bp)
     return app

@@ -14,6 +14,7 @@ AREAS = [
     ("register.index", "Register", ("admin",), "People, consent for each channel, enrolment photos."),
     ("audit.index", "Audit log", ("admin",), "Every change to the register, who made it and when."),
     ("users.index", "Users", ("admin",), "Accounts, roles and API tokens."),
+    ("settings.index", "Settings", ("admin",), "Limits and thresholds in force."),
 ]
 
 
