@@ -3,7 +3,7 @@
 // and fills the bar until the job is finished, then reloads to show the results.
 (function () {
   "use strict";
-  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var token = window.consent.csrfToken();
 
   // --- job page ---------------------------------------------------------------------
   var panel = document.getElementById("job-progress");
@@ -78,15 +78,7 @@
     });
   }
 
-  ["dragenter", "dragover"].forEach(function (type) {
-    zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add("dragover"); });
-  });
-  ["dragleave", "dragend"].forEach(function (type) {
-    zone.addEventListener(type, function () { zone.classList.remove("dragover"); });
-  });
-  zone.addEventListener("drop", function (e) {
-    e.preventDefault();
-    zone.classList.remove("dragover");
+  window.consent.dropZone(zone, function (e) {
     dropped = [];
     droppedZip = null;
     var items = e.dataTransfer.items;
@@ -110,9 +102,6 @@
       describe();
     }
   });
-  document.addEventListener("dragover", function (e) { e.preventDefault(); });
-  document.addEventListener("drop", function (e) { e.preventDefault(); });
-
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var data = new FormData();

@@ -8,7 +8,7 @@
   var input = document.getElementById("photo");
   var results = document.getElementById("results");
   var status = document.getElementById("status");
-  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var token = window.consent.csrfToken();
   var maxBytes = parseInt(form.dataset.maxBytes || "0", 10);
   var queue = [];
   var busy = false;
@@ -93,18 +93,7 @@
     next();
   }
 
-  ["dragenter", "dragover"].forEach(function (type) {
-    zone.addEventListener(type, function (e) {
-      e.preventDefault();
-      zone.classList.add("dragover");
-    });
-  });
-  ["dragleave", "dragend"].forEach(function (type) {
-    zone.addEventListener(type, function () { zone.classList.remove("dragover"); });
-  });
-  zone.addEventListener("drop", function (e) {
-    e.preventDefault();
-    zone.classList.remove("dragover");
+  window.consent.dropZone(zone, function (e) {
     if (e.dataTransfer && e.dataTransfer.files.length) add(e.dataTransfer.files);
   });
   input.addEventListener("change", function () {
@@ -115,7 +104,4 @@
     e.preventDefault();
     if (input.files.length) add(input.files);
   });
-  // a photo dropped anywhere else on the page must not open it in the browser instead
-  document.addEventListener("dragover", function (e) { e.preventDefault(); });
-  document.addEventListener("drop", function (e) { e.preventDefault(); });
 })();

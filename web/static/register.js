@@ -2,7 +2,7 @@
 // drop zones put dropped files into their form (enrolment photos are sent at once).
 (function () {
   "use strict";
-  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var token = window.consent.csrfToken();
 
   document.querySelectorAll("form.cell-form").forEach(function (form) {
     var select = form.querySelector("select");
@@ -42,15 +42,7 @@
     var form = zone.closest("form");
     var input = zone.querySelector("input[type=file]");
     var submitNow = form.classList.contains("drop-submit");
-    ["dragenter", "dragover"].forEach(function (type) {
-      zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add("dragover"); });
-    });
-    ["dragleave", "dragend"].forEach(function (type) {
-      zone.addEventListener(type, function () { zone.classList.remove("dragover"); });
-    });
-    zone.addEventListener("drop", function (e) {
-      e.preventDefault();
-      zone.classList.remove("dragover");
+    window.consent.dropZone(zone, function (e) {
       input.files = e.dataTransfer.files;
       input.dispatchEvent(new Event("change"));
     });
