@@ -5,14 +5,12 @@ watch it reach 100%; import a CSV into the register."""
 from __future__ import annotations
 
 import base64
-import json
 import shutil
-import subprocess
 
 import pytest
 
 from tests.conftest import fixture_dir
-from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium
+from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium, metadata_tags
 
 pytestmark = pytest.mark.browser
 
@@ -58,15 +56,9 @@ def drop_file(page, path, target="dropzone"):
     page.evaluate(DROP_JS, [base64.b64encode(path.read_bytes()).decode(), path.name, target])
 
 
-def exif_tags(path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G", "-EXIF:all", "-GPS:all", "-XMP:all", "-IPTC:all", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return {k: v for k, v in json.loads(out)[0].items() if k != "SourceFile"}
-
-
 def test_sign_in_drop_a_photo_see_the_verdict_and_download_a_metadata_free_copy(server, page, tmp_path):
     photo = fixture_dir("metadata", "gps") / "DSCN0010.jpg"
-    assert exif_tags(photo), "the fixture should carry metadata to begin with"
+    assert metadata_tags(photo), "the fixture should carry metadata to begin with"
     browser_sign_in(page, server.url, "office")
     page.get_by_role("link", name="Check photos").first.click()
     page.get_by_label("Where will it be published?").select_option("newsletter")
@@ -81,7 +73,7 @@ def test_sign_in_drop_a_photo_see_the_verdict_and_download_a_metadata_free_copy(
     saved = tmp_path / info.value.suggested_filename
     info.value.save_as(saved)
     assert saved.name == "DSCN0010-safe.jpg"
-    assert exif_tags(saved) == {}
+    assert metadata_tags(saved) == {}
 
 
 def test_a_non_photo_dropped_gets_a_clear_message(server, page, tmp_path):

@@ -138,3 +138,13 @@ def browser_sign_in(page, base_url: str, username: str, password: str = PASSWORD
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(base_url + "/")
+
+
+def metadata_tags(path) -> dict:
+    """What exiftool finds in ``path`` (EXIF, GPS, XMP, IPTC), without the file name."""
+    import json
+    import subprocess
+
+    out = subprocess.run(["exiftool", "-j", "-G", "-EXIF:all", "-GPS:all", "-XMP:all", "-IPTC:all", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return {k: v for k, v in json.loads(out)[0].items() if k != "SourceFile"}
