@@ -124,6 +124,34 @@ def iou(a, b) -> float:
     return inter / (area(a) + area(b) - inter) if inter else 0.0
 
 
+def peer_boxes(folder: Path, names) -> dict[str, list]:
+    """The faces the face_recognition CLI finds, by replaying its own steps (face_recognition_cli.
+    test_image: load_image_file, shrink to 1600 with LANCZOS, face_locations with its default one
+    upsampling step), in original pixels; its command line prints names, not boxes."""
+    import face_recognition
+    import numpy as np
+    from PIL import Image
+
+    out = {}
+    for name in names:
+        image = face_recognition.load_image_file(folder / name)
+        scale = 1.0
+        if max(image.shape) > 1600:
+            pil = Image.fromarray(image)
+            pil.thumbnail((1600, 1600), Image.LANCZOS)
+            scale = image.shape[1] / pil.width
+            image = np.array(pil)
+        out[name] = [(t * scale, l * scale, b * scale, r * scale)
+                     for t, r, b, l in face_recognition.face_locations(image)]
+    return out
+
+
+def recall_iou(truth: dict, found: dict) -> float:
+    """Share of annotated faces with a found box at IoU >= 0.3."""
+    hit = sum(any(iou(gt, b) >= 0.3 for b in found.get(n, [])) for n, boxes in truth.items() for gt in boxes)
+    return hit / sum(len(b) for b in truth.values())
+
+
 def run() -> None:
     fx = fixtures()
     folder, truth = build_photos(fx)
@@ -136,16 +164,15 @@ def run() -> None:
     t_ours, _, mem_ours = timed([str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
                                  "-w", str(os.cpu_count() or 1), "--json", str(report)])
     photos = json.loads(report.read_text())["photos"]
-    found = 0
     stages: dict[str, float] = {}
+    ours_found = {}
     for p in photos:
         for k, v in p["timings"].items():
             stages[k] = stages.get(k, 0.0) + v
-        boxes = [(f["box"]["top"], f["box"]["left"], f["box"]["bottom"], f["box"]["right"]) for f in p["faces"]]
-        for gt in truth[p["name"]]:
-            if any(iou(gt, b) >= 0.3 for b in boxes):
-                found += 1
-    recall_ours = found / total_faces
+        ours_found[p["name"]] = [(f["box"]["top"], f["box"]["left"], f["box"]["bottom"], f["box"]["right"])
+                                 for f in p["faces"]]
+    recall_ours = recall_iou(truth, ours_found)
+    count_ours = sum(min(len(ours_found.get(n, [])), len(b)) for n, b in truth.items()) / total_faces
 
     best = None
     for cpus in (1, 2):
@@ -155,16 +182,19 @@ def run() -> None:
             name, who = line.rsplit(",", 1)[0], line.rsplit(",", 1)[-1]
             if who != "no_persons_found":
                 counts[Path(name).name] = counts.get(Path(name).name, 0) + 1
-        recall = sum(min(counts.get(n, 0), len(b)) for n, b in truth.items()) / total_faces
+        count = sum(min(counts.get(n, 0), len(b)) for n, b in truth.items()) / total_faces
         print(f"face_recognition --cpus {cpus}: {t:6.1f}s  {N_PHOTOS / t:5.2f} photos/s  "
-              f"recall {recall:.3f}  peak {mem} MB")
+              f"faces counted {count:.3f}  peak {mem} MB")
         if best is None or t < best[0]:
-            best = (t, cpus, recall, mem)
+            best = (t, cpus, count, mem)
+    recall_peer = recall_iou(truth, peer_boxes(folder, truth))
     print(f"consent check -w {os.cpu_count()}:    {t_ours:6.1f}s  {N_PHOTOS / t_ours:5.2f} photos/s  "
-          f"recall {recall_ours:.3f}  peak {mem_ours} MB (largest process)")
+          f"faces counted {count_ours:.3f}  peak {mem_ours} MB (largest process)")
+    print(f"recall at IoU >= 0.3 against the annotations: consent {recall_ours:.3f}, "
+          f"face_recognition {recall_peer:.3f} (its CLI's steps replayed for boxes)")
     print(f"throughput ratio consent / face_recognition (its best, --cpus {best[1]}): "
           f"{best[0] / t_ours:.2f}x   (target >= 2x with recall no lower: "
-          f"{'met' if best[0] / t_ours >= 2 and recall_ours >= best[2] else 'NOT met'})")
+          f"{'met' if best[0] / t_ours >= 2 and recall_ours >= recall_peer else 'NOT met'})")
     cpu_total = sum(v for k, v in stages.items() if k not in ("cached",))
     print("where consent's time goes (CPU seconds summed over workers): " + ", ".join(
         f"{k} {v:.1f}s ({v / cpu_total:.0%})" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])

@@ -120,6 +120,7 @@ class Face:
             "role": self.role,
             "distance": None if self.distance is None else round(self.distance, 4),
             "consent": dict(self.consent),
+            "never_publish": self.never_publish,
         }
         if names:
             data["person_id"] = self.person_id
@@ -242,6 +243,7 @@ class PhotoCheck:
                 role=f["role"],
                 distance=f["distance"],
                 consent=dict(f["consent"]),
+                never_publish=bool(f.get("never_publish", False)),
             )
             for f in data["faces"]
         ]

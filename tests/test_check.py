@@ -304,3 +304,15 @@ def test_new_enrolment_makes_photos_be_analysed_again(db):
         encoding, quality = faces.enrolment_encoding(extra)
         reg.add_template("P001", encoding, file_hash(extra), quality)
     assert checker.check(photo, "website", display_name=NEUTRAL).timings.get("cached") is None
+
+
+def test_never_publish_survives_the_json_round_trip(db):
+    from consent.reports import face_state
+    from consent.results import PhotoCheck
+
+    with Register(db) as reg:
+        reg.set_never_publish("P003", "court order")
+    result = Checker(db, kit_check=False).check(fixture_dir("people", "test") / "johnsnow_test1.jpg", "website")
+    rebuilt = PhotoCheck.from_json(result.to_json())
+    assert [f.never_publish for f in rebuilt.faces] == [True]
+    assert face_state(rebuilt, rebuilt.faces[0]) == "no_consent"  # red in reports, never green
