@@ -196,7 +196,7 @@ def _scan(image, image_scale: float, factor: float, photo: Photo, settings: Sett
 
     arr = _scan_image(image, factor)
     h, w = arr.shape[:2]
-    rects, scores, _ = fr.face_detector.run(arr, 0, 0.0)
+    rects, scores, _ = fr.face_detector.run(arr, 0, settings.detect_threshold)
     to_image = 1.0 / factor  # scan pixels -> pixels of ``image``
     to_orig = image_scale / factor  # scan pixels -> original pixels
     found = []
@@ -214,6 +214,10 @@ def _scan(image, image_scale: float, factor: float, photo: Photo, settings: Sett
             max(0, round(left * to_orig)),
         )
         height_px, width_px = box[2] - box[0], box[1] - box[3]
+        if score < 0 and height_px < settings.min_identifiable_face_px:
+            # below dlib's own threshold, only faces big enough to recognise are worth the risk
+            # of a false detection: small weak ones are mostly texture
+            continue
         sharp = face_sharpness(image, tuple(v * to_image for v in (top, right, bottom, left)))
         turn = face_turn(pts)
         ok, why = judge(height_px, sharp, turn, settings)
