@@ -227,7 +227,8 @@ class Checker:
         if self._register is None and self.use_register:
             from .register import Register
 
-            self._register = Register(self.db_path)
+            # never create an empty register here: every face would read as "not recognised"
+            self._register = Register(self.db_path, create=False)
         return self._register
 
     def view(self) -> RegisterView:

@@ -316,3 +316,11 @@ def test_never_publish_survives_the_json_round_trip(db):
     rebuilt = PhotoCheck.from_json(result.to_json())
     assert [f.never_publish for f in rebuilt.faces] == [True]
     assert face_state(rebuilt, rebuilt.faces[0]) == "no_consent"  # red in reports, never green
+
+
+def test_checking_without_a_register_says_how_to_create_one(tmp_path):
+    photo = fixture_dir("metadata", "gps") / "DSCN0010.jpg"
+    outcome = CliRunner().invoke(main, ["check", "--db", str(tmp_path / "none.db"), str(photo)])
+    assert outcome.exit_code == 1 and "consent register init" in outcome.output
+    assert not (tmp_path / "none.db").exists()
+    assert CliRunner().invoke(main, ["check", "--no-register", "-w", "1", str(photo)]).exit_code == 0
