@@ -104,15 +104,11 @@ def name_in_caption(ctx: RuleContext):
             if person and names_pictured(text, person):
                 hits.append((label, face.index))
     if hits:
-        where = sorted({label for label, _ in hits})
         faces = sorted({i for _, i in hits})
         yield Reason(
             code="name_in_caption",
             severity=SEV_BLOCK,
-            message=(
-                f"the {' and '.join(where)} name{'s' if len(where) == 1 else ''} "
-                f"{plural(len(faces), 'pupil')} in the photo; remove the name before publishing"
-            ),
+            message=_names(hits, len(faces), "in the photo; remove the name before publishing"),
             faces=faces,
             suggestion="describe the event instead of naming pupils",
         )
@@ -124,16 +120,18 @@ def name_in_caption(ctx: RuleContext):
             if names_on_roll(text, person):
                 others.add((label, person.person_id))
     if others:
-        where = sorted({label for label, _ in others})
         count = len({pid for _, pid in others})
         yield Reason(
             code="name_in_caption",
             severity=SEV_REVIEW,
-            message=(
-                f"the {' and '.join(where)} name{'s' if len(where) == 1 else ''} "
-                f"{plural(count, 'pupil')} on roll; pupils must not be named next to photos"
-            ),
+            message=_names(others, count, "on roll; pupils must not be named next to photos"),
         )
+
+
+def _names(hits, count: int, rest: str) -> str:
+    """"the caption and file name name 2 pupils <rest>"."""
+    where = sorted({label for label, _ in hits})
+    return f"the {' and '.join(where)} name{'s' if len(where) == 1 else ''} {plural(count, 'pupil')} {rest}"
 
 
 def _stem(file_name: str) -> str:
