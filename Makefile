@@ -9,7 +9,7 @@ PORT ?= 5000
 export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-tools browser run test test-fast bench lint eval-kit screenshots clean
+.PHONY: help install system-tools browser run test test-fast bench lint eval-kit measure-faces screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: install ## Benchmarks against peer tools, as ratios from one run
 
 eval-kit: install ## PE-kit detector precision/recall on the kit fixtures
 	$(PY) -m scripts.eval_kit
+
+measure-faces: install ## Detection and identifiability figures behind the face settings (~4 min)
+	$(PY) -m scripts.measure_detection
 
 screenshots: install browser ## Screenshots of each page under build/screenshots/
 	$(PY) -m scripts.screenshots
