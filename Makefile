@@ -12,7 +12,7 @@ export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 .PHONY: help install system-tools browser run test test-fast bench lint eval-kit measure-faces screenshots clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 install: $(STAMP) system-tools ## Build .venv and install system tools (idempotent, fast when done)
 
@@ -33,7 +33,7 @@ browser: ## Install Debian chromium (browser tests) when missing
 data/consent.db: | $(STAMP)
 	$(VENV)/bin/consent register init
 
-run: install data/consent.db ## Serve the web app on http://$(HOST):$(PORT)
+run: install data/consent.db ## Serve the web app on http://127.0.0.1:5000 (HOST=, PORT= to change)
 	$(PY) -m web --host $(HOST) --port $(PORT)
 
 test: install browser ## Run the whole test suite (fixtures from CONSENT_FIXTURES)
