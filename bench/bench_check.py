@@ -118,10 +118,10 @@ def timed(cmd: list[str]) -> tuple[float, str, int]:
 
 
 def iou(a, b) -> float:
-    t, l, bo, r = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, bo - t) * max(0.0, r - l)
-    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])
-    return inter / (area(a) + area(b) - inter) if inter else 0.0
+    """Intersection over union of two (top, left, bottom, right) boxes (the XML's order)."""
+    from consent.faces import box_iou
+
+    return box_iou((a[0], a[3], a[2], a[1]), (b[0], b[3], b[2], b[1]))
 
 
 def peer_boxes(folder: Path, names) -> dict[str, list]:

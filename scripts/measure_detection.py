@@ -85,12 +85,8 @@ def fixture_truth(faces_dir: Path) -> list[Truth]:
 
 
 def iou(a, b) -> float:
-    """Intersection over union of two (top, left, bottom, right) boxes."""
-    top, left = max(a[0], b[0]), max(a[1], b[1])
-    bottom, right = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, bottom - top) * max(0.0, right - left)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two (top, left, bottom, right) boxes (the XML's order)."""
+    return faces.box_iou((a[0], a[3], a[2], a[1]), (b[0], b[3], b[2], b[1]))
 
 
 def score(found: list[faces.DetectedFace], truth: Truth) -> tuple[int, int, int]:
