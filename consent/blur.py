@@ -17,14 +17,10 @@ from . import images
 from .errors import SafeCopyFailed
 from .settings import DEFAULTS, Settings
 
-#: the box is grown by this share of its size on every side (hair, ears, chin)
-MARGIN = 0.35
-#: pixelation cells across the face
-CELLS = 6
-
-
-def obscure(image: Image.Image, boxes, margin: float = MARGIN) -> Image.Image:
-    """A copy of ``image`` with every (top, right, bottom, left) box pixelated and blurred."""
+def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS) -> Image.Image:
+    """A copy of ``image`` with every (top, right, bottom, left) box, grown by
+    ``settings.blur_margin``, pixelated to ``settings.blur_cells`` cells across and blurred."""
+    margin, cells = settings.blur_margin, settings.blur_cells
     out = image.copy()
     for top, right, bottom, left in boxes:
         w, h = right - left, bottom - top
@@ -36,9 +32,9 @@ def obscure(image: Image.Image, boxes, margin: float = MARGIN) -> Image.Image:
         if rw <= 0 or rh <= 0:
             continue
         crop = out.crop(region)
-        small = crop.resize((max(1, CELLS), max(1, round(CELLS * rh / rw))), Image.Resampling.BOX)
+        small = crop.resize((max(1, cells), max(1, round(cells * rh / rw))), Image.Resampling.BOX)
         blocky = small.resize((rw, rh), Image.Resampling.NEAREST)
-        out.paste(blocky.filter(ImageFilter.GaussianBlur(radius=max(2, rw / (CELLS * 2)))), region)
+        out.paste(blocky.filter(ImageFilter.GaussianBlur(radius=max(2, rw / (cells * 2)))), region)
     return out
 
 
@@ -49,7 +45,7 @@ def write_blurred_copy(src, boxes, dst, settings: Settings = DEFAULTS) -> Path:
     icc = None
     with images.open_image(src, settings) as original:
         icc = original.info.get("icc_profile")
-    blurred = obscure(photo.image, boxes)
+    blurred = obscure(photo.image, boxes, settings)
     fd, tmp = tempfile.mkstemp(prefix=".blur-", suffix=".jpg", dir=dst.parent)
     os.close(fd)
     try:

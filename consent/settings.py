@@ -28,6 +28,10 @@ class Settings:
     max_pixels: int = 100_000_000
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = 95
+    #: blurred safe copies: each face box is grown by this share of its size on every side
+    #: (hair, ears, chin), then pixelated to blur_cells cells across and blurred
+    blur_margin: float = 0.35
+    blur_cells: int = 6
     #: processes writing safe copies at once in `consent strip` (0: one per CPU core)
     strip_workers: int = 0
 
