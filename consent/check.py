@@ -57,15 +57,7 @@ class Analysis:
 
     @classmethod
     def from_json(cls, data: dict) -> "Analysis":
-        faces = [
-            Face(
-                index=f["index"],
-                box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
-                height_px=f["height_px"], identifiable=f["identifiable"], why_not=f["why_not"],
-                match=f["match"], person_id=f.get("person_id"), distance=f["distance"],
-            )
-            for f in data["faces"]
-        ]
+        faces = [Face.from_json(f) for f in data["faces"]]
         kit = KitSummary(**data["kit"]) if data.get("kit") else None
         return cls(
             sha256=data["sha256"], format=data["format"], width=data["width"], height=data["height"],

@@ -74,6 +74,15 @@ class Reason:
             data["admin_detail"] = self.admin_detail
         return data
 
+    @classmethod
+    def from_json(cls, r: dict) -> "Reason":
+        return cls(
+            code=r["code"], severity=r["severity"], message=r["message"],
+            channels=list(r["channels"]), faces=list(r["faces"]),
+            senior_signoff=r["senior_signoff"], suggestion=r["suggestion"],
+            admin_detail=r.get("admin_detail"),
+        )
+
 
 @dataclass
 class Face:
@@ -126,6 +135,24 @@ class Face:
             data["person_id"] = self.person_id
             data["person_name"] = self.person_name
         return data
+
+    @classmethod
+    def from_json(cls, f: dict) -> "Face":
+        """Rebuild a face from :meth:`to_json` (names and ids only if they were written)."""
+        return cls(
+            index=f["index"],
+            box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
+            height_px=f["height_px"],
+            identifiable=f["identifiable"],
+            why_not=f["why_not"],
+            match=f["match"],
+            person_id=f.get("person_id"),
+            person_name=f.get("person_name"),
+            role=f.get("role"),
+            distance=f["distance"],
+            consent=dict(f.get("consent", {})),
+            never_publish=bool(f.get("never_publish", False)),
+        )
 
 
 def join_words(words: list[str]) -> str:
@@ -229,33 +256,9 @@ class PhotoCheck:
 
     @classmethod
     def from_json(cls, data: dict) -> "PhotoCheck":
-        """Rebuild a check from its JSON (the batch cache stores results this way)."""
-        faces = [
-            Face(
-                index=f["index"],
-                box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
-                height_px=f["height_px"],
-                identifiable=f["identifiable"],
-                why_not=f["why_not"],
-                match=f["match"],
-                person_id=f.get("person_id"),
-                person_name=f.get("person_name"),
-                role=f["role"],
-                distance=f["distance"],
-                consent=dict(f["consent"]),
-                never_publish=bool(f.get("never_publish", False)),
-            )
-            for f in data["faces"]
-        ]
-        reasons = [
-            Reason(
-                code=r["code"], severity=r["severity"], message=r["message"],
-                channels=list(r["channels"]), faces=list(r["faces"]),
-                senior_signoff=r["senior_signoff"], suggestion=r["suggestion"],
-                admin_detail=r.get("admin_detail"),
-            )
-            for r in data["reasons"]
-        ]
+        """Rebuild a check from :meth:`to_json` (the web app stores checks this way)."""
+        faces = [Face.from_json(f) for f in data["faces"]]
+        reasons = [Reason.from_json(r) for r in data["reasons"]]
         err = data.get("error") or {}
         return cls(
             path=data["path"], name=data["name"], sha256=data["sha256"], format=data["format"],
