@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import images, rules
-from .errors import ConsentError
+from .errors import ConsentError, UnknownChannel
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import PersonNames, RuleContext
 from .settings import DEFAULTS, Settings
@@ -253,7 +253,7 @@ class Checker:
             requested = [requested]
         unknown = [c for c in requested if c not in known]
         if unknown:
-            raise ConsentError(
+            raise UnknownChannel(
                 f"unknown channel {', '.join(unknown)}; the register's channels are {', '.join(known)}"
             )
         return list(dict.fromkeys(requested))

@@ -56,6 +56,12 @@ class RegisterBusy(RegisterError):
     code = "register_busy"
 
 
+class UnknownChannel(RegisterError):
+    """A channel name the register does not have (e.g. a typo, or a channel not added yet)."""
+
+    code = "unknown_channel"
+
+
 class PersonNotFound(RegisterError):
     code = "person_not_found"
 

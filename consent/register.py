@@ -42,6 +42,7 @@ from .errors import (
     PersonNotFound,
     RegisterBusy,
     RegisterError,
+    UnknownChannel,
 )
 from .register_records import (  # noqa: F401  (re-exported: callers import them from here)
     BIOMETRIC,
@@ -340,7 +341,7 @@ class Register:
             if wanted in (ch.name, channel_key(ch.label)):
                 return ch
         known = ", ".join(self.channel_names(include_biometric=True))
-        raise RegisterError(f"unknown channel {name!r}; the channels are: {known}")
+        raise UnknownChannel(f"unknown channel {name!r}; the channels are: {known}")
 
     def add_channel(self, name: str, label: str | None = None, by: str | None = None) -> Channel:
         """Add a publication channel (e.g. ``prospectus``); its name is lower case a-z, 0-9, _."""

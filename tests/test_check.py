@@ -200,6 +200,7 @@ def test_blurring_unconsented_faces_leaves_no_recognisable_face(db, tmp_path):
 def test_unknown_channel_is_a_clear_error(db):
     result = Checker(db, kit_check=False).check(fixture_dir("people", "test") / "obama1.jpg", "instagram")
     assert result.verdict == "error" and "unknown channel instagram" in result.error
+    assert result.error_code == "unknown_channel"
 
 
 def test_unreadable_photo_is_an_error_result_not_an_exception(db, tmp_path):

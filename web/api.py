@@ -77,6 +77,6 @@ def check():
     result.path = name
     if result.error:
         result.error = result.error.replace(str(path), name)
-        status = 400 if "unknown channel" in result.error else 422
+        status = 400 if result.error_code == "unknown_channel" else 422
         return jsonify(result.to_json(names=False)), status
     return jsonify(result.to_json(names=g.user.sees_names, admin=g.user.is_admin))

@@ -138,7 +138,7 @@ def check_file(
         raise UploadRefused(415, _plain(str(exc), original, label), exc.code) from None
     result, blurred_result = _run(place, check_id, original, name, channels, caption, folder_context, blurred)
     if result.error:
-        status = 400 if "unknown channel" in result.error else 422
+        status = 400 if result.error_code == "unknown_channel" else 422
         raise UploadRefused(status, _plain(result.error, original, label), result.error_code or "error")
     preview_path = place.check_dir(check_id) / "preview.jpg"
     preview.write(original, result, face_states(result), preview_path, settings)
