@@ -60,7 +60,7 @@ def write_json(results: list[PhotoCheck], path, names: bool = True) -> Path:
 CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "error"]
 
 
-def write_csv(results: list[PhotoCheck], path) -> Path:
+def render_csv(results: list[PhotoCheck]) -> str:
     """One row per photo, plus one verdict column per channel checked."""
     channels = list(dict.fromkeys(c for r in results for c in r.verdicts))
     buf = io.StringIO()
@@ -73,7 +73,16 @@ def write_csv(results: list[PhotoCheck], path) -> Path:
             + [r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons),
                r.safe_copy or "", r.error or ""]
         )
-    return atomic_write(path, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel reads UTF-8
+    return buf.getvalue()
+
+
+def csv_bytes(results: list[PhotoCheck]) -> bytes:
+    """The CSV report as bytes, with a BOM so Excel reads it as UTF-8."""
+    return render_csv(results).encode("utf-8-sig")
+
+
+def write_csv(results: list[PhotoCheck], path) -> Path:
+    return atomic_write(path, csv_bytes(results))
 
 
 def face_state(result: PhotoCheck, face) -> str:
@@ -130,7 +139,7 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
     cards = []
     for r in results:
         verdict = r.verdict
-        word = "could not be checked" if verdict == "error" else VERDICT_WORDS[verdict]
+        word = VERDICT_WORDS[verdict]
         parts = [f'<div class="card v-{verdict}"><div class="name">{esc(r.name)}</div>',
                  f'<span class="badge {verdict}">{esc(word)}</span>']
         thumb = None if r.error else thumbnail(r)

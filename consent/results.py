@@ -18,8 +18,8 @@ VERDICT_ORDER = {OK: 0, REVIEW: 1, BLOCK: 2}
 INFO, SEV_REVIEW, SEV_BLOCK = "info", "review", "block"
 SEVERITY_VERDICT = {INFO: OK, SEV_REVIEW: REVIEW, SEV_BLOCK: BLOCK}
 
-#: how a verdict reads in a sentence
-VERDICT_WORDS = {OK: "ok", REVIEW: "needs review", BLOCK: "blocked"}
+#: how a verdict reads in a sentence (``error``: the photo could not be read at all)
+VERDICT_WORDS = {OK: "ok", REVIEW: "needs review", BLOCK: "blocked", "error": "could not be checked"}
 
 
 def worst(verdicts) -> str:

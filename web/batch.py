@@ -189,13 +189,10 @@ def report(job_id: str, fmt: str):
     job = _job_for_viewer(job_id)
     if fmt not in ("csv", "html"):
         abort(404)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"report.{fmt}"
-        if fmt == "csv":
-            reports.write_csv(_results(job_id, False), path)
-        else:
-            reports.write_html(_results(job_id, True), path, title=f"Photo check: {job['title']}")
-        data = path.read_bytes()
+    if fmt == "csv":
+        data = reports.csv_bytes(_results(job_id, False))
+    else:
+        data = reports.render_html(_results(job_id, True), title=f"Photo check: {job['title']}").encode()
     mimetype = "text/csv" if fmt == "csv" else "text/html"
     response = current_app.response_class(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{_slug(job["title"])}-report.{fmt}"'

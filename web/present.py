@@ -26,7 +26,7 @@ VERDICT_HEADLINES = {
 
 
 def verdict_words(verdict: str) -> str:
-    return "could not be checked" if verdict == "error" else VERDICT_WORDS.get(verdict, verdict)
+    return VERDICT_WORDS.get(verdict, verdict)
 
 
 def card(row: dict, user) -> dict:
