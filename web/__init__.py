@@ -53,19 +53,16 @@ def _when(timestamp: float | None) -> str:
     return f"{t.tm_mday} {_time.strftime('%b %Y, %H:%M', t)}"
 
 
-#: seconds between sweeps of expired safe copies done by the server itself (workers sweep too)
-SWEEP_EVERY = 600
-
-
 def _sweep_now_and_then(app: Flask) -> None:
-    """Delete expired safe copies at most every ``SWEEP_EVERY`` seconds, on a request's way in."""
+    """Delete expired safe copies at most every ``store.SWEEP_EVERY`` seconds, on a request's way in."""
     import time
 
+    from . import store
+
     last = app.extensions.get("consent_last_sweep", 0.0)
-    if time.time() - last < SWEEP_EVERY:
+    if time.time() - last < store.SWEEP_EVERY:
         return
     app.extensions["consent_last_sweep"] = time.time()
-    from . import store
     from .db import get_db
 
     store.sweep(get_db(), store.Place.from_app(app))

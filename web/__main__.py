@@ -19,7 +19,7 @@ from .db import connect
 
 def setup_link_message(app, host: str, port: int) -> str | None:
     """A fresh setup link when nobody has an account yet, else None."""
-    db = connect(app.config["CONSENT_DB"])
+    db = connect(app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"].register_busy_timeout_s)
     try:
         if accounts.count_users(db):
             return None

@@ -16,10 +16,10 @@ import sqlite_utils
 from flask import current_app, g
 from sqlite_utils.migrations import Migrations
 
+from consent.settings import DEFAULTS
+
 MIGRATIONS = Migrations("consent-web")
 
-#: seconds a writer waits for another process (worker, CLI) to finish its transaction
-BUSY_TIMEOUT_MS = 10_000
 
 
 @MIGRATIONS()
@@ -114,12 +114,16 @@ def m002_checks_and_jobs(db: sqlite_utils.Database) -> None:
     db["web_checks"].create_index(["user_id", "created_at"])
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database at ``path`` (WAL, busy timeout) and apply pending web migrations."""
+def connect(path: str | Path, busy_timeout_s: float = DEFAULTS.register_busy_timeout_s) -> sqlite_utils.Database:
+    """Open the database at ``path`` (WAL, busy timeout) and apply pending web migrations.
+
+    ``busy_timeout_s``: how long a writer waits for another process (batch worker, CLI import)
+    to finish its transaction; the register's own setting, since it is the same file.
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=busy_timeout_s, check_same_thread=False)
     db = sqlite_utils.Database(conn)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     try:
         db.enable_wal()
     except sqlite3.OperationalError:
@@ -146,7 +150,8 @@ def _apply_with_retry(db: sqlite_utils.Database) -> None:
 def get_db() -> sqlite_utils.Database:
     """The request's database connection (opened on first use, closed at teardown)."""
     if "web_db" not in g:
-        g.web_db = connect(current_app.config["CONSENT_DB"])
+        g.web_db = connect(current_app.config["CONSENT_DB"],
+                           current_app.config["CONSENT_SETTINGS"].register_busy_timeout_s)
     return g.web_db
 
 

@@ -34,8 +34,6 @@ from .db import connect
 MB = 1024 * 1024
 #: seconds an idle worker waits before looking for work again
 IDLE_POLL = 0.5
-#: seconds between housekeeping sweeps (expired safe copies) in worker 0
-SWEEP_EVERY = 600
 
 
 class JobRefused(store.UploadRefused):
@@ -278,7 +276,7 @@ def requeue_interrupted(db: sqlite_utils.Database) -> int:
 
 def run_pending(place: store.Place, worker: str = "inline", limit: int | None = None) -> int:
     """Check queued photos in this process until none are left (or ``limit``); returns how many."""
-    db = connect(place.db_path)
+    db = connect(place.db_path, place.settings.register_busy_timeout_s)
     n = 0
     try:
         while limit is None or n < limit:
@@ -296,7 +294,7 @@ def worker_main(data: str, db_path: str, settings, index: int) -> None:
     """A worker process: claim and check photos until the server stops it."""
     os.environ.setdefault("CONSENT_DATA", data)
     place = store.Place(Path(data), db_path, settings)
-    db = connect(db_path)
+    db = connect(db_path, settings.register_busy_timeout_s)
     name = f"worker-{index}-{os.getpid()}"
     parent = os.getppid()
     last_sweep = 0.0
@@ -305,7 +303,7 @@ def worker_main(data: str, db_path: str, settings, index: int) -> None:
         if row is not None:
             process(db, place, row)
             continue
-        if index == 0 and time.time() - last_sweep > SWEEP_EVERY:
+        if index == 0 and time.time() - last_sweep > store.SWEEP_EVERY:
             store.sweep(db, place)
             last_sweep = time.time()
         time.sleep(IDLE_POLL)
@@ -328,7 +326,7 @@ class WorkerPool:
 def start_workers(app, count: int) -> WorkerPool:
     """Requeue interrupted photos, then start ``count`` worker processes (spawned, not forked)."""
     place = store.Place.from_app(app)
-    db = connect(place.db_path)
+    db = connect(place.db_path, place.settings.register_busy_timeout_s)
     try:
         requeue_interrupted(db)
         store.sweep(db, place)

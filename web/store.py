@@ -256,6 +256,10 @@ def available(row: dict, kind: str) -> Path | None:
 # --- housekeeping -------------------------------------------------------------------------
 
 
+#: seconds between sweeps of expired safe copies (by the server, and by batch worker 0)
+SWEEP_EVERY = 600
+
+
 def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> int:
     """Delete expired safe copies and previews, and originals past retention; returns how many
     checks were cleared. Photos waiting for sign-off keep their files until decided."""
