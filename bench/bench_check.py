@@ -129,18 +129,12 @@ def peer_boxes(folder: Path, names) -> dict[str, list]:
     test_image: load_image_file, shrink to 1600 with LANCZOS, face_locations with its default one
     upsampling step), in original pixels; its command line prints names, not boxes."""
     import face_recognition
-    import numpy as np
-    from PIL import Image
+
+    from bench.peers import face_recognition_cli_image
 
     out = {}
     for name in names:
-        image = face_recognition.load_image_file(folder / name)
-        scale = 1.0
-        if max(image.shape) > 1600:
-            pil = Image.fromarray(image)
-            pil.thumbnail((1600, 1600), Image.LANCZOS)
-            scale = image.shape[1] / pil.width
-            image = np.array(pil)
+        image, scale = face_recognition_cli_image(folder / name)
         out[name] = [(t * scale, l * scale, b * scale, r * scale)
                      for t, r, b, l in face_recognition.face_locations(image)]
     return out

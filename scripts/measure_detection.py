@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.peers import face_recognition_cli_image  # noqa: E402
 from consent import faces, images  # noqa: E402
 from consent.settings import DEFAULTS  # noqa: E402
 
@@ -269,20 +270,12 @@ def encoding_deviation(path: Path, settings=DEFAULTS) -> list[tuple[bool, float,
 
 def _cli_way(photos) -> dict:
     """As face_recognition_cli.test_image: load_image_file, thumbnail 1600 LANCZOS, upsample 1."""
-    from PIL import Image
-
     fr = faces._models()
     tp = fp = fn = 0
     decode = detect = enc = 0.0
     for path, truth in photos:
         t0 = clock()
-        arr = fr.load_image_file(str(path))
-        scale = 1.0
-        if max(arr.shape) > 1600:
-            pil = Image.fromarray(arr)
-            pil.thumbnail((1600, 1600), Image.LANCZOS)
-            scale = arr.shape[1] / pil.width
-            arr = np.array(pil)
+        arr, scale = face_recognition_cli_image(path)
         t1 = clock()
         locs = fr.face_locations(arr, number_of_times_to_upsample=1)
         t2 = clock()
