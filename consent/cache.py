@@ -1,10 +1,11 @@
 """Photo analyses remembered in the register database, so re-runs only redo what changed.
 
-The expensive part of a check (decoding, face detection, encodings, matching, the kit check,
-the metadata scan) is stored as an :class:`~consent.check.Analysis` keyed by the photo's
+The expensive part of a check (decoding, face detection, encodings, matching, the kit check's
+picture measurements, the metadata scan) is stored as an :class:`~consent.check.Analysis` keyed by the photo's
 SHA-256, the settings in force, a fingerprint of the register's face templates and of the
 school kit profile. The cheap part — consent states and rules — is always re-derived from the
-register as it is now. So after an interrupted batch nothing already analysed is redone, and
+register as it is now, and so are the caption's and file name's words (names in captions,
+sports words for the kit check). So after an interrupted batch nothing already analysed is redone, and
 after a consent change (grant, withdrawal, expiry, never-publish flag) a re-run re-judges every
 photo at once without touching the face models; only a change of templates (enrolment,
 biometric withdrawal, purge) or settings makes photos be analysed again.
@@ -26,6 +27,9 @@ from sqlite_utils.migrations import Migrations
 from .settings import Settings
 
 migrations = Migrations("consent-check-cache")
+
+#: bumped when what an analysis holds changes, so older cached analyses are never read
+ANALYSIS_FORMAT = 2
 
 
 @migrations()
@@ -51,7 +55,7 @@ def fingerprint(value) -> str:
 
 def analysis_key(sha256: str, settings: Settings, gallery: str, kit_profile: str) -> str:
     """The cache key of one analysis: photo bytes, settings, face templates, kit profile."""
-    return fingerprint([sha256, settings.as_dict(), gallery, kit_profile])
+    return fingerprint([ANALYSIS_FORMAT, sha256, settings.as_dict(), gallery, kit_profile])
 
 
 class AnalysisCache:

@@ -26,17 +26,6 @@ from .settings import DEFAULTS, Settings
 
 
 @dataclass
-class KitSummary:
-    """What the rules need of a :class:`consent.kit.KitAssessment` (cached with the analysis)."""
-
-    pe_kit: bool
-    exposure: bool
-    message: str
-    suggestion: str | None = None
-    signals: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Analysis:
     """The model-dependent part of a check of one photo."""
 
@@ -47,18 +36,25 @@ class Analysis:
     faces: list[Face]
     metadata_found: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    kit: KitSummary | None = None
+    #: what the kit check measured in the picture (consent.kit.KitMeasures); words are added
+    #: when the photo is judged, so a new caption needs no new analysis
+    kit: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["faces"] = [f.to_json(names=True) for f in self.faces]
+        data["kit"] = self.kit.to_json() if self.kit is not None else None
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Analysis":
         faces = [Face.from_json(f) for f in data["faces"]]
-        kit = KitSummary(**data["kit"]) if data.get("kit") else None
+        kit = None
+        if data.get("kit"):
+            from .kit import KitMeasures
+
+            kit = KitMeasures.from_json(data["kit"])
         return cls(
             sha256=data["sha256"], format=data["format"], width=data["width"], height=data["height"],
             faces=faces, metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
@@ -149,7 +145,7 @@ def judge(
             p.id: p.never_publish_reason or "never-publish flag set"
             for p in (view.people[i] for i in pictured) if p.never_publish
         },
-        kit=analysis.kit,
+        kit=_kit_decision(analysis.kit, " ".join(t for t in (folder, name, caption, alt_text) if t), settings),
         settings=settings,
     )
     reasons = rules.evaluate(ctx)
@@ -175,6 +171,15 @@ def judge(
         notes=list(analysis.notes),
         timings=dict(analysis.timings),
     )
+
+
+def _kit_decision(measures, context: str, settings: Settings):
+    """The kit check's verdict for these words (consent.kit.KitAssessment), or None."""
+    if measures is None:
+        return None
+    from .kit import decide
+
+    return decide(measures, context, settings)
 
 
 class Checker:
@@ -259,7 +264,7 @@ class Checker:
         return list(dict.fromkeys(requested))
 
     # --- the expensive part -------------------------------------------------------------
-    def analyse(self, path: str | os.PathLike, context: str = "") -> Analysis:
+    def analyse(self, path: str | os.PathLike) -> Analysis:
         """Decode, scan, detect, encode, match and kit-check one photo (cached by content)."""
         from .cache import analysis_key
 
@@ -269,19 +274,19 @@ class Checker:
         timings["hash"] = time.perf_counter() - t
         view = self.view()
         cache = self.cache()
-        key = analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp + "|" + context)
+        key = analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp)
         if cache is not None:
             cached = cache.get(key)
             if cached is not None:
                 analysis = Analysis.from_json(cached)
                 analysis.timings = {"hash": timings["hash"], "cached": 1.0}
                 return analysis
-        analysis = self._analyse(path, sha, view, context, timings)
+        analysis = self._analyse(path, sha, view, timings)
         if cache is not None:
             cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
         return analysis
 
-    def _analyse(self, path, sha, view: RegisterView, context: str, timings) -> Analysis:
+    def _analyse(self, path, sha, view: RegisterView, timings) -> Analysis:
         from . import faces as faces_mod
         from . import metadata
 
@@ -333,23 +338,17 @@ class Checker:
                 distance=None if m is None or m.distance is None else float(m.distance),
             ))
 
-        kit_summary = None
+        measures = None
         if self.kit_check:
             from . import kit
 
             t = time.perf_counter()
             boxes = [tuple(round(v / photo.scale) for v in d.box) for d in detected]
-            assessment = kit.assess(photo.array(), boxes, context=context, profile=self._kit_profile,
-                                    settings=self.settings)
-            kit_summary = KitSummary(
-                pe_kit=bool(assessment.pe_kit), exposure=bool(assessment.exposure),
-                message=assessment.message, suggestion=assessment.suggestion,
-                signals=list(assessment.signals),
-            )
+            measures = kit.measure(photo.array(), boxes, profile=self._kit_profile, settings=self.settings)
             timings["kit"] = time.perf_counter() - t
         return Analysis(
             sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
-            metadata_found=found, notes=list(photo.notes), kit=kit_summary, timings=timings,
+            metadata_found=found, notes=list(photo.notes), kit=measures, timings=timings,
         )
 
     # --- the whole check ----------------------------------------------------------------
@@ -380,8 +379,7 @@ class Checker:
         result = PhotoCheck(path=str(path), name=name)
         try:
             chans = self.channels(channels)
-            context = " ".join(t for t in (folder, name, caption, alt_text) if t)
-            analysis = self.analyse(path, context=context)
+            analysis = self.analyse(path)
             result = judge(
                 analysis, self.view(), chans, path=str(path), name=name, caption=caption,
                 alt_text=alt_text, folder=folder, settings=self.settings,

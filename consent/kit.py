@@ -651,31 +651,36 @@ def _limb_phrase(people: list[PersonKit]) -> str | None:
     return None
 
 
-def assess(
-    image: np.ndarray,
-    faces: Sequence[Box],
-    context: str = "",
-    profile: KitProfile | None = None,
-    settings: Settings = DEFAULTS,
-) -> KitAssessment:
-    """Decide whether a photo shows PE kit, sportswear or swimwear, and say why.
+@dataclass
+class KitMeasures:
+    """What the picture itself shows, before any words are read: cacheable with a photo's
+    analysis, so a new caption or file name is judged by :func:`decide` without measuring the
+    picture again."""
 
-    ``image`` is the upright RGB uint8 array the faces were found on; ``faces`` are
-    (top, right, bottom, left) boxes in its coordinates; ``context`` is the folder name, file
-    name and caption; ``profile`` the school kit profile (None: not used).
+    #: the picture's evidence: surface, lines, limbs, kit (see :func:`assess`)
+    evidence: dict[str, float]
+    #: plain-English signals the picture fired, in order
+    signals: list[str]
+    #: how many people were measured, and how many showed a bare torso
+    people: int = 0
+    bare_torso: int = 0
+    #: someone shows bare arms and bare legs (swimwear, with a swimming word)
+    bare_limbs: bool = False
+    #: some person's body fired a signal (so a tighter crop would help)
+    body_signals: bool = False
+    details: dict = field(default_factory=dict)
 
-    The evidence adds up to ``score``:
+    def to_json(self) -> dict:
+        return asdict(self)
 
-    - a playing surface: 1 when grass or court colours cover ``settings.kit_surface_share`` of
-      the background, in proportion below that;
-    - line markings on the ground: 0.5, looked for only when there is at least half a surface;
-    - bare arms, bare legs: 0.25 each, on the person showing most (summer clothes show them
-      too, so they only tip a photo that has other signs);
-    - a context word, a person in the learned PE kit colours: 1 each.
+    @classmethod
+    def from_json(cls, data: dict) -> "KitMeasures":
+        return cls(**data)
 
-    ``pe_kit`` is set at ``settings.kit_score_threshold``. ``exposure`` is set by a bare torso,
-    or by bare arms and legs with a swimming word (``settings.kit_swim_words``) in the context.
-    """
+
+def _measure_picture(
+    image: np.ndarray, faces: Sequence[Box], profile: KitProfile | None, settings: Settings,
+) -> tuple[KitMeasures, list[PersonKit]]:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("assess() needs an RGB uint8 array of shape (height, width, 3)")
@@ -693,9 +698,6 @@ def assess(
         people.append(body.person)
 
     surfaces = scene.surfaces(settings)
-    words = context_words_found(context, settings.kit_context_words)
-    swim_words = context_words_found(context, settings.kit_swim_words)
-
     signals: list[str] = []
     evidence: dict[str, float] = {}
 
@@ -729,6 +731,44 @@ def assess(
             "colours match the school PE kit" if len(people) == 1
             else f"colours match the school PE kit on {len(in_kit)} of {_plural(len(people), 'pupil')}"
         )
+    measures = KitMeasures(
+        evidence=evidence,
+        signals=signals,
+        people=len(people),
+        bare_torso=sum(p.bare_torso for p in people),
+        bare_limbs=any(p.bare_arms and p.bare_legs for p in people),
+        body_signals=any(p.signals for p in people),
+        details={
+            "surfaces": {k: round(v, 3) for k, v in surfaces.items()},
+            "lines": lines,
+            "size": [width, height],
+        },
+    )
+    return measures, people
+
+
+def measure(
+    image: np.ndarray,
+    faces: Sequence[Box],
+    profile: KitProfile | None = None,
+    settings: Settings = DEFAULTS,
+) -> KitMeasures:
+    """Measure the picture (scene, skin, kit colours) for :func:`decide`; arguments as
+    :func:`assess`, without the words."""
+    return _measure_picture(image, faces, profile, settings)[0]
+
+
+def decide(
+    measures: KitMeasures,
+    context: str = "",
+    settings: Settings = DEFAULTS,
+    people: Sequence[PersonKit] = (),
+) -> KitAssessment:
+    """Add the context words to the picture's measures and decide (see :func:`assess`)."""
+    words = context_words_found(context, settings.kit_context_words)
+    swim_words = context_words_found(context, settings.kit_swim_words)
+    evidence = dict(measures.evidence)
+    signals = list(measures.signals)
 
     # context words
     evidence["context"] = 1.0 if words else 0.0
@@ -738,35 +778,57 @@ def assess(
     score = round(sum(evidence.values()), 3)
     pe_kit = score >= settings.kit_score_threshold
 
-    bare_torso = [p for p in people if p.bare_torso]
-    swimwear = bool(swim_words) and any(p.bare_arms and p.bare_legs for p in people)
-    exposure = bool(bare_torso) or swimwear
-    if bare_torso:
-        signals.insert(0, f"bare torso on {len(bare_torso)} of {_plural(len(people), 'pupil')}")
+    swimwear = bool(swim_words) and measures.bare_limbs
+    exposure = bool(measures.bare_torso) or swimwear
+    if measures.bare_torso:
+        signals.insert(0, f"bare torso on {measures.bare_torso} of {_plural(measures.people, 'pupil')}")
     elif swimwear:
         signals.insert(0, f"swimwear likely ({', '.join(swim_words)} and bare arms and legs)")
 
     flagged = pe_kit or exposure
     suggestion = None
-    if flagged and any(p.signals for p in people):
+    if flagged and measures.body_signals:
         suggestion = "a shoulders-up crop would avoid this"
     return KitAssessment(
         pe_kit=pe_kit,
         exposure=exposure,
         score=score,
-        people=people,
+        people=list(people),
         signals=signals,
         message="; ".join(signals) if flagged else "",
         suggestion=suggestion,
-        details={
-            "surfaces": {k: round(v, 3) for k, v in surfaces.items()},
-            "evidence": evidence,
-            "words": words,
-            "swim_words": swim_words,
-            "lines": lines,
-            "size": [width, height],
-        },
+        details={**measures.details, "evidence": evidence, "words": words, "swim_words": swim_words},
     )
+
+
+def assess(
+    image: np.ndarray,
+    faces: Sequence[Box],
+    context: str = "",
+    profile: KitProfile | None = None,
+    settings: Settings = DEFAULTS,
+) -> KitAssessment:
+    """Decide whether a photo shows PE kit, sportswear or swimwear, and say why.
+
+    ``image`` is the upright RGB uint8 array the faces were found on; ``faces`` are
+    (top, right, bottom, left) boxes in its coordinates; ``context`` is the folder name, file
+    name and caption; ``profile`` the school kit profile (None: not used). The same as
+    ``decide(measure(image, faces, profile), context)``, with each person's measurements kept.
+
+    The evidence adds up to ``score``:
+
+    - a playing surface: 1 when grass or court colours cover ``settings.kit_surface_share`` of
+      the background, in proportion below that;
+    - line markings on the ground: 0.5, looked for only when there is at least half a surface;
+    - bare arms, bare legs: 0.25 each, on the person showing most (summer clothes show them
+      too, so they only tip a photo that has other signs);
+    - a context word, a person in the learned PE kit colours: 1 each.
+
+    ``pe_kit`` is set at ``settings.kit_score_threshold``. ``exposure`` is set by a bare torso,
+    or by bare arms and legs with a swimming word (``settings.kit_swim_words``) in the context.
+    """
+    measures, people = _measure_picture(image, faces, profile, settings)
+    return decide(measures, context, settings, people)
 
 
 # --- learning the school kit --------------------------------------------------------------

@@ -325,3 +325,14 @@ def test_checking_without_a_register_says_how_to_create_one(tmp_path):
     assert outcome.exit_code == 1 and "consent register init" in outcome.output
     assert not (tmp_path / "none.db").exists()
     assert CliRunner().invoke(main, ["check", "--no-register", "-w", "1", str(photo)]).exit_code == 0
+
+
+def test_a_new_caption_is_judged_without_analysing_the_photo_again(db):
+    photo = fixture_dir("kit") / "COCO_val2014_000000000459.jpg"  # a man in a suit
+    checker = Checker(db)
+    plain = checker.check(photo, "website", display_name=NEUTRAL)
+    assert "pe_kit" not in {r.code for r in plain.reasons}
+    sports = checker.check(photo, "website", caption="Sports day 2026", display_name=NEUTRAL)
+    assert sports.timings.get("cached") == 1.0
+    (reason,) = [r for r in sports.reasons if r.code == "pe_kit"]
+    assert "sports day" in reason.message
