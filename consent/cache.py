@@ -59,13 +59,16 @@ def analysis_key(sha256: str, settings: Settings, gallery: str, kit_profile: str
 
 
 class AnalysisCache:
-    """Read and write cached analyses (as JSON) in an open sqlite-utils ``Database``."""
+    """Read and write cached analyses (as JSON) in an open :class:`consent.register.Register`."""
 
-    def __init__(self, db: Database):
-        self.db = db
-        pending = migrations.pending(db)
-        if pending:
-            migrations.apply(db)
+    def __init__(self, reg):
+        self.db = reg.db
+        if migrations.pending(self.db):
+            # several batch workers may open a new register at once: create the table under the
+            # register's write lock, and only if no other process did while we waited for it
+            with reg.transaction():
+                if migrations.pending(self.db):
+                    migrations.apply(self.db)
 
     def get(self, key: str) -> dict | None:
         row = self.db.execute("SELECT analysis FROM analyses WHERE key = ?", [key]).fetchone()

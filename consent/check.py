@@ -246,7 +246,7 @@ class Checker:
         if self._cache is None and self.use_cache and self.register() is not None:
             from .cache import AnalysisCache
 
-            self._cache = AnalysisCache(self.register().db)
+            self._cache = AnalysisCache(self.register())
         return self._cache
 
     def channels(self, requested: list[str] | str | None) -> list[str]:
