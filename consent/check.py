@@ -145,9 +145,9 @@ def judge(
             p.id: p.never_publish_reason or "never-publish flag set"
             for p in (view.people[i] for i in pictured) if p.never_publish
         },
-        kit=_kit_decision(analysis.kit, " ".join(t for t in (folder, name, caption, alt_text) if t), settings),
         settings=settings,
     )
+    ctx.kit = _kit_decision(analysis.kit, ctx.context_text, settings)
     reasons = rules.evaluate(ctx)
     verdicts = {}
     for channel in channels:
