@@ -90,7 +90,7 @@ def build_register(fx: Path) -> tuple[Path, Path]:
     if db.exists() and known.is_dir():
         return db, known
     known.mkdir(parents=True, exist_ok=True)
-    from consent import faces
+    from consent.vision import faces
     from consent.images import file_hash
     from consent.register import Register
 
@@ -119,7 +119,7 @@ def timed(cmd: list[str]) -> tuple[float, str, int]:
 
 def iou(a, b) -> float:
     """Intersection over union of two (top, left, bottom, right) boxes (the XML's order)."""
-    from consent.faces import box_iou
+    from consent.vision.faces import box_iou
 
     return box_iou((a[0], a[3], a[2], a[1]), (b[0], b[3], b[2], b[1]))
 

@@ -4,7 +4,7 @@ For every photo of the labelled kit fixtures (and, as a second set, the group ph
 ``faces`` fixtures, where many faces mean many bodies to measure), decoded as the pipeline
 decodes it, this times:
 
-- face detection, as the check pipeline runs it (``consent.faces.detect``), and plain
+- face detection, as the check pipeline runs it (``consent.vision.faces.detect``), and plain
   ``face_recognition.face_locations`` (HOG, one upsampling) on the same analysis image, the
   cheaper peer (so the ratio holds however the pipeline's detector is tuned);
 - the kit check, as the pipeline runs it (``kit.assess(photo.array(), boxes, context)``,
@@ -35,7 +35,7 @@ def measure(paths, settings) -> tuple[float, float, float, int, int]:
     photos and faces counted."""
     import face_recognition
 
-    from consent import faces, kit
+    from consent.vision import faces, kit
     from consent.images import load
 
     t_faces = t_plain = t_kit = 0.0
@@ -57,7 +57,7 @@ def measure(paths, settings) -> tuple[float, float, float, int, int]:
 
 def report(name: str, t_faces: float, t_plain: float, t_kit: float, n: int, n_faces: int) -> None:
     print(f"{name}: {n} photos, {n_faces} faces; kit check {1000 * t_kit / n:.1f} ms/photo")
-    for peer, t in (("consent.faces.detect", t_faces), ("face_recognition.face_locations", t_plain)):
+    for peer, t in (("consent.vision.faces.detect", t_faces), ("face_recognition.face_locations", t_plain)):
         ratio = t_kit / t if t else float("inf")
         print(
             f"  {peer:<32} {1000 * t / n:7.1f} ms/photo | kit / detection {ratio:6.1%}"
@@ -66,7 +66,7 @@ def report(name: str, t_faces: float, t_plain: float, t_kit: float, n: int, n_fa
 
 
 def run() -> None:
-    from consent import faces
+    from consent.vision import faces
     from consent.images import IMAGE_SUFFIXES
     from consent.settings import DEFAULTS
 

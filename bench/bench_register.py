@@ -39,7 +39,7 @@ def synthetic_gallery(seed: int = 0):
 
 
 def bench_matching() -> None:
-    from consent.matching import Gallery, match_faces
+    from consent.register.matching import Gallery, match_faces
     from consent.settings import DEFAULTS
 
     owners, vectors, faces = synthetic_gallery()
@@ -69,7 +69,7 @@ def bench_matching() -> None:
     n_matched = sum(m.status == "matched" for m in matches)
     print(f"matching {N_FACES} faces against {N_PEOPLE} people x {PER_PERSON} templates "
           f"({len(vectors)} encodings):")
-    print(f"  consent.matching.match_faces               {t_ours * 1e3:9.2f} ms"
+    print(f"  consent.register.matching.match_faces               {t_ours * 1e3:9.2f} ms"
           f"   ({n_matched} matched, {N_FACES - n_matched} unknown/ambiguous; one assignment)")
     print(f"  Gallery.from_rows (once per register version) {t_build * 1e3:6.2f} ms")
     print(f"  face_recognition.face_distance per face    {t_all * 1e3:9.2f} ms"
@@ -124,7 +124,7 @@ def plain_load(csv_path: Path, db_path: Path) -> int:
 
 
 def bench_import() -> None:
-    from consent.mis import import_csv
+    from consent.register.mis import import_csv
     from consent.register import Register
 
     with tempfile.TemporaryDirectory() as tmp:

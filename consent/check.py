@@ -21,7 +21,8 @@ from pathlib import Path
 from . import images, rules
 from .errors import ConsentError, UnknownChannel
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
-from .rules import PersonNames, RuleContext
+from .rules import RuleContext
+from .register.view import RegisterView, empty_view, load_view
 from .settings import DEFAULTS, Settings
 
 
@@ -36,7 +37,7 @@ class Analysis:
     faces: list[Face]
     metadata_found: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: what the kit check measured in the picture (consent.kit.KitMeasures); words are added
+    #: what the kit check measured in the picture (consent.vision.kit.KitMeasures); words are added
     #: when the photo is judged, so a new caption needs no new analysis
     kit: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -52,7 +53,7 @@ class Analysis:
         faces = [Face.from_json(f) for f in data["faces"]]
         kit = None
         if data.get("kit"):
-            from .kit import KitMeasures
+            from .vision.kit import KitMeasures
 
             kit = KitMeasures.from_json(data["kit"])
         return cls(
@@ -60,46 +61,6 @@ class Analysis:
             faces=faces, metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
             kit=kit, timings=dict(data.get("timings", {})),
         )
-
-
-@dataclass
-class Person:
-    """What a check needs to know about one person in the register."""
-
-    id: int
-    names: PersonNames
-    display_name: str
-    role: str
-    never_publish: bool = False
-    never_publish_reason: str | None = None
-
-
-@dataclass
-class RegisterView:
-    """A read-only snapshot of the register for judging photos."""
-
-    version: int
-    channels: list[str]
-    people: dict[int, Person]
-    #: (person id, channel) -> granted / refused / withdrawn / expired / missing
-    consent: dict[tuple[int, str], str]
-    #: matching gallery (consent.matching.Gallery) and its fingerprint
-    gallery: object = None
-    gallery_fingerprint: str = "empty"
-    #: ids of people on roll today (leavers stay in ``people``: old photos still show them)
-    on_roll: set[int] = field(default_factory=set)
-
-    @property
-    def pupils_on_roll(self) -> list[PersonNames]:
-        return [p.names for p in self.people.values() if p.role == "pupil" and p.id in self.on_roll]
-
-
-def empty_view() -> RegisterView:
-    """The view of an empty register: every face is unknown, every channel known."""
-    from .register_schema import BUILTIN_CHANNELS
-
-    channels = [c for c, (_, kind) in BUILTIN_CHANNELS.items() if kind == "publication"]
-    return RegisterView(version=0, channels=channels, people={}, consent={})
 
 
 def judge(
@@ -174,10 +135,10 @@ def judge(
 
 
 def _kit_decision(measures, context: str, settings: Settings):
-    """The kit check's verdict for these words (consent.kit.KitAssessment), or None."""
+    """The kit check's verdict for these words (consent.vision.kit.KitAssessment), or None."""
     if measures is None:
         return None
-    from .kit import decide
+    from .vision.kit import decide
 
     return decide(measures, context, settings)
 
@@ -211,7 +172,7 @@ class Checker:
         self._kit_profile = None
         self._kit_profile_fp = "none"
         if kit_check:
-            from . import kit
+            from .vision import kit
 
             self._kit_profile = kit.load_profile()
             if self._kit_profile is not None:
@@ -237,8 +198,6 @@ class Checker:
             return self._view
         version = reg.version()
         if self._view is None or self._view.version != version:
-            from .check_view import load_view
-
             self._view = load_view(reg, self.settings)
         return self._view
 
@@ -287,7 +246,7 @@ class Checker:
         return analysis
 
     def _analyse(self, path, sha, view: RegisterView, timings) -> Analysis:
-        from . import faces as faces_mod
+        from .vision import faces as faces_mod
         from . import metadata
 
         t = time.perf_counter()
@@ -315,7 +274,7 @@ class Checker:
         t = time.perf_counter()
         matches = {}
         if needs_match:
-            from .matching import match_faces
+            from .register.matching import match_faces
 
             idx = [i for i, d in enumerate(detected) if d.encoding is not None]
             for i, m in zip(idx, match_faces([detected[i].encoding for i in idx], view.gallery, self.settings)):
@@ -340,7 +299,7 @@ class Checker:
 
         measures = None
         if self.kit_check:
-            from . import kit
+            from .vision import kit
 
             t = time.perf_counter()
             boxes = [tuple(round(v / photo.scale) for v in d.box) for d in detected]
@@ -401,7 +360,7 @@ class Checker:
             copy = metadata.make_safe_copy(path, safe_dir / name, self.settings)
             result.safe_copy = str(copy.dst)
             return
-        from .blur import write_blurred_copy
+        from .vision.blur import write_blurred_copy
 
         to_blur = [f for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
         name = safe_name or (Path(result.name).stem + "-blurred.jpg")

@@ -103,3 +103,13 @@ class KitProfileError(ConsentError):
     """The school kit profile could not be learned or read (no usable photos, damaged file)."""
 
     code = "kit_profile_error"
+
+
+class ModelUnavailable(ConsentError):
+    """A model file that ships in an installed package is missing or broken.
+
+    The check fails closed: the photo needs review, with this message saying which file and
+    how to reinstall.
+    """
+
+    code = "model_unavailable"

@@ -107,7 +107,7 @@ class Settings:
         "athletics", "tennis", "basketball", "dance", "tournament",
     )
 
-    # --- PE kit and sportswear (consent.kit) --------------------------------------------
+    # --- PE kit and sportswear (consent.vision.kit) --------------------------------------------
     #: longest side, in pixels, of the small copy the scene colours are measured on
     kit_scene_side: int = 384
     #: share of the picture covered by grass green or court/pool blue that counts as a full

@@ -1,7 +1,7 @@
 """Precision and recall of the PE-kit detector on the labelled kit fixtures.
 
 ``python -m scripts.eval_kit [FOLDER] [--sensitivity]`` (``make eval-kit``) runs
-:func:`consent.kit.assess` on every photo listed in ``FOLDER/labels.csv`` (default: the ``kit``
+:func:`consent.vision.kit.assess` on every photo listed in ``FOLDER/labels.csv`` (default: the ``kit``
 folder of ``CONSENT_FIXTURES`` or ``../shared/fixtures``), without a school kit profile, and
 prints one row per photo (label, verdict, signals) and the precision and recall.
 
@@ -74,12 +74,12 @@ class Result:
 def face_detector(settings):
     """The face detector the check pipeline uses, returning boxes in analysis coordinates.
 
-    ``consent.faces.detect`` when it exists (its boxes are in original coordinates: divided by
+    ``consent.vision.faces.detect`` when it exists (its boxes are in original coordinates: divided by
     the photo's scale here), else face_recognition's HOG detector at the same upsampling.
     Returns ``(name, detect(photo) -> list of boxes)``.
     """
     try:
-        from consent import faces as faces_mod
+        from consent.vision import faces as faces_mod
 
         detect = faces_mod.detect
     except (ImportError, AttributeError):
@@ -89,7 +89,7 @@ def face_detector(settings):
             found = detect(photo)
             return [tuple(int(round(c / photo.scale)) for c in f.box) for f in found]
 
-        return "consent.faces.detect", from_pipeline
+        return "consent.vision.faces.detect", from_pipeline
 
     import face_recognition
 
@@ -129,7 +129,7 @@ def load_samples(folder: Path, settings) -> tuple[list[Sample], str]:
 
 def evaluate(samples: list[Sample], settings) -> Result:
     """Run the detector on every sample (no kit profile) and count hits and misses."""
-    from consent.kit import assess
+    from consent.vision.kit import assess
 
     result = Result()
     for s in samples:

@@ -7,7 +7,7 @@ Sections (all by default):
 
 * ``originals``: recall, precision and time per photo on ``faces/*.jpg`` against the imglab XML
   ground truth (IoU >= 0.3; ``ignore`` boxes neither count nor miss), for several detection sizes
-  and upsampling limits, as ``consent.faces.detect`` runs them.
+  and upsampling limits, as ``consent.vision.faces.detect`` runs them.
 * ``enlarged``: the same photos enlarged to 12 megapixels (JPEG, in a temporary folder), decoded
   by ``consent.images.load`` at each detection size (JPEG DCT scaling), with decode and detection
   time, beside the way the face_recognition command line does it (full decode, shrink to 1600,
@@ -17,7 +17,7 @@ Sections (all by default):
 * ``floor``: the smallest face the detector finds, in pixels of the image it scans.
 * ``size``: whether the recogniser still matches each known face in ``people/test`` to its own
   enrolment photos when the face is shrunk to N pixels (the identifiable-size threshold).
-* ``blur``: the same under Gaussian blur, with the sharpness figure ``consent.faces`` computes
+* ``blur``: the same under Gaussian blur, with the sharpness figure ``consent.vision.faces`` computes
   (the sharpness threshold).
 
 Times are CPU milliseconds per photo of this one process (decode, detect, and encode only where
@@ -43,7 +43,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.peers import face_recognition_cli_image  # noqa: E402
-from consent import faces, images  # noqa: E402
+from consent.vision import faces
+from consent import images  # noqa: E402
 from consent.settings import DEFAULTS  # noqa: E402
 
 #: a detection matches a ground-truth box when their intersection over union is at least this

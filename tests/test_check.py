@@ -31,7 +31,7 @@ PUBLICATION = ("website", "social_media", "newsletter", "press")
 @pytest.fixture(scope="module")
 def enrolled_db(tmp_path_factory):
     """A register with the five fixture people enrolled from people/train, every consent granted."""
-    from consent import faces
+    from consent.vision import faces
 
     train = fixture_dir("people", "train")
     db = tmp_path_factory.mktemp("register") / "consent.db"
@@ -296,7 +296,7 @@ def test_new_enrolment_makes_photos_be_analysed_again(db):
     checker = Checker(db, kit_check=False)
     checker.check(photo, "website", display_name=NEUTRAL)
     assert checker.check(photo, "website", display_name=NEUTRAL).timings.get("cached") == 1.0
-    from consent import faces
+    from consent.vision import faces
     from consent.images import file_hash
 
     extra = fixture_dir("people", "train") / "obama" / "obama2.jpg"

@@ -1,4 +1,4 @@
-"""Face detection, identifiability and encodings on the real fixture photos (consent.faces)."""
+"""Face detection, identifiability and encodings on the real fixture photos (consent.vision.faces)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from consent import faces, images
+from consent.vision import faces
+from consent import images
 from consent.errors import EnrolmentRefused
 from consent.settings import DEFAULTS
 from scripts.measure_detection import encoding_deviation, enlarge_to, fixture_truth, iou, mosaic, score
@@ -269,7 +270,7 @@ def test_loading_face_models_keeps_truncated_photos_refused():
 
 
 def test_importing_consent_faces_does_not_load_face_models():
-    code = ("import sys, consent.faces; "
+    code = ("import sys, consent.vision.faces; "
             "print(sorted(m for m in ('face_recognition', 'dlib', 'cv2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

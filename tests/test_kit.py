@@ -1,4 +1,4 @@
-"""The PE kit / sportswear / swimwear detector (consent.kit), its profile, CLI and eval targets.
+"""The PE kit / sportswear / swimwear detector (consent.vision.kit), its profile, CLI and eval targets.
 
 Synthetic pictures are drawn people: a face disc in a skin tone, a torso in kit colours, arms
 and legs, on a plain wall. Their face boxes are given to the detector as the pipeline would.
@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
-from consent import kit
+from consent.vision import kit
 from consent.cli import main
 from consent.errors import KitProfileError
 from consent.settings import DEFAULTS

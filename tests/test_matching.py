@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consent.enrolment import enrol, enrol_folder
-from consent.matching import Gallery, assign, match_faces
+from consent.register.enrolment import enrol, enrol_folder
+from consent.register.matching import Gallery, assign, match_faces
 from consent.register import Register
 from consent.settings import DEFAULTS
 
@@ -212,7 +212,7 @@ def test_every_train_photo_is_enrolled(enrolled):
 
 @pytest.mark.slow
 def test_enrolled_people_are_recognised_and_the_child_is_unknown(enrolled, people_dir):
-    from consent import faces
+    from consent.vision import faces
 
     reg, _ = enrolled
     gallery = reg.gallery()
@@ -274,7 +274,7 @@ def test_file_named_by_an_unknown_mis_id_is_refused(enrolled, people_dir, tmp_pa
 
 
 def test_biometric_withdrawal_makes_a_person_unknown(tmp_path, people_dir):
-    from consent import faces
+    from consent.vision import faces
 
     with Register(tmp_path / "consent.db") as reg:
         p = reg.add_person("T0004", "Barack", "Obama")

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from consent.errors import ImportRefused
-from consent.mis import import_csv, parse_consent, parse_date, read_table
+from consent.register.mis import import_csv, parse_consent, parse_date, read_table
 from consent.register import Register
 
 TODAY = dt.date.today()

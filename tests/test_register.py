@@ -19,7 +19,7 @@ from consent.errors import (
     RegisterError,
 )
 from consent.register import Register, name_key
-from consent.register_admin import backup, export_person, purge_leavers, restore
+from consent.register.housekeeping import backup, export_person, purge_leavers, restore
 
 TODAY = dt.date.today()
 DAY = dt.timedelta(days=1)

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from consent.settings import Settings
-from web import jobs, store
-from web.db import connect
+from web import batch_jobs, checked_photos
+from web.tables import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg
@@ -47,7 +47,7 @@ def job_id_of(response) -> str:
 
 
 def job_files(app) -> list:
-    root = store.Place.from_app(app).data / "web" / "jobs"
+    root = checked_photos.Place.from_app(app).data / "web" / "jobs"
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
@@ -78,7 +78,7 @@ def test_zip_upload_skips_unsafe_paths_and_non_photos(app, tmp_path):
     job_id = job_id_of(response)
     rows = list(_db(app)["web_checks"].rows_where("job_id = ?", [job_id]))
     assert sorted(r["name"] for r in rows) == ["etc/abs.jpg", "event/ok.jpg"]
-    data = store.Place.from_app(app).data
+    data = checked_photos.Place.from_app(app).data
     assert not list(data.parent.rglob("escape.jpg"))
     assert not (tmp_path / "escape.jpg").exists()
 
@@ -167,14 +167,14 @@ def test_interrupted_job_resumes(app):
     client = client_as(app, "comms")
     app.config["BATCH_INLINE"] = False
     job_id = job_id_of(send_folder(client, {f"e/{i}.jpg": landscape_jpeg() for i in range(3)}))
-    place = store.Place.from_app(app)
+    place = checked_photos.Place.from_app(app)
     db = _db(app)
-    assert jobs.run_pending(place, limit=1) == 1
+    assert batch_jobs.run_pending(place, limit=1) == 1
     # a worker died mid-photo: its claim stays "running" until the server restarts
-    assert jobs.claim(db, "dead-worker") is not None
+    assert batch_jobs.claim(db, "dead-worker") is not None
     assert client.get(f"/batch/{job_id}/progress").get_json()["done"] == 1
-    assert jobs.requeue_interrupted(db) == 1
-    assert jobs.run_pending(place) == 2
+    assert batch_jobs.requeue_interrupted(db) == 1
+    assert batch_jobs.run_pending(place) == 2
     assert client.get(f"/batch/{job_id}/progress").get_json()["percent"] == 100
 
 
@@ -207,9 +207,9 @@ def test_batch_upload_without_csrf_is_refused(app):
 
 
 def test_safe_relpath_refuses_escapes():
-    assert jobs.safe_relpath("../x.jpg") is None
-    assert jobs.safe_relpath("a/../../x.jpg") is None
-    assert jobs.safe_relpath(".hidden/x.jpg") is None
-    assert jobs.safe_relpath("a/notes.txt") is None
-    assert str(jobs.safe_relpath("C:\\Users\\me\\x.jpg")) == "C/Users/me/x.jpg"
-    assert str(jobs.safe_relpath("/abs/y.JPG")) == "abs/y.JPG"
+    assert batch_jobs.safe_relpath("../x.jpg") is None
+    assert batch_jobs.safe_relpath("a/../../x.jpg") is None
+    assert batch_jobs.safe_relpath(".hidden/x.jpg") is None
+    assert batch_jobs.safe_relpath("a/notes.txt") is None
+    assert str(batch_jobs.safe_relpath("C:\\Users\\me\\x.jpg")) == "C/Users/me/x.jpg"
+    assert str(batch_jobs.safe_relpath("/abs/y.JPG")) == "abs/y.JPG"

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from consent.settings import Settings
-from web import store
-from web.db import connect
+from web import checked_photos
+from web.tables import connect
 
 from tests.conftest import fixture_dir
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, metadata_tags, post
@@ -51,14 +51,14 @@ def upload(client, data: bytes, name: str = "field.jpg", channel: str = "all", *
 
 
 def stored_files(app) -> list:
-    root = store.Place.from_app(app).data / "web" / "checks"
+    root = checked_photos.Place.from_app(app).data / "web" / "checks"
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def only_check(app) -> dict:
     rows = list(_db(app)["web_checks"].rows)
     assert len(rows) == 1
-    return store.get(_db(app), rows[0]["id"])
+    return checked_photos.get(_db(app), rows[0]["id"])
 
 
 def test_photo_without_people_is_ok_and_its_safe_copy_has_no_metadata(app, tmp_path):
@@ -201,7 +201,7 @@ def test_safe_copy_expires(app):
     row = only_check(app)
     _db(app)["web_checks"].update(row["id"], {"expires_at": 1.0})
     assert client.get(f"/check/{row['id']}/download/safe").status_code in (403, 404)
-    assert store.sweep(_db(app), store.Place.from_app(app)) == 1
+    assert checked_photos.sweep(_db(app), checked_photos.Place.from_app(app)) == 1
     assert stored_files(app) == []
     assert client.get(f"/check/{row['id']}/download/safe").status_code == 404
     assert "have expired" in client.get(f"/check/{row['id']}").get_data(as_text=True)

@@ -10,7 +10,7 @@ import pytest
 
 from consent.register import Register
 from web import audit_log
-from web.db import connect
+from web.tables import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload
@@ -200,7 +200,7 @@ def enrolled_app(tmp_path_factory):
     r = imported(app)
     obama = r.find_person("A100")
     r.record_consent(obama.id, "biometric", "granted")
-    from consent import enrolment
+    from consent.register import enrolment
 
     enrolment.enrol(r, obama.id, [fixture_dir("people", "train", "obama") / "obama.jpg"])
     r.set_never_publish(r.find_person("A101").id, "court order")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web import audit_log, store
-from web.db import connect
+from web import audit_log, checked_photos
+from web.tables import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload
@@ -24,7 +24,7 @@ def checked(tmp_path_factory):
 
 
 def _row(app, check_id):
-    return store.get(connect(app.config["CONSENT_DB"]), check_id)
+    return checked_photos.get(connect(app.config["CONSENT_DB"]), check_id)
 
 
 def _reset(app, check_id):

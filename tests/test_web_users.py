@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from web import accounts
-from web.db import connect
+from web.tables import connect
 
 from tests.web_helpers import PASSWORD, ROLES, client_as, make_app, post, sign_in
 
@@ -121,11 +121,11 @@ def test_settings_page_lists_the_settings_in_force_for_admins(tmp_path):
 
 
 def test_expired_safe_copies_are_swept_by_the_server_itself(app):
-    from web import store
+    from web import checked_photos
 
     db = _db(app)
     db["web_checks"].insert({"id": "old", "user_id": 1, "state": "done", "name": "a.jpg", "safe_path": "/nonexistent",
                              "expires_at": 1.0})
     app.extensions["consent_last_sweep"] = 0.0
     client_as(app, "office").get("/")
-    assert store.get(_db(app), "old")["safe_path"] is None
+    assert checked_photos.get(_db(app), "old")["safe_path"] is None

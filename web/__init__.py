@@ -54,18 +54,18 @@ def _when(timestamp: float | None) -> str:
 
 
 def _sweep_now_and_then(app: Flask) -> None:
-    """Delete expired safe copies at most every ``store.SWEEP_EVERY`` seconds, on a request's way in."""
+    """Delete expired safe copies at most every ``checked_photos.SWEEP_EVERY`` seconds, on a request's way in."""
     import time
 
-    from . import store
+    from . import checked_photos
 
     last = app.extensions.get("consent_last_sweep", 0.0)
-    if time.time() - last < store.SWEEP_EVERY:
+    if time.time() - last < checked_photos.SWEEP_EVERY:
         return
     app.extensions["consent_last_sweep"] = time.time()
-    from .db import get_db
+    from .tables import get_db
 
-    store.sweep(get_db(), store.Place.from_app(app))
+    checked_photos.sweep(get_db(), checked_photos.Place.from_app(app))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -92,15 +92,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(data)
 
     from . import security
-    from .db import close_db
-    from .regdb import close_register
+    from .tables import close_db
+    from .request_register import close_register
 
     app.session_interface = security.SessionInterface()
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
     app.jinja_env.filters["when"] = _when
-    from .present import verdict_words
+    from .result_cards import verdict_words
 
     app.jinja_env.filters["verdict_words"] = verdict_words
 

@@ -2,7 +2,7 @@
 
 On a first start with no accounts it prints a one-time setup link that creates the first admin
 (there is no default password). It also starts the background batch workers (see
-``web.jobs``), which pick up any job a restart interrupted.
+``web.batch_jobs``), which pick up any job a restart interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from waitress import serve
 
 from . import accounts, create_app
-from .db import connect
+from .tables import connect
 
 
 def setup_link_message(app, host: str, port: int) -> str | None:
@@ -55,9 +55,9 @@ def main(argv=None):
     pool = None
     workers = app.config["CONSENT_SETTINGS"].batch_workers if args.workers is None else args.workers
     if workers > 0:
-        from . import jobs
+        from . import batch_jobs
 
-        pool = jobs.start_workers(app, workers)
+        pool = batch_jobs.start_workers(app, workers)
     # waitress refuses bodies over 1 GB by default; batch uploads may be larger
     limit = app.config["CONSENT_SETTINGS"].max_batch_upload_mb * 1024 * 1024 + 16 * 1024 * 1024
     options = {"max_request_body_size": limit}

@@ -1,6 +1,6 @@
 """Accounts, roles, API tokens, one-time setup links and sign-in throttling.
 
-Plain functions over the web tables (see ``web.db``). Passwords are hashed by werkzeug
+Plain functions over the web tables (see ``web.tables``). Passwords are hashed by werkzeug
 (scrypt); API tokens and setup tokens are random and stored only as SHA-256 hashes, so a copy
 of the database does not give anyone a working token.
 """

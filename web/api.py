@@ -22,8 +22,8 @@ from consent import images
 from consent.errors import ConsentError, ImageTooLarge
 from consent.results import PhotoCheck
 
-from . import accounts, engine, store
-from .db import get_db
+from . import accounts, check_thread, checked_photos
+from .tables import get_db
 from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -56,12 +56,12 @@ def check():
         return error_response(400, "Send the photo as the multipart field 'file'.", "no_file")
     channels = [c for c in request.form.getlist("channel") if c and c != "all"] or None
     caption = request.form.get("caption", "")[:2000]
-    place = store.Place.from_app(current_app)
-    name = store.display_name(upload.filename)
+    place = checked_photos.Place.from_app(current_app)
+    name = checked_photos.display_name(upload.filename)
     tmp_root = place.data / "web" / "api"
     tmp_root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=tmp_root))
-    path = folder / store.disk_name(upload.filename)
+    path = folder / checked_photos.disk_name(upload.filename)
     try:
         upload.save(str(path))
         try:
@@ -70,7 +70,7 @@ def check():
             return _refused(413, name, str(exc).replace(str(path), name), exc.code)
         except ConsentError as exc:
             return _refused(415, name, str(exc).replace(str(path), name), exc.code)
-        result = engine.run_check(place.db_path, place.settings, path, channels=channels,
+        result = check_thread.run_check(place.db_path, place.settings, path, channels=channels,
                                   caption=caption, display_name=name, folder="")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

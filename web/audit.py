@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from . import audit_log
-from .db import get_db
-from .regdb import get_register
+from .tables import get_db
+from .request_register import get_register
 from .security import roles_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from . import accounts
-from .db import get_db
+from .tables import get_db
 from .errors import error_response
 from .security import sign_in
 

@@ -1,6 +1,6 @@
 """Batch jobs (comms): send a whole folder or a zip, watch the progress, browse and download.
 
-The upload is unpacked and queued (``web.jobs``); background workers check the photos while
+The upload is unpacked and queued (``web.batch_jobs``); background workers check the photos while
 ``static/batch.js`` polls ``/batch/<id>/progress`` and fills the progress bar. When the job is
 done the page shows the results gallery (filter by verdict), a zip of every downloadable safe
 copy and the CSV and HTML reports (``consent.reports``).
@@ -18,11 +18,11 @@ from flask import (
     url_for,
 )
 
-from . import jobs, store
+from . import batch_jobs, checked_photos
 from .audit_log import log_event
-from .db import get_db
+from .tables import get_db
 from .errors import error_response
-from .regdb import channel_choices
+from .request_register import channel_choices
 from .security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
@@ -33,7 +33,7 @@ FILTERS = {"all": "All", "ok": "OK", "review": "Needs sign-off", "block": "Do no
 def upload_limits(app) -> tuple[int, int]:
     """(bytes, form parts) a batch upload may use: larger than a single photo's limit."""
     s = app.config["CONSENT_SETTINGS"]
-    return s.max_batch_upload_mb * jobs.MB, s.max_batch_files + 20
+    return s.max_batch_upload_mb * batch_jobs.MB, s.max_batch_files + 20
 
 
 def _jobs_for_user() -> list[dict]:
@@ -56,7 +56,7 @@ def index():
 def create():
     """A folder (many files with relative paths) or a zip becomes a queued job."""
     db = get_db()
-    place = store.Place.from_app(current_app)
+    place = checked_photos.Place.from_app(current_app)
     files = [f for f in request.files.getlist("photos") if f and f.filename]
     archive = request.files.get("zip")
     if not files and (archive is None or not archive.filename):
@@ -68,18 +68,18 @@ def create():
         return _refuse(400, f"Unknown channel {channel!r}; choose one from the list.")
     caption = request.form.get("caption", "").strip()[:2000]
     title = request.form.get("title", "").strip() or _guess_title(files, archive)
-    job_id = jobs.create(db, g.user.id, channels, caption, title)
+    job_id = batch_jobs.create(db, g.user.id, channels, caption, title)
     try:
-        rels = jobs.add_files(place, job_id, files) if files else []
+        rels = batch_jobs.add_files(place, job_id, files) if files else []
         if archive is not None and archive.filename:
-            rels += jobs.add_zip(place, job_id, archive.stream)
-        total = jobs.queue(db, place, job_id, rels)
-    except jobs.JobRefused as exc:
-        jobs.discard(db, place, job_id)
+            rels += batch_jobs.add_zip(place, job_id, archive.stream)
+        total = batch_jobs.queue(db, place, job_id, rels)
+    except batch_jobs.JobRefused as exc:
+        batch_jobs.discard(db, place, job_id)
         return _refuse(exc.status, str(exc))
     log_event(db, g.user.username, "batch.created", None, {"job": job_id, "photos": total, "title": title})
     if current_app.config.get("BATCH_INLINE"):
-        jobs.run_pending(place)  # tests without worker processes
+        batch_jobs.run_pending(place)  # tests without worker processes
     return redirect(url_for("batch.show", job_id=job_id))
 
 
@@ -115,7 +115,7 @@ def _items(job_id: str, verdict: str | None = None) -> list[dict]:
         where += " and verdict = ?"
         params.append(verdict)
     db = get_db()
-    return [store.get(db, r["id"]) for r in db.query(
+    return [checked_photos.get(db, r["id"]) for r in db.query(
         f"select id from web_checks where {where} order by seq", params)]
 
 
@@ -123,7 +123,7 @@ def _items(job_id: str, verdict: str | None = None) -> list[dict]:
 @roles_required("comms")
 def show(job_id: str):
     job = _job_for_viewer(job_id)
-    progress = jobs.progress(get_db(), job_id)
+    progress = batch_jobs.progress(get_db(), job_id)
     show = request.args.get("show", "all")
     if show not in FILTERS:
         show = "all"
@@ -132,7 +132,7 @@ def show(job_id: str):
     return render_template(
         "batch_job.html", job=job, progress=progress, items=items, show=show, filters=FILTERS,
         channels=", ".join(c.replace("_", " ") for c in channels) or "all channels",
-        safe_count=sum(1 for i in _items(job_id) if store.available(i, "safe")) if job["state"] == "done" else 0,
+        safe_count=sum(1 for i in _items(job_id) if checked_photos.available(i, "safe")) if job["state"] == "done" else 0,
     )
 
 
@@ -140,14 +140,14 @@ def show(job_id: str):
 @roles_required("comms")
 def progress(job_id: str):
     _job_for_viewer(job_id)
-    return jsonify(jobs.progress(get_db(), job_id).to_json())
+    return jsonify(batch_jobs.progress(get_db(), job_id).to_json())
 
 
 @bp.get("/<job_id>/safe-copies.zip")
 @roles_required("comms")
 def safe_zip(job_id: str):
     job = _job_for_viewer(job_id)
-    files = [(i["name"], store.available(i, "safe")) for i in _items(job_id)]
+    files = [(i["name"], checked_photos.available(i, "safe")) for i in _items(job_id)]
     files = [(name, path) for name, path in files if path is not None]
     if not files:
         return error_response(404, "No safe copies can be downloaded from this batch (none is cleared, or they have expired).", "none_available")

@@ -14,11 +14,11 @@ from flask import (
     url_for,
 )
 
-from . import present, store
+from . import result_cards, checked_photos
 from .audit_log import log_event
-from .db import get_db
+from .tables import get_db
 from .errors import error_response, wants_json
-from .regdb import channel_choices
+from .request_register import channel_choices
 from .security import roles_required
 
 bp = Blueprint("check", __name__, url_prefix="/check")
@@ -34,8 +34,8 @@ def _options() -> tuple[list[str] | None, str]:
 
 def _check_file(file_storage) -> str:
     channels, caption = _options()
-    return store.check_upload(
-        get_db(), store.Place.from_app(current_app), g.user.id, file_storage.save,
+    return checked_photos.check_upload(
+        get_db(), checked_photos.Place.from_app(current_app), g.user.id, file_storage.save,
         file_storage.filename, channels, caption,
     )
 
@@ -45,7 +45,7 @@ def _own_checks() -> list[dict]:
         "select id from web_checks where user_id = ? and job_id is null order by created_at desc limit ?",
         [g.user.id, RECENT],
     )
-    return [store.get(get_db(), r["id"]) for r in rows]
+    return [checked_photos.get(get_db(), r["id"]) for r in rows]
 
 
 @bp.get("/")
@@ -63,10 +63,10 @@ def upload():
         return error_response(400, "No photo was sent. Choose a photo and try again.", "no_file")
     try:
         check_id = _check_file(file_storage)
-    except store.UploadRefused as exc:
+    except checked_photos.UploadRefused as exc:
         return error_response(exc.status, str(exc), exc.code)
-    row = store.get(get_db(), check_id)
-    return render_template("_result.html", c=present.card(row, g.user))
+    row = checked_photos.get(get_db(), check_id)
+    return render_template("_result.html", c=result_cards.card(row, g.user))
 
 
 @bp.post("/")
@@ -80,8 +80,8 @@ def submit():
     results, refused, status = [], [], 200
     for f in files:
         try:
-            results.append(present.card(store.get(get_db(), _check_file(f)), g.user))
-        except store.UploadRefused as exc:
+            results.append(result_cards.card(checked_photos.get(get_db(), _check_file(f)), g.user))
+        except checked_photos.UploadRefused as exc:
             refused.append(str(exc))
             status = exc.status
     for message in refused:
@@ -93,10 +93,10 @@ def submit():
 
 
 def _row_for_viewer(check_id: str) -> dict:
-    row = store.get(get_db(), check_id)
+    row = checked_photos.get(get_db(), check_id)
     if row is None:
         abort(404)
-    if not store.can_view(g.user, row):
+    if not checked_photos.can_view(g.user, row):
         abort(403)
     return row
 
@@ -105,7 +105,7 @@ def _row_for_viewer(check_id: str) -> dict:
 @roles_required("office", "comms", "senior")
 def show(check_id: str):
     row = _row_for_viewer(check_id)
-    return render_template("check_result.html", c=present.card(row, g.user))
+    return render_template("check_result.html", c=result_cards.card(row, g.user))
 
 
 @bp.get("/<check_id>/preview.jpg")
@@ -123,7 +123,7 @@ def download(check_id: str, kind: str):
     if kind not in ("safe", "blurred"):
         abort(404)
     row = _row_for_viewer(check_id)
-    path = store.available(row, kind)
+    path = checked_photos.available(row, kind)
     if path is None:
         return error_response(
             404 if row.get("safe_path") is None else 403,
@@ -142,7 +142,7 @@ def download(check_id: str, kind: str):
 @roles_required("office", "comms")
 def send_for_review(check_id: str):
     row = _row_for_viewer(check_id)
-    if not store.reviewable(row) or row.get("review_state"):
+    if not checked_photos.reviewable(row) or row.get("review_state"):
         message = "This photo cannot be sent for sign-off: it was already sent, or it is blocked."
         if wants_json():
             return jsonify({"error": {"code": "not_reviewable", "message": message}}), 409

@@ -1,8 +1,8 @@
 """Register admin (admin role): people, the consent matrix, MIS import, enrolment, never-publish,
 withdrawals and the leavers' purge.
 
-Every change goes through :class:`consent.register.Register` (and ``consent.mis``,
-``consent.enrolment``, ``consent.register_admin``), which audits it with the signed-in user's
+Every change goes through :class:`consent.register.Register` (and ``consent.register.mis``,
+``consent.register.enrolment``, ``consent.register.housekeeping``), which audits it with the signed-in user's
 name; these views only read forms and show results.
 """
 
@@ -22,7 +22,7 @@ from flask import (
 from consent.errors import ConsentError
 
 from .errors import wants_json
-from .regdb import get_register
+from .request_register import get_register
 from .security import roles_required
 
 bp = Blueprint("register", __name__, url_prefix="/register")
@@ -158,9 +158,9 @@ def never_publish(person_id: int):
 @roles_required("admin")
 def enrol(person_id: int):
     """Enrolment photos (dropped or chosen): face templates only are kept, never the photos."""
-    from consent import enrolment
+    from consent.register import enrolment
 
-    from .store import disk_name
+    from .checked_photos import disk_name
 
     back = url_for("register.person", person_id=person_id)
     files = [f for f in request.files.getlist("photos") if f and f.filename]
@@ -217,7 +217,7 @@ def import_form():
 @roles_required("admin")
 def import_preview():
     """Dry run: what the import would do, row by row; nothing is written yet."""
-    from consent import mis
+    from consent.register import mis
 
     upload = request.files.get("csv")
     if upload is None or not upload.filename:
@@ -240,7 +240,7 @@ def import_preview():
 @bp.post("/import/<token>")
 @roles_required("admin")
 def import_apply(token: str):
-    from consent import mis
+    from consent.register import mis
 
     path = _import_path(token)
     if not path.exists():
@@ -272,13 +272,13 @@ def _forget_old_imports() -> None:
 @roles_required("admin")
 def leavers():
     """Purge everything held about people who left before a date: preview, then confirm."""
-    from consent import register_admin
+    from consent.register import housekeeping
 
     reg = get_register()
     before = request.values.get("before") or (dt.date.today() - dt.timedelta(days=1)).isoformat()
     confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
     try:
-        result = register_admin.purge_leavers(reg, before, dry_run=not confirmed, by=_by())
+        result = housekeeping.purge_leavers(reg, before, dry_run=not confirmed, by=_by())
     except ConsentError as exc:
         flash(str(exc)[:1].upper() + str(exc)[1:], "error")
         return render_template("leavers.html", result=None, before=before), 400

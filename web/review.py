@@ -10,9 +10,9 @@ import time
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from . import accounts, present, store
+from . import accounts, result_cards, checked_photos
 from .audit_log import log_event
-from .db import get_db
+from .tables import get_db
 from .security import roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -23,8 +23,8 @@ def _cards(where: str, params: list, limit: int = 100) -> list[dict]:
     rows = db.query(f"select id from web_checks where {where} order by review_requested_at desc limit ?", params + [limit])
     cards = []
     for r in list(rows):
-        row = store.get(db, r["id"])
-        c = present.card(row, g.user)
+        row = checked_photos.get(db, r["id"])
+        c = result_cards.card(row, g.user)
         requester = accounts.get_user(db, row["review_requested_by"]) if row["review_requested_by"] else None
         reviewer = accounts.get_user(db, row["reviewed_by"]) if row["reviewed_by"] else None
         c.update({
@@ -48,7 +48,7 @@ def index():
 
 def _decide(check_id: str, decision: str):
     db = get_db()
-    row = store.get(db, check_id)
+    row = checked_photos.get(db, check_id)
     if row is None:
         abort(404)
     if row["review_state"] != "pending":

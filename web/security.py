@@ -17,7 +17,7 @@ from flask import abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from . import accounts
-from .db import get_db
+from .tables import get_db
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

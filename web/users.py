@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from . import accounts
 from .audit_log import log_event
-from .db import get_db
+from .tables import get_db
 from .security import roles_required
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")

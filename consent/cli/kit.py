@@ -23,7 +23,7 @@ def _settings():
 
 
 def _load_profile():
-    from .. import kit as kit_mod
+    from ..vision import kit as kit_mod
 
     try:
         return kit_mod.load_profile()
@@ -53,7 +53,7 @@ def learn_command(folder, kind):
     Use a handful of photos of pupils wearing it (or of the kit laid out). Learning again
     replaces what was learned for that kind. Only colours are kept, no faces.
     """
-    from .. import kit as kit_mod
+    from ..vision import kit as kit_mod
     from ..images import find_images
 
     settings = _settings()
@@ -81,7 +81,7 @@ def learn_command(folder, kind):
 @kit.command("show")
 def show_command():
     """Show what has been learned about the school kit."""
-    from .. import kit as kit_mod
+    from ..vision import kit as kit_mod
 
     profile = _load_profile()
     if profile is None or not (profile.has("pe") or profile.has("uniform")):
@@ -103,7 +103,7 @@ def show_command():
               help="Forget only the PE kit or only the uniform (default: both).")
 def forget_command(kind):
     """Forget the learned school kit (the check carries on without it)."""
-    from .. import kit as kit_mod
+    from ..vision import kit as kit_mod
 
     try:
         forgotten = kit_mod.forget_profile(kind)

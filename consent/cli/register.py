@@ -1,7 +1,7 @@
 """``consent register ...``: the consent register from the command line.
 
-A thin shell over :mod:`consent.register`, :mod:`consent.mis`, :mod:`consent.enrolment` and
-:mod:`consent.register_admin`. PERSON is a MIS id (UPN or admission number), ``#id``, or an
+A thin shell over :mod:`consent.register`, :mod:`consent.register.mis`, :mod:`consent.register.enrolment` and
+:mod:`consent.register.housekeeping`. PERSON is a MIS id (UPN or admission number), ``#id``, or an
 unambiguous name. Every change is audited as ``--by`` (default: your user name). Errors are one
 line and exit status 1.
 """
@@ -113,7 +113,7 @@ def init(obj):
 @pass_ctx
 def import_command(obj, file, staff, maps, dry_run, until, as_json):
     """Import an MIS export (CSV): upsert by MIS id; blank consent cells change nothing."""
-    from ..mis import import_csv, parse_mapping
+    from ..register.mis import import_csv, parse_mapping
 
     result = import_csv(obj.register(), file, staff=staff, mapping=parse_mapping(maps),
                         dry_run=dry_run, consent_until=_date(until, "--until"), by=obj.by)
@@ -181,7 +181,7 @@ def _print_enrolment(results) -> int:
 @pass_ctx
 def enrol(obj, person, photos, force):
     """Enrol PERSON's face from PHOTO(s): one clear face each; needs biometric consent."""
-    from ..enrolment import enrol as do_enrol
+    from ..register.enrolment import enrol as do_enrol
 
     results = do_enrol(obj.register(), person, photos, settings=obj.settings, force=force,
                        by=obj.by)
@@ -198,7 +198,7 @@ def enrol(obj, person, photos, force):
 @pass_ctx
 def enrol_folder(obj, folder, force):
     """Enrol every photo in FOLDER, named by MIS id (A123456789012.jpg, A123456789012_2.jpg)."""
-    from ..enrolment import enrol_folder as do_enrol_folder
+    from ..register.enrolment import enrol_folder as do_enrol_folder
 
     results = do_enrol_folder(obj.register(), folder, settings=obj.settings, force=force,
                               by=obj.by, progress=lambda r: _print_enrolment([r]))
@@ -373,7 +373,7 @@ def channels_add(obj, name, label):
 @pass_ctx
 def purge(obj, left_before, yes, dry_run):
     """Delete leavers' personal data and face templates for good (the audit keeps a trace)."""
-    from ..register_admin import purge_leavers
+    from ..register.housekeeping import purge_leavers
 
     reg = obj.register()
     plan = purge_leavers(reg, left_before, dry_run=True, by=obj.by)
@@ -401,7 +401,7 @@ def purge(obj, left_before, yes, dry_run):
 @pass_ctx
 def export(obj, person, out):
     """Everything held about PERSON as JSON (subject access request)."""
-    from ..register_admin import export_person, write_json_atomic
+    from ..register.housekeeping import export_person, write_json_atomic
 
     data = export_person(obj.register(), person)
     if out:
@@ -416,7 +416,7 @@ def export(obj, person, out):
 @pass_ctx
 def backup(obj, file):
     """Copy the register to FILE (safe while the server is running)."""
-    from ..register_admin import backup as do_backup
+    from ..register.housekeeping import backup as do_backup
 
     path = do_backup(obj.register(), file)
     click.echo(f"backed up the register to {path}")
@@ -428,7 +428,7 @@ def backup(obj, file):
 @pass_ctx
 def restore(obj, file, yes):
     """Replace the register with the backup FILE (the current one is kept beside it)."""
-    from ..register_admin import check_backup, restore as do_restore
+    from ..register.housekeeping import check_backup, restore as do_restore
 
     people = check_backup(file)
     reg = obj.register(create=True)

@@ -63,7 +63,7 @@ class RuleContext:
     pupils_on_roll: list[PersonNames] = field(default_factory=list)
     #: person id -> never-publish reason (admins only)
     never_publish: dict[int, str] = field(default_factory=dict)
-    #: consent.kit.KitAssessment, when the kit check ran
+    #: consent.vision.kit.KitAssessment, when the kit check ran
     kit: object | None = None
     settings: Settings = DEFAULTS
 

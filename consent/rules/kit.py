@@ -1,6 +1,6 @@
 """``pe_kit`` and ``exposure``: PE kit, sportswear and swimwear need a senior colleague.
 
-The detection itself is :mod:`consent.kit`; this rule only turns its assessment into reasons.
+The detection itself is :mod:`consent.vision.kit`; this rule only turns its assessment into reasons.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import KitProfileError
-from .settings import DEFAULTS, Settings, data_dir
+from ..errors import KitProfileError
+from ..settings import DEFAULTS, Settings, data_dir
 
 #: (top, right, bottom, left), the face_recognition box order
 Box = tuple[int, int, int, int]
@@ -836,7 +836,7 @@ def assess(
 
 def detect_faces(photo, settings: Settings = DEFAULTS) -> list[Box]:
     """Face boxes in ``photo``'s analysis image, as the check pipeline finds them
-    (:func:`consent.faces.detect`, whose boxes are in original coordinates)."""
+    (:func:`consent.vision.faces.detect`, whose boxes are in original coordinates)."""
     from . import faces
 
     return [tuple(int(round(v / photo.scale)) for v in f.box) for f in faces.detect(photo, settings)]
@@ -859,8 +859,8 @@ def learn(
     skipped and reported to ``on_skip(path, message)``. Raises :class:`KitProfileError` for an
     unknown kind or when no photo could be used.
     """
-    from .errors import ConsentError
-    from .images import load
+    from ..errors import ConsentError
+    from ..images import load
 
     if kind not in KINDS:
         raise KitProfileError(f"unknown kit kind {kind!r}; use 'pe' or 'uniform'")

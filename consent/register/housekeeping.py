@@ -21,9 +21,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RegisterError
-from .register import BIOMETRIC, Person, Register, as_date, iso_date, today
-from .register_schema import MIGRATION_SET
+from ..errors import RegisterError
+from .records import BIOMETRIC, Person, as_date, iso_date, today
+from .schema import MIGRATION_SET
+from .store import Register
 
 #: what a register export is, for whoever reads the JSON later
 EXPORT_FORMAT = "consent-register-export/1"
@@ -49,7 +50,7 @@ def leavers(register: Register, left_before: dt.date | str) -> list[Person]:
         "SELECT * FROM people WHERE left_on IS NOT NULL AND left_on < ? ORDER BY left_on, id",
         [cutoff.isoformat()],
     )
-    return [register._person(r) for r in rows]
+    return [register.person_from_row(r) for r in rows]
 
 
 def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bool = False,
@@ -80,7 +81,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
             result.consents += n_consents
             if dry_run:
                 continue
-            register._flush_audit()  # earlier entries of this transaction get redacted too
+            register.flush_audit()  # earlier entries of this transaction get redacted too
             conn.execute("DELETE FROM templates WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM consents WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM people WHERE id = ?", [person.id])
@@ -88,7 +89,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
                 "UPDATE audit SET before = NULL, after = NULL, redacted = 1 "
                 "WHERE person_id = ? AND redacted = 0", [person.id],
             )
-            register._audit(
+            register.audit_change(
                 "person.purge", person.id,
                 after={"summary": f"person #{person.id} purged",
                        "left_on": iso_date(person.left_on), "role": person.role,
@@ -96,7 +97,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
                 by=by,
             )
         if not dry_run and result.person_ids:
-            register._audit(
+            register.audit_change(
                 "register.purge", None,
                 after={"left_before": cutoff.isoformat(), "people": len(result.person_ids),
                        "templates_deleted": result.templates,
@@ -255,7 +256,7 @@ def restore(register: Register, source: str | os.PathLike, by: str | None = None
             "UPDATE meta SET value = ? WHERE key = 'version'",
             [max(old_version, restored_version)],
         )
-        register._audit("register.restore", None, after={
+        register.audit_change("register.restore", None, after={
             "source": source.name, "previous_copy": previous.name,
             "version_before": old_version, "version_in_backup": restored_version,
         }, by=by)

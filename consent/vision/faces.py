@@ -1,7 +1,7 @@
 """Faces: find every face in a photo, judge whether it could be recognised, and encode those that can.
 
 The one module that runs face_recognition/dlib. It is imported lazily, on first use, and one
-loaded copy is kept per process (the models cost about 1 s and 130 MB): ``import consent.faces``
+loaded copy is kept per process (the models cost about 1 s and 130 MB): ``import consent.vision.faces``
 does not import them.
 
 How detection is tuned (figures from ``scripts/measure_detection.py``):
@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConsentError, EnrolmentRefused
-from .images import Photo, load
-from .settings import DEFAULTS, Settings
+from ..errors import ConsentError, EnrolmentRefused, ModelUnavailable
+from ..images import Photo, load
+from ..settings import DEFAULTS, Settings
+from .models import load_once, package_file
 
 #: side of the square the grey face crop is resized to before measuring sharpness
 SHARPNESS_SIDE = 64
@@ -47,23 +48,25 @@ SHARPNESS_SIDE = 64
 #: not a policy
 DETECTOR_MIN_FACE_PX = 60
 
-_fr = None  # the face_recognition.api module, once loaded
-
-
+@load_once
 def _models():
     """face_recognition's API module, imported on first use (one copy per process)."""
-    global _fr
-    if _fr is None:
-        from PIL import ImageFile
+    from PIL import ImageFile
 
-        keep = ImageFile.LOAD_TRUNCATED_IMAGES
+    package_file("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat",
+                 "face encoding")
+    keep = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
         import face_recognition.api as fr
-
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"the face models cannot be loaded ({exc}); run 'make install' again"
+        ) from exc
+    finally:
         # face_recognition switches on Pillow's "accept truncated images" for the whole process
         # when imported; photo intake relies on truncated files being refused.
         ImageFile.LOAD_TRUNCATED_IMAGES = keep
-        _fr = fr
-    return _fr
+    return fr
 
 
 @dataclass

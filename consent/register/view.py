@@ -1,12 +1,52 @@
-"""Read the register into a :class:`~consent.check.RegisterView` for judging photos."""
+"""A read-only snapshot of the register for judging photos (:class:`RegisterView`), and reading it."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
-from .check import Person, RegisterView
-from .rules import PersonNames
-from .settings import DEFAULTS, Settings
+from ..rules import PersonNames
+from ..settings import DEFAULTS, Settings
+
+
+@dataclass
+class Person:
+    """What a check needs to know about one person in the register."""
+
+    id: int
+    names: PersonNames
+    display_name: str
+    role: str
+    never_publish: bool = False
+    never_publish_reason: str | None = None
+
+
+@dataclass
+class RegisterView:
+    """A read-only snapshot of the register for judging photos."""
+
+    version: int
+    channels: list[str]
+    people: dict[int, Person]
+    #: (person id, channel) -> granted / refused / withdrawn / expired / missing
+    consent: dict[tuple[int, str], str]
+    #: matching gallery (consent.register.matching.Gallery) and its fingerprint
+    gallery: object = None
+    gallery_fingerprint: str = "empty"
+    #: ids of people on roll today (leavers stay in ``people``: old photos still show them)
+    on_roll: set[int] = field(default_factory=set)
+
+    @property
+    def pupils_on_roll(self) -> list[PersonNames]:
+        return [p.names for p in self.people.values() if p.role == "pupil" and p.id in self.on_roll]
+
+
+def empty_view() -> RegisterView:
+    """The view of an empty register: every face is unknown, every channel known."""
+    from .schema import BUILTIN_CHANNELS
+
+    channels = [c for c, (_, kind) in BUILTIN_CHANNELS.items() if kind == "publication"]
+    return RegisterView(version=0, channels=channels, people={}, consent={})
 
 
 def load_view(reg, settings: Settings = DEFAULTS) -> RegisterView:

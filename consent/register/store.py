@@ -2,7 +2,7 @@
 
 One SQLite file (``data/consent.db`` by default; ``CONSENT_DB`` or an explicit path changes it)
 in WAL mode, reached through sqlite-utils. :class:`Register` opens it, applies pending schema
-migrations (:mod:`consent.register_schema`) and is cheap enough to open once per web request.
+migrations (:mod:`consent.register.schema`) and is cheap enough to open once per web request.
 
 Rules the register keeps, whoever calls it:
 
@@ -18,10 +18,10 @@ Rules the register keeps, whoever calls it:
 - the never-publish reason is only returned to callers who ask as admins.
 
 The records it returns (:class:`Person`, :class:`ConsentState`, ...) and the rules for cleaning
-names, year groups and dates live in :mod:`consent.register_records` (re-exported here); the
-schema in :mod:`consent.register_schema`. Leavers' purge, subject-access export and
-backup/restore live in :mod:`consent.register_admin`; the MIS CSV import in :mod:`consent.mis`;
-enrolment from photos in :mod:`consent.enrolment`; matching in :mod:`consent.matching`.
+names, year groups and dates live in :mod:`consent.register.records` (re-exported here); the
+schema in :mod:`consent.register.schema`. Leavers' purge, subject-access export and
+backup/restore live in :mod:`consent.register.housekeeping`; the MIS CSV import in :mod:`consent.register.mis`;
+enrolment from photos in :mod:`consent.register.enrolment`; matching in :mod:`consent.register.matching`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import (
+from ..errors import (
     AmbiguousPerson,
     NoBiometricConsent,
     PersonNotFound,
@@ -44,12 +44,10 @@ from .errors import (
     RegisterError,
     UnknownChannel,
 )
-from .register_records import (  # noqa: F401  (re-exported: callers import them from here)
+from .records import (
     BIOMETRIC,
     PERSON_FIELDS,
     RECORDED_STATUSES,
-    ROLES,
-    SOURCES,
     STATUSES,
     AuditEntry,
     Channel,
@@ -68,8 +66,8 @@ from .register_records import (  # noqa: F401  (re-exported: callers import them
     normalise_year,
     today,
 )
-from .register_schema import migrations
-from .settings import DEFAULTS, Settings, data_dir
+from ..settings import DEFAULTS, Settings, data_dir
+from .schema import migrations
 
 BUSY_MESSAGE = "the register is busy (another import or check is writing); try again in a minute"
 
@@ -218,7 +216,7 @@ class Register:
         self._audit_rows = []
         try:
             yield self
-            self._flush_audit()
+            self.flush_audit()
             if self._changed:
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
@@ -249,7 +247,7 @@ class Register:
 
     # --- audit -------------------------------------------------------------------------
 
-    def _audit(self, action: str, person_id: int | None = None, before=None, after=None,
+    def audit_change(self, action: str, person_id: int | None = None, before=None, after=None,
                by: str | None = None) -> None:
         """Queue one audit entry; it is written with the transaction (which must be open)."""
         assert self.db.conn.in_transaction, "audit entries are written inside transaction()"
@@ -258,7 +256,7 @@ class Register:
         )
         self._changed = True
 
-    def _flush_audit(self) -> None:
+    def flush_audit(self) -> None:
         """Write the queued audit entries (one executemany) inside the open transaction."""
         if self._audit_rows:
             self.db.conn.executemany(
@@ -278,7 +276,7 @@ class Register:
         """Audit entries, oldest first, optionally from a date on, about one person (id, MIS id
         or name), or of one action (prefix match: ``consent`` finds ``consent.set``)."""
         if self.db.conn.in_transaction:
-            self._flush_audit()
+            self.flush_audit()
         where, params = [], []
         if since:
             where.append("a.at >= ?")
@@ -360,12 +358,12 @@ class Register:
                 "VALUES (?, ?, 'publication', 0, ?)",
                 [key, label, self._time()],
             )
-            self._audit("channel.add", after={"name": key, "label": label}, by=by)
+            self.audit_change("channel.add", after={"name": key, "label": label}, by=by)
         return self.channel(key)
 
     # --- people ------------------------------------------------------------------------
 
-    def _person(self, row: dict, admin: bool = False) -> Person:
+    def person_from_row(self, row: dict, admin: bool = False) -> Person:
         return Person(
             id=row["id"], mis_id=row["mis_id"], role=row["role"],
             legal_forename=row["legal_forename"], legal_surname=row["legal_surname"],
@@ -383,7 +381,7 @@ class Register:
         rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
         if not rows:
             raise PersonNotFound(f"there is no person #{person_id} in the register")
-        return self._person(rows[0], admin)
+        return self.person_from_row(rows[0], admin)
 
     def people_by_id(self, person_ids: Iterable[int], admin: bool = False) -> dict[int, Person]:
         """Several people at once (ids not in the register are left out)."""
@@ -392,12 +390,12 @@ class Register:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.query(f"SELECT * FROM people WHERE id IN ({marks})", ids)
-        return {r["id"]: self._person(r, admin) for r in rows}
+        return {r["id"]: self.person_from_row(r, admin) for r in rows}
 
     def person_by_mis_id(self, mis_id: str, admin: bool = False) -> Person | None:
         """The person with this MIS id (any case), or None."""
         rows = list(self.db.query("SELECT * FROM people WHERE mis_id = ?", [str(mis_id).strip()]))
-        return self._person(rows[0], admin) if rows else None
+        return self.person_from_row(rows[0], admin) if rows else None
 
     def find_person(self, query: str, admin: bool = False) -> Person:
         """A person by MIS id (any case), ``#id``, or an unambiguous name.
@@ -432,12 +430,12 @@ class Register:
                 partial.append(row)
         found = exact or partial
         if len(found) == 1:
-            return self._person(found[0], admin)
+            return self.person_from_row(found[0], admin)
         if not found:
             raise PersonNotFound(
                 f"nobody in the register matches {text!r}; check the spelling or use the MIS id"
             )
-        people = [self._person(r) for r in found]
+        people = [self.person_from_row(r) for r in found]
         listed = "; ".join(p.label for p in people[:6])
         more = f" and {len(people) - 6} more" if len(people) > 6 else ""
         raise AmbiguousPerson(
@@ -482,10 +480,10 @@ class Register:
                     f"MIS id {values['mis_id']} is already in the register (person "
                     f"#{existing[0]}); change them with an import or choose another id"
                 )
-            person_id = self._insert_person(values, by)
+            person_id = self.insert_person_row(values, by)
         return self.get_person(person_id)
 
-    def _insert_person(self, values: dict, by: str | None) -> int:
+    def insert_person_row(self, values: dict, by: str | None) -> int:
         """Insert a cleaned person row and audit it (caller holds the transaction)."""
         stamp = self._time()
         cols = list(PERSON_FIELDS)
@@ -494,7 +492,7 @@ class Register:
             f"VALUES ({', '.join('?' * len(cols))}, ?, ?)",
             [values.get(c) for c in cols] + [stamp, stamp],
         )
-        self._audit("person.add", cur.lastrowid, after={c: values.get(c) for c in cols}, by=by)
+        self.audit_change("person.add", cur.lastrowid, after={c: values.get(c) for c in cols}, by=by)
         return cur.lastrowid
 
     def update_person(self, person: "Person | int | str", by: str | None = None, **changes) -> Person:
@@ -504,10 +502,10 @@ class Register:
             raise RegisterError(f"cannot change {', '.join(sorted(unknown))} of a person")
         with self.transaction():
             current = self.resolve(person)
-            self._update_person(current, changes, by)
+            self.apply_person_changes(current, changes, by)
         return self.get_person(current.id)
 
-    def _update_person(self, current: Person, changes: dict, by: str | None) -> dict:
+    def apply_person_changes(self, current: Person, changes: dict, by: str | None) -> dict:
         """Apply changed fields (caller holds the transaction); returns {field: (old, new)}."""
         old = {c: getattr(current, c) for c in PERSON_FIELDS}
         old["left_on"] = iso_date(current.left_on)
@@ -526,7 +524,7 @@ class Register:
             f"UPDATE people SET {sets}, updated_at = ? WHERE id = ?",
             [new[k] for k in diff] + [self._time(), current.id],
         )
-        self._audit(
+        self.audit_change(
             "person.update", current.id,
             before={k: v[0] for k, v in diff.items()}, after={k: v[1] for k, v in diff.items()},
             by=by,
@@ -575,7 +573,7 @@ class Register:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY coalesce(preferred_surname, legal_surname) COLLATE NOCASE, " \
                "coalesce(preferred_forename, legal_forename) COLLATE NOCASE, id"
-        found = [self._person(r, admin) for r in self.db.query(sql, params)]
+        found = [self.person_from_row(r, admin) for r in self.db.query(sql, params)]
         if channel and status:
             name = self.channel(channel).name
             if status not in STATUSES + ("not_granted",):
@@ -610,7 +608,7 @@ class Register:
                 "WHERE id = ?",
                 [reason, today().isoformat(), self._time(), current.id],
             )
-            self._audit(
+            self.audit_change(
                 "flag.never_publish", current.id,
                 before={"never_publish": current.never_publish,
                         "reason": current.never_publish_reason},
@@ -629,7 +627,7 @@ class Register:
                 "never_publish_since = NULL, updated_at = ? WHERE id = ?",
                 [self._time(), current.id],
             )
-            self._audit(
+            self.audit_change(
                 "flag.never_publish_cleared", current.id,
                 before={"never_publish": True, "reason": current.never_publish_reason},
                 after={"never_publish": False}, by=by,
@@ -677,11 +675,11 @@ class Register:
             current = self.resolve(person)
             ch = self.channel(channel)
             before = self.consent_state(current.id, ch.name)
-            self._insert_consent(current.id, ch.name, status, on_d, until_d, source, note, by,
+            self.insert_consent(current.id, ch.name, status, on_d, until_d, source, note, by,
                                  before=before)
         return self.consent_state(current.id, ch.name)
 
-    def _insert_consent(self, person_id: int, channel: str, status: str, recorded_on: dt.date,
+    def insert_consent(self, person_id: int, channel: str, status: str, recorded_on: dt.date,
                         until: dt.date | None, source: str, note: str | None, by: str | None,
                         before: ConsentState | None = None, audit: bool = True) -> None:
         """Insert one consent row (caller holds the transaction), deleting templates first when
@@ -695,7 +693,7 @@ class Register:
              (note or None), by or self.user, self._time()],
         )
         if audit:
-            self._audit(
+            self.audit_change(
                 "consent.set", person_id,
                 before=before.to_json() if before else None,
                 after={"channel": channel, "status": status, "since": recorded_on.isoformat(),
@@ -821,7 +819,7 @@ class Register:
             )
             if cur.rowcount == 0:
                 return None
-            self._audit(
+            self.audit_change(
                 "template.add", current.id,
                 after={"template_id": cur.lastrowid, "photo_sha256": photo_sha256,
                        "quality": round(float(quality), 3)},
@@ -853,7 +851,7 @@ class Register:
     def _delete_templates(self, person_id: int, reason: str, by: str | None) -> int:
         cur = self.db.conn.execute("DELETE FROM templates WHERE person_id = ?", [person_id])
         if cur.rowcount:
-            self._audit("template.delete", person_id,
+            self.audit_change("template.delete", person_id,
                         after={"deleted": cur.rowcount, "reason": reason}, by=by)
         return cur.rowcount
 
@@ -903,7 +901,7 @@ class Register:
         return deleted
 
     def gallery(self, on: dt.date | None = None):
-        """Every usable face template as a :class:`consent.matching.Gallery` (one matrix).
+        """Every usable face template as a :class:`consent.register.matching.Gallery` (one matrix).
 
         Only people whose biometric consent is granted and unexpired on ``on`` are included,
         so a lapsed consent can never lead to a match.

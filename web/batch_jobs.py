@@ -28,15 +28,15 @@ from werkzeug.utils import secure_filename
 
 from consent.images import IMAGE_SUFFIXES
 
-from . import store
-from .db import connect
+from . import checked_photos
+from .tables import connect
 
 MB = 1024 * 1024
 #: seconds an idle worker waits before looking for work again
 IDLE_POLL = 0.5
 
 
-class JobRefused(store.UploadRefused):
+class JobRefused(checked_photos.UploadRefused):
     """The folder or zip cannot become a job (too large, too many photos, not a zip, empty)."""
 
 
@@ -57,7 +57,7 @@ class Progress:
                 "percent": self.percent, "counts": self.counts}
 
 
-def job_dir(place: store.Place, job_id: str) -> Path:
+def job_dir(place: checked_photos.Place, job_id: str) -> Path:
     return place.data / "web" / "jobs" / job_id
 
 
@@ -80,7 +80,7 @@ def safe_relpath(name: str) -> PurePosixPath | None:
 
 def create(db: sqlite_utils.Database, user_id: int, channels: list[str] | None, caption: str,
            title: str) -> str:
-    job_id = store.new_id()
+    job_id = checked_photos.new_id()
     db["web_jobs"].insert({
         "id": job_id, "user_id": user_id, "created_at": time.time(), "state": "uploading",
         "channels": json.dumps(channels or []), "caption": caption, "title": title[:200],
@@ -89,12 +89,12 @@ def create(db: sqlite_utils.Database, user_id: int, channels: list[str] | None, 
     return job_id
 
 
-def _limits(place: store.Place) -> tuple[int, int, int]:
+def _limits(place: checked_photos.Place) -> tuple[int, int, int]:
     s = place.settings
     return s.max_batch_upload_mb * MB, s.max_batch_files, s.max_upload_mb * MB
 
 
-def add_files(place: store.Place, job_id: str, files) -> list[PurePosixPath]:
+def add_files(place: checked_photos.Place, job_id: str, files) -> list[PurePosixPath]:
     """Save uploaded files (werkzeug ``FileStorage``; names may carry folder paths) into the job.
 
     Returns the relative paths kept; files that are not photos by their ending are skipped.
@@ -118,7 +118,7 @@ def add_files(place: store.Place, job_id: str, files) -> list[PurePosixPath]:
     return [PurePosixPath(k) for k in kept]
 
 
-def add_zip(place: store.Place, job_id: str, stream) -> list[PurePosixPath]:
+def add_zip(place: checked_photos.Place, job_id: str, stream) -> list[PurePosixPath]:
     """Unpack the photos of a zip (a file object) into the job, safely; returns their paths."""
     total_limit, max_files, file_limit = _limits(place)
     root = job_dir(place, job_id) / "in"
@@ -168,7 +168,7 @@ def _unique(path: Path) -> Path:
         n += 1
 
 
-def queue(db: sqlite_utils.Database, place: store.Place, job_id: str, rels: list[PurePosixPath]) -> int:
+def queue(db: sqlite_utils.Database, place: checked_photos.Place, job_id: str, rels: list[PurePosixPath]) -> int:
     """Queue the job's saved photos for the workers; returns how many."""
     if not rels:
         raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
@@ -176,7 +176,7 @@ def queue(db: sqlite_utils.Database, place: store.Place, job_id: str, rels: list
     now = time.time()
     job = db["web_jobs"].get(job_id)
     rows = [
-        {"id": store.new_id(), "user_id": job["user_id"], "job_id": job_id, "seq": i, "created_at": now,
+        {"id": checked_photos.new_id(), "user_id": job["user_id"], "job_id": job_id, "seq": i, "created_at": now,
          "state": "queued", "name": str(rel), "upload_path": str(root / rel), "channels": job["channels"],
          "caption": job["caption"]}
         for i, rel in enumerate(sorted(rels, key=str))
@@ -187,7 +187,7 @@ def queue(db: sqlite_utils.Database, place: store.Place, job_id: str, rels: list
     return len(rows)
 
 
-def discard(db: sqlite_utils.Database, place: store.Place, job_id: str) -> None:
+def discard(db: sqlite_utils.Database, place: checked_photos.Place, job_id: str) -> None:
     """Forget a job that never got queued (its upload was refused)."""
     shutil.rmtree(job_dir(place, job_id), ignore_errors=True)
     with db.conn:
@@ -224,28 +224,28 @@ def claim(db: sqlite_utils.Database, worker: str) -> dict | None:
         db.execute(
             "update web_jobs set state = 'running', started_at = coalesce(started_at, ?) where id = ?",
             [time.time(), row[1]])
-    return store.get(db, row[0])
+    return checked_photos.get(db, row[0])
 
 
-def process(db: sqlite_utils.Database, place: store.Place, row: dict) -> None:
+def process(db: sqlite_utils.Database, place: checked_photos.Place, row: dict) -> None:
     """Check one claimed photo and record the outcome; a bad photo becomes an ``error`` row."""
     original = Path(row["upload_path"])
     rel = PurePosixPath(row["name"])
     channels = json.loads(row["channels"] or "[]") or None
     try:
-        store.check_file(
+        checked_photos.check_file(
             db, place, row["id"], row["user_id"], original, row["name"], channels, row["caption"] or "",
             blurred=False, folder_context=str(rel.parent) if str(rel.parent) != "." else "",
             extra={"job_id": row["job_id"], "seq": row["seq"], "state": "done", "worker": row["worker"]},
         )
-    except store.UploadRefused as exc:
+    except checked_photos.UploadRefused as exc:
         _fail(db, place, row, str(exc), original)
     except Exception as exc:  # a bug on one photo must not stop the job; the message says so
         _fail(db, place, row, f"{row['name']}: internal error while checking ({type(exc).__name__}); please report it", original)
     _finish_job_if_done(db, row["job_id"])
 
 
-def _fail(db, place: store.Place, row: dict, message: str, original: Path) -> None:
+def _fail(db, place: checked_photos.Place, row: dict, message: str, original: Path) -> None:
     original.unlink(missing_ok=True)
     shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
     db["web_checks"].update(row["id"], {
@@ -274,7 +274,7 @@ def requeue_interrupted(db: sqlite_utils.Database) -> int:
     return cur.rowcount
 
 
-def run_pending(place: store.Place, worker: str = "inline", limit: int | None = None) -> int:
+def run_pending(place: checked_photos.Place, worker: str = "inline", limit: int | None = None) -> int:
     """Check queued photos in this process until none are left (or ``limit``); returns how many."""
     db = connect(place.db_path, place.settings.register_busy_timeout_s)
     n = 0
@@ -293,7 +293,7 @@ def run_pending(place: store.Place, worker: str = "inline", limit: int | None = 
 def worker_main(data: str, db_path: str, settings, index: int) -> None:
     """A worker process: claim and check photos until the server stops it."""
     os.environ.setdefault("CONSENT_DATA", data)
-    place = store.Place(Path(data), db_path, settings)
+    place = checked_photos.Place(Path(data), db_path, settings)
     db = connect(db_path, settings.register_busy_timeout_s)
     name = f"worker-{index}-{os.getpid()}"
     parent = os.getppid()
@@ -303,8 +303,8 @@ def worker_main(data: str, db_path: str, settings, index: int) -> None:
         if row is not None:
             process(db, place, row)
             continue
-        if index == 0 and time.time() - last_sweep > store.SWEEP_EVERY:
-            store.sweep(db, place)
+        if index == 0 and time.time() - last_sweep > checked_photos.SWEEP_EVERY:
+            checked_photos.sweep(db, place)
             last_sweep = time.time()
         time.sleep(IDLE_POLL)
 
@@ -325,11 +325,11 @@ class WorkerPool:
 
 def start_workers(app, count: int) -> WorkerPool:
     """Requeue interrupted photos, then start ``count`` worker processes (spawned, not forked)."""
-    place = store.Place.from_app(app)
+    place = checked_photos.Place.from_app(app)
     db = connect(place.db_path, place.settings.register_busy_timeout_s)
     try:
         requeue_interrupted(db)
-        store.sweep(db, place)
+        checked_photos.sweep(db, place)
     finally:
         db.conn.close()
     ctx = multiprocessing.get_context("spawn")

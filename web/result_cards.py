@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from consent.results import VERDICT_WORDS, channel_label
 
-from . import store
+from . import checked_photos
 
 STATE_WORDS = {
     "cleared": "cleared",
@@ -54,8 +54,8 @@ def card(row: dict, user) -> dict:
         {"label": channel_label(c), "verdict": v["verdict"], "words": verdict_words(v["verdict"])}
         for c, v in data.get("channels", {}).items()
     ]
-    safe = store.available(row, "safe")
-    blurred = store.available(row, "blurred")
+    safe = checked_photos.available(row, "safe")
+    blurred = checked_photos.available(row, "blurred")
     return {
         "id": row["id"],
         "name": row["name"],
@@ -70,12 +70,12 @@ def card(row: dict, user) -> dict:
         "metadata_found": data.get("metadata_found", []),
         "has_preview": bool(row.get("preview_path")),
         "safe": bool(safe),
-        "safe_for": ", ".join(channel_label(c) for c in store.cleared_channels(row)),
+        "safe_for": ", ".join(channel_label(c) for c in checked_photos.cleared_channels(row)),
         "blurred": bool(blurred),
-        "blurred_for": ", ".join(channel_label(c) for c in store.blurred_channels(row)),
+        "blurred_for": ", ".join(channel_label(c) for c in checked_photos.blurred_channels(row)),
         "expired": row.get("safe_path") is None and row["state"] == "done",
         "review_state": row.get("review_state"),
         "review_note": row.get("review_note"),
-        "reviewable": store.reviewable(row) and not row.get("review_state"),
+        "reviewable": checked_photos.reviewable(row) and not row.get("review_state"),
         "caption": row.get("caption") or "",
     }

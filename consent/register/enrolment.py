@@ -2,7 +2,7 @@
 
 For each photo: the person's biometric consent must be granted (checked before the photo is
 even opened: no biometric processing without consent); the photo must show exactly one clear
-face (:func:`consent.faces.enrolment_encoding` says why not); and, as a guard against a
+face (:func:`consent.vision.faces.enrolment_encoding` says why not); and, as a guard against a
 mislabelled file, the face must not look like somebody else already enrolled, nor unlike the
 person's own earlier templates (``force=True`` skips that guard, e.g. for twins). Enrolling the
 same photo twice stores it once.
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConsentError, NoBiometricConsent
-from .images import file_hash, find_images
-from .register import BIOMETRIC, Person, Register
-from .settings import DEFAULTS, Settings
+from ..errors import ConsentError, NoBiometricConsent
+from ..images import file_hash, find_images
+from ..settings import DEFAULTS, Settings
+from .records import BIOMETRIC, Person
+from .store import Register
 
 ENROLLED, ALREADY, REFUSED = "enrolled", "already_enrolled", "refused"
 
@@ -93,7 +94,7 @@ def enrol(
     Returns one :class:`EnrolResult` per photo; a refused photo never stops the others.
     Raises :class:`PersonNotFound`/:class:`AmbiguousPerson` for an unknown person.
     """
-    from . import faces
+    from ..vision import faces
 
     target = register.resolve(person)
     results = []

@@ -40,15 +40,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ImportRefused, RegisterError
-from .register import (
-    PERSON_FIELDS,
-    ConsentState,
-    Person,
-    Register,
-    clean_person_fields,
-    today,
-)
+from ..errors import ImportRefused, RegisterError
+from .records import PERSON_FIELDS, ConsentState, Person, clean_person_fields, parse_date, today
+from .store import Register
 
 #: person fields a column can fill, each with its header spellings in priority order
 #: (spellings are compared folded: lower case, letters and digits only)
@@ -75,50 +69,12 @@ _WITHDRAWN = {"withdrawn", "withdraw", "withdrew"}
 _CHANNEL_AFFIXES = ("photoconsent", "photographconsent", "consent", "photos", "photo",
                     "photography", "permission")
 
-_MONTHS = {m.lower(): i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
-_EXCEL_EPOCH = dt.date(1899, 12, 30)
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
-_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_DAY_FIRST = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
-_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[ \-]([A-Za-z]{3})[A-Za-z]*[ \-,]*(\d{4})")
-_EXCEL_SERIAL = re.compile(r"(\d{5})(\.0+)?")
 
 
 def fold(header: str) -> str:
     """``" Legal Surname "`` -> ``"legalsurname"``: how headers are compared."""
     return _NOT_ALNUM.sub("", (header or "").lower())
-
-
-def parse_date(text: str) -> dt.date | None:
-    """A date from an MIS or Excel cell; None when ``text`` is not a date.
-
-    Accepts ``yyyy-mm-dd`` (optionally with a time), ``dd/mm/yyyy``, ``dd-mm-yyyy``,
-    ``dd.mm.yyyy`` (day first, UK order; two-digit years are 20yy), ``12 Jul 2024`` and Excel
-    serial day numbers (e.g. ``45474`` for 2024-07-01).
-    """
-    text = (text or "").strip()
-    if not text:
-        return None
-    text = _TIME_SUFFIX.sub("", text)  # "01/07/2024 00:00:00"
-    try:
-        m = _ISO.fullmatch(text)
-        if m:
-            return dt.date(int(m[1]), int(m[2]), int(m[3]))
-        m = _DAY_FIRST.fullmatch(text)
-        if m:
-            year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
-            return dt.date(year, int(m[2]), int(m[1]))
-        m = _DAY_MONTH_NAME.fullmatch(text)
-        if m and m[2].lower() in _MONTHS:
-            return dt.date(int(m[3]), _MONTHS[m[2].lower()], int(m[1]))
-        m = _EXCEL_SERIAL.fullmatch(text)
-        if m and 20000 <= int(m[1]) <= 80000:  # Excel serial days: 1954 .. 2119
-            return _EXCEL_EPOCH + dt.timedelta(days=int(m[1]))
-    except ValueError:  # 31/02/2024 and friends
-        return None
-    return None
 
 
 def parse_consent(text: str) -> str | None:
@@ -412,7 +368,7 @@ def import_csv(
         plan = _plan(register, table, columns, result, staff, consent_until)
         _apply(register, plan, source, consent_until, by)
         if any(r.outcome in ("added", "updated") for r in result.rows):
-            register._audit("import", None, after={
+            register.audit_change("import", None, after={
                 "file": name, "staff": staff, "added": result.added, "updated": result.updated,
                 "unchanged": result.unchanged, "rejected": len(result.rejected),
                 "consent_changes": len(result.consent_changes),
@@ -439,7 +395,7 @@ def _plan(register, table, columns, result, staff, consent_until) -> list[_Plann
     """Work out every row's outcome against the register as it is now (no writing)."""
     role = "staff" if staff else "pupil"
     existing = {p.mis_id.upper(): p for p in
-                (register._person(r) for r in register.db.query("SELECT * FROM people"))}
+                (register.person_from_row(r) for r in register.db.query("SELECT * FROM people"))}
     states = register.consent_states_many(
         [p.id for p in existing.values()], channels=register.channel_names(include_biometric=True)
     )
@@ -582,13 +538,13 @@ def _apply(register: Register, plan: list[_Planned], source: str, consent_until,
         if row.outcome == "unchanged":
             continue
         if item.person is None:
-            person_id = register._insert_person(item.values, by)
+            person_id = register.insert_person_row(item.values, by)
         else:
             person_id = item.person.id
             if item.values:
-                register._update_person(item.person, item.values, by)
+                register.apply_person_changes(item.person, item.values, by)
         for channel, status, state in item.consent:
-            register._insert_consent(
+            register.insert_consent(
                 person_id, channel, status, day,
                 consent_until if status == "granted" else None, source,
                 f"line {row.line} of the MIS import", by, before=state,

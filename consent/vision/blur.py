@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter
 
-from . import images
-from .errors import SafeCopyFailed
-from .settings import DEFAULTS, Settings
+from .. import images
+from ..errors import SafeCopyFailed
+from ..settings import DEFAULTS, Settings
 
 def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS) -> Image.Image:
     """A copy of ``image`` with every (top, right, bottom, left) box, grown by

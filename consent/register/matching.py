@@ -14,7 +14,7 @@ photo's faces is then one matrix product, whatever the number of people:
    a face with nobody within the threshold is ``unknown``. Unknown and ambiguous are never
    treated as cleared by the check.
 
-No face detection here (that is :mod:`consent.faces`); encodings in, matches out.
+No face detection here (that is :mod:`consent.vision.faces`); encodings in, matches out.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .settings import DEFAULTS, Settings
+from ..settings import DEFAULTS, Settings
 
 MATCHED, UNKNOWN, AMBIGUOUS = "matched", "unknown", "ambiguous"
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
-from .errors import RegisterError
+from ..errors import RegisterError
 
 #: consent statuses that can be recorded
 RECORDED_STATUSES = ("granted", "refused", "withdrawn")
@@ -38,6 +38,46 @@ def today() -> dt.date:
     return dt.date.today()
 
 
+_MONTHS = {m.lower(): i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[ \-]([A-Za-z]{3})[A-Za-z]*[ \-,]*(\d{4})")
+_EXCEL_SERIAL = re.compile(r"(\d{5})(\.0+)?")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """A date from an MIS or Excel cell; None when ``text`` is not a date.
+
+    Accepts ``yyyy-mm-dd`` (optionally with a time), ``dd/mm/yyyy``, ``dd-mm-yyyy``,
+    ``dd.mm.yyyy`` (day first, UK order; two-digit years are 20yy), ``12 Jul 2024`` and Excel
+    serial day numbers (e.g. ``45474`` for 2024-07-01).
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    text = _TIME_SUFFIX.sub("", text)  # "01/07/2024 00:00:00"
+    try:
+        m = _ISO.fullmatch(text)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        m = _DAY_FIRST.fullmatch(text)
+        if m:
+            year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+            return dt.date(year, int(m[2]), int(m[1]))
+        m = _DAY_MONTH_NAME.fullmatch(text)
+        if m and m[2].lower() in _MONTHS:
+            return dt.date(int(m[3]), _MONTHS[m[2].lower()], int(m[1]))
+        m = _EXCEL_SERIAL.fullmatch(text)
+        if m and 20000 <= int(m[1]) <= 80000:  # Excel serial days: 1954 .. 2119
+            return _EXCEL_EPOCH + dt.timedelta(days=int(m[1]))
+    except ValueError:  # 31/02/2024 and friends
+        return None
+    return None
+
+
 def as_date(value, what: str = "date") -> dt.date | None:
     """A ``date`` from a date, an ISO string, a UK ``dd/mm/yyyy`` string, or ``None``."""
     if value is None or value == "":
@@ -46,8 +86,6 @@ def as_date(value, what: str = "date") -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    from .mis import parse_date  # one date parser for the CSV import and the API
-
     parsed = parse_date(str(value))
     if parsed is None:
         raise RegisterError(

@@ -25,7 +25,7 @@ from consent import images
 from consent.errors import ConsentError, ImageTooLarge
 from consent.results import PhotoCheck
 
-from . import engine, preview
+from . import check_thread, preview
 
 
 class UploadRefused(Exception):
@@ -159,10 +159,10 @@ def _run(place: Place, check_id: str, original: Path, name, channels, caption, f
     """The library check (safe copy included) and, when some face is not cleared, the blurred copy."""
     folder = place.check_dir(check_id)
     kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
-    result = engine.run_check(place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
+    result = check_thread.run_check(place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
     blurred_result = None
     if blurred and not result.error and any(s != "cleared" for s in face_states(result).values()):
-        blurred_result = engine.run_check(
+        blurred_result = check_thread.run_check(
             place.db_path, place.settings, original, safe_dir=folder / "blurred",
             blur_unconsented=True, **kwargs,
         )

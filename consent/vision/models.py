@@ -1,0 +1,95 @@
+"""Find model files inside installed packages and load each model once per process.
+
+Every model the checks run ships inside a package installed by name (``make install``); nothing
+is downloaded at run time. A module that wraps a model asks for its file with
+:func:`package_file` and builds it inside a function decorated with :func:`load_once`, so that
+``import consent.cli`` stays light, the first check pays the load, and every later call in the
+same process reuses it. A missing or unreadable file raises :class:`ModelUnavailable` with one
+sentence naming the file and how to reinstall; the check turns that into "needs review".
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from ..errors import ModelUnavailable
+
+T = TypeVar("T")
+
+REINSTALL = "run 'make install' again (or reinstall the package '{package}')"
+
+
+def package_file(package: str, relpath: str, what: str) -> Path:
+    """The path of ``relpath`` inside installed ``package``, without importing the package.
+
+    ``what`` names the model for people ("face detector"). Raises :class:`ModelUnavailable`
+    when the package is not installed or the file is not in it.
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / relpath
+        if path.is_file():
+            return path
+    where = f"{folders[0]}/{relpath}" if folders else f"{package}/{relpath}"
+    state = "is missing" if folders else f"cannot be found: the package '{package}' is not installed"
+    raise ModelUnavailable(
+        f"the {what} model file {where} {state}; " + REINSTALL.format(package=package)
+    )
+
+
+def broken(path: Path, what: str, package: str, reason: object) -> ModelUnavailable:
+    """The error for a model file that exists but could not be loaded."""
+    return ModelUnavailable(
+        f"the {what} model file {path} could not be loaded ({reason}); "
+        + REINSTALL.format(package=package)
+    )
+
+
+def load_once(loader: Callable[[], T]) -> Callable[[], T]:
+    """Decorate a zero-argument loader so it runs once per process (thread-safe).
+
+    A loader that raises is tried again on the next call (a reinstall can mend it without a
+    restart); a loaded model is kept for the life of the process.
+    """
+    lock = threading.Lock()
+    loaded: list = []
+
+    @functools.wraps(loader)
+    def get() -> T:
+        if loaded:
+            return loaded[0]
+        with lock:
+            if not loaded:
+                loaded.append(loader())
+        return loaded[0]
+
+    def forget() -> None:
+        """Drop the loaded model (tests that break a model file on purpose)."""
+        loaded.clear()
+
+    get.forget = forget  # type: ignore[attr-defined]
+    return get
+
+
+def onnx_session(path: Path, what: str, package: str):
+    """An onnxruntime CPU session for the model at ``path`` (call inside a :func:`load_once` loader)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
+        raise ModelUnavailable(
+            f"the {what} model cannot run: onnxruntime is not installed ({exc}); run 'make install' again"
+        ) from exc
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: no start-up chatter on stdout/stderr
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise broken(path, what, package, exc) from exc

@@ -1,0 +1,51 @@
+"""The shared model loader: files found inside installed packages, loaded once, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from consent.errors import ModelUnavailable
+from consent.vision import models
+
+
+def test_a_file_inside_an_installed_package_is_found_without_importing_it():
+    path = models.package_file("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat",
+                               "face landmark")
+    assert path.is_file() and path.stat().st_size > 1000
+
+
+def test_a_missing_package_names_the_package_and_how_to_reinstall():
+    with pytest.raises(ModelUnavailable) as err:
+        models.package_file("no_such_model_package", "model.onnx", "test")
+    message = str(err.value)
+    assert "no_such_model_package" in message and "make install" in message
+
+
+def test_a_missing_file_names_the_file():
+    with pytest.raises(ModelUnavailable, match=r"face_recognition_models/missing\.onnx is missing"):
+        models.package_file("face_recognition_models", "missing.onnx", "test")
+
+
+def test_a_broken_model_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(ModelUnavailable) as err:
+        models.onnx_session(bad, "test", "some-package")
+    assert str(bad) in str(err.value) and "could not be loaded" in str(err.value)
+
+
+def test_a_model_loads_once_per_process_and_a_failed_load_is_tried_again():
+    calls = []
+
+    @models.load_once
+    def loader():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ModelUnavailable("first try fails")
+        return object()
+
+    with pytest.raises(ModelUnavailable):
+        loader()
+    first = loader()
+    assert loader() is first
+    assert len(calls) == 2
