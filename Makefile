@@ -54,9 +54,10 @@ measure-faces: install ## Detection and identifiability figures behind the face 
 screenshots: install browser ## Screenshots of each page under build/screenshots/
 	$(PY) -m scripts.screenshots
 
-lint: install ## Pyflakes-class checks (ruff) and check that imports stay light
+lint: install ## Pyflakes-class checks (ruff), no import cycles, and imports that stay light
 	$(VENV)/bin/ruff check --select F,E9 consent web tests bench scripts
-	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask') if m in sys.modules]; assert not heavy, heavy; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
+	$(PY) -m scripts.check_imports
+	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask','onnxruntime') if m in sys.modules]; assert not heavy, heavy; assert dt < 0.5, dt; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
 
 clean: ## Remove .venv and build output (data/ is kept)
 	rm -rf $(VENV) build .pytest_cache

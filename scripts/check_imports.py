@@ -1,0 +1,107 @@
+"""Fail when modules of ``consent`` or ``web`` import each other in a circle.
+
+Every import counts, including those inside functions (a lazy import still ties two modules
+together). ``python -m scripts.check_imports`` prints each circle it finds and exits 1, or
+prints how many modules and imports it read and exits 0. ``make lint`` runs it.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("consent", "web")
+
+
+def module_names(root: Path = ROOT) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the packages."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules of the tree that module ``name`` (file ``path``) imports."""
+    is_package = path.name == "__init__.py"
+    package = name if is_package else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            # "from pkg import mod" imports the submodule when there is one
+            candidates = [f"{source}.{a.name}" if f"{source}.{a.name}" in modules else source
+                          for a in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            while candidate and candidate not in modules:
+                candidate = candidate.rpartition(".")[0]
+            if candidate and candidate != name:
+                targets.add(candidate)
+    return targets
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def main(root: Path = ROOT) -> int:
+    modules = module_names(root)
+    graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
+    cycles = find_cycles(graph)
+    edges = sum(len(t) for t in graph.values())
+    if cycles:
+        for cycle in cycles:
+            ties = [f"{a} -> {b}" for a in cycle for b in sorted(graph[a]) if b in cycle]
+            print(f"import cycle among {len(cycle)} modules: " + "; ".join(ties))
+        return 1
+    print(f"no import cycles: {len(modules)} modules, {edges} imports between them")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

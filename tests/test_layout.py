@@ -1,0 +1,46 @@
+"""The package layout: no module of consent/ or web/ imports another in a circle."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from scripts import check_imports
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def test_the_project_has_no_import_cycles(capsys):
+    assert check_imports.main() == 0, capsys.readouterr().out
+
+
+def test_a_cycle_through_a_lazy_import_is_found(tmp_path, capsys):
+    root = _tree(tmp_path, {
+        "consent/__init__.py": "",
+        "consent/check.py": "from .register import view\n",
+        "consent/register/__init__.py": "",
+        "consent/register/view.py": "def load():\n    from ..check import Checker\n",
+        "web/__init__.py": "",
+    })
+    assert check_imports.main(root) == 1
+    out = capsys.readouterr().out
+    assert "consent.check -> consent.register.view" in out
+    assert "consent.register.view -> consent.check" in out
+
+
+def test_importing_a_sibling_submodule_through_the_package_is_not_a_cycle(tmp_path):
+    root = _tree(tmp_path, {
+        "consent/__init__.py": "",
+        "consent/register/__init__.py": "from .store import Register\n",
+        "consent/register/store.py": "from .records import Person\n",
+        "consent/register/records.py": "",
+        "consent/register/mis.py": "from . import store\nfrom .records import Person\n",
+        "web/__init__.py": "",
+    })
+    assert check_imports.main(root) == 0
