@@ -607,7 +607,7 @@ def test_files_that_are_not_usable_photos_get_a_clear_error_and_no_copy(tmp_path
 def test_copy_that_still_holds_metadata_is_deleted_and_refused(tmp_path, monkeypatch):
     src = write(tmp_path / "gps.jpg", jpeg_bytes(exif=exif_bytes()))
     # fault injection: a writer that forgets to drop anything
-    monkeypatch.setattr(metadata, "_clean_jpeg", lambda data, parsed, orientation: data)
+    monkeypatch.setattr(metadata.jpeg, "clean", lambda data, parsed, orientation: data)
     out = tmp_path / "out" / "gps.jpg"
     with pytest.raises(SafeCopyFailed, match="GPS") as caught:
         metadata.make_safe_copy(src, out)
