@@ -114,7 +114,7 @@ def test_a_consent_change_takes_effect_on_the_next_check_without_reanalysis(db):
 def test_a_file_name_naming_the_pictured_pupils_blocks(db):
     result = Checker(db, kit_check=False).check(fixture_dir("people", "test") / "obama_and_biden.jpg", "website")
     (reason,) = [r for r in result.reasons if r.code == "name_in_caption"]
-    assert reason.severity == "block" and "file name names 2 pupils in the photo" in reason.message
+    assert reason.severity == "block" and "2 pupils in the photo are named in the file name" in reason.message
 
 
 def test_expired_consent_blocks(db):

@@ -128,12 +128,41 @@ def show(job_id: str):
     if show not in FILTERS:
         show = "all"
     items = _items(job_id, show) if job["state"] == "done" else []
+    for item in items:
+        item["sendable"] = checked_photos.reviewable(item)
     channels = json.loads(job["channels"] or "[]")
     return render_template(
         "batch_job.html", job=job, progress=progress, items=items, show=show, filters=FILTERS,
         channels=", ".join(c.replace("_", " ") for c in channels) or "all channels",
         safe_count=sum(1 for i in _items(job_id) if checked_photos.available(i, "safe")) if job["state"] == "done" else 0,
     )
+
+
+@bp.post("/<job_id>/review")
+@roles_required("comms")
+def send_for_review(job_id: str):
+    """Send the ticked photos of a batch for sign-off at once, with one note."""
+    _job_for_viewer(job_id)
+    db = get_db()
+    ids = request.form.getlist("check")
+    if not ids:
+        flash("Tick the photos to send for sign-off first.", "error")
+        return redirect(url_for("batch.show", job_id=job_id, show=request.form.get("show", "all")))
+    note = request.form.get("note", "").strip()[:1000]
+    sent, skipped = 0, 0
+    for check_id in ids[:5000]:
+        row = checked_photos.get(db, check_id)
+        if row is None or row.get("job_id") != job_id or not checked_photos.reviewable(row):
+            skipped += 1
+            continue
+        checked_photos.request_review(db, row, g.user.id, note)
+        log_event(db, g.user.username, "review.requested", check_id, {"photo": row["name"], "note": note, "batch": job_id})
+        sent += 1
+    message = f"Sent {sent} photo{'' if sent == 1 else 's'} to a senior for sign-off."
+    if skipped:
+        message += f" {skipped} could not be sent (already sent, or OK to publish)."
+    flash(message, "info")
+    return redirect(url_for("batch.show", job_id=job_id, show=request.form.get("show", "all")))
 
 
 @bp.get("/<job_id>/progress")

@@ -51,7 +51,11 @@ def _own_checks() -> list[dict]:
 @bp.get("/")
 @roles_required("office")
 def index():
-    return render_template("check.html", channels=channel_choices(), recent=_own_checks(), results=[])
+    recent = _own_checks()
+    decided = [r["id"] for r in recent if r.get("review_state") in ("approved", "rejected")]
+    if decided:
+        checked_photos.mark_decisions_seen(get_db(), g.user.id, decided)
+    return render_template("check.html", channels=channel_choices(), recent=recent, results=[])
 
 
 @bp.post("/upload")
@@ -101,11 +105,34 @@ def _row_for_viewer(check_id: str) -> dict:
     return row
 
 
+def _event_title(row: dict) -> str | None:
+    """The batch a photo came from (its title names the event), if any."""
+    if not row.get("job_id"):
+        return None
+    jobs = list(get_db()["web_jobs"].rows_where("id = ?", [row["job_id"]], limit=1))
+    return jobs[0]["title"] if jobs else None
+
+
+def _back_link(row: dict) -> tuple[str, str]:
+    """Where "back" goes for this viewer: their batch, the check page, or the sign-off queue."""
+    if row.get("job_id") and (row["user_id"] == g.user.id or g.user.is_admin) and g.user.has("comms"):
+        return url_for("batch.show", job_id=row["job_id"]), f"Back to the batch “{_event_title(row) or 'photos'}”"
+    if row["user_id"] == g.user.id and g.user.has("office"):
+        return url_for("check.index"), "Check more photos"
+    if g.user.has("senior"):
+        return url_for("review.index"), "Back to sign-off"
+    return url_for("home.index"), "Back to the start page"
+
+
 @bp.get("/<check_id>")
 @roles_required("office", "comms", "senior")
 def show(check_id: str):
     row = _row_for_viewer(check_id)
-    return render_template("check_result.html", c=result_cards.card(row, g.user))
+    if row["user_id"] == g.user.id and row.get("review_state") in ("approved", "rejected"):
+        checked_photos.mark_decisions_seen(get_db(), g.user.id, [check_id])
+    back_url, back_label = _back_link(row)
+    return render_template("check_result.html", c=result_cards.card(row, g.user),
+                           back_url=back_url, back_label=back_label)
 
 
 @bp.get("/<check_id>/preview.jpg")
@@ -131,9 +158,7 @@ def download(check_id: str, kind: str):
             "channel. Send it for sign-off or check the photo again.",
             "not_available",
         )
-    stem = row["name"].rsplit(".", 1)[0]
-    suffix = path.suffix
-    name = f"{stem}-{'blurred' if kind == 'blurred' else 'safe'}{suffix}"
+    name = checked_photos.download_name(row, kind, path.suffix, _event_title(row))
     log_event(get_db(), g.user.username, f"download.{kind}", check_id, {"photo": row["name"]})
     return send_file(path, as_attachment=True, download_name=name, max_age=0)
 
@@ -141,18 +166,20 @@ def download(check_id: str, kind: str):
 @bp.post("/<check_id>/review")
 @roles_required("office", "comms")
 def send_for_review(check_id: str):
+    """Hand a photo that is not ok to the sign-off queue with a note. From the check page's
+    script the answer is the updated result card, so the other cards stay on the page."""
     row = _row_for_viewer(check_id)
-    if not checked_photos.reviewable(row) or row.get("review_state"):
-        message = "This photo cannot be sent for sign-off: it was already sent, or it is blocked."
+    if not checked_photos.reviewable(row):
+        message = "This photo cannot be sent for sign-off: it was already sent, or it is OK to publish."
         if wants_json():
             return jsonify({"error": {"code": "not_reviewable", "message": message}}), 409
         flash(message, "error")
         return redirect(url_for("check.show", check_id=check_id))
     note = request.form.get("note", "").strip()[:1000]
-    get_db()["web_checks"].update(check_id, {
-        "review_state": "pending", "review_requested_by": g.user.id,
-        "review_requested_at": time.time(), "review_request_note": note,
-    })
+    checked_photos.request_review(get_db(), row, g.user.id, note)
     log_event(get_db(), g.user.username, "review.requested", check_id, {"photo": row["name"], "note": note})
-    flash("Sent to a senior colleague for sign-off. You can download the safe copy once they approve it.", "info")
+    if request.headers.get("X-Requested-With") == "fetch":
+        return render_template("_result.html", c=result_cards.card(checked_photos.get(get_db(), check_id), g.user))
+    flash("Sent to a senior colleague for sign-off. You will see their decision here and under "
+          "“Sent for sign-off”.", "info")
     return redirect(url_for("check.show", check_id=check_id))

@@ -218,26 +218,82 @@ def can_view(user, row: dict) -> bool:
     return row["user_id"] == user.id or user.has("senior")
 
 
+def channel_verdicts(row: dict) -> dict[str, str]:
+    """{channel: verdict} as the check found it."""
+    return {c: v["verdict"] for c, v in ((row.get("data") or {}).get("channels") or {}).items()}
+
+
+def approved_channels(row: dict) -> list[str]:
+    """Channels a senior released when signing the photo off ([] unless approved). Older
+    records (before the list was kept) release every channel that was not blocked."""
+    if row.get("review_state") != "approved":
+        return []
+    if row.get("approved_channels"):
+        return json.loads(row["approved_channels"])
+    return [c for c, v in channel_verdicts(row).items() if v != "block"]
+
+
 def cleared_channels(row: dict) -> list[str]:
     """Channels the plain safe copy may be used for: those the check found ok, and every
-    channel a senior approved it for."""
-    data = row["data"] or {}
-    channels = data.get("channels", {})
-    if row.get("review_state") == "approved":
-        return [c for c, v in channels.items() if v["verdict"] != "block"]
-    return [c for c, v in channels.items() if v["verdict"] == "ok"]
+    channel a senior released when signing it off."""
+    released = set(approved_channels(row))
+    return [c for c, v in channel_verdicts(row).items() if v == "ok" or c in released]
+
+
+def never_publish_pictured(row: dict) -> bool:
+    """Someone flagged never-publish is in the photo: no blurring clears it."""
+    data = row.get("data") or {}
+    return any(f.get("never_publish") for f in data.get("faces", [])) or any(
+        r.get("code") == "never_publish" for r in data.get("reasons", []))
 
 
 def blurred_channels(row: dict) -> list[str]:
-    """Channels the blurred copy was re-checked ok for."""
+    """Channels the blurred copy was re-checked ok for; none when a never-publish person is in
+    the photo (hair, body and setting still identify them: only sign-off can release it)."""
+    if never_publish_pictured(row):
+        return []
     blurred = (row["data"] or {}).get("blurred") or {}
     return [c for c, v in blurred.get("channels", {}).items() if v["verdict"] == "ok"]
 
 
 def reviewable(row: dict) -> bool:
-    """A senior can sign the photo off when some channel needs review rather than being blocked."""
-    data = row["data"] or {}
-    return row["state"] == "done" and any(v["verdict"] == "review" for v in data.get("channels", {}).values())
+    """The photo can be sent for sign-off: it was checked and some channel is not ok, and it
+    has not been sent already."""
+    return (row["state"] == "done" and not row.get("review_state")
+            and any(v != "ok" for v in channel_verdicts(row).values()))
+
+
+def request_review(db: sqlite_utils.Database, row: dict, user_id: int, note: str) -> None:
+    """Send ``row`` to the sign-off queue with the sender's note (caller checked ``reviewable``)."""
+    db["web_checks"].update(row["id"], {
+        "review_state": "pending", "review_requested_by": user_id,
+        "review_requested_at": time.time(), "review_request_note": note,
+        "decision_seen_at": None,
+    })
+
+
+def mark_decisions_seen(db: sqlite_utils.Database, user_id: int, check_ids: list[str] | None = None) -> None:
+    """The sender has seen the seniors' decisions on their photos (all of them, or ``check_ids``)."""
+    sql = ("update web_checks set decision_seen_at = ? where review_requested_by = ? and "
+           "review_state in ('approved', 'rejected') and decision_seen_at is null")
+    params = [time.time(), user_id]
+    if check_ids is not None:
+        sql += f" and id in ({', '.join('?' * len(check_ids))})"
+        params += list(check_ids)
+    with db.conn:
+        db.execute(sql, params)
+
+
+def record_decision(db: sqlite_utils.Database, row: dict, decision: str, user_id: int, note: str,
+                    channels: list[str], expiry_hours: float) -> None:
+    """A senior's decision on a pending photo: ``approved`` releases ``channels`` (and keeps the
+    copies downloadable for another ``expiry_hours``), ``rejected`` releases none."""
+    changes = {"review_state": decision, "reviewed_by": user_id, "reviewed_at": time.time(),
+               "review_note": note, "approved_channels": json.dumps(channels if decision == "approved" else []),
+               "decision_seen_at": None}
+    if decision == "approved":
+        changes["expires_at"] = time.time() + expiry_hours * 3600
+    db["web_checks"].update(row["id"], changes)
 
 
 def available(row: dict, kind: str) -> Path | None:
@@ -251,6 +307,23 @@ def available(row: dict, kind: str) -> Path | None:
     if not ok or not path or not Path(path).is_file():
         return None
     return Path(path)
+
+
+def file_name_names_someone(row: dict) -> bool:
+    """The check found a name of someone on roll in the photo's file name."""
+    return any(r.get("code") == "name_in_caption" and "file name" in r.get("message", "")
+               for r in (row.get("data") or {}).get("reasons", []))
+
+
+def download_name(row: dict, kind: str, suffix: str, event: str | None = None) -> str:
+    """The name a download is saved under: the photo's own name, or a neutral one (the event,
+    or "photo", and a number) whenever its file name names someone on roll."""
+    tag = "blurred" if kind == "blurred" else "safe"
+    if file_name_names_someone(row):
+        stem = secure_filename(event or "") or "photo"
+        number = f"{row['seq'] + 1:03d}" if row.get("seq") is not None else row["id"][:6]
+        return f"{stem}-{number}-{tag}{suffix}"
+    return f"{display_name(row['name']).rsplit('.', 1)[0]}-{tag}{suffix}"
 
 
 # --- housekeeping -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ AREAS = [
     ("check.index", "Check photos", ("office",), "Drop photos to see if they can be published."),
     ("batch.index", "Batch jobs", ("comms",), "Check a whole folder or zip of photos at once."),
     ("review.index", "Sign-off", ("senior",), "Decide on photos that need a senior's sign-off."),
+    ("review.mine", "Sent for sign-off", ("office", "comms"), "Photos you sent to a senior, and their decisions."),
     ("register.index", "Register", ("admin",), "People, consent for each channel, enrolment photos."),
     ("audit.index", "Audit log", ("admin",), "Every change to the register, who made it and when."),
     ("users.index", "Users", ("admin",), "Accounts, roles and API tokens."),

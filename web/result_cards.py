@@ -17,6 +17,17 @@ STATE_WORDS = {
     "review": "not recognised: check who this is",
 }
 
+#: one word (or phrase) for each state, used on every page: verdicts, then sign-off states
+WORDS = {
+    "ok": "ok",
+    "review": "needs sign-off",
+    "block": "do not publish",
+    "error": "could not check",
+    "pending": "waiting for sign-off",
+    "approved": "signed off",
+    "rejected": "not approved",
+}
+
 VERDICT_HEADLINES = {
     "ok": "OK to publish",
     "review": "Needs a senior's sign-off",
@@ -24,9 +35,80 @@ VERDICT_HEADLINES = {
     "error": "Could not be checked",
 }
 
+#: who decides, by the reason that blocks a photo (the first that applies is shown)
+WHO_DECIDES = {
+    "never_publish": (
+        "Someone in this photo must never be published, whatever consent says. Blurring does "
+        "not change that: only the designated safeguarding lead can release it, with a reason.",
+        "Send to the safeguarding lead",
+    ),
+    "no_consent": (
+        "Consent is missing for someone in this photo. If a parent has given consent since, "
+        "ask the admin to record it in the register and check the photo again; a senior "
+        "colleague can look at it meanwhile.",
+        "Send to a senior for sign-off",
+    ),
+}
+
 
 def verdict_words(verdict: str) -> str:
-    return VERDICT_WORDS.get(verdict, verdict)
+    """A verdict or sign-off state as the pages say it (``review`` -> "needs sign-off")."""
+    return WORDS.get(verdict, VERDICT_WORDS.get(verdict, verdict))
+
+
+def _labels(channels: list[str]) -> str:
+    from consent.results import join_words
+
+    return join_words([channel_label(c) for c in channels])
+
+
+def headline(row: dict) -> tuple[str, str]:
+    """(state, headline): one sentence for the whole photo, channel by channel when the channels
+    differ ("OK for website after sign-off; not for press"). ``state`` colours it: ok, review,
+    block, pending or error."""
+    verdicts = checked_photos.channel_verdicts(row)
+    review_state = row.get("review_state")
+    if row["verdict"] == "error" or not verdicts:
+        return "error", VERDICT_HEADLINES["error"]
+    if review_state == "pending":
+        return "pending", "Waiting for a senior's sign-off"
+    if review_state == "rejected":
+        return "block", "Not approved: do not publish"
+    cleared = checked_photos.cleared_channels(row)
+    if review_state == "approved":
+        rest = [c for c in verdicts if c not in cleared]
+        if not cleared:
+            return "block", "Signed off, but not for any channel checked: do not publish"
+        if not rest:
+            return "ok", "Signed off: OK to publish"
+        return "ok", f"Signed off: OK for {_labels(cleared)}; not for {_labels(rest)}"
+    distinct = set(verdicts.values())
+    if len(distinct) == 1:
+        verdict = distinct.pop()
+        return verdict, VERDICT_HEADLINES[verdict]
+    parts = []
+    for verdict, words in (("ok", "OK for {}"), ("review", "OK for {} after sign-off"), ("block", "not for {}")):
+        chans = [c for c, v in verdicts.items() if v == verdict]
+        if chans:
+            parts.append(words.format(_labels(chans)))
+    text = "; ".join(parts)
+    worst = "block" if "block" in distinct else "review"
+    return worst, text[:1].upper() + text[1:]
+
+
+def next_step(row: dict) -> dict | None:
+    """What the sender can do with a photo that is not ok: who decides, and the hand-off."""
+    if not checked_photos.reviewable(row):
+        return None
+    codes = [r.get("code") for r in (row["data"] or {}).get("reasons", []) if r.get("severity") == "block"]
+    for code, (text, button) in WHO_DECIDES.items():
+        if code in codes:
+            return {"text": text, "button": button}
+    if "block" in checked_photos.channel_verdicts(row).values():
+        return {"text": "Do not publish it unless a senior colleague approves it.",
+                "button": "Send to a senior for sign-off"}
+    return {"text": "A senior colleague decides whether it can be published.",
+            "button": "Send to a senior for sign-off"}
 
 
 def card(row: dict, user) -> dict:
@@ -48,19 +130,25 @@ def card(row: dict, user) -> dict:
             "severity": r["severity"],
             "suggestion": r.get("suggestion"),
             "detail": r.get("admin_detail") if user.is_admin else None,
-            "channels": ", ".join(channel_label(c) for c in r.get("channels", [])),
+            # "(press)" only when the sentence does not say so already
+            "channels": ", ".join(channel_label(c) for c in r.get("channels", [])
+                                  if channel_label(c) not in r["message"]),
         })
+    released = set(checked_photos.approved_channels(row))
     channels = [
-        {"label": channel_label(c), "verdict": v["verdict"], "words": verdict_words(v["verdict"])}
+        {"label": channel_label(c), "verdict": "ok" if c in released else v["verdict"],
+         "words": WORDS["approved"] if c in released and v["verdict"] != "ok" else verdict_words(v["verdict"])}
         for c, v in data.get("channels", {}).items()
     ]
+    state, headline_text = headline(row)
     safe = checked_photos.available(row, "safe")
     blurred = checked_photos.available(row, "blurred")
     return {
         "id": row["id"],
         "name": row["name"],
         "verdict": row["verdict"],
-        "headline": VERDICT_HEADLINES.get(row["verdict"], row["verdict"]),
+        "state": state,
+        "headline": headline_text,
         "summary": row["summary"],
         "channels": channels,
         "faces": faces,
@@ -76,6 +164,11 @@ def card(row: dict, user) -> dict:
         "expired": row.get("safe_path") is None and row["state"] == "done",
         "review_state": row.get("review_state"),
         "review_note": row.get("review_note"),
-        "reviewable": checked_photos.reviewable(row) and not row.get("review_state"),
+        "request_note": row.get("review_request_note"),
+        "reviewable": checked_photos.reviewable(row),
+        "next_step": next_step(row),
+        "never_publish": checked_photos.never_publish_pictured(row),
+        "blocked_channels": [c for c, v in checked_photos.channel_verdicts(row).items() if v == "block"],
+        "job_id": row.get("job_id"),
         "caption": row.get("caption") or "",
     }

@@ -1,49 +1,104 @@
-"""Sign-off queue (senior): photos sent for a senior's decision, approved or rejected with a note.
+"""Sign-off: photos sent for a senior's decision, approved or not approved with a note.
 
-Each decision is written to the web audit log; an approved photo's safe copy becomes
-downloadable (for the channels that were not blocked) for another ``safe_copy_expiry_hours``.
+Office staff and comms send a photo that is not ok (one at a time from its result card, or many
+batch photos at once); the senior's queue shows each photo with the sender's note. Approving
+releases the channels that needed sign-off; a channel the check blocked is released only when
+the senior ticks it and gives the reason (never-publish: the designated safeguarding lead's
+decision). A senior can approve every photo of one batch at once after looking through them.
+Every decision is written to the web audit log; the sender sees it, with the senior's note, on
+their recent checks and under "Sent for sign-off", and the header counts what is new.
 """
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from . import accounts, result_cards, checked_photos
+from . import accounts, checked_photos, result_cards
 from .audit_log import log_event
-from .tables import get_db
 from .security import roles_required
+from .tables import get_db
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 
-def _cards(where: str, params: list, limit: int = 100) -> list[dict]:
+def _cards(where: str, params: list, limit: int = 100, order: str = "review_requested_at desc") -> list[dict]:
     db = get_db()
-    rows = db.query(f"select id from web_checks where {where} order by review_requested_at desc limit ?", params + [limit])
+    rows = db.query(f"select id from web_checks where {where} order by {order} limit ?", params + [limit])
+    names: dict[int, str] = {}
+
+    def name(user_id):
+        if user_id and user_id not in names:
+            user = accounts.get_user(db, user_id)
+            names[user_id] = user.display_name if user else "someone"
+        return names.get(user_id)
+
+    titles = {}
     cards = []
     for r in list(rows):
         row = checked_photos.get(db, r["id"])
         c = result_cards.card(row, g.user)
-        requester = accounts.get_user(db, row["review_requested_by"]) if row["review_requested_by"] else None
-        reviewer = accounts.get_user(db, row["reviewed_by"]) if row["reviewed_by"] else None
+        if row.get("job_id") and row["job_id"] not in titles:
+            job = list(db["web_jobs"].rows_where("id = ?", [row["job_id"]], limit=1))
+            titles[row["job_id"]] = job[0]["title"] if job else "a batch"
         c.update({
-            "requested_by": requester.display_name if requester else "someone",
+            "requested_by": name(row["review_requested_by"]) or "someone",
             "requested_at": row["review_requested_at"],
-            "request_note": row["review_request_note"],
-            "reviewed_by": reviewer.display_name if reviewer else None,
+            "reviewed_by": name(row["reviewed_by"]),
             "reviewed_at": row["reviewed_at"],
+            "batch_title": titles.get(row.get("job_id")),
         })
         cards.append(c)
     return cards
 
 
+def _groups(cards: list[dict]) -> list[dict]:
+    """Pending cards grouped by batch (single checks each on their own), oldest request first."""
+    groups: list[dict] = []
+    by_job: dict[str, dict] = {}
+    for c in cards:
+        if c["job_id"]:
+            if c["job_id"] not in by_job:
+                by_job[c["job_id"]] = {"job_id": c["job_id"], "title": c["batch_title"], "cards": []}
+                groups.append(by_job[c["job_id"]])
+            by_job[c["job_id"]]["cards"].append(c)
+        else:
+            groups.append({"job_id": None, "title": None, "cards": [c]})
+    return groups
+
+
 @bp.get("/")
 @roles_required("senior")
 def index():
-    pending = _cards("review_state = 'pending'", [])
-    decided = _cards("review_state in ('approved', 'rejected')", [], limit=20)
-    return render_template("review.html", pending=pending, decided=decided)
+    pending = _cards("review_state = 'pending'", [], order="review_requested_at, seq")
+    decided = _cards("review_state in ('approved', 'rejected')", [], limit=20, order="reviewed_at desc")
+    return render_template("review.html", groups=_groups(pending), pending=pending, decided=decided)
+
+
+@bp.get("/mine")
+@roles_required("office", "comms")
+def mine():
+    """The photos this user sent for sign-off, newest first, with each decision and note."""
+    sent = _cards("review_requested_by = ?", [g.user.id], order="review_requested_at desc")
+    new = {r["id"] for r in get_db().query(
+        "select id from web_checks where review_requested_by = ? and review_state in ('approved', 'rejected') "
+        "and decision_seen_at is null", [g.user.id])}
+    checked_photos.mark_decisions_seen(get_db(), g.user.id)
+    return render_template("review_mine.html", sent=sent, new=new)
+
+
+def _released(row: dict, form) -> tuple[list[str], str | None]:
+    """The channels an approval releases, or an error message. Channels that needed sign-off
+    are released; a blocked channel only when ticked, with a note saying why."""
+    verdicts = checked_photos.channel_verdicts(row)
+    channels = [c for c, v in verdicts.items() if v == "review"]
+    blocked = [c for c, v in verdicts.items() if v == "block"]
+    ticked = [c for c in form.getlist("release") if c in blocked]
+    if ticked and not form.get("note", "").strip():
+        return [], "Give the reason for releasing a blocked photo in the note; it is kept in the audit log."
+    if not channels and not ticked:
+        return [], ("Every channel checked is blocked for this photo. Tick the channels you release "
+                    "(with the reason in the note), or choose “Do not approve”.")
+    return channels + ticked, None
 
 
 def _decide(check_id: str, decision: str):
@@ -55,16 +110,20 @@ def _decide(check_id: str, decision: str):
         flash("This photo is not waiting for sign-off (someone may have decided already).", "error")
         return redirect(url_for("review.index"))
     note = request.form.get("note", "").strip()[:1000]
+    channels: list[str] = []
     if decision == "rejected" and not note:
         flash("Say why the photo is not approved, so the person who sent it knows what to do.", "error")
         return redirect(url_for("review.index"))
-    changes = {"review_state": decision, "reviewed_by": g.user.id, "reviewed_at": time.time(), "review_note": note}
     if decision == "approved":
-        hours = current_app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours
-        changes["expires_at"] = time.time() + hours * 3600
-    db["web_checks"].update(check_id, changes)
+        channels, problem = _released(row, request.form)
+        if problem:
+            flash(f"{row['name']}: {problem}", "error")
+            return redirect(url_for("review.index"))
+    hours = current_app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours
+    checked_photos.record_decision(db, row, decision, g.user.id, note, channels, hours)
     log_event(db, g.user.username, f"review.{decision}", check_id,
-              {"photo": row["name"], "note": note, "verdict": row["verdict"]})
+              {"photo": row["name"], "note": note, "verdict": row["verdict"],
+               "channels": ", ".join(channels)})
     flash(f"{row['name']}: {'approved' if decision == 'approved' else 'not approved'}.", "info")
     return redirect(url_for("review.index"))
 
@@ -79,3 +138,60 @@ def approve(check_id: str):
 @roles_required("senior")
 def reject(check_id: str):
     return _decide(check_id, "rejected")
+
+
+@bp.post("/batch/<job_id>/approve")
+@roles_required("senior")
+def approve_batch(job_id: str):
+    """Approve the batch photos the senior looked through (the ids listed on the page), each
+    for the channels that needed sign-off; blocked channels stay blocked."""
+    db = get_db()
+    if request.form.get("looked") != "yes":
+        flash("Tick “I have looked at every photo” first.", "error")
+        return redirect(url_for("review.index"))
+    note = request.form.get("note", "").strip()[:1000]
+    hours = current_app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours
+    approved, skipped = 0, 0
+    for check_id in request.form.getlist("check")[:5000]:
+        row = checked_photos.get(db, check_id)
+        if row is None or row.get("job_id") != job_id or row["review_state"] != "pending":
+            skipped += 1
+            continue
+        channels = [c for c, v in checked_photos.channel_verdicts(row).items() if v == "review"]
+        if not channels:
+            skipped += 1  # blocked everywhere: only a decision on its own can release it
+            continue
+        checked_photos.record_decision(db, row, "approved", g.user.id, note, channels, hours)
+        log_event(db, g.user.username, "review.approved", check_id,
+                  {"photo": row["name"], "note": note, "verdict": row["verdict"],
+                   "channels": ", ".join(channels), "batch": job_id})
+        approved += 1
+    message = f"Approved {approved} photo{'' if approved == 1 else 's'}."
+    if skipped:
+        message += (f" {skipped} {'was' if skipped == 1 else 'were'} left for a decision on "
+                    f"{'its' if skipped == 1 else 'their'} own (blocked for every channel, or already decided).")
+    flash(message, "info")
+    return redirect(url_for("review.index"))
+
+
+def notifications(user) -> dict | None:
+    """The header's count: photos waiting for a senior; for senders, decisions not yet seen."""
+    if user is None:
+        return None
+    db = get_db()
+    if user.has("senior"):
+        n = db.execute("select count(*) from web_checks where review_state = 'pending'").fetchone()[0]
+        return {"count": n, "url": url_for("review.index"),
+                "text": f"{n} photo{'' if n == 1 else 's'} waiting for your sign-off"} if n else None
+    if user.has("office", "comms"):
+        n = db.execute(
+            "select count(*) from web_checks where review_requested_by = ? and "
+            "review_state in ('approved', 'rejected') and decision_seen_at is null", [user.id]).fetchone()[0]
+        return {"count": n, "url": url_for("review.mine"),
+                "text": f"{n} new sign-off decision{'' if n == 1 else 's'}"} if n else None
+    return None
+
+
+@bp.app_context_processor
+def _notifications():
+    return {"notifications": lambda: notifications(g.get("user"))}

@@ -168,3 +168,10 @@ def m003_web_audit(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["web_audit"].create_index(["at"])
+
+
+@MIGRATIONS()
+def m010_signoff_channels_and_seen(db: sqlite_utils.Database) -> None:
+    """Sign-off: which channels a senior released (JSON list) and when the sender saw the decision."""
+    db["web_checks"].add_column("approved_channels", str)
+    db["web_checks"].add_column("decision_seen_at", float)

@@ -108,7 +108,7 @@ def name_in_caption(ctx: RuleContext):
         yield Reason(
             code="name_in_caption",
             severity=SEV_BLOCK,
-            message=_names(hits, len(faces), "in the photo; remove the name before publishing"),
+            message=_names(hits, len(faces), "in the photo", "remove the names before publishing"),
             faces=faces,
             suggestion="describe the event instead of naming pupils",
         )
@@ -124,14 +124,14 @@ def name_in_caption(ctx: RuleContext):
         yield Reason(
             code="name_in_caption",
             severity=SEV_REVIEW,
-            message=_names(others, count, "on roll; pupils must not be named next to photos"),
+            message=_names(others, count, "on roll", "pupils must not be named next to photos"),
         )
 
 
-def _names(hits, count: int, rest: str) -> str:
-    """"the caption and file name name 2 pupils <rest>"."""
-    where = sorted({label for label, _ in hits})
-    return f"the {' and '.join(where)} name{'s' if len(where) == 1 else ''} {plural(count, 'pupil')} {rest}"
+def _names(hits, count: int, who: str, advice: str) -> str:
+    """"2 pupils in the photo are named in the caption and file name; <advice>"."""
+    where = " and ".join(sorted({label for label, _ in hits}))
+    return f"{plural(count, 'pupil')} {who} {'is' if count == 1 else 'are'} named in the {where}; {advice}"
 
 
 def _stem(file_name: str) -> str:

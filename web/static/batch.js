@@ -18,6 +18,10 @@
           bar.value = p.percent;
           bar.textContent = p.percent + "%";
           count.textContent = p.percent + "% · " + p.done + " of " + p.total + " checked";
+          Object.keys(p.counts || {}).forEach(function (key) {
+            var tile = panel.querySelector('[data-count="' + key + '"]');
+            if (tile) tile.textContent = p.counts[key];
+          });
           if (p.state === "done") {
             window.location.reload();
           } else {
@@ -27,6 +31,15 @@
         .catch(function () { window.setTimeout(poll, 3000); });
     };
     window.setTimeout(poll, 500);
+  }
+
+  // --- results: select every photo that can be sent for sign-off ---------------------
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.hidden = false;
+    selectAll.addEventListener("click", function () {
+      document.querySelectorAll('#send-form input[name="check"]').forEach(function (box) { box.checked = true; });
+    });
   }
 
   // --- upload form ------------------------------------------------------------------

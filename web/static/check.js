@@ -93,6 +93,42 @@
     next();
   }
 
+  // "Send for sign-off" on a result card: sent in the background and only that card is
+  // replaced, so the other results stay on the page.
+  results.addEventListener("submit", function (e) {
+    var sendForm = e.target.closest("form.send-review");
+    if (!sendForm) return;
+    e.preventDefault();
+    var button = sendForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    fetch(sendForm.action, {
+      method: "POST", body: new FormData(sendForm), credentials: "same-origin",
+      headers: { "X-CSRF-Token": token, "X-Requested-With": "fetch", "Accept": "text/html" },
+    }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (body) { throw new Error(body.error.message); });
+      }
+      return response.text().then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html.trim();
+        var updated = t.content.firstElementChild;
+        sendForm.closest("article.result").replaceWith(updated);
+        status.textContent = "Sent for sign-off.";
+        var heading = updated.querySelector(".verdict-big");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      });
+    }).catch(function (err) {
+      button.disabled = false;
+      status.textContent = err.message || "Not sent. Try again.";
+      window.alert(status.textContent);
+    });
+  });
+
+  // Enter on the focused "Choose photos" opens the file chooser, as Space does.
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); input.click(); }
+  });
+
   window.consent.dropZone(zone, function (e) {
     if (e.dataTransfer && e.dataTransfer.files.length) add(e.dataTransfer.files);
   });
