@@ -7,8 +7,6 @@ every photo to ``POST /check/`` and the page comes back with the results.
 
 from __future__ import annotations
 
-import time
-
 from flask import (
     Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
     url_for,
