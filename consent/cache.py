@@ -29,7 +29,7 @@ from .settings import Settings
 migrations = Migrations("consent-check-cache")
 
 #: bumped when what an analysis holds changes, so older cached analyses are never read
-ANALYSIS_FORMAT = 2
+ANALYSIS_FORMAT = 3
 
 
 @migrations()

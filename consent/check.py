@@ -241,7 +241,8 @@ class Checker:
                 analysis.timings = {"hash": timings["hash"], "cached": 1.0}
                 return analysis
         analysis = self._analyse(path, sha, view, timings)
-        if cache is not None:
+        # an analysis a model could not finish is not kept: after a reinstall it runs again
+        if cache is not None and not (analysis.kit is not None and analysis.kit.error):
             cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
         return analysis
 

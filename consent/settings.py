@@ -108,19 +108,24 @@ class Settings:
     )
 
     # --- PE kit and sportswear (consent.vision.kit) --------------------------------------------
-    #: longest side, in pixels, of the small copy the scene colours are measured on
+    #: the scene model's summed probability of sport classes (racket, ball, gymnastics bars,
+    #: baseball player...) at which a photo with a person is flagged as PE kit or sportswear
+    #: (chosen on the kit fixtures: ``make eval-kit`` shows the margins and leave-one-out)
+    kit_scene_threshold: float = 0.3
+    #: when the caption, file or folder name has a PE, sport or swimming word the scene
+    #: threshold is multiplied by this (words raise the sensitivity; they never flag alone)
+    kit_context_factor: float = 0.5
+    #: the scene model's summed probability of clothes and people classes that counts as a
+    #: person when no face was found (people first: no person, no flag)
+    kit_person_threshold: float = 0.05
+    #: summed probability of swimwear classes (swimsuit, bikini, trunks, cap) that means
+    #: swimwear on a person: exposure, blocked unless a senior colleague approves
+    kit_swimwear_threshold: float = 0.3
+    #: summed probability of swimming, underwear and bath classes at which a measured bare
+    #: torso counts as exposure (a bare torso alone is too often a neckline or a vest)
+    kit_undress_threshold: float = 0.15
+    #: longest side, in pixels, of the small copy the background skin colours are read from
     kit_scene_side: int = 384
-    #: share of the picture covered by grass green or court/pool blue that counts as a full
-    #: playing-surface signal (a smaller share counts in proportion)
-    kit_surface_share: float = 0.2
-    #: least saturation (0-1) of grass, court and pool colours (below it: grey, dusk, snow)
-    kit_surface_min_saturation: float = 0.2
-    #: most brightness variation around each pixel of a playing surface, as a share of the
-    #: local brightness: mown grass and painted courts are smooth (about 5%), foliage, flower
-    #: beds, crowds and clothes vary more
-    kit_surface_max_texture: float = 0.15
-    #: least length of a line marking, as a share of the picture's long side
-    kit_line_min_length: float = 0.15
     #: Lab colour distance within which a body pixel matches the person's own face skin tone
     kit_skin_tolerance: float = 12.0
     #: when this share of the background already has a face's skin tone (a flash-lit wall, a
@@ -130,11 +135,9 @@ class Settings:
     kit_bare_limb_share: float = 0.1
     #: share of the torso region matching the face skin tone that means a bare torso
     kit_bare_torso_share: float = 0.4
-    #: evidence needed for the pe_kit verdict (a full playing surface or a context word is 1)
-    kit_score_threshold: float = 1.0
     #: histogram similarity (0-1) above which a torso or legs match the learned school kit
     kit_profile_match: float = 0.5
-    #: words (besides the kit words) that make bare arms and legs count as swimwear
+    #: words that make bare skin count as swimwear (with bare arms and legs, or a bare torso)
     kit_swim_words: tuple[str, ...] = ("swim", "swimming", "swimwear", "gala", "pool", "beach")
 
     # --- web ----------------------------------------------------------------------------

@@ -1,13 +1,23 @@
-"""Precision and recall of the PE-kit detector on the labelled kit fixtures.
+"""Precision and recall of the PE-kit check, on the kit fixtures and on photos it was not tuned on.
 
-``python -m scripts.eval_kit [FOLDER] [--sensitivity]`` (``make eval-kit``) runs
-:func:`consent.vision.kit.assess` on every photo listed in ``FOLDER/labels.csv`` (default: the ``kit``
-folder of ``CONSENT_FIXTURES`` or ``../shared/fixtures``), without a school kit profile, and
-prints one row per photo (label, verdict, signals) and the precision and recall.
+``python -m scripts.eval_kit [--folder FOLDER] [--no-unseen]`` (``make eval-kit``) finds faces
+with the check pipeline's detector, measures every photo once (:func:`consent.vision.kit.measure`:
+the scene model, skin, no school kit profile) and decides with the words a school would have
+(:func:`consent.vision.kit.decide`; the context is the folder and file name). It prints:
 
-Labels: ``sportswear`` must be flagged (``pe_kit`` or ``exposure``), ``exposure`` likewise,
-``everyday`` must not be, ``ambiguous`` is shown but not counted. ``--sensitivity`` also prints
-the figures with each main threshold moved 20% down and up.
+1. every photo of ``FOLDER/labels.csv`` (default: the ``kit`` fixtures) with its label, verdict,
+   sport score (the scene model's summed sport probability, the ``pe_kit`` signal), the
+   threshold in force, the faces found and the signals, so a reader sees the margins;
+2. precision and recall there with the settings in force;
+3. leave-one-out: for each photo, ``kit_scene_threshold`` is chosen again on the other photos
+   alone (the middle of the widest gap among the thresholds with the best F1) and that photo is
+   judged with it; the pooled precision and recall show how much of (2) is fitted to the photos;
+4. the same table and figures for the photos listed in ``scripts/kit_unseen_labels.csv``:
+   fixtures from other folders (``faces-wild``, ``faces``, ``people``, ``metadata/cameras``),
+   labelled for this evaluation and never used to choose a setting. ``nobody`` (no person in
+   the photo) and ``everyday`` must not be flagged, ``sportswear`` and ``exposure`` must be;
+   ``ambiguous`` is shown but not counted. Each is also judged with the caption "PE lesson",
+   as a school's folder of that name would be: a photo with nobody in it must stay unflagged.
 """
 
 from __future__ import annotations
@@ -21,36 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+UNSEEN_LABELS = Path(__file__).resolve().parent / "kit_unseen_labels.csv"
 POSITIVE = {"sportswear", "exposure"}
-NEGATIVE = {"everyday"}
-#: the thresholds whose sensitivity is reported
-MAIN_THRESHOLDS = (
-    "kit_surface_share",
-    "kit_surface_min_saturation",
-    "kit_surface_max_texture",
-    "kit_line_min_length",
-    "kit_skin_tolerance",
-    "kit_skin_background_limit",
-    "kit_bare_limb_share",
-    "kit_bare_torso_share",
-    "kit_score_threshold",
-)
+NEGATIVE = {"everyday", "nobody"}
+
+
+def fixtures_root() -> Path:
+    return Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
 
 
 def default_folder() -> Path:
-    base = Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
-    return base / "kit"
+    return fixtures_root() / "kit"
 
 
 @dataclass
 class Sample:
-    """One labelled photo, decoded at analysis size, with its faces found once."""
+    """One labelled photo, measured once (faces found, picture measured)."""
 
     name: str
     label: str
     note: str
-    image: object  # numpy array
-    faces: list
+    faces: int
+    measures: object  # consent.vision.kit.KitMeasures
     context: str
 
 
@@ -62,6 +64,16 @@ class Result:
     fn: int = 0
     tn: int = 0
 
+    def add(self, sample: Sample, assessment) -> None:
+        self.rows.append((sample, assessment))
+        flagged = assessment.pe_kit or assessment.exposure or assessment.unknown
+        if sample.label in POSITIVE:
+            self.tp += flagged
+            self.fn += not flagged
+        elif sample.label in NEGATIVE:
+            self.fp += flagged
+            self.tn += not flagged
+
     @property
     def precision(self) -> float:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
@@ -72,91 +84,63 @@ class Result:
 
 
 def face_detector(settings):
-    """The face detector the check pipeline uses, returning boxes in analysis coordinates.
+    """The check pipeline's face detector, returning boxes in analysis-image coordinates."""
+    from consent.vision import faces as faces_mod
 
-    ``consent.vision.faces.detect`` when it exists (its boxes are in original coordinates: divided by
-    the photo's scale here), else face_recognition's HOG detector at the same upsampling.
-    Returns ``(name, detect(photo) -> list of boxes)``.
-    """
-    try:
-        from consent.vision import faces as faces_mod
+    def detect(photo):
+        return [tuple(int(round(c / photo.scale)) for c in f.box) for f in faces_mod.detect(photo, settings)]
 
-        detect = faces_mod.detect
-    except (ImportError, AttributeError):
-        detect = None
-    if detect is not None:
-        def from_pipeline(photo):
-            found = detect(photo)
-            return [tuple(int(round(c / photo.scale)) for c in f.box) for f in found]
-
-        return "consent.vision.faces.detect", from_pipeline
-
-    import face_recognition
-
-    def from_face_recognition(photo):
-        return face_recognition.face_locations(
-            photo.array(), number_of_times_to_upsample=settings.detect_upsample
-        )
-
-    return "face_recognition.face_locations", from_face_recognition
+    return detect
 
 
-def load_samples(folder: Path, settings) -> tuple[list[Sample], str]:
-    """Decode every labelled photo and find its faces (once, for all settings tried)."""
+def read_labels(path: Path, base: Path) -> list[tuple[Path, str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [(base / row["file"], row["label"].strip(), row.get("note", "")) for row in csv.DictReader(fh)]
+
+
+def load_samples(labelled: list[tuple[Path, str, str]], settings) -> list[Sample]:
+    """Decode every labelled photo as the pipeline does, find its faces and measure it, once."""
     from consent.images import load
+    from consent.vision import faces as faces_mod
+    from consent.vision.kit import measure
 
-    labels = folder / "labels.csv"
-    if not labels.is_file():
-        raise FileNotFoundError(f"{labels}: not found; set CONSENT_FIXTURES to the shared fixtures")
-    detector_name, detect = face_detector(settings)
+    detect = face_detector(settings)
     samples = []
-    with open(labels, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            path = folder / row["file"]
-            photo = load(path, settings.detect_max_side, settings)
-            samples.append(
-                Sample(
-                    name=row["file"],
-                    label=row["label"].strip(),
-                    note=row.get("note", ""),
-                    image=photo.array(),
-                    faces=[tuple(int(v) for v in f) for f in detect(photo)],
-                    context=f"{folder.name} {Path(row['file']).stem}",
-                )
-            )
-    return samples, detector_name
+    for path, label, note in labelled:
+        photo = load(path, faces_mod.analysis_side(settings), settings)
+        boxes = detect(photo)
+        samples.append(Sample(
+            name=f"{path.parent.name}/{path.name}", label=label, note=note, faces=len(boxes),
+            measures=measure(photo.array(), boxes, profile=None, settings=settings),
+            context=f"{path.parent.name} {path.stem}",
+        ))
+    return samples
 
 
-def evaluate(samples: list[Sample], settings) -> Result:
-    """Run the detector on every sample (no kit profile) and count hits and misses."""
-    from consent.vision.kit import assess
+def evaluate(samples: list[Sample], settings, context: str | None = None) -> Result:
+    """Decide every sample with ``settings`` (and its own context, or ``context``) and count."""
+    from consent.vision.kit import decide
 
     result = Result()
     for s in samples:
-        a = assess(s.image, s.faces, s.context, profile=None, settings=settings)
-        result.rows.append((s, a))
-        flagged = a.pe_kit or a.exposure
-        if s.label in POSITIVE:
-            result.tp += flagged
-            result.fn += not flagged
-        elif s.label in NEGATIVE:
-            result.fp += flagged
-            result.tn += not flagged
+        result.add(s, decide(s.measures, s.context if context is None else context, settings))
     return result
 
 
 def verdict(a) -> str:
-    return "exposure" if a.exposure else "pe_kit" if a.pe_kit else "-"
+    return "unknown" if a.unknown else "exposure" if a.exposure else "pe_kit" if a.pe_kit else "-"
 
 
 def print_table(result: Result, out=sys.stdout) -> None:
-    print(f"{'photo':<32} {'label':<10} {'verdict':<9} {'ok':<3} {'score':>5}  signals", file=out)
+    print(f"{'photo':<44} {'label':<10} {'verdict':<8} {'ok':<3} {'sport':>6} {'thr':>5} {'faces':>5}  signals", file=out)
     for s, a in result.rows:
-        flagged = a.pe_kit or a.exposure
+        flagged = a.pe_kit or a.exposure or a.unknown
         ok = "" if s.label not in POSITIVE | NEGATIVE else "yes" if flagged == (s.label in POSITIVE) else "NO"
+        threshold = a.details.get("threshold", float("nan"))
+        person = "" if s.faces or a.details.get("person_like") else " (no person)"
         print(
-            f"{s.name:<32} {s.label:<10} {verdict(a):<9} {ok:<3} {a.score:>5.2f}  "
-            f"{'; '.join(a.signals) or '-'}",
+            f"{s.name[-44:]:<44} {s.label:<10} {verdict(a):<8} {ok:<3} {a.score:>6.3f} {threshold:>5.2f} "
+            f"{s.faces:>5}  {'; '.join(a.signals) or '-'}{person}",
             file=out,
         )
 
@@ -169,38 +153,82 @@ def summary(result: Result) -> str:
     )
 
 
-def sensitivity(samples: list[Sample], settings, out=sys.stdout) -> None:
-    """Precision and recall with each main threshold at 80% and 120% of its value."""
-    print("\nsensitivity (each threshold alone at -20% and +20%):", file=out)
-    for name in MAIN_THRESHOLDS:
-        value = getattr(settings, name)
-        for factor in (0.8, 1.2):
-            changed = dataclasses.replace(settings, **{name: type(value)(value * factor)})
-            r = evaluate(samples, changed)
-            print(f"  {name:<28} {value * factor:>7.3f}  {summary(r)}", file=out)
+def choose_threshold(samples: list[Sample], settings) -> float:
+    """The scene threshold with the best F1 on ``samples``; among equals, the middle of the
+    widest run of candidate thresholds (the largest margin either side)."""
+    scores = sorted({round(s.measures.scene["sport"], 4) for s in samples if s.measures.scene} | {0.0, 1.0})
+    candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:])]
+
+    def f1(threshold):
+        r = evaluate(samples, dataclasses.replace(settings, kit_scene_threshold=threshold))
+        return 2 * r.tp / (2 * r.tp + r.fp + r.fn) if r.tp else 0.0
+
+    rated = [(round(f1(t), 6), t) for t in candidates]
+    best = max(f for f, _ in rated)
+    # consecutive candidates with the best F1 form runs; take the middle of the widest run
+    runs, run = [], []
+    for (f, t), edge in zip(rated, zip(scores, scores[1:])):
+        if f == best:
+            run.append(edge)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    widest = max(runs, key=lambda r: r[-1][1] - r[0][0])
+    return (widest[0][0] + widest[-1][1]) / 2
+
+
+def leave_one_out(samples: list[Sample], settings) -> tuple[Result, list[float]]:
+    """Each sample judged with the threshold chosen on all the others."""
+    from consent.vision.kit import decide
+
+    result, chosen = Result(), []
+    for i, s in enumerate(samples):
+        threshold = choose_threshold(samples[:i] + samples[i + 1:], settings)
+        chosen.append(threshold)
+        result.add(s, decide(s.measures, s.context, dataclasses.replace(settings, kit_scene_threshold=threshold)))
+    return result, chosen
 
 
 def main(argv: list[str] | None = None) -> int:
     from consent import settings as settings_mod
 
     parser = argparse.ArgumentParser(prog="python -m scripts.eval_kit", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=None)
-    parser.add_argument("--sensitivity", action="store_true", help="also move each main threshold by 20%%")
+    parser.add_argument("--folder", type=Path, default=None, help="a folder with labels.csv (default: the kit fixtures)")
+    parser.add_argument("--no-unseen", action="store_true", help="skip the photos of scripts/kit_unseen_labels.csv")
     args = parser.parse_args(argv)
     folder = args.folder or default_folder()
     settings = settings_mod.DEFAULTS
-    try:
-        samples, detector_name = load_samples(folder, settings)
-    except (FileNotFoundError, OSError) as exc:
-        print(f"eval-kit: {exc}", file=sys.stderr)
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        print(f"eval-kit: {labels}: not found; set CONSENT_FIXTURES to the shared fixtures", file=sys.stderr)
         return 2
+    samples = load_samples(read_labels(labels, folder), settings)
     result = evaluate(samples, settings)
-    print(f"kit fixtures: {folder} ({len(samples)} photos; faces from {detector_name}; no kit profile)\n")
+    print(f"kit fixtures: {folder} ({len(samples)} photos; faces from consent.vision.faces.detect; "
+          f"no kit profile; kit_scene_threshold {settings.kit_scene_threshold})\n")
     print_table(result)
-    print("\n" + summary(result))
-    print("targets: recall >= 0.85 at precision >= 0.75")
-    if args.sensitivity:
-        sensitivity(samples, settings)
+    print("\nsettings in force: " + summary(result))
+    loo, chosen = leave_one_out(samples, settings)
+    print(f"leave-one-out:     {summary(loo)}  (threshold chosen without the photo: "
+          f"{min(chosen):.3f} to {max(chosen):.3f})")
+    wrong = [s.name for s, a in loo.rows if s.label in POSITIVE | NEGATIVE
+             and (a.pe_kit or a.exposure) != (s.label in POSITIVE)]
+    print(f"  misjudged when left out: {', '.join(wrong) or 'none'}")
+
+    if not args.no_unseen:
+        base = fixtures_root()
+        unseen = load_samples(read_labels(UNSEEN_LABELS, base), settings)
+        result = evaluate(unseen, settings)
+        print(f"\nphotos never used to choose a setting ({UNSEEN_LABELS.name}, {len(unseen)} photos):\n")
+        print_table(result)
+        print("\nunseen photos, settings in force: " + summary(result))
+        pe = evaluate(unseen, settings, context="PE lesson")
+        nobody = [(s, a) for s, a in pe.rows if s.label == "nobody"]
+        flagged = [s.name for s, a in nobody if a.pe_kit or a.exposure]
+        print(f"the same, every photo captioned 'PE lesson': {summary(pe)}; photos with nobody "
+              f"in them flagged: {len(flagged)} of {len(nobody)}{' (' + ', '.join(flagged) + ')' if flagged else ''}")
     return 0
 
 

