@@ -214,6 +214,13 @@ def test_swimwear_seen_by_the_scene_model_is_exposure():
     assert result.suggestion == "a shoulders-up crop would avoid this"
 
 
+def test_bare_torso_in_a_sports_scene_is_named_in_the_sign_off_message():
+    sport = scene(sport=0.9, person=0.2, sport_classes=[("football", 0.8)])
+    result = kit.decide(kit.KitMeasures(scene=sport, people=1, measured=1, bare_torso=1), "IMG_0001.jpg")
+    assert result.pe_kit and not result.exposure
+    assert result.message == "sports scene: football; bare torso on 1 of 1 pupil"
+
+
 def test_a_scene_that_could_not_be_seen_is_unknown_not_no_kit():
     result = kit.decide(kit.KitMeasures(scene=None, error="the scene model file x is missing"), "")
     assert result.unknown and not result.pe_kit and "x is missing" in result.message

@@ -165,10 +165,15 @@ def test_location_metadata_is_information_only():
 
 
 def test_kit_assessment_becomes_senior_signoff_reasons():
-    kit = SimpleNamespace(pe_kit=True, exposure=False, message="bare arms and legs on 3 of 3 pupils",
+    kit = SimpleNamespace(pe_kit=True, exposure=False, unknown=False, message="sports scene: racket",
                           suggestion="a shoulders-up crop would avoid this")
     (reason,) = evaluate(ctx(three_cleared(), pictured=(ZOE, JACK, SIAN), kit=kit))
     assert (reason.code, reason.severity, reason.senior_signoff) == ("pe_kit", "review", True)
     kit.exposure = True
     (reason,) = evaluate(ctx(three_cleared(), pictured=(ZOE, JACK, SIAN), kit=kit))
     assert (reason.code, reason.severity) == ("exposure", "block")
+    # the check could not run: review, never "no kit"
+    kit.unknown, kit.exposure, kit.pe_kit = True, False, False
+    kit.message = "the sportswear check could not run (the model file is missing)"
+    (reason,) = evaluate(ctx(three_cleared(), pictured=(ZOE, JACK, SIAN), kit=kit))
+    assert (reason.code, reason.severity) == ("kit_unknown", "review")

@@ -734,6 +734,8 @@ def decide(
     if signals and words and scene["sport"] >= threshold and scene["sport"] < settings.kit_scene_threshold:
         signals.append(f"the caption or file name mentions {_and(words)}")
     if signals:
+        if measures.bare_torso and not exposure:
+            signals.append(f"bare torso on {measures.bare_torso} of {pupils}")
         limbs = _limb_phrase(measures)
         if limbs:
             signals.append(limbs)
