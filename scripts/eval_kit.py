@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
           f"no kit profile; kit_scene_threshold {settings.kit_scene_threshold})\n")
     print_table(result)
     print("\nsettings in force: " + summary(result))
+    print(f"threshold the same procedure chooses on all {len(samples)} photos: "
+          f"{choose_threshold(samples, settings):.3f} (in force: {settings.kit_scene_threshold})")
     loo, chosen = leave_one_out(samples, settings)
     print(f"leave-one-out:     {summary(loo)}  (threshold chosen without the photo: "
           f"{min(chosen):.3f} to {max(chosen):.3f})")
