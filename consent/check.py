@@ -22,6 +22,7 @@ from . import images, rules
 from .errors import ConsentError, UnknownChannel
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import RuleContext
+from .register.records import today
 from .register.view import RegisterView, empty_view, load_view
 from .settings import DEFAULTS, Settings
 
@@ -190,14 +191,15 @@ class Checker:
         return self._register
 
     def view(self) -> RegisterView:
-        """The register snapshot, re-read whenever the register's version has changed."""
+        """The register snapshot, re-read whenever the register's version or the day changes
+        (a consent end date that passes overnight changes a verdict)."""
         reg = self.register()
         if reg is None:
             if self._view is None:
                 self._view = empty_view()
             return self._view
         version = reg.version()
-        if self._view is None or self._view.version != version:
+        if self._view is None or self._view.version != version or self._view.day != today():
             self._view = load_view(reg, self.settings)
         return self._view
 

@@ -124,6 +124,7 @@ def connect(path: str | Path, busy_timeout_s: float = DEFAULTS.register_busy_tim
     conn = sqlite3.connect(str(path), timeout=busy_timeout_s, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    db.execute("PRAGMA secure_delete = ON")  # as the register: deleted rows are zeroed on disk
     try:
         db.enable_wal()
     except sqlite3.OperationalError:

@@ -307,12 +307,63 @@ def list_command(obj, year, form, channel, status, role, roll, as_json):
 @click.option("--since", required=True, metavar="DATE", help="From this date on.")
 @pass_ctx
 def withdrawals(obj, since):
-    """Consent withdrawn since DATE (newest first): check what is already published."""
-    rows = obj.register().withdrawals(since)
+    """Consent withdrawn since DATE (newest first), each with the published photos it means
+    taking down (see 'consent register takedowns')."""
+    from ..register import publications
+
+    reg = obj.register()
+    rows = reg.withdrawals(since)
+    open_items = publications.takedowns(reg, obj.settings) if rows else []
     for person, record in rows:
         click.echo(f"{record.recorded_on}  {person.label}: {record.channel} withdrawn "
                    f"(by {record.recorded_by}, {record.source})")
+        caused = publications.for_withdrawal(open_items, person.id, record.channel)
+        for item in caused:
+            click.echo(f"    take down: {_takedown_line(item)}")
+        if not caused:
+            click.echo("    no published photo to take down")
     click.echo(f"{len(rows)} withdrawal{'s' if len(rows) != 1 else ''} since {_date(since)}")
+
+
+def _takedown_line(item, admin: bool = False) -> str:
+    p = item.publication
+    line = (f"#{p.id} {p.photo_name} on {p.channel}: {item.change.because}; "
+            f"{p.link or 'no link recorded'}; published by {p.published_by} at {p.published_at}")
+    if admin and item.change.admin_detail:
+        line += f" [admins only: {item.change.admin_detail}]"
+    return line
+
+
+@register.command()
+@click.option("--done", "done_id", type=int, default=None, metavar="ID",
+              help="Mark publication ID as taken down (recorded as --by, now).")
+@click.option("--on", "on", default=None, metavar="DATE",
+              help="The list as it will be on DATE (consent end dates passing), default today.")
+@click.option("--admin", is_flag=True, help="Show admin-only detail (never-publish reasons, names).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def takedowns(obj, done_id, on, admin, as_json):
+    """Published photos that are no longer OK on their channel: take each down, then mark it.
+
+    A withdrawal, refusal, never-publish flag, purge or consent end date that has passed puts a
+    photo here without anyone acting. Photos are recorded as published when a safe copy or a
+    batch zip is downloaded in the web app, or marked "published" there.
+    """
+    from ..register import publications
+
+    reg = obj.register()
+    if done_id is not None:
+        pub = publications.mark_taken_down(reg, done_id, by=obj.by or reg.user)
+        click.echo(f"#{pub.id} {pub.photo_name} on {pub.channel}: marked taken down by "
+                   f"{pub.taken_down_by} at {pub.taken_down_at}")
+        return
+    items = publications.takedowns(reg, obj.settings, on=_date(on) if on else None)
+    if as_json:
+        _echo_json([t.to_json(admin=admin) for t in items])
+        return
+    for item in items:
+        click.echo(_takedown_line(item, admin))
+    click.echo(f"{len(items)} published photo{'s' if len(items) != 1 else ''} to take down")
 
 
 @register.command("never-publish")
@@ -420,6 +471,9 @@ def backup(obj, file):
 
     path = do_backup(obj.register(), file)
     click.echo(f"backed up the register to {path}")
+    click.echo("Note: a backup is the documented exception to deletion. It keeps everyone in the "
+               "register today, even after they are purged or withdraw consent; keep it locked "
+               "away and delete it when your retention period ends (docs/operations.md).")
 
 
 @register.command()

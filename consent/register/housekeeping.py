@@ -60,7 +60,9 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
     Their person record, consent history and face templates are deleted in one transaction;
     their audit entries keep who/what/when but lose their before/after detail; one
     ``person.purge`` entry per person records counts only. A date in the future is refused
-    (it would purge pupils who are still on roll).
+    (it would purge pupils who are still on roll). Deleted rows are zeroed in the file
+    (``secure_delete``) and the write-ahead log is checkpointed and truncated afterwards, so no
+    readable copy of their names, reasons or templates stays on disk (backups excepted).
     """
     cutoff = as_date(left_before, "leaving date")
     if cutoff > today():
@@ -82,6 +84,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
             if dry_run:
                 continue
             register.flush_audit()  # earlier entries of this transaction get redacted too
+            register.wipe_after_commit()  # no old copy of their rows stays in the WAL
             conn.execute("DELETE FROM templates WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM consents WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM people WHERE id = ?", [person.id])

@@ -166,3 +166,35 @@ def _statements(script: str):
             buffer = ""
     if buffer.strip():
         raise ValueError(f"incomplete SQL statement in schema: {buffer.strip()[:60]}")
+
+
+_PUBLICATIONS_SQL = """
+CREATE TABLE publications (
+    id INTEGER PRIMARY KEY,
+    photo_sha256 TEXT NOT NULL,
+    photo_name TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    how TEXT NOT NULL CHECK (how IN ('download', 'batch_zip', 'marked')),
+    link TEXT,
+    ref TEXT,
+    published_by TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    person_ids TEXT NOT NULL,
+    consent_states TEXT NOT NULL,
+    stored TEXT NOT NULL,
+    taken_down_at TEXT,
+    taken_down_by TEXT
+);
+CREATE INDEX publications_open ON publications (taken_down_at, id);
+CREATE INDEX publications_ref ON publications (ref);
+"""
+
+
+@migrations()
+def m002_publications(db) -> None:
+    """The publication record: each photo published on a channel, with who, when, the people
+    in it (ids only), the verdict and consent states then, and its stored check (to judge it
+    again for the takedown list)."""
+    for statement in _statements(_PUBLICATIONS_SQL):
+        db.execute(statement)

@@ -136,8 +136,11 @@ class Register:
         self._changed = False
         self._stamp: str | None = None
         self._audit_rows: list[tuple] = []
+        self._wipe = False
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            # deleted rows are overwritten with zeros, not left readable in free pages
+            conn.execute("PRAGMA secure_delete = ON")
             self._check_is_register()
             self.db.enable_wal()
             self.migrate()
@@ -220,6 +223,8 @@ class Register:
             if self._changed:
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
+            if self._wipe:
+                self.checkpoint()
         except sqlite3.OperationalError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -234,6 +239,23 @@ class Register:
             self._changed = False
             self._stamp = None
             self._audit_rows = []
+            self._wipe = False
+
+    def wipe_after_commit(self) -> None:
+        """Ask for :meth:`checkpoint` once the open transaction commits: it deleted personal
+        data (a purge, face templates) whose old copies must not stay in the write-ahead log."""
+        self._wipe = True
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and truncate it to nothing, so the
+        deleted rows' old page copies are gone from disk (``secure_delete`` zeroed them in the
+        file). Waits for readers like any writer; returns False when one kept it from finishing.
+        """
+        try:
+            busy, _, _ = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # the change is committed; the next checkpoint will do
+            return False
+        return not busy
 
     def _time(self) -> str:
         """Timestamp for records: one per transaction, so a change's rows all agree."""
@@ -686,6 +708,7 @@ class Register:
         biometric consent is refused or withdrawn."""
         if channel == BIOMETRIC and status != "granted":
             self._delete_templates(person_id, f"biometric consent {status}", by)
+            self.wipe_after_commit()
         self.db.conn.execute(
             "INSERT INTO consents (person_id, channel, status, recorded_on, until, source, note, "
             "recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -851,6 +874,7 @@ class Register:
     def _delete_templates(self, person_id: int, reason: str, by: str | None) -> int:
         cur = self.db.conn.execute("DELETE FROM templates WHERE person_id = ?", [person_id])
         if cur.rowcount:
+            self.wipe_after_commit()
             self.audit_change("template.delete", person_id,
                         after={"deleted": cur.rowcount, "reason": reason}, by=by)
         return cur.rowcount

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from ..rules import PersonNames
@@ -35,6 +37,11 @@ class RegisterView:
     gallery_fingerprint: str = "empty"
     #: ids of people on roll today (leavers stay in ``people``: old photos still show them)
     on_roll: set[int] = field(default_factory=set)
+    #: (person id, channel) -> (since, until) of the consent record in force, for sentences
+    #: such as "consent for newsletter was withdrawn on 3 March"
+    consent_dates: dict[tuple[int, str], tuple] = field(default_factory=dict)
+    #: the day the consent states are for (an end date that passes changes them)
+    day: dt.date | None = None
 
     @property
     def pupils_on_roll(self) -> list[PersonNames]:
@@ -49,12 +56,17 @@ def empty_view() -> RegisterView:
     return RegisterView(version=0, channels=channels, people={}, consent={})
 
 
-def load_view(reg, settings: Settings = DEFAULTS) -> RegisterView:
-    """Snapshot people, today's consent states, never-publish flags and the face gallery.
+def load_view(reg, settings: Settings = DEFAULTS, *, on: dt.date | None = None,
+              with_gallery: bool = True) -> RegisterView:
+    """Snapshot people, the consent states on day ``on`` (default today), never-publish flags
+    and (``with_gallery``) the face gallery, which judging a stored analysis does not need.
 
     Leavers stay in the view (old photos still show them, and their consent still applies)
     but are not "on roll" for caption checks.
     """
+    from .records import today
+
+    day = on or today()
     version = reg.version()
     channels = reg.channel_names()
     people = {}
@@ -71,13 +83,18 @@ def load_view(reg, settings: Settings = DEFAULTS) -> RegisterView:
             never_publish=p.never_publish,
             never_publish_reason=p.never_publish_reason,
         )
-        if p.on_roll():
+        if p.on_roll(day):
             on_roll.add(p.id)
-    states = reg.consent_states_many(list(people), channels=channels)
-    consent = {(pid, ch): state.status for pid, by_channel in states.items() for ch, state in by_channel.items()}
-    gallery = reg.gallery()
+    states = reg.consent_states_many(list(people), on=day, channels=channels)
+    consent, dates = {}, {}
+    for pid, by_channel in states.items():
+        for ch, state in by_channel.items():
+            consent[(pid, ch)] = state.status
+            if state.since or state.until:
+                dates[(pid, ch)] = (state.since, state.until)
+    gallery = reg.gallery() if with_gallery else None
     fingerprint = "empty"
-    if len(gallery):
+    if gallery is not None and len(gallery):
         digest = hashlib.sha256(gallery.person_ids.tobytes())
         digest.update(gallery.matrix.tobytes())
         fingerprint = digest.hexdigest()[:20]
@@ -86,5 +103,31 @@ def load_view(reg, settings: Settings = DEFAULTS) -> RegisterView:
     view = RegisterView(
         version=version, channels=channels, people=people, consent=consent,
         gallery=gallery, gallery_fingerprint=fingerprint, on_roll=on_roll,
+        consent_dates=dates, day=day,
     )
+    return view
+
+
+_current: dict = {}
+_current_lock = threading.Lock()
+
+
+def current_view(reg, settings: Settings | None = None) -> RegisterView:
+    """The register as it is today, without the face gallery, for judging stored results.
+
+    Kept per process and register file while the register's version and the day stay the same,
+    so pages that judge many stored results read the register once; any change to it (a
+    withdrawal, a flag, a purge) or midnight passing makes the next call read it again.
+    """
+    from .records import today
+
+    settings = settings or reg.settings
+    key = (str(reg.path), id(settings))
+    version, day = reg.version(), today()
+    with _current_lock:
+        view = _current.get(key)
+    if view is None or view.version != version or view.day != day:
+        view = load_view(reg, settings, on=day, with_gallery=False)
+        with _current_lock:
+            _current[key] = view
     return view

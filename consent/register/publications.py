@@ -1,0 +1,219 @@
+"""The publication record and the takedown list.
+
+When a photo goes out (a safe copy downloaded for a channel, a batch zip downloaded, or someone
+marks it "published on <channel>"), :func:`record` keeps the evidence a school needs if the ICO
+asks: the photo's hash, the channel, who and when, the people in it (ids), the verdict and each
+person's consent state at that moment, and the stored check (:class:`consent.rejudge.StoredCheck`:
+no names) so the photo can be judged again.
+
+:func:`takedowns` judges every published photo that is not yet taken down against the register
+as it is on a given day (default today) and lists those that are no longer ok on their channel:
+a withdrawal, refusal, never-publish flag, removal from the register or a consent end date that
+has passed puts a photo on the list with nobody doing anything. :func:`mark_taken_down` records
+who took it down and when.
+
+The table lives in the register database (schema migration ``m002_publications``); it holds
+person ids, never names, so a purge leaves nothing readable in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from ..errors import RegisterError
+from ..rejudge import Change, StoredCheck, what_changed
+from ..settings import Settings
+from .records import iso_date
+
+#: how a photo came to be published
+HOW = {"download": "safe copy downloaded", "batch_zip": "batch zip downloaded", "marked": "marked as published"}
+
+
+@dataclass
+class Publication:
+    """One photo published on one channel."""
+
+    id: int
+    photo_sha256: str
+    photo_name: str
+    channel: str
+    how: str
+    published_by: str
+    published_at: str
+    verdict: str
+    person_ids: list[int]
+    #: person id (as text) -> consent state for the channel at that moment
+    consent_states: dict[str, dict]
+    link: str | None = None
+    ref: str | None = None
+    taken_down_at: str | None = None
+    taken_down_by: str | None = None
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Takedown:
+    """A published photo that is no longer ok on its channel."""
+
+    publication: Publication
+    change: Change
+    #: ids of the people in the photo whose consent or flag caused it
+    person_ids: list[int] = field(default_factory=list)
+
+    def to_json(self, admin: bool = False) -> dict:
+        data = {"publication": self.publication.to_json(), "reason": self.change.because,
+                "verdict_now": self.change.now, "person_ids": list(self.person_ids)}
+        if admin and self.change.admin_detail:
+            data["admin_detail"] = self.change.admin_detail
+        return data
+
+
+class NoSuchPublication(RegisterError):
+    code = "no_such_publication"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def record(reg, stored: StoredCheck, channel: str, *, by: str, how: str, link: str | None = None,
+           ref: str | None = None, settings: Settings | None = None, view=None) -> Publication:
+    """Record that the photo of ``stored`` was published on ``channel``; returns the record.
+
+    The verdict and consent states written are those of the register now (``view``, default a
+    fresh one). ``how`` is one of :data:`HOW`; ``ref`` the web check it came from.
+    """
+    from .view import load_view
+
+    if how not in HOW:
+        raise ValueError(f"unknown way of publishing: {how}")
+    settings = settings or reg.settings
+    channel = reg.channel(channel).name  # UnknownChannel for a name the register does not know
+    view = view or load_view(reg, settings, with_gallery=False)
+    result = stored.judge(view, settings, channels=[channel])
+    verdict = result.verdicts[channel].verdict if channel in result.verdicts else "block"
+    ids = [f.person_id for f in result.faces if f.match == "matched"]
+    states = {}
+    for pid in ids:
+        since, until = view.consent_dates.get((pid, channel), (None, None))
+        states[str(pid)] = {"status": view.consent.get((pid, channel), "missing"),
+                            "since": iso_date(since), "until": iso_date(until),
+                            "never_publish": view.people[pid].never_publish}
+    link = (link or "").strip()[:500] or None
+    if link and not link.lower().startswith(("https://", "http://")):
+        raise RegisterError(f"{link}: a link to where the photo is published starts with https://")
+    basis = StoredCheck(**{**stored.__dict__, "verdicts": {channel: verdict}})
+    with reg.transaction():
+        cur = reg.db.conn.execute(
+            "INSERT INTO publications (photo_sha256, photo_name, channel, how, link, ref, published_by, "
+            "published_at, verdict, person_ids, consent_states, stored) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [stored.analysis.sha256, stored.name, channel, how, link, ref, by, _now(), verdict,
+             json.dumps(ids), json.dumps(states), json.dumps(basis.to_json())],
+        )
+        pub_id = cur.lastrowid
+    return get(reg, pub_id)
+
+
+_COLUMNS = ("id, photo_sha256, photo_name, channel, how, published_by, published_at, verdict, "
+            "person_ids, consent_states, link, ref, taken_down_at, taken_down_by")
+
+
+def _publication(row) -> Publication:
+    (pid, sha, name, channel, how, by, at, verdict, ids, states, link, ref, down_at, down_by) = row
+    return Publication(pid, sha, name, channel, how, by, at, verdict, json.loads(ids), json.loads(states),
+                       link, ref, down_at, down_by)
+
+
+def get(reg, publication_id: int) -> Publication:
+    row = reg.db.conn.execute(f"SELECT {_COLUMNS} FROM publications WHERE id = ?", [publication_id]).fetchone()
+    if row is None:
+        raise NoSuchPublication(f"there is no publication #{publication_id}; see 'consent register takedowns'")
+    return _publication(row)
+
+
+def publications(reg, *, ref: str | None = None, open_only: bool = False) -> list[Publication]:
+    """Publication records, newest first (of one web check with ``ref``; not taken down with
+    ``open_only``)."""
+    sql, params = f"SELECT {_COLUMNS} FROM publications WHERE 1", []
+    if ref is not None:
+        sql += " AND ref = ?"
+        params.append(ref)
+    if open_only:
+        sql += " AND taken_down_at IS NULL"
+    return [_publication(r) for r in reg.db.conn.execute(sql + " ORDER BY id DESC", params)]
+
+
+#: (register file, publication id) -> (stored JSON text, parsed): the takedown list parses each
+#: publication's stored check once per process (a restored register with other text re-parses)
+_parsed: dict[tuple[str, int], tuple[str, StoredCheck]] = {}
+
+
+def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = None, view=None,
+              include_done: bool = False) -> list[Takedown]:
+    """Published photos no longer ok on their channel on day ``on`` (default today), newest first.
+
+    Each is judged again from its stored check against the register on that day, so an end
+    date that has passed puts a photo here without anyone acting. ``include_done`` also lists
+    those already marked taken down.
+    """
+    from .view import load_view
+
+    settings = settings or reg.settings
+    view = view or load_view(reg, settings, on=on, with_gallery=False)
+    sql = f"SELECT {_COLUMNS}, stored FROM publications"
+    if not include_done:
+        sql += " WHERE taken_down_at IS NULL"
+    out, path = [], str(reg.path)
+    for row in reg.db.conn.execute(sql + " ORDER BY id DESC"):
+        pub = _publication(row[:-1])
+        key = (path, pub.id)
+        hit = _parsed.get(key)
+        if hit is None or hit[0] != row[-1]:
+            hit = _parsed[key] = (row[-1], StoredCheck.from_json(json.loads(row[-1])))
+        stored = hit[1]
+        if not stored.person_ids:
+            continue  # nobody recognised: no consent change can make it worse
+        result = stored.judge(view, settings, channels=[pub.channel])
+        changes = what_changed({pub.channel: pub.verdict}, result, view, stored.person_ids)
+        if pub.channel not in view.channels:
+            changes = [Change(pub.channel, pub.verdict, "block", f"the channel {pub.channel} no longer exists")]
+        for change in changes:
+            causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
+            out.append(Takedown(pub, change, causes))
+    return out
+
+
+def _causes(view, person_id: int, channel: str) -> bool:
+    person = view.people.get(person_id)
+    return person is None or person.never_publish or view.consent.get((person_id, channel)) != "granted"
+
+
+def open_count(reg, settings: Settings | None = None) -> int:
+    """How many published photos are waiting to be taken down (today)."""
+    return len(takedowns(reg, settings))
+
+
+def mark_taken_down(reg, publication_id: int, *, by: str) -> Publication:
+    """Record that ``by`` took the photo down (now). Marking it twice is refused."""
+    pub = get(reg, publication_id)
+    if pub.taken_down_at:
+        raise RegisterError(
+            f"publication #{publication_id} ({pub.photo_name} on {pub.channel}) was already marked "
+            f"taken down by {pub.taken_down_by} at {pub.taken_down_at}"
+        )
+    with reg.transaction():
+        reg.db.conn.execute(
+            "UPDATE publications SET taken_down_at = ?, taken_down_by = ? WHERE id = ? AND taken_down_at IS NULL",
+            [_now(), by, publication_id],
+        )
+    return get(reg, publication_id)
+
+
+def for_withdrawal(items: list[Takedown], person_id: int, channel: str) -> list[Takedown]:
+    """The takedowns a withdrawal of ``person_id``'s consent for ``channel`` caused."""
+    return [t for t in items if t.publication.channel == channel and person_id in t.person_ids]

@@ -1,0 +1,164 @@
+"""Stored results judged again against the register as it is today.
+
+A check that is kept (a web check, a batch item, a sign-off, a publication record) keeps a
+:class:`StoredCheck`: the photo's :class:`~consent.check.Analysis` (face boxes, person *ids*,
+kit measures: no names, no encodings, no never-publish reasons), the words that were judged
+with it (caption, file name, folder) and the verdict per channel at the time. Whenever it is
+shown or served it is judged again (:meth:`StoredCheck.judge`, no models needed) and
+:func:`what_changed` says in one sentence why a verdict got worse::
+
+    consent for newsletter was withdrawn on 3 March
+
+Names are looked up in the register only when a result is judged, so purging a person leaves
+nothing of them behind in stored results (their id matches nobody any more: the face reads
+"not recognised").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .check import Analysis, judge
+from .register.view import RegisterView
+from .results import OK, VERDICT_ORDER, VERDICT_WORDS, PhotoCheck, channel_label
+from .settings import DEFAULTS, Settings
+
+#: bumped when the stored form changes meaning
+STORED_FORMAT = 1
+
+
+@dataclass
+class StoredCheck:
+    """What is kept of one check: enough to judge it again, nothing that names anyone."""
+
+    analysis: Analysis
+    channels: list[str]
+    name: str
+    caption: str = ""
+    alt_text: str = ""
+    folder: str = ""
+    #: channel -> verdict when it was checked (or approved, or published): the basis
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, analysis: Analysis, result: PhotoCheck, *, caption: str = "", alt_text: str = "",
+           folder: str = "") -> "StoredCheck":
+        """The stored form of ``result`` (judged from ``analysis``)."""
+        return cls(
+            analysis=analysis, channels=list(result.channels), name=result.name, caption=caption,
+            alt_text=alt_text, folder=folder,
+            verdicts={c: v.verdict for c, v in result.verdicts.items()},
+        )
+
+    def to_json(self) -> dict:
+        analysis = self.analysis.to_json()
+        analysis["timings"] = {}
+        for face in analysis["faces"]:  # an analysis never holds names; make sure of it
+            face.pop("person_name", None)
+        return {
+            "format": STORED_FORMAT, "analysis": analysis, "channels": list(self.channels),
+            "name": self.name, "caption": self.caption, "alt_text": self.alt_text,
+            "folder": self.folder, "verdicts": dict(self.verdicts),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "StoredCheck":
+        return cls(
+            analysis=Analysis.from_json(data["analysis"]), channels=list(data["channels"]),
+            name=data["name"], caption=data.get("caption", ""), alt_text=data.get("alt_text", ""),
+            folder=data.get("folder", ""), verdicts=dict(data.get("verdicts", {})),
+        )
+
+    @property
+    def person_ids(self) -> list[int]:
+        """Ids of the people recognised in the photo when it was analysed."""
+        return sorted({f.person_id for f in self.analysis.faces if f.match == "matched" and f.person_id})
+
+    def judge(self, view: RegisterView, settings: Settings = DEFAULTS,
+              channels: list[str] | None = None) -> PhotoCheck:
+        """The check as the register stands in ``view`` (for ``channels``, default the stored ones)."""
+        chans = [c for c in (channels or self.channels) if c in view.channels]
+        return judge(
+            self.analysis, view, chans, path=self.name, name=self.name, caption=self.caption,
+            alt_text=self.alt_text, folder=self.folder, settings=settings,
+        )
+
+
+@dataclass
+class Change:
+    """One channel whose verdict got worse since the basis, and why."""
+
+    channel: str
+    was: str
+    now: str
+    #: one sentence without names: "consent for newsletter was withdrawn on 3 March"
+    because: str
+    #: detail only admins may see: who, and why they must never be published
+    admin_detail: str | None = None
+
+    def to_json(self) -> dict:
+        return {"channel": self.channel, "was": self.was, "now": self.now, "because": self.because,
+                "admin_detail": self.admin_detail}
+
+
+def worse(now: str, was: str | None) -> bool:
+    """True when verdict ``now`` is worse than ``was`` (a channel missing from the basis was ok)."""
+    return VERDICT_ORDER.get(now, 2) > VERDICT_ORDER.get(was or OK, 0)
+
+
+def what_changed(basis: dict[str, str], now: PhotoCheck, view: RegisterView,
+                 person_ids: list[int] | None = None) -> list[Change]:
+    """The channels of ``now`` that are worse than in ``basis`` ({channel: verdict}), with why.
+
+    ``person_ids``: who was recognised when the basis was made (someone since removed from the
+    register is no longer among ``now``'s faces).
+    """
+    changes = []
+    for channel, verdict in now.verdicts.items():
+        if channel not in basis or not worse(verdict.verdict, basis[channel]):
+            continue
+        because, detail = _because(channel, now, view, person_ids or [])
+        changes.append(Change(channel, basis[channel], verdict.verdict, because or _fallback(verdict), detail))
+    return changes
+
+
+def _because(channel: str, now: PhotoCheck, view: RegisterView, person_ids: list[int]):
+    label = channel_label(channel)
+    sentences, details = [], []
+    for pid in person_ids:
+        person = view.people.get(pid)
+        if person is None:
+            sentences.append("a person in the photo was removed from the register")
+            continue
+        if person.never_publish:
+            sentences.append("a person in the photo must never be published")
+            details.append(f"{person.display_name}: {person.never_publish_reason or 'never-publish flag set'}")
+            continue
+        status = view.consent.get((pid, channel), "missing")
+        if status == "granted":
+            continue
+        since, until = view.consent_dates.get((pid, channel), (None, None))
+        if status == "expired":
+            sentences.append(f"consent for {label} expired on {day_words(until)}" if until
+                             else f"consent for {label} expired")
+        elif status in ("withdrawn", "refused"):
+            sentences.append(f"consent for {label} was {status} on {day_words(since)}" if since
+                             else f"consent for {label} was {status}")
+        else:
+            sentences.append(f"there is no consent for {label} any more")
+    sentences = list(dict.fromkeys(sentences))
+    return "; ".join(sentences), ("; ".join(details) or None)
+
+
+def _fallback(verdict) -> str:
+    return f"the photo is now {VERDICT_WORDS[verdict.verdict]} for {channel_label(verdict.channel)}" + (
+        f" ({verdict.detail})" if verdict.detail else "")
+
+
+def day_words(day: dt.date | None, today: dt.date | None = None) -> str:
+    """``3 March`` (``3 March 2025`` when not this year)."""
+    if day is None:
+        return "an unknown date"
+    year = (today or dt.date.today()).year
+    return f"{day.day} {day:%B}" + ("" if day.year == year else f" {day.year}")
