@@ -103,6 +103,7 @@ def judge(
         metadata_found=analysis.metadata_found,
         pictured=pictured,
         pupils_on_roll=view.pupils_on_roll,
+        roll_index=view.roll_index(),
         never_publish={
             p.id: p.never_publish_reason or "never-publish flag set"
             for p in (view.people[i] for i in pictured) if p.never_publish

@@ -40,6 +40,9 @@ class StoredCheck:
     folder: str = ""
     #: channel -> verdict when it was checked (or approved, or published): the basis
     verdicts: dict[str, str] = field(default_factory=dict)
+    #: channel -> codes of the reasons that were not "info" then: a new one changes the basis
+    #: even when the verdict stays the same (a signed-off photo in which someone is now unknown)
+    codes: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, analysis: Analysis, result: PhotoCheck, *, caption: str = "", alt_text: str = "",
@@ -48,7 +51,7 @@ class StoredCheck:
         return cls(
             analysis=analysis, channels=list(result.channels), name=result.name, caption=caption,
             alt_text=alt_text, folder=folder,
-            verdicts={c: v.verdict for c, v in result.verdicts.items()},
+            verdicts={c: v.verdict for c, v in result.verdicts.items()}, codes=reason_codes(result),
         )
 
     def to_json(self) -> dict:
@@ -59,7 +62,7 @@ class StoredCheck:
         return {
             "format": STORED_FORMAT, "analysis": analysis, "channels": list(self.channels),
             "name": self.name, "caption": self.caption, "alt_text": self.alt_text,
-            "folder": self.folder, "verdicts": dict(self.verdicts),
+            "folder": self.folder, "verdicts": dict(self.verdicts), "codes": dict(self.codes),
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class StoredCheck:
             analysis=Analysis.from_json(data["analysis"]), channels=list(data["channels"]),
             name=data["name"], caption=data.get("caption", ""), alt_text=data.get("alt_text", ""),
             folder=data.get("folder", ""), verdicts=dict(data.get("verdicts", {})),
+            codes={c: list(v) for c, v in data.get("codes", {}).items()},
         )
 
     @property
@@ -102,21 +106,34 @@ class Change:
                 "admin_detail": self.admin_detail}
 
 
+def reason_codes(result: PhotoCheck) -> dict[str, list[str]]:
+    """Channel -> sorted codes of the reasons that are not just information."""
+    return {c: sorted({r.code for r in result.reasons_for(c) if r.verdict != OK}) for c in result.verdicts}
+
+
 def worse(now: str, was: str | None) -> bool:
     """True when verdict ``now`` is worse than ``was`` (a channel missing from the basis was ok)."""
     return VERDICT_ORDER.get(now, 2) > VERDICT_ORDER.get(was or OK, 0)
 
 
 def what_changed(basis: dict[str, str], now: PhotoCheck, view: RegisterView,
-                 person_ids: list[int] | None = None) -> list[Change]:
+                 person_ids: list[int] | None = None,
+                 codes: dict[str, list[str]] | None = None) -> list[Change]:
     """The channels of ``now`` that are worse than in ``basis`` ({channel: verdict}), with why.
 
-    ``person_ids``: who was recognised when the basis was made (someone since removed from the
-    register is no longer among ``now``'s faces).
+    A channel whose verdict is the same but not ok, with a reason that was not there in
+    ``codes`` ({channel: reason codes} of the basis), has changed too: what was signed off is
+    not what the photo shows now. ``person_ids``: who was recognised when the basis was made
+    (someone since removed from the register is no longer among ``now``'s faces).
     """
     changes = []
+    now_codes = reason_codes(now) if codes else {}
     for channel, verdict in now.verdicts.items():
-        if channel not in basis or not worse(verdict.verdict, basis[channel]):
+        if channel not in basis:
+            continue
+        new_reason = (verdict.verdict != OK and codes is not None and channel in codes
+                      and bool(set(now_codes.get(channel, [])) - set(codes[channel])))
+        if not worse(verdict.verdict, basis[channel]) and not new_reason:
             continue
         because, detail = _because(channel, now, view, person_ids or [])
         changes.append(Change(channel, basis[channel], verdict.verdict, because or _fallback(verdict), detail))

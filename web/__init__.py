@@ -120,9 +120,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import api, audit, auth, batch, check, errors, home, register, review, settings_page, users
+    from . import api, audit, auth, batch, check, errors, home, register, review, settings_page, takedowns, users
 
     errors.register(app)
-    for module in (home, auth, users, check, batch, review, register, audit, settings_page, api):
+    for module in (home, auth, users, check, batch, review, register, takedowns, audit, settings_page, api):
         app.register_blueprint(module.bp)
     return app

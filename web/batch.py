@@ -22,7 +22,7 @@ from . import batch_jobs, checked_photos
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response
-from .request_register import channel_choices
+from .request_register import channel_choices, get_register
 from .security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
@@ -176,8 +176,9 @@ def progress(job_id: str):
 @roles_required("comms")
 def safe_zip(job_id: str):
     job = _job_for_viewer(job_id)
-    files = [(i["name"], checked_photos.available(i, "safe")) for i in _items(job_id)]
-    files = [(name, path) for name, path in files if path is not None]
+    items = [(i, checked_photos.available(i, "safe")) for i in _items(job_id)]
+    items = [(i, path) for i, path in items if path is not None]
+    files = [(i["name"], path) for i, path in items]
     if not files:
         return error_response(404, "No safe copies can be downloaded from this batch (none is cleared, or they have expired).", "none_available")
     out = tempfile.TemporaryFile()
@@ -186,6 +187,10 @@ def safe_zip(job_id: str):
             arcname = str(Path(name).with_suffix(path.suffix))
             zf.write(path, arcname)
     out.seek(0)
+    for item, _ in items:  # each photo is now published on the channels it is cleared for
+        checked_photos.record_publication(
+            get_register(), item, "safe", checked_photos.cleared_channels(item), how="batch_zip",
+            by=g.user.username, settings=current_app.config["CONSENT_SETTINGS"])
     log_event(get_db(), g.user.username, "download.batch_zip", None, {"job": job_id, "photos": len(files)})
     return send_file(out, mimetype="application/zip", as_attachment=True,
                      download_name=f"{_slug(job['title'])}-safe-copies.zip", max_age=0)

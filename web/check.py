@@ -12,11 +12,14 @@ from flask import (
     url_for,
 )
 
+from consent.errors import ConsentError
+from consent.register import publications
+
 from . import result_cards, checked_photos
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response, wants_json
-from .request_register import channel_choices
+from .request_register import channel_choices, get_register
 from .security import roles_required
 
 bp = Blueprint("check", __name__, url_prefix="/check")
@@ -129,8 +132,10 @@ def show(check_id: str):
     if row["user_id"] == g.user.id and row.get("review_state") in ("approved", "rejected"):
         checked_photos.mark_decisions_seen(get_db(), g.user.id, [check_id])
     back_url, back_label = _back_link(row)
+    published = publications.publications(get_register(), ref=check_id)
     return render_template("check_result.html", c=result_cards.card(row, g.user),
-                           back_url=back_url, back_label=back_label)
+                           back_url=back_url, back_label=back_label, published=published,
+                           can_mark=checked_photos.cleared_channels(row) if row.get("safe_path") else [])
 
 
 @bp.get("/<check_id>/preview.jpg")
@@ -148,7 +153,12 @@ def download(check_id: str, kind: str):
     if kind not in ("safe", "blurred"):
         abort(404)
     row = _row_for_viewer(check_id)
-    path = checked_photos.available(row, kind)
+    channel = request.args.get("channel") or None
+    path = checked_photos.available(row, kind, channel)
+    why = checked_photos.refusal(row, channel)
+    if path is None and why:
+        # consent changed since the check or sign-off: say so, in the words the page uses
+        return error_response(403, why[0].upper() + why[1:], "consent_changed")
     if path is None:
         return error_response(
             404 if row.get("safe_path") is None else 403,
@@ -157,7 +167,10 @@ def download(check_id: str, kind: str):
             "not_available",
         )
     name = checked_photos.download_name(row, kind, path.suffix, _event_title(row))
-    log_event(get_db(), g.user.username, f"download.{kind}", check_id, {"photo": row["name"]})
+    channels = [channel] if channel else (
+        checked_photos.cleared_channels(row) if kind == "safe" else checked_photos.blurred_channels(row))
+    record_publication(row, kind, channels, "download")
+    log_event(get_db(), g.user.username, f"download.{kind}", check_id, {"photo": row["name"], "channels": channels})
     return send_file(path, as_attachment=True, download_name=name, max_age=0)
 
 
@@ -180,4 +193,33 @@ def send_for_review(check_id: str):
         return render_template("_result.html", c=result_cards.card(checked_photos.get(get_db(), check_id), g.user))
     flash("Sent to a senior colleague for sign-off. You will see their decision here and under "
           "“Sent for sign-off”.", "info")
+    return redirect(url_for("check.show", check_id=check_id))
+
+
+def record_publication(row: dict, kind: str, channels: list[str], how: str, link: str | None = None) -> None:
+    """Record ``row``'s photo as published on ``channels`` by the signed-in user."""
+    checked_photos.record_publication(get_register(), row, kind, channels, how=how, by=g.user.username,
+                                      settings=current_app.config["CONSENT_SETTINGS"], link=link)
+
+
+@bp.post("/<check_id>/published")
+@roles_required("office", "comms")
+def mark_published(check_id: str):
+    """Someone put the photo out: record where (and a link), so a withdrawal finds it."""
+    row = _row_for_viewer(check_id)
+    channel = request.form.get("channel", "")
+    link = request.form.get("link", "").strip() or None
+    if channel not in checked_photos.cleared_channels(row):
+        why = checked_photos.refusal(row, channel)
+        flash(why or "That channel is not cleared for this photo; only cleared channels can be marked published.",
+              "error")
+        return redirect(url_for("check.show", check_id=check_id))
+    try:
+        record_publication(row, "safe", [channel], "marked", link)
+    except ConsentError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("check.show", check_id=check_id))
+    log_event(get_db(), g.user.username, "publication.marked", check_id,
+              {"photo": row["name"], "channel": channel, "link": link})
+    flash(f"Recorded: published on {channel.replace('_', ' ')}. If consent changes, it will appear on the takedown list.", "info")
     return redirect(url_for("check.show", check_id=check_id))

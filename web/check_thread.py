@@ -34,3 +34,33 @@ def run_check(db_path: str, settings, path, **kwargs):
 def channel_names(db_path: str, settings) -> list[str]:
     """The register's publication channels, in register order."""
     return _executor.submit(lambda: _checker(db_path, settings).view().channels).result()
+
+
+def run_stored_check(db_path: str, settings, path, **kwargs):
+    """:func:`run_check`, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or None)``.
+
+    The :class:`consent.rejudge.StoredCheck` holds the photo's analysis (person ids, no names)
+    and the words judged with it, so the stored check can be judged again against the register
+    whenever it is shown. With ``blur_unconsented`` it is the blurred copy's, as re-checked.
+    Fetching the analysis again is a cache hit: the check has just stored it.
+    """
+    def work():
+        from consent.rejudge import StoredCheck
+
+        checker = _checker(db_path, settings)
+        result = checker.check(path, **kwargs)
+        if result.error:
+            return result, None
+        if not kwargs.get("blur_unconsented"):
+            stored = StoredCheck.of(checker.analyse(path), result, caption=kwargs.get("caption", ""),
+                                    alt_text=kwargs.get("alt_text", ""), folder=kwargs.get("folder") or "")
+            return result, stored
+        recheck = result.blurred_recheck
+        if not result.safe_copy or not recheck:
+            return result, None
+        # judged as Checker re-checks a blurred copy: same channels and name, no caption or folder
+        stored = StoredCheck(checker.analyse(result.safe_copy), list(result.channels), result.name,
+                             verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
+        return result, stored
+
+    return _executor.submit(work).result()

@@ -7,6 +7,12 @@ copies, deletes the original (unless ``upload_retention_days`` > 0) and records 
 
 Folder layout under ``<data>/web/checks/<id>/``: ``original/`` (the upload, short-lived),
 ``safe/`` (the metadata-free copy), ``blurred/`` (unconsented faces obscured), ``preview.jpg``.
+
+A row keeps the check as a :class:`consent.rejudge.StoredCheck` (the analysis with person ids,
+the caption, the verdicts then): no names, no never-publish reasons. :func:`get` judges it
+again against the register as it is today, so a page or a download always reflects today's
+consent; when a verdict got worse it lists why (``row["changes"]``), and a sign-off whose basis
+changed goes back to the senior's queue.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from werkzeug.utils import secure_filename
 
 from consent import images
 from consent.errors import ConsentError, ImageTooLarge
-from consent.results import PhotoCheck
+from consent.rejudge import Change, StoredCheck, reason_codes, what_changed
+from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
 
 from . import check_thread, preview
 
@@ -136,13 +143,16 @@ def check_file(
         raise UploadRefused(413, _plain(str(exc), original, label), exc.code) from None
     except ConsentError as exc:
         raise UploadRefused(415, _plain(str(exc), original, label), exc.code) from None
-    result, blurred_result = _run(place, check_id, original, name, channels, caption, folder_context, blurred)
+    (result, stored), (blurred_result, blurred_stored) = _run(
+        place, check_id, original, name, channels, caption, folder_context, blurred)
     if result.error:
         status = 400 if result.error_code == "unknown_channel" else 422
         raise UploadRefused(status, _plain(result.error, original, label), result.error_code or "error")
     preview_path = place.check_dir(check_id) / "preview.jpg"
     preview.write(original, result, face_states(result), preview_path, settings)
     record = _record(check_id, user_id, label, channels, caption, result, blurred_result, settings)
+    record["stored"] = json.dumps({"check": stored.to_json(),
+                                   "blurred": blurred_stored.to_json() if blurred_stored else None})
     record.update(extra or {})
     record["preview_path"] = str(preview_path)
     if settings.upload_retention_days > 0:
@@ -156,32 +166,27 @@ def check_file(
 
 def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
          blurred: bool):
-    """The library check (safe copy included) and, when some face is not cleared, the blurred copy."""
+    """The library check (safe copy included) and, when some face is not cleared, the blurred
+    copy: ``((result, stored), (blurred result, blurred stored))``, the blurred pair ``None``s."""
     folder = place.check_dir(check_id)
     kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
-    result = check_thread.run_check(place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
-    blurred_result = None
+    result, stored = check_thread.run_stored_check(
+        place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
+    blurred_result = blurred_stored = None
     if blurred and not result.error and any(s != "cleared" for s in face_states(result).values()):
-        blurred_result = check_thread.run_check(
+        blurred_result, blurred_stored = check_thread.run_stored_check(
             place.db_path, place.settings, original, safe_dir=folder / "blurred",
             blur_unconsented=True, **kwargs,
         )
-        if blurred_result.error:
-            blurred_result = None  # the plain safe copy still stands; no blurred copy is offered
-    return result, blurred_result
+        if blurred_result.error or blurred_stored is None:
+            # the plain safe copy still stands; no blurred copy is offered
+            blurred_result = blurred_stored = None
+    return (result, stored), (blurred_result, blurred_stored)
 
 
 def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blurred_result, settings) -> dict:
-    data = result.to_json(names=True, admin=True)
-    states = face_states(result)
-    for face in data["faces"]:
-        face["state"] = states[face["index"]]
-    if blurred_result is not None:
-        data["blurred"] = {
-            "verdict": blurred_result.blurred_recheck["verdict"] if blurred_result.blurred_recheck else None,
-            "channels": (blurred_result.blurred_recheck or {}).get("channels", {}),
-            "notes": blurred_result.notes,
-        }
+    """The row for a check; ``result`` is not kept (it names people): :func:`get` judges the
+    stored check again instead."""
     now = time.time()
     return {
         "id": check_id,
@@ -193,7 +198,7 @@ def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blur
         "caption": caption,
         "verdict": result.verdict,
         "summary": result.summary(),
-        "result": json.dumps(data),
+        "result": None,
         "safe_path": result.safe_copy,
         "blurred_path": blurred_result.safe_copy if blurred_result is not None else None,
         "expires_at": now + settings.safe_copy_expiry_hours * 3600,
@@ -203,14 +208,139 @@ def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blur
 # --- reading records ----------------------------------------------------------------------
 
 
-def get(db: sqlite_utils.Database, check_id: str) -> dict | None:
+def get(db: sqlite_utils.Database, check_id: str, *, judge: bool = True) -> dict | None:
+    """The row of a check, judged again against today's register (unless ``judge`` is False).
+
+    ``row["data"]`` is the check's JSON as of today (names included: pages filter them by
+    role), ``row["verdict"]``/``row["summary"]`` today's, and ``row["changes"]`` the
+    :class:`~consent.rejudge.Change` of each channel worse than when it was checked (or signed
+    off). An approved sign-off with changes goes back to the senior's queue here.
+    """
     rows = list(db["web_checks"].rows_where("id = ?", [check_id], limit=1))
     if not rows:
         return None
     row = rows[0]
     row["data"] = json.loads(row["result"]) if row["result"] else None
     row["channel_list"] = json.loads(row["channels"]) if row["channels"] else []
+    row["changes"] = []
+    if judge and row.get("stored"):
+        _judge_again(db, row)
     return row
+
+
+def _judge_again(db: sqlite_utils.Database, row: dict) -> None:
+    stored = json.loads(row["stored"])
+    check = StoredCheck.from_json(stored["check"])
+    view, settings = _today(db)
+    result = check.judge(view, settings)
+    data = result.to_json(names=True, admin=True)
+    states = face_states(result)
+    for face in data["faces"]:
+        face["state"] = states[face["index"]]
+    if stored.get("blurred"):
+        blurred = StoredCheck.from_json(stored["blurred"]).judge(view, settings)
+        data["blurred"] = {"verdict": blurred.verdict,
+                           "channels": {c: v.to_json() for c, v in blurred.verdicts.items()}}
+    row.update(data=data, verdict=result.verdict, summary=result.summary())
+    basis = json.loads(row["review_basis"]) if row.get("review_basis") else {
+        "verdicts": check.verdicts, "codes": check.codes}
+    row["changes"] = what_changed(basis["verdicts"], result, view, check.person_ids, basis.get("codes"))
+    if row["changes"] and row.get("review_state") == "approved":
+        _back_to_queue(db, row)
+
+
+def basis_now(row: dict) -> dict:
+    """What a sign-off given now rests on: each channel's verdict and reason codes today."""
+    check = PhotoCheck.from_json(row["data"])
+    return {"verdicts": {c: v.verdict for c, v in check.verdicts.items()}, "codes": reason_codes(check)}
+
+
+def _today(db: sqlite_utils.Database):
+    """(today's register view, settings) for judging stored checks in ``db``'s register."""
+    from flask import current_app, has_app_context
+
+    from consent.register.view import current_view
+
+    if has_app_context():
+        from .request_register import get_register
+
+        settings = current_app.config["CONSENT_SETTINGS"]
+        return current_view(get_register(), settings), settings
+    from consent import settings as settings_mod
+    from consent.register import Register
+
+    settings = settings_mod.load()
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    with Register(path, settings=settings, create=False) as reg:
+        return current_view(reg, settings), settings
+
+
+def _back_to_queue(db: sqlite_utils.Database, row: dict) -> None:
+    """A sign-off whose basis changed is no longer approved: back to the senior's queue."""
+    from .audit_log import log_event
+
+    why = change_sentences(row)
+    with db.conn:
+        cur = db.execute(
+            "update web_checks set review_state = 'pending', review_requested_at = ? "
+            "where id = ? and review_state = 'approved'", [time.time(), row["id"]])
+    if cur.rowcount:
+        log_event(db, "register", "review.returned", row["id"], {"photo": row["name"], "why": why})
+    row["review_state"] = "pending"
+
+
+def change_sentences(row: dict) -> list[str]:
+    """One sentence per reason a stored check got worse, saying what it means for the photo:
+    "consent for newsletter was withdrawn on 3 March: this approval no longer stands"."""
+    approved = bool(row.get("review_basis"))
+    grouped: dict[str, list[Change]] = {}
+    for change in row.get("changes", []):
+        grouped.setdefault(change.because, []).append(change)
+    out = []
+    for because, changes in grouped.items():
+        if approved:
+            out.append(f"{because}: this approval no longer stands")
+        else:
+            now = "; ".join(f"{VERDICT_WORDS[c.now]} for {channel_label(c.channel)}" for c in changes)
+            out.append(f"{because}: the photo is now {now}")
+    return out
+
+
+def stored_check(row: dict, kind: str = "safe") -> StoredCheck | None:
+    """The stored check of the plain (``safe``) or ``blurred`` copy, or None (older checks)."""
+    if not row.get("stored"):
+        return None
+    part = json.loads(row["stored"]).get("check" if kind == "safe" else "blurred")
+    return StoredCheck.from_json(part) if part else None
+
+
+def record_publication(reg, row: dict, kind: str, channels: list[str], *, how: str, by: str, settings,
+                       link: str | None = None) -> None:
+    """Record the photo of ``row`` (its ``safe`` or ``blurred`` copy) as published on
+    ``channels`` in the register's publication record. A download without a channel counts for
+    every channel it is cleared for: the takedown list errs on the side of listing it."""
+    from consent.register import publications
+
+    stored = stored_check(row, kind)
+    if stored is None:
+        return  # a check made before stored checks existed cannot be judged again
+    for channel in channels:
+        publications.record(reg, stored, channel, by=by, how=how, link=link, ref=row["id"], settings=settings)
+
+
+def refusal(row: dict, channel: str | None = None) -> str | None:
+    """Why a download (for ``channel``, or at all) is refused because consent changed, or None."""
+    changes = [c for c in row.get("changes", []) if channel is None or c.channel == channel]
+    if not changes:
+        return None
+    return "; ".join(change_sentences({**row, "changes": changes})) + "."
+
+
+def recheck_signoffs(db: sqlite_utils.Database) -> int:
+    """Judge every approved sign-off again; those whose basis changed go back to the queue.
+    Returns how many went back."""
+    ids = [r["id"] for r in db.query("select id from web_checks where review_state = 'approved' and stored is not null")]
+    return sum(1 for i in ids if (get(db, i) or {}).get("review_state") == "pending")
 
 
 def can_view(user, row: dict) -> bool:
@@ -234,10 +364,12 @@ def approved_channels(row: dict) -> list[str]:
 
 
 def cleared_channels(row: dict) -> list[str]:
-    """Channels the plain safe copy may be used for: those the check found ok, and every
-    channel a senior released when signing it off."""
+    """Channels the plain safe copy may be used for today: those the check finds ok, and every
+    channel a senior released when signing it off (unless its verdict got worse since)."""
     released = set(approved_channels(row))
-    return [c for c, v in channel_verdicts(row).items() if v == "ok" or c in released]
+    worse = {c.channel for c in row.get("changes", [])}
+    return [c for c, v in channel_verdicts(row).items()
+            if v == "ok" or (c in released and c not in worse)]
 
 
 def never_publish_pictured(row: dict) -> bool:
@@ -293,17 +425,21 @@ def record_decision(db: sqlite_utils.Database, row: dict, decision: str, user_id
                "decision_seen_at": None}
     if decision == "approved":
         changes["expires_at"] = time.time() + expiry_hours * 3600
+        # what the approval rests on: if a verdict gets worse, it comes back to the queue
+        changes["review_basis"] = json.dumps(basis_now(row))
     db["web_checks"].update(row["id"], changes)
 
 
-def available(row: dict, kind: str) -> Path | None:
-    """The file of a download (``safe`` or ``blurred``) if it may be downloaded now, else None."""
+def available(row: dict, kind: str, channel: str | None = None) -> Path | None:
+    """The file of a download (``safe`` or ``blurred``) if it may be downloaded now (for
+    ``channel``, or for some channel), else None."""
     if row["expires_at"] and row["expires_at"] < time.time():
         return None
     if kind == "safe":
-        path, ok = row["safe_path"], bool(cleared_channels(row))
+        path, channels = row["safe_path"], cleared_channels(row)
     else:
-        path, ok = row["blurred_path"], bool(blurred_channels(row))
+        path, channels = row["blurred_path"], blurred_channels(row)
+    ok = channel in channels if channel else bool(channels)
     if not ok or not path or not Path(path).is_file():
         return None
     return Path(path)

@@ -13,6 +13,7 @@ AREAS = [
     ("review.index", "Sign-off", ("senior",), "Decide on photos that need a senior's sign-off."),
     ("review.mine", "Sent for sign-off", ("office", "comms"), "Photos you sent to a senior, and their decisions."),
     ("register.index", "Register", ("admin",), "People, consent for each channel, enrolment photos."),
+    ("takedowns.index", "Takedowns", ("admin", "comms"), "Published photos that must come down now that consent changed."),
     ("audit.index", "Audit log", ("admin",), "Every change to the register, who made it and when."),
     ("users.index", "Users", ("admin",), "Accounts, roles and API tokens."),
     ("settings.index", "Settings", ("admin",), "Limits and thresholds in force."),
@@ -35,4 +36,9 @@ def index():
     items = _available()
     if not [a for a in items if g.user.has(*a[2])]:
         items = []
-    return render_template("index.html", home_items=items)
+    takedown_count = None
+    if g.user.has("admin", "comms") and "takedowns.index" in current_app.view_functions:
+        from .takedowns import open_takedowns
+
+        takedown_count = len(open_takedowns())
+    return render_template("index.html", home_items=items, takedown_count=takedown_count)

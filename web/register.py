@@ -73,9 +73,11 @@ def index():
     people = people[:PAGE_SIZE]
     states = reg.consent_states_many([p.id for p in people], channels=[c.name for c in channels]) if people else {}
     since = dt.date.today() - dt.timedelta(days=30)
+    withdrawals = reg.withdrawals(since)[:20]
     return render_template(
         "register.html", people=people, states=states, channels=channels, total=total,
-        page_size=PAGE_SIZE, args=a, words=STATUS_WORDS, withdrawals=reg.withdrawals(since)[:20],
+        page_size=PAGE_SIZE, args=a, words=STATUS_WORDS, withdrawals=withdrawals,
+        takedowns=_takedown_counts(withdrawals),
         statuses=("granted", "refused", "withdrawn", "expired", "missing", "not_granted"),
     )
 
@@ -99,6 +101,20 @@ def set_consent(person_id: int):
         return jsonify({"channel": state.channel, "status": state.status, "words": STATUS_WORDS[state.status]})
     flash("Consent saved.", "info")
     return redirect(back)
+
+
+def _takedown_counts(withdrawals) -> dict:
+    """(person id, channel) -> how many published photos each withdrawal means taking down."""
+    if not withdrawals:
+        return {}
+    from .takedowns import open_takedowns
+
+    counts: dict = {}
+    for item in open_takedowns():
+        for pid in item.person_ids:
+            key = (pid, item.publication.channel)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 @bp.get("/people/<int:person_id>")

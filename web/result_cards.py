@@ -141,6 +141,11 @@ def card(row: dict, user) -> dict:
         for c, v in data.get("channels", {}).items()
     ]
     state, headline_text = headline(row)
+    changes = [{"text": text} for text in checked_photos.change_sentences(row)]
+    if user.is_admin:
+        details = [c.admin_detail for c in row.get("changes", []) if c.admin_detail]
+        if details and changes:
+            changes[0]["detail"] = "; ".join(dict.fromkeys(details))
     safe = checked_photos.available(row, "safe")
     blurred = checked_photos.available(row, "blurred")
     return {
@@ -171,4 +176,6 @@ def card(row: dict, user) -> dict:
         "blocked_channels": [c for c, v in checked_photos.channel_verdicts(row).items() if v == "block"],
         "job_id": row.get("job_id"),
         "caption": row.get("caption") or "",
+        #: why today's verdict is worse than when it was checked or signed off (shown first)
+        "changes": changes,
     }

@@ -69,6 +69,7 @@ def _groups(cards: list[dict]) -> list[dict]:
 @bp.get("/")
 @roles_required("senior")
 def index():
+    checked_photos.recheck_signoffs(get_db())  # approvals whose basis changed come back here
     pending = _cards("review_state = 'pending'", [], order="review_requested_at, seq")
     decided = _cards("review_state in ('approved', 'rejected')", [], limit=20, order="reviewed_at desc")
     return render_template("review.html", groups=_groups(pending), pending=pending, decided=decided)

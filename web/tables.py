@@ -8,6 +8,7 @@ with the register's migrations.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -176,3 +177,18 @@ def m010_signoff_channels_and_seen(db: sqlite_utils.Database) -> None:
     """Sign-off: which channels a senior released (JSON list) and when the sender saw the decision."""
     db["web_checks"].add_column("approved_channels", str)
     db["web_checks"].add_column("decision_seen_at", float)
+
+
+@MIGRATIONS()
+def m011_stored_checks(db: sqlite_utils.Database) -> None:
+    """Checks kept as judgeable stored checks (person ids, no names); the verdicts a sign-off
+    was given on. Checks stored before keep their result, minus names and admin-only detail."""
+    db["web_checks"].add_column("stored", str)  # consent.rejudge.StoredCheck JSON (+ blurred)
+    db["web_checks"].add_column("review_basis", str)  # JSON {channel: verdict} when approved
+    for row in list(db.query("select id, result from web_checks where result is not null")):
+        data = json.loads(row["result"])
+        for face in data.get("faces", []):
+            face["person_name"] = None
+        for reason in data.get("reasons", []):
+            reason.pop("admin_detail", None)
+        db["web_checks"].update(row["id"], {"result": json.dumps(data)})

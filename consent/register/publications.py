@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..errors import RegisterError
-from ..rejudge import Change, StoredCheck, what_changed
+from ..rejudge import Change, StoredCheck, reason_codes, what_changed
 from ..settings import Settings
 from .records import iso_date
 
@@ -106,7 +106,8 @@ def record(reg, stored: StoredCheck, channel: str, *, by: str, how: str, link: s
     link = (link or "").strip()[:500] or None
     if link and not link.lower().startswith(("https://", "http://")):
         raise RegisterError(f"{link}: a link to where the photo is published starts with https://")
-    basis = StoredCheck(**{**stored.__dict__, "verdicts": {channel: verdict}})
+    basis = StoredCheck(**{**stored.__dict__, "verdicts": {channel: verdict},
+                           "codes": {channel: reason_codes(result).get(channel, [])}})
     with reg.transaction():
         cur = reg.db.conn.execute(
             "INSERT INTO publications (photo_sha256, photo_name, channel, how, link, ref, published_by, "
@@ -179,7 +180,7 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
         if not stored.person_ids:
             continue  # nobody recognised: no consent change can make it worse
         result = stored.judge(view, settings, channels=[pub.channel])
-        changes = what_changed({pub.channel: pub.verdict}, result, view, stored.person_ids)
+        changes = what_changed({pub.channel: pub.verdict}, result, view, stored.person_ids, stored.codes)
         if pub.channel not in view.channels:
             changes = [Change(pub.channel, pub.verdict, "block", f"the channel {pub.channel} no longer exists")]
         for change in changes:

@@ -43,9 +43,23 @@ class RegisterView:
     #: the day the consent states are for (an end date that passes changes them)
     day: dt.date | None = None
 
+    #: built on first use, then kept with this snapshot (judging many photos reuses them)
+    _roll: list | None = field(default=None, repr=False, compare=False)
+    _roll_index: object = field(default=None, repr=False, compare=False)
+
     @property
     def pupils_on_roll(self) -> list[PersonNames]:
-        return [p.names for p in self.people.values() if p.role == "pupil" and p.id in self.on_roll]
+        if self._roll is None:
+            self._roll = [p.names for p in self.people.values() if p.role == "pupil" and p.id in self.on_roll]
+        return self._roll
+
+    def roll_index(self):
+        """The pupils on roll indexed by name for the caption rule, built once per snapshot."""
+        if self._roll_index is None:
+            from ..rules.caption import RollIndex
+
+            self._roll_index = RollIndex(self.pupils_on_roll)
+        return self._roll_index
 
 
 def empty_view() -> RegisterView:

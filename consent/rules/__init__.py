@@ -61,6 +61,9 @@ class RuleContext:
     pictured: dict[int, PersonNames] = field(default_factory=dict)
     #: every pupil on roll (for captions naming someone not in the photo)
     pupils_on_roll: list[PersonNames] = field(default_factory=list)
+    #: the same pupils indexed by name (consent.rules.caption.RollIndex), when the caller keeps
+    #: one for many photos; built from ``pupils_on_roll`` otherwise
+    roll_index: object | None = None
     #: person id -> never-publish reason (admins only)
     never_publish: dict[int, str] = field(default_factory=dict)
     #: consent.vision.kit.KitAssessment, when the kit check ran

@@ -9,6 +9,7 @@ not an ordinary English word, so everyday captions do not raise false alarms.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -44,8 +45,44 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def _name_tokens(name: str) -> tuple[str, ...]:
     return tuple(w for w, _ in tokens(name))
+
+
+class RollIndex:
+    """Every pupil on roll by the words of their names, so a text is looked up run by run
+    instead of trying every pupil's names against it (the same answers as
+    :func:`names_on_roll`, in time that does not grow with the roll). Built once per register
+    view and reused for every photo judged against it."""
+
+    def __init__(self, pupils: list[PersonNames]):
+        #: words of "forename surname" -> person ids; words of any one name -> person ids
+        self.full: dict[tuple[str, ...], set[int]] = {}
+        self.single: dict[tuple[str, ...], set[int]] = {}
+        self.staff = {p.person_id for p in pupils if p.role == "staff"}
+        for p in pupils:
+            for first in p.forenames():
+                for surname in p.surnames():
+                    self._add(self.full, f"{first} {surname}", p.person_id)
+            for name in p.names():
+                if " ".join(_name_tokens(name)) not in ORDINARY_WORDS:
+                    self._add(self.single, name, p.person_id)
+
+    @staticmethod
+    def _add(index: dict, name: str, person_id: int) -> None:
+        key = _name_tokens(name)
+        if key:
+            index.setdefault(key, set()).add(person_id)
+
+    def named_in(self, text: "_Text") -> set[int]:
+        """Ids of pupils the text really uses a name of (see :func:`names_on_roll`)."""
+        found = set()
+        for run, capital in text.runs.items():
+            found |= self.full.get(run, set())
+            if capital:
+                found |= self.single.get(run, set())
+        return found - self.staff
 
 
 class _Text:
@@ -113,12 +150,10 @@ def name_in_caption(ctx: RuleContext):
             suggestion="describe the event instead of naming pupils",
         )
     others = set()
+    roll = ctx.roll_index or RollIndex(ctx.pupils_on_roll)
     for label, text in sources:
-        for person in ctx.pupils_on_roll:
-            if person.person_id in pictured_pupils or person.role == "staff":
-                continue
-            if names_on_roll(text, person):
-                others.add((label, person.person_id))
+        for person_id in roll.named_in(text) - set(pictured_pupils):
+            others.add((label, person_id))
     if others:
         count = len({pid for _, pid in others})
         yield Reason(
