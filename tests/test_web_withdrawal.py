@@ -17,6 +17,7 @@ from web import audit_log, checked_photos
 from web.tables import connect
 
 from tests.conftest import fixture_dir
+from tests.test_web_batch import job_id_of, send_zip
 from tests.test_web_check import upload
 from tests.web_helpers import client_as, make_app, post
 
@@ -28,8 +29,11 @@ TODAY = dt.date.today()
 
 @pytest.fixture
 def app(tmp_path):
+    return with_enrolled_pupil(make_app(tmp_path))
+
+
+def with_enrolled_pupil(app):
     """A pupil enrolled from a reference photo, with consent for every channel."""
-    app = make_app(tmp_path)
     with Register(app.config["CONSENT_DB"], user="admin") as reg:
         pupil = reg.add_person(MIS, FIRST, LAST, year_group="8")
         for channel in (*CHANNELS, "biometric"):
@@ -202,3 +206,16 @@ def test_purge_leaves_no_stored_result_or_file_byte_holding_the_name(app):
     assert LAST not in repr(stored)
     page = client_as(app, "senior").get(f"/check/{check_id}").get_data(as_text=True)
     assert LAST not in page and "removed from the register" in page
+
+
+def test_a_batch_item_is_judged_again_when_its_job_is_shown(tmp_path):
+    app = with_enrolled_pupil(make_app(tmp_path, BATCH_INLINE=True))
+    comms = client_as(app, "comms")
+    photo = fixture_dir("people", "test") / "obama1.jpg"
+    job = job_id_of(send_zip(comms, {"hall/IMG_0007.jpg": photo.read_bytes()}))
+    assert "IMG_0007.jpg" not in comms.get(f"/batch/{job}?show=block").get_data(as_text=True)
+    with register(app) as reg:
+        reg.record_consent(pupil_id(app), "press", "withdrawn")
+    assert "IMG_0007.jpg" in comms.get(f"/batch/{job}?show=block").get_data(as_text=True)
+    report = comms.get(f"/batch/{job}/report.csv").get_data(as_text=True)
+    assert "consent withdrawn" in report

@@ -110,13 +110,14 @@ def _job_for_viewer(job_id: str) -> dict:
 
 
 def _items(job_id: str, verdict: str | None = None) -> list[dict]:
-    where, params = "job_id = ?", [job_id]
-    if verdict and verdict != "all":
-        where += " and verdict = ?"
-        params.append(verdict)
+    """The job's photos in order, each judged against today's register (so the filter by
+    ``verdict`` is today's verdict, not the one stored when the batch ran)."""
     db = get_db()
-    return [checked_photos.get(db, r["id"]) for r in db.query(
-        f"select id from web_checks where {where} order by seq", params)]
+    items = [checked_photos.get(db, r["id"]) for r in db.query(
+        "select id from web_checks where job_id = ? order by seq", [job_id])]
+    if verdict and verdict != "all":
+        items = [i for i in items if i["verdict"] == verdict]
+    return items
 
 
 @bp.get("/<job_id>")
