@@ -337,9 +337,12 @@ def refusal(row: dict, channel: str | None = None) -> str | None:
 
 
 def recheck_signoffs(db: sqlite_utils.Database) -> int:
-    """Judge every approved sign-off again; those whose basis changed go back to the queue.
+    """Judge every approved sign-off whose copies can still be downloaded again; those whose
+    basis changed go back to the queue (photos already out are on the takedown list instead).
     Returns how many went back."""
-    ids = [r["id"] for r in db.query("select id from web_checks where review_state = 'approved' and stored is not null")]
+    ids = [r["id"] for r in db.query(
+        "select id from web_checks where review_state = 'approved' and stored is not null "
+        "and safe_path is not null")]
     return sum(1 for i in ids if (get(db, i) or {}).get("review_state") == "pending")
 
 
