@@ -224,3 +224,17 @@ def test_backup_says_it_is_the_exception_to_deletion(reg, tmp_path):
     out = cli(reg, "backup", tmp_path / "backup.db")
     assert out.exit_code == 0, out.output
     assert "backup is the documented exception to deletion" in out.output
+
+
+def test_the_list_follows_each_change_when_computed_again_and_again(reg):
+    pupil = ids(reg)[0]
+    publish(reg, group_photo(ids(reg)), "website")
+    assert publications.takedowns(reg) == []  # judged once; later calls reuse what did not change
+    reg.record_consent(pupil, "website", "withdrawn")
+    assert len(publications.takedowns(reg)) == 1
+    reg.record_consent(pupil, "website", "granted")
+    assert publications.takedowns(reg) == []
+    reg.update_person(pupil, preferred_forename="Quill")  # a new name reaches the admin detail too
+    reg.set_never_publish(pupil, "reason")
+    [item] = publications.takedowns(reg)
+    assert "Quill Zabriskie" in item.change.admin_detail

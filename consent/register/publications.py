@@ -149,9 +149,43 @@ def publications(reg, *, ref: str | None = None, open_only: bool = False) -> lis
     return [_publication(r) for r in reg.db.conn.execute(sql + " ORDER BY id DESC", params)]
 
 
-#: (register file, publication id) -> (stored JSON text, parsed): the takedown list parses each
-#: publication's stored check once per process (a restored register with other text re-parses)
-_parsed: dict[tuple[str, int], tuple[str, StoredCheck]] = {}
+#: (register file, publication id) -> _Judged: each publication's stored check is parsed once
+#: per process, and judged again only when something it depends on changed
+_judged: dict[tuple[str, int], "_Judged"] = {}
+
+
+@dataclass
+class _Judged:
+    #: what the row held when parsed (a restored register with other rows re-parses)
+    row_key: tuple
+    stored: StoredCheck
+    #: the inputs of the last judgement (see _inputs) and the changes it found
+    inputs: tuple | None = None
+    changes: list[Change] = field(default_factory=list)
+
+
+def _view_key(view, settings: Settings) -> tuple:
+    """What every judgement depends on besides the people in the photo: the channels, the
+    settings and every pupil on roll's names (the caption rule looks for them)."""
+    roll = tuple((n.person_id, n.first, n.surname, n.preferred, n.preferred_surname, n.role)
+                 for n in view.pupils_on_roll)
+    return (tuple(view.channels), id(settings), hash(roll))
+
+
+def _inputs(view_key: tuple, view, person_ids: list[int], channel: str) -> tuple:
+    """Everything a publication's judgement reads from the register: if this is unchanged,
+    so is the judgement (a withdrawal changes it only for photos of that person)."""
+    people = []
+    for pid in person_ids:
+        p = view.people.get(pid)
+        if p is None:
+            people.append((pid,))
+            continue
+        n = p.names
+        people.append((pid, p.never_publish, p.never_publish_reason, p.display_name, p.role,
+                       n.first, n.surname, n.preferred, n.preferred_surname,
+                       view.consent.get((pid, channel)), view.consent_dates.get((pid, channel))))
+    return (view_key, channel, tuple(people))
 
 
 def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = None, view=None,
@@ -160,32 +194,47 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
 
     Each is judged again from its stored check against the register on that day, so an end
     date that has passed puts a photo here without anyone acting. ``include_done`` also lists
-    those already marked taken down.
+    those already marked taken down. A publication whose inputs (the consent, flags and names
+    of the people in it, the roll, the settings) are the same as at its last judgement in this
+    process keeps that judgement: after one withdrawal only the photos of that person are
+    judged from scratch.
     """
     from .view import load_view
 
     settings = settings or reg.settings
     view = view or load_view(reg, settings, on=on, with_gallery=False)
-    sql = f"SELECT {_COLUMNS}, stored FROM publications"
+    view_key = _view_key(view, settings)
+    sql = "SELECT id, channel, verdict, photo_sha256, length(stored) FROM publications"
     if not include_done:
         sql += " WHERE taken_down_at IS NULL"
-    out, path = [], str(reg.path)
-    for row in reg.db.conn.execute(sql + " ORDER BY id DESC"):
-        pub = _publication(row[:-1])
-        key = (path, pub.id)
-        hit = _parsed.get(key)
-        if hit is None or hit[0] != row[-1]:
-            hit = _parsed[key] = (row[-1], StoredCheck.from_json(json.loads(row[-1])))
-        stored = hit[1]
+    path, found = str(reg.path), []
+    rows = reg.db.conn.execute(sql + " ORDER BY id DESC").fetchall()
+    stale = [r[0] for r in rows if (j := _judged.get((path, r[0]))) is None or j.row_key != tuple(r[3:]) + r[1:3]]
+    texts = dict(reg.db.conn.execute("SELECT id, stored FROM publications").fetchall()) if stale else {}
+    for pub_id, channel, verdict, sha, size in rows:
+        key = (path, pub_id)
+        judged = _judged.get(key)
+        if judged is None or judged.row_key != (sha, size, channel, verdict):
+            judged = _judged[key] = _Judged((sha, size, channel, verdict),
+                                            StoredCheck.from_json(json.loads(texts[pub_id])))
+        stored = judged.stored
         if not stored.person_ids:
             continue  # nobody recognised: no consent change can make it worse
-        result = stored.judge(view, settings, channels=[pub.channel])
-        changes = what_changed({pub.channel: pub.verdict}, result, view, stored.person_ids, stored.codes)
-        if pub.channel not in view.channels:
-            changes = [Change(pub.channel, pub.verdict, "block", f"the channel {pub.channel} no longer exists")]
-        for change in changes:
-            causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
-            out.append(Takedown(pub, change, causes))
+        if channel not in view.channels:
+            found.append((pub_id, [Change(channel, verdict, "block", f"the channel {channel} no longer exists")]))
+            continue
+        inputs = _inputs(view_key, view, stored.person_ids, channel)
+        if inputs != judged.inputs:
+            result = stored.judge(view, settings, channels=[channel])
+            judged.changes = what_changed({channel: verdict}, result, view, stored.person_ids, stored.codes)
+            judged.inputs = inputs
+        if judged.changes:
+            found.append((pub_id, judged.changes))
+    out = []
+    for pub_id, changes in found:
+        pub = get(reg, pub_id)
+        causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
+        out.extend(Takedown(pub, change, causes) for change in changes)
     return out
 
 
