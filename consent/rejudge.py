@@ -17,6 +17,7 @@ nothing of them behind in stored results (their id matches nobody any more: the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 from .check import Analysis, judge
@@ -74,7 +75,7 @@ class StoredCheck:
             codes={c: list(v) for c, v in data.get("codes", {}).items()},
         )
 
-    @property
+    @functools.cached_property
     def person_ids(self) -> list[int]:
         """Ids of the people recognised in the photo when it was analysed."""
         return sorted({f.person_id for f in self.analysis.faces if f.match == "matched" and f.person_id})

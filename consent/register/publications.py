@@ -172,20 +172,29 @@ def _view_key(view, settings: Settings) -> tuple:
     return (tuple(view.channels), id(settings), hash(roll))
 
 
-def _inputs(view_key: tuple, view, person_ids: list[int], channel: str) -> tuple:
-    """Everything a publication's judgement reads from the register: if this is unchanged,
-    so is the judgement (a withdrawal changes it only for photos of that person)."""
-    people = []
-    for pid in person_ids:
-        p = view.people.get(pid)
-        if p is None:
-            people.append((pid,))
-            continue
-        n = p.names
-        people.append((pid, p.never_publish, p.never_publish_reason, p.display_name, p.role,
-                       n.first, n.surname, n.preferred, n.preferred_surname,
-                       view.consent.get((pid, channel)), view.consent_dates.get((pid, channel))))
-    return (view_key, channel, tuple(people))
+class _Inputs:
+    """Everything a judgement reads from the register about one person for one channel, made
+    once per takedown list: if none changed for a photo's people, neither did its judgement
+    (a withdrawal changes it only for photos of that person)."""
+
+    def __init__(self, view):
+        self.view = view
+        self.made: dict[tuple[int, str], tuple] = {}
+
+    def of(self, person_id: int, channel: str) -> tuple:
+        key = (person_id, channel)
+        made = self.made.get(key)
+        if made is None:
+            view, p = self.view, self.view.people.get(person_id)
+            if p is None:
+                made = (person_id,)
+            else:
+                n = p.names
+                made = (person_id, p.never_publish, p.never_publish_reason, p.display_name, p.role,
+                        n.first, n.surname, n.preferred, n.preferred_surname,
+                        view.consent.get(key), view.consent_dates.get(key))
+            self.made[key] = made
+        return made
 
 
 def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = None, view=None,
@@ -203,7 +212,7 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
 
     settings = settings or reg.settings
     view = view or load_view(reg, settings, on=on, with_gallery=False)
-    view_key = _view_key(view, settings)
+    view_key, people = _view_key(view, settings), _Inputs(view)
     sql = "SELECT id, channel, verdict, photo_sha256, length(stored) FROM publications"
     if not include_done:
         sql += " WHERE taken_down_at IS NULL"
@@ -223,7 +232,7 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
         if channel not in view.channels:
             found.append((pub_id, [Change(channel, verdict, "block", f"the channel {channel} no longer exists")]))
             continue
-        inputs = _inputs(view_key, view, stored.person_ids, channel)
+        inputs = (view_key, channel, tuple([people.of(pid, channel) for pid in stored.person_ids]))
         if inputs != judged.inputs:
             result = stored.judge(view, settings, channels=[channel])
             judged.changes = what_changed({channel: verdict}, result, view, stored.person_ids, stored.codes)
