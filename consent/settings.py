@@ -155,6 +155,12 @@ class Settings:
     max_batch_files: int = 2000
     #: background worker processes running batch jobs (each loads the face models once)
     batch_workers: int = 1
+    #: times a batch photo is tried again after a passing failure (register busy) before it is
+    #: recorded as "could not be checked"; also bounds how often a photo whose worker stopped is retried
+    batch_retries: int = 3
+    #: seconds a batch worker may hold a photo before another worker may take it over (a worker
+    #: machine that died); workers on the same machine that died are noticed at once
+    batch_claim_timeout_s: float = 900.0
     #: failed sign-ins to one account, within the lockout window, before it is locked
     login_max_failures: int = 5
     #: failed sign-ins from one network address, within the lockout window, before it is locked

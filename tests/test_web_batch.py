@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
+import unicodedata
 import zipfile
 
 import pytest
@@ -69,7 +71,7 @@ def test_folder_upload_is_checked_and_reaches_100_percent(app):
     assert not [p for p in job_files(app) if p.suffix == ".jpg"]
 
 
-def test_zip_upload_skips_unsafe_paths_and_non_photos(app, tmp_path):
+def test_zip_upload_keeps_photos_with_unsafe_paths_inside_the_job_and_skips_non_photos(app, tmp_path):
     client = client_as(app, "comms")
     response = send_zip(client, {
         "../../escape.jpg": landscape_jpeg(), "/etc/abs.jpg": landscape_jpeg(),
@@ -77,10 +79,11 @@ def test_zip_upload_skips_unsafe_paths_and_non_photos(app, tmp_path):
     })
     job_id = job_id_of(response)
     rows = list(_db(app)["web_checks"].rows_where("job_id = ?", [job_id]))
-    assert sorted(r["name"] for r in rows) == ["etc/abs.jpg", "event/ok.jpg"]
+    assert sorted(r["name"] for r in rows) == ["escape.jpg", "etc/abs.jpg", "event/ok.jpg"]
+    assert {r["state"] for r in rows} == {"done"}
     data = checked_photos.Place.from_app(app).data
-    assert not list(data.parent.rglob("escape.jpg"))
-    assert not (tmp_path / "escape.jpg").exists()
+    # only its safe copy, inside the check's own folder, carries the name
+    assert [p.relative_to(data).parts[:2] for p in tmp_path.rglob("escape.jpg")] == [("web", "checks")]
 
 
 def test_zip_that_unpacks_past_the_limit_is_refused_and_nothing_is_kept(tmp_path):
@@ -163,19 +166,24 @@ def test_csv_and_html_reports_list_every_photo(app):
     assert "e/a.jpg" in html and "data:image/jpeg;base64" in html
 
 
-def test_interrupted_job_resumes(app):
+def test_photos_a_dead_worker_held_are_recovered_and_checked_once(app):
     client = client_as(app, "comms")
     app.config["BATCH_INLINE"] = False
+    app.config["BATCH_ENQUEUE"] = False
     job_id = job_id_of(send_folder(client, {f"e/{i}.jpg": landscape_jpeg() for i in range(3)}))
     place = checked_photos.Place.from_app(app)
     db = _db(app)
-    assert batch_jobs.run_pending(place, limit=1) == 1
-    # a worker died mid-photo: its claim stays "running" until the server restarts
-    assert batch_jobs.claim(db, "dead-worker") is not None
-    assert client.get(f"/batch/{job_id}/progress").get_json()["done"] == 1
-    assert batch_jobs.requeue_interrupted(db) == 1
-    assert batch_jobs.run_pending(place) == 2
+    ids = [r["id"] for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")]
+    assert batch_jobs.process(db, place, ids[0], "here:1") == "done"
+    # a worker on this machine took the second photo and died (no such process)
+    assert batch_jobs.claim(db, ids[1], f"{socket.gethostname()}:999999999") is not None
+    assert client.get(f"/batch/{job_id}/progress").get_json()["state"] == "running"
+    queued = []
+    assert batch_jobs.recover(db, place, {ids[2]}, queued.extend) == 1
+    assert queued == [ids[1]]  # the third photo's task is still waiting in the queue
+    assert [batch_jobs.process(db, place, i, "here:2") for i in ids] == ["skipped", "done", "done"]
     assert client.get(f"/batch/{job_id}/progress").get_json()["percent"] == 100
+    assert [r["attempts"] for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")] == [1, 2, 1]
 
 
 @pytest.mark.parametrize("role", ["office", "senior"])
@@ -206,10 +214,90 @@ def test_batch_upload_without_csrf_is_refused(app):
     assert _db(app)["web_jobs"].count == 0 and job_files(app) == []
 
 
-def test_safe_relpath_refuses_escapes():
-    assert batch_jobs.safe_relpath("../x.jpg") is None
-    assert batch_jobs.safe_relpath("a/../../x.jpg") is None
-    assert batch_jobs.safe_relpath(".hidden/x.jpg") is None
-    assert batch_jobs.safe_relpath("a/notes.txt") is None
-    assert str(batch_jobs.safe_relpath("C:\\Users\\me\\x.jpg")) == "C/Users/me/x.jpg"
-    assert str(batch_jobs.safe_relpath("/abs/y.JPG")) == "abs/y.JPG"
+def test_clean_name_keeps_photos_inside_the_job_and_skips_junk():
+    assert str(batch_jobs.clean_name("../x.jpg")) == "x.jpg"
+    assert str(batch_jobs.clean_name("a/../../x.jpg")) == "a/x.jpg"
+    assert batch_jobs.clean_name(".hidden/x.jpg") is None
+    assert batch_jobs.clean_name("a/._x.jpg") is None
+    assert batch_jobs.clean_name("a/notes.txt") is None
+    assert batch_jobs.clean_name("") is None and batch_jobs.clean_name("/") is None
+    assert str(batch_jobs.clean_name("C:\\Users\\me\\x.jpg")) == "C_/Users/me/x.jpg"
+    assert str(batch_jobs.clean_name("/abs/y.JPG")) == "abs/y.JPG"
+    assert str(batch_jobs.clean_name("trip/ .jpg")) == "trip/photo.jpg"
+    assert str(batch_jobs.clean_name("trip/\x07bell\x00.jpg")) == "trip/bell.jpg"
+
+
+def test_clean_name_cuts_long_names_to_a_safe_length_keeping_the_ending():
+    name = batch_jobs.clean_name("é" * 150 + ".jpeg")  # 300 bytes before the ending
+    assert len(name.name.encode()) <= batch_jobs.NAME_BYTES and name.suffix == ".jpeg"
+    assert set(name.stem) == {"é"}  # cut between characters, never inside one
+
+
+def test_unicode_forms_are_one_name():
+    nfc, nfd = unicodedata.normalize("NFC", "café.jpg"), unicodedata.normalize("NFD", "café.jpg")
+    assert nfc != nfd and batch_jobs.clean_name(nfc) == batch_jobs.clean_name(nfd)
+
+
+ODD_NAMES = {
+    "ev/" + "a" * 296 + ".jpg": "300-byte name",
+    "ev/" + "a" * 297 + ".JPG": "another 300-byte name, the same once cut",
+    "ev/Photo.jpg": "case", "ev/photo.jpg": "differs only in case", "ev/PHOTO.JPG": "and again",
+    "ev/" + unicodedata.normalize("NFC", "café.jpg"): "composed",
+    "ev/" + unicodedata.normalize("NFD", "café.jpg"): "decomposed",
+    "ev/../x.jpg": "dot-dot", "ev/ .jpg": "empty stem",
+}
+
+
+@pytest.mark.parametrize("how", ["folder", "zip"])
+def test_long_and_odd_names_become_safe_unique_names_and_every_photo_is_checked(app, how):
+    client = client_as(app, "comms")
+    files = {name: landscape_jpeg() for name in ODD_NAMES}
+    if how == "zip":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in files.items():
+                zf.writestr(name, data)
+            empty = zipfile.ZipInfo("x")
+            empty.filename = ""  # a member with an empty name is skipped, not a crash
+            zf.writestr(empty, landscape_jpeg())
+        buf.seek(0)
+        response = client.post("/batch/", data={"zip": (buf, "odd.zip"), "csrf_token": csrf(client)})
+    else:
+        response = send_folder(client, files)
+    job_id = job_id_of(response)
+    rows = list(_db(app)["web_checks"].rows_where("job_id = ?", [job_id]))
+    names = [r["name"] for r in rows]
+    assert len(rows) == len(ODD_NAMES)
+    assert len({n.casefold() for n in names}) == len(names)  # unique even ignoring case
+    assert all(len(part.encode()) <= batch_jobs.NAME_BYTES for n in names for part in n.split("/"))
+    assert {"ev/Photo.jpg", "ev/photo (2).jpg", "ev/PHOTO (3).JPG", "ev/café.jpg", "ev/café (2).jpg",
+            "ev/x.jpg", "ev/photo (4).jpg"} <= set(names)
+    assert {r["state"] for r in rows} == {"done"}
+    download = client.get(f"/batch/{job_id}/safe-copies.zip")
+    assert len(zipfile.ZipFile(io.BytesIO(download.data)).namelist()) == len(ODD_NAMES)
+
+
+def test_an_upload_that_fails_half_way_leaves_no_job_and_no_files(tmp_path):
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_upload_mb=1))
+    client = client_as(app, "comms")
+    big = landscape_jpeg() + b"\0" * (1024 * 1024 + 1)
+    response = send_zip(client, {"e/a.jpg": landscape_jpeg(), "e/b.jpg": landscape_jpeg(), "e/c.jpg": big})
+    assert response.status_code == 413 and "e/c.jpg" in response.get_data(as_text=True)
+    assert _db(app)["web_jobs"].count == 0 and _db(app)["web_checks"].count == 0
+    assert job_files(app) == []
+
+
+def test_sweep_never_touches_a_job_that_is_not_finished(tmp_path):
+    app = make_app(tmp_path, BATCH_ENQUEUE=False, CONSENT_SETTINGS=Settings(upload_retention_days=0))
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {f"e/{i}.jpg": landscape_jpeg() for i in range(3)}))
+    place = checked_photos.Place.from_app(app)
+    db = _db(app)
+    ids = [r["id"] for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")]
+    batch_jobs.process(db, place, ids[0], "here:1")
+    for when in (None, 2e9):  # now, and far in the future (everything expired)
+        checked_photos.sweep(db, place, now=when)
+        originals = [p for p in job_files(app) if "/in/" in p.as_posix()]
+        assert len(originals) == 2
+    assert [batch_jobs.process(db, place, i, "here:1") for i in ids[1:]] == ["done", "done"]
+    assert client.get(f"/batch/{job_id}/progress").get_json()["counts"]["ok"] == 3

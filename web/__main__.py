@@ -1,8 +1,9 @@
 """``python -m web``: serve the app through waitress, a production WSGI server.
 
 On a first start with no accounts it prints a one-time setup link that creates the first admin
-(there is no default password). It also starts the background batch workers (see
-``web.batch_jobs``), which pick up any job a restart interrupted.
+(there is no default password). It also starts ``consent worker`` beside the server (the batch
+queue's workers, ``web.batch_queue``; ``--workers 0`` when they run elsewhere) and queues again
+any photo a stopped server or worker left behind.
 """
 
 from __future__ import annotations
@@ -52,12 +53,24 @@ def main(argv=None):
     message = setup_link_message(app, args.host, args.port)
     if message:
         print(message, flush=True)
-    pool = None
+    from . import batch_queue
+
+    try:
+        queue = batch_queue.describe(app.config["CONSENT_DATA"])
+    except batch_queue.QueueMisconfigured as exc:
+        print(f"consent: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        batch_queue.recover_at_start(app)  # photos a stopped server or worker left behind
+    except Exception as exc:  # e.g. Redis not up yet: the workers recover them when they start
+        print(f"consent: the batch queue ({queue}) cannot be reached yet: {exc}", file=sys.stderr, flush=True)
+    worker = None
     workers = app.config["CONSENT_SETTINGS"].batch_workers if args.workers is None else args.workers
     if workers > 0:
-        from . import batch_jobs
-
-        pool = batch_jobs.start_workers(app, workers)
+        worker = batch_queue.start_worker_process(app, workers)
+        print(f"batch queue: {queue}, {workers} worker process(es)", flush=True)
+    else:
+        print(f"batch queue: {queue}; no workers here: run 'consent worker' to check batch photos", flush=True)
     # waitress refuses bodies over 1 GB by default; batch uploads may be larger
     limit = app.config["CONSENT_SETTINGS"].max_batch_upload_mb * 1024 * 1024 + 16 * 1024 * 1024
     options = {"max_request_body_size": limit}
@@ -72,8 +85,8 @@ def main(argv=None):
     try:
         serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent", **options)
     finally:
-        if pool is not None:
-            pool.stop()
+        if worker is not None:
+            batch_queue.stop_worker_process(worker)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,11 @@ def _jobs_for_user() -> list[dict]:
     db = get_db()
     where = "" if g.user.is_admin else "where user_id = ?"
     params = [] if g.user.is_admin else [g.user.id]
-    return list(db.query(f"select * from web_jobs {where} order by created_at desc limit 30", params))
+    jobs = list(db.query(f"select * from web_jobs {where} order by created_at desc limit 30", params))
+    for job in jobs:  # state and counts from the photos themselves
+        p = batch_jobs.progress(db, job["id"])
+        job.update(state=p.state, total=p.total, done=p.done, failed=p.failed)
+    return jobs
 
 
 @bp.get("/")
@@ -68,18 +72,31 @@ def create():
         return _refuse(400, f"Unknown channel {channel!r}; choose one from the list.")
     caption = request.form.get("caption", "").strip()[:2000]
     title = request.form.get("title", "").strip() or _guess_title(files, archive)
-    job_id = batch_jobs.create(db, g.user.id, channels, caption, title)
+    upload = batch_jobs.Upload(place)
     try:
-        rels = batch_jobs.add_files(place, job_id, files) if files else []
+        if files:
+            upload.add_files(files)
         if archive is not None and archive.filename:
-            rels += batch_jobs.add_zip(place, job_id, archive.stream)
-        total = batch_jobs.queue(db, place, job_id, rels)
+            upload.add_zip(archive.stream)
+        check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title)
     except batch_jobs.JobRefused as exc:
-        batch_jobs.discard(db, place, job_id)
+        upload.discard()
         return _refuse(exc.status, str(exc))
-    log_event(db, g.user.username, "batch.created", None, {"job": job_id, "photos": total, "title": title})
+    except BaseException:
+        upload.discard()  # a failed upload leaves no job and no files
+        raise
+    job_id = upload.job_id
+    log_event(db, g.user.username, "batch.created", None, {"job": job_id, "photos": len(check_ids), "title": title})
     if current_app.config.get("BATCH_INLINE"):
-        batch_jobs.run_pending(place)  # tests without worker processes
+        batch_jobs.run_inline(place, check_ids)  # tests of the pages, without worker processes
+    else:
+        from . import batch_queue
+
+        try:
+            batch_queue.enqueue(place, check_ids)
+        except Exception:  # e.g. Redis down: the photos stay queued in the database
+            current_app.logger.exception("batch %s: the queue cannot be reached; its photos are queued "
+                                         "again when a worker starts", job_id)
     return redirect(url_for("batch.show", job_id=job_id))
 
 
@@ -128,14 +145,15 @@ def show(job_id: str):
     show = request.args.get("show", "all")
     if show not in FILTERS:
         show = "all"
-    items = _items(job_id, show) if job["state"] == "done" else []
+    done = progress.state == "done"  # from the photos themselves, never a stale job row
+    items = _items(job_id, show) if done else []
     for item in items:
         item["sendable"] = checked_photos.reviewable(item)
     channels = json.loads(job["channels"] or "[]")
     return render_template(
         "batch_job.html", job=job, progress=progress, items=items, show=show, filters=FILTERS,
         channels=", ".join(c.replace("_", " ") for c in channels) or "all channels",
-        safe_count=sum(1 for i in _items(job_id) if checked_photos.available(i, "safe")) if job["state"] == "done" else 0,
+        safe_count=sum(1 for i in _items(job_id) if checked_photos.available(i, "safe")) if done else 0,
     )
 
 

@@ -1,43 +1,62 @@
-"""Batch jobs: a whole folder or zip of photos, checked by background worker processes.
+"""Batch jobs: a whole folder or zip of photos, checked photo by photo through the task queue.
 
 A job is a ``web_jobs`` row; each photo in it is a ``web_checks`` row (``job_id``, ``seq``)
-that goes ``queued`` -> ``running`` -> ``done`` or ``error``. Worker processes, started by
-``python -m web`` (:func:`start_workers`), claim one queued photo at a time in a single SQLite
-``UPDATE ... RETURNING``, so several workers never take the same photo. A server restart puts
-photos left ``running`` back in the queue, so an interrupted job carries on where it stopped
-(and the library's analysis cache makes already-analysed photos quick).
+that goes ``queued`` -> ``running`` -> ``done`` or ``error``. The queue (``web.batch_queue``,
+Huey) carries one task per photo; the task calls :func:`process`, which
 
-Uploads are unpacked under ``<data>/web/jobs/<job id>/in/``: folder uploads keep their relative
-paths (each part made safe), zips are read member by member, refusing absolute paths, ``..``
-and anything that would unpack past the size limit (zip-slip and zip-bomb safe).
+1. claims the photo in one atomic ``UPDATE`` (so two workers, or a task queued twice, never
+   check it into two results),
+2. checks it with ``consent.batch.check_photo`` (the same function as ``consent check``),
+3. stores the result only while it still holds the claim, and only then deletes the original.
+
+A passing failure (register busy) is retried a bounded number of times; anything else that
+goes wrong with one photo records it as "could not be checked" with the reason, and the job
+goes on. What the user sees is derived from the photos' rows (:func:`progress`), so it cannot
+drift from them: a job whose photos are all done is done, whatever happened to the workers.
+:func:`recover` puts photos whose worker died back in the queue (run when the server and every
+worker start, and every minute by the workers).
+
+Uploads are saved under ``<data>/web/jobs/<job id>/in/`` as numbered files (``00001.jpg``):
+the names people gave them are kept only as text (:func:`clean_name`: Unicode NFC, no control
+characters, no ``..``, at most ``NAME_BYTES`` bytes a part, unique ignoring case), so no name
+can be too long for the disk, clash with another or point outside the job. The job's rows are
+written only once every file is saved; an upload that fails leaves no job and no files.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
+import socket
+import sqlite3
 import time
+import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import sqlite_utils
-from werkzeug.utils import secure_filename
 
+from consent.batch import BatchOptions, Job
 from consent.images import IMAGE_SUFFIXES
 
-from . import checked_photos
+from . import check_thread, checked_photos
 from .tables import connect
 
 MB = 1024 * 1024
-#: seconds an idle worker waits before looking for work again
-IDLE_POLL = 0.5
+#: most bytes of one part (folder or file name) of a photo's name as pages show it
+NAME_BYTES = 150
+#: characters that some systems refuse in file names (a zip of results must unpack anywhere)
+_FORBIDDEN = set('<>:"|?*')
 
 
 class JobRefused(checked_photos.UploadRefused):
     """The folder or zip cannot become a job (too large, too many photos, not a zip, empty)."""
+
+
+class TryAgain(Exception):
+    """A passing failure (the register was busy): the photo goes back in the queue for a retry."""
 
 
 @dataclass
@@ -61,282 +80,366 @@ def job_dir(place: checked_photos.Place, job_id: str) -> Path:
     return place.data / "web" / "jobs" / job_id
 
 
-def safe_relpath(name: str) -> PurePosixPath | None:
-    """A relative path made safe for the disk, or None for names to skip (hidden, odd endings).
+# --- names ------------------------------------------------------------------------------------
 
-    Every part goes through werkzeug's ``secure_filename``; ``..``, absolute paths and drive
-    letters cannot survive that, so nothing can be written outside the job's folder.
+
+def _clean_part(part: str) -> str:
+    """One folder or file name without control characters or characters some systems refuse."""
+    kept = "".join("_" if ch in _FORBIDDEN else ch for ch in part if unicodedata.category(ch)[0] != "C")
+    return kept.strip()
+
+
+def _cut(text: str, budget: int) -> str:
+    """``text`` cut to ``budget`` UTF-8 bytes, never inside a character."""
+    return text.encode()[:max(budget, 1)].decode("utf-8", "ignore").rstrip() or "photo"
+
+
+def _file_name(stem: str, suffix: str, tag: str = "") -> str:
+    """``stem + tag + suffix`` in at most ``NAME_BYTES`` bytes: the stem is cut, never the rest."""
+    return _cut(stem, NAME_BYTES - len(tag.encode()) - len(suffix.encode())) + tag + suffix
+
+
+def clean_name(raw: str) -> PurePosixPath | None:
+    """The name a photo of a folder or zip is shown by, or None for entries that are not photos.
+
+    Unicode is normalised (NFC, so the two ways of writing "é" are one name), control
+    characters go, ``\\`` counts as a folder separator, ``.``/``..``/empty parts and leading
+    slashes or drive letters' colons are dropped, each part is cut to ``NAME_BYTES`` bytes and a
+    file name left with no stem is called ``photo``. Hidden entries (``.DS_Store``, ``._x.jpg``,
+    ``__MACOSX/``) and files whose ending is not a photo's are skipped. The result is only ever
+    shown and used in reports: files are saved under numbers (:class:`Upload`).
     """
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts):
+    text = unicodedata.normalize("NFC", raw or "").replace("\\", "/")
+    raw_parts = [p for p in text.split("/") if p.strip() not in ("", ".", "..")]
+    if not raw_parts or any(p.startswith(".") or p == "__MACOSX" for p in raw_parts):
         return None
-    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+    parts = [_clean_part(p) for p in raw_parts]
+    stem, dot, ending = parts[-1].rpartition(".")
+    suffix = dot + ending
+    if not dot or suffix.lower() not in IMAGE_SUFFIXES:
         return None
-    safe = [secure_filename(p) for p in parts]
-    if not all(safe) or PurePosixPath(safe[-1]).suffix.lower() not in IMAGE_SUFFIXES:
-        return None
-    return PurePosixPath(*safe)
+    folders = [_cut(p, NAME_BYTES) for p in parts[:-1] if p.strip(". ")]
+    return PurePosixPath(*folders, _file_name(stem.strip() or "photo", suffix))
 
 
-def create(db: sqlite_utils.Database, user_id: int, channels: list[str] | None, caption: str,
-           title: str) -> str:
-    job_id = checked_photos.new_id()
-    db["web_jobs"].insert({
-        "id": job_id, "user_id": user_id, "created_at": time.time(), "state": "uploading",
-        "channels": json.dumps(channels or []), "caption": caption, "title": title[:200],
-        "total": 0, "done": 0, "failed": 0,
-    })
-    return job_id
+@dataclass
+class Upload:
+    """The photos of one folder or zip upload, saved under ``<job>/in/`` as numbered files.
 
-
-def _limits(place: checked_photos.Place) -> tuple[int, int, int]:
-    s = place.settings
-    return s.max_batch_upload_mb * MB, s.max_batch_files, s.max_upload_mb * MB
-
-
-def add_files(place: checked_photos.Place, job_id: str, files) -> list[PurePosixPath]:
-    """Save uploaded files (werkzeug ``FileStorage``; names may carry folder paths) into the job.
-
-    Returns the relative paths kept; files that are not photos by their ending are skipped.
-    Raises :class:`JobRefused` when there are too many photos or one is larger than the limit.
+    ``items`` pairs each photo's shown name (unique ignoring case) with its file. Until
+    :func:`create` records the job, nothing refers to the folder; :meth:`discard` removes it.
     """
-    total_limit, max_files, file_limit = _limits(place)
-    root = job_dir(place, job_id) / "in"
-    kept: list[PurePosixPath] = []
-    for f in files:
-        rel = safe_relpath(f.filename or "")
-        if rel is None:
-            continue
-        if len(kept) >= max_files:
-            raise JobRefused(413, f"There are more than {max_files} photos; split them into smaller batches.", "too_many_files")
-        dest = _unique(root / rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        f.save(str(dest))
-        if dest.stat().st_size > file_limit:
-            raise JobRefused(413, f"{rel}: larger than {file_limit // MB} MB; send a smaller copy.", "file_too_large")
-        kept.append(dest.relative_to(root).as_posix())
-    return [PurePosixPath(k) for k in kept]
 
+    place: checked_photos.Place
+    job_id: str = field(default_factory=checked_photos.new_id)
+    items: list[tuple[str, Path]] = field(default_factory=list)
+    written: int = 0
+    _names: set[str] = field(default_factory=set)
 
-def add_zip(place: checked_photos.Place, job_id: str, stream) -> list[PurePosixPath]:
-    """Unpack the photos of a zip (a file object) into the job, safely; returns their paths."""
-    total_limit, max_files, file_limit = _limits(place)
-    root = job_dir(place, job_id) / "in"
-    try:
-        archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError):
-        raise JobRefused(400, "The file is not a zip archive that can be opened; zip the folder again.", "bad_zip") from None
-    kept: list[PurePosixPath] = []
-    written = 0
-    with archive:
-        for info in archive.infolist():
-            if info.is_dir():
+    @property
+    def root(self) -> Path:
+        return job_dir(self.place, self.job_id) / "in"
+
+    def _limits(self) -> tuple[int, int, int]:
+        s = self.place.settings
+        return s.max_batch_upload_mb * MB, s.max_batch_files, s.max_upload_mb * MB
+
+    def _claim_name(self, name: PurePosixPath) -> str:
+        """``name``, or ``name (2).jpg`` etc. when an earlier photo has it (ignoring case)."""
+        candidate, n = str(name), 2
+        while candidate.casefold() in self._names:
+            candidate = str(name.with_name(_file_name(name.stem, name.suffix, f" ({n})")))
+            n += 1
+        self._names.add(candidate.casefold())
+        return candidate
+
+    def _next(self, name: PurePosixPath, what: str) -> Path:
+        _, max_files, _ = self._limits()
+        if len(self.items) >= max_files:
+            raise JobRefused(413, f"The {what} holds more than {max_files} photos; split it into smaller batches.",
+                             "too_many_files")
+        self.root.mkdir(parents=True, exist_ok=True)
+        dest = self.root / f"{len(self.items) + 1:05d}{name.suffix.lower()}"
+        self.items.append((self._claim_name(name), dest))
+        return dest
+
+    def add_files(self, files) -> None:
+        """Save uploaded files (werkzeug ``FileStorage``; names may carry folder paths).
+
+        Files that are not photos by their ending are skipped. Raises :class:`JobRefused` when
+        there are too many photos or one is larger than the limit.
+        """
+        _, _, file_limit = self._limits()
+        for f in files:
+            name = clean_name(f.filename or "")
+            if name is None:
                 continue
-            rel = safe_relpath(info.filename)
-            if rel is None:
-                continue
-            if len(kept) >= max_files:
-                raise JobRefused(413, f"The zip holds more than {max_files} photos; split it into smaller batches.", "too_many_files")
-            dest = _unique(root / rel)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            size = 0
-            try:
-                with archive.open(info) as src, open(dest, "wb") as out:
-                    while chunk := src.read(MB):
-                        size += len(chunk)
-                        written += len(chunk)
-                        if size > file_limit:
-                            raise JobRefused(413, f"{rel}: larger than {file_limit // MB} MB once unzipped; send a smaller copy.", "file_too_large")
-                        if written > total_limit:
-                            raise JobRefused(413, f"The zip unpacks to more than {total_limit // MB} MB; split it into smaller batches.", "zip_too_large")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
-                raise JobRefused(400, f"{info.filename}: cannot be unzipped ({exc}); zip the folder again.", "bad_zip") from None
-            kept.append(dest.relative_to(root).as_posix())
-    return [PurePosixPath(k) for k in kept]
+            dest = self._next(name, "folder")
+            f.save(str(dest))
+            if dest.stat().st_size > file_limit:
+                raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB; send a smaller copy.", "file_too_large")
+
+    def add_zip(self, stream) -> None:
+        """Unpack the photos of a zip (a file object) safely (zip-slip and zip-bomb safe)."""
+        total_limit, _, file_limit = self._limits()
+        try:
+            archive = zipfile.ZipFile(stream)
+        except (zipfile.BadZipFile, OSError):
+            raise JobRefused(400, "The file is not a zip archive that can be opened; zip the folder again.", "bad_zip") from None
+        with archive:
+            for info in archive.infolist():
+                name = clean_name(info.filename) if info.filename and not info.is_dir() else None
+                if name is None:
+                    continue
+                dest = self._next(name, "zip")
+                size = 0
+                try:
+                    with archive.open(info) as src, open(dest, "wb") as out:
+                        while chunk := src.read(MB):
+                            size += len(chunk)
+                            self.written += len(chunk)
+                            if size > file_limit:
+                                raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller copy.", "file_too_large")
+                            if self.written > total_limit:
+                                raise JobRefused(413, f"The zip unpacks to more than {total_limit // MB} MB; split it into smaller batches.", "zip_too_large")
+                            out.write(chunk)
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
+                    raise JobRefused(400, f"{name}: cannot be unzipped ({exc}); zip the folder again.", "bad_zip") from None
+
+    def discard(self) -> None:
+        shutil.rmtree(job_dir(self.place, self.job_id), ignore_errors=True)
 
 
-def _unique(path: Path) -> Path:
-    """``path``, or ``name-2.jpg`` etc. when two uploads made safe end up with the same name."""
-    if not path.exists():
-        return path
-    n = 2
-    while True:
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
-        n += 1
+# --- jobs -------------------------------------------------------------------------------------
 
 
-def queue(db: sqlite_utils.Database, place: checked_photos.Place, job_id: str, rels: list[PurePosixPath]) -> int:
-    """Queue the job's saved photos for the workers; returns how many."""
-    if not rels:
+def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: list[str] | None,
+           caption: str, title: str) -> list[str]:
+    """Record the job and its photos in one transaction; returns the photos' check ids (to queue).
+
+    Raises :class:`JobRefused` when the upload holds no photo.
+    """
+    if not upload.items:
         raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
-    root = job_dir(place, job_id) / "in"
     now = time.time()
-    job = db["web_jobs"].get(job_id)
+    chans = json.dumps(channels or [])
     rows = [
-        {"id": checked_photos.new_id(), "user_id": job["user_id"], "job_id": job_id, "seq": i, "created_at": now,
-         "state": "queued", "name": str(rel), "upload_path": str(root / rel), "channels": job["channels"],
-         "caption": job["caption"]}
-        for i, rel in enumerate(sorted(rels, key=str))
+        {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
+         "state": "queued", "name": name, "upload_path": str(path), "channels": chans, "caption": caption,
+         "attempts": 0}
+        for i, (name, path) in enumerate(sorted(upload.items, key=lambda item: item[0].casefold()))
     ]
-    with db.conn:
+    with db.atomic():
+        db["web_jobs"].insert({
+            "id": upload.job_id, "user_id": user_id, "created_at": now, "state": "queued", "channels": chans,
+            "caption": caption, "title": title[:200], "total": len(rows), "done": 0, "failed": 0,
+        })
         db["web_checks"].insert_all(rows)
-        db["web_jobs"].update(job_id, {"state": "queued", "total": len(rows)})
-    return len(rows)
-
-
-def discard(db: sqlite_utils.Database, place: checked_photos.Place, job_id: str) -> None:
-    """Forget a job that never got queued (its upload was refused)."""
-    shutil.rmtree(job_dir(place, job_id), ignore_errors=True)
-    with db.conn:
-        db.execute("delete from web_checks where job_id = ?", [job_id])
-        db.execute("delete from web_jobs where id = ?", [job_id])
+    return [r["id"] for r in rows]
 
 
 def progress(db: sqlite_utils.Database, job_id: str) -> Progress | None:
-    job = db["web_jobs"].get(job_id) if db["web_jobs"].count_where("id = ?", [job_id]) else None
-    if job is None:
+    """Where a job stands, counted from its photos' rows (the only record of it)."""
+    if not db["web_jobs"].count_where("id = ?", [job_id]):
         return None
     states = dict(db.execute(
         "select state, count(*) from web_checks where job_id = ? group by state", [job_id]).fetchall())
     verdicts = dict(db.execute(
         "select verdict, count(*) from web_checks where job_id = ? and state in ('done', 'error') "
         "group by verdict", [job_id]).fetchall())
+    total = sum(states.values())
     done = states.get("done", 0) + states.get("error", 0)
+    if done == total:
+        state = "done"
+    elif done or states.get("running"):
+        state = "running"
+    else:
+        state = "queued"
     counts = {k: verdicts.get(k, 0) for k in ("ok", "review", "block", "error")}
-    return Progress(job["state"], job["total"], done, states.get("error", 0), counts)
+    return Progress(state, total, done, states.get("error", 0), counts)
 
 
-# --- the workers ------------------------------------------------------------------------
+def refresh_job(db: sqlite_utils.Database, job_id: str) -> Progress | None:
+    """Copy a job's progress onto its ``web_jobs`` row (for lists of jobs); returns it."""
+    p = progress(db, job_id)
+    if p is None:
+        return None
+    changes = {"state": p.state, "total": p.total, "done": p.done, "failed": p.failed}
+    job = db["web_jobs"].get(job_id)
+    if p.state != "queued" and not job.get("started_at"):
+        changes["started_at"] = time.time()
+    if p.state == "done" and not job.get("finished_at"):
+        changes["finished_at"] = time.time()
+    db["web_jobs"].update(job_id, changes)
+    return p
 
 
-def claim(db: sqlite_utils.Database, worker: str) -> dict | None:
-    """Take the oldest queued photo for ``worker`` (atomic across processes), or None."""
-    with db.conn:
+# --- one photo --------------------------------------------------------------------------------
+
+
+def worker_name() -> str:
+    """This process as claims name it: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(db: sqlite_utils.Database, check_id: str, worker: str) -> dict | None:
+    """Take a queued photo for ``worker`` (atomic across processes and machines), or None when
+    it is done, failed or held by another worker."""
+    with db.atomic():
         row = db.execute(
-            "update web_checks set state = 'running', worker = ? where id = ("
-            " select id from web_checks where state = 'queued' order by created_at, seq limit 1"
-            ") and state = 'queued' returning id, job_id", [worker]).fetchone()
-        if row is None:
-            return None
-        db.execute(
-            "update web_jobs set state = 'running', started_at = coalesce(started_at, ?) where id = ?",
-            [time.time(), row[1]])
-    return checked_photos.get(db, row[0])
+            "update web_checks set state = 'running', worker = ?, claimed_at = ?, "
+            "attempts = coalesce(attempts, 0) + 1 where id = ? and state = 'queued' returning id",
+            [worker, time.time(), check_id]).fetchone()
+    return checked_photos.get(db, check_id, judge=False) if row else None
 
 
-def process(db: sqlite_utils.Database, place: checked_photos.Place, row: dict) -> None:
-    """Check one claimed photo and record the outcome; a bad photo becomes an ``error`` row."""
-    original = Path(row["upload_path"])
-    rel = PurePosixPath(row["name"])
+def release(db: sqlite_utils.Database, check_id: str, worker: str) -> None:
+    """Put a photo this worker holds back in the queue (to be tried again)."""
+    with db.atomic():
+        db.execute("update web_checks set state = 'queued', worker = null where id = ? and worker = ? "
+                   "and state = 'running'", [check_id, worker])
+
+
+def _test_hook(name: str) -> None:
+    """Faults for the fault tests, set in the environment of a worker: ``CONSENT_TEST_SLOW_S``
+    (seconds each photo takes longer), ``CONSENT_TEST_RAISE_ON`` / ``CONSENT_TEST_EXIT_ON`` (a
+    photo whose name holds that text raises / ends the worker process)."""
+    delay = float(os.environ.get("CONSENT_TEST_SLOW_S") or 0)
+    if delay:
+        time.sleep(delay)
+    raise_on, exit_on = os.environ.get("CONSENT_TEST_RAISE_ON"), os.environ.get("CONSENT_TEST_EXIT_ON")
+    if raise_on and raise_on in name:
+        raise RuntimeError(f"test hook: {name}")
+    if exit_on and exit_on in name:
+        os._exit(70)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: str, worker: str, *,
+            last_try: bool = True) -> str:
+    """Check one queued photo and store its result; returns ``done``, ``failed`` or ``skipped``.
+
+    Skipped: another worker has it, or it is finished already. A passing failure raises
+    :class:`TryAgain` with the photo back in the queue, unless ``last_try``: then, like any
+    other failure, the photo is recorded as "could not be checked" with the reason.
+    """
+    row = claim(db, check_id, worker)
+    if row is None:
+        return "skipped"
+    limit = place.settings.batch_retries + 1
+    if row["attempts"] > limit:
+        _fail(db, place, row, worker, f"{row['name']}: the checker stopped {limit} times while checking this photo; it was skipped")
+        return "failed"
+    try:
+        _test_hook(row["name"])
+        result, stored = _check(place, row)
+        if result.error_code == "register_busy":
+            raise TryAgain(result.error)
+        if result.error:
+            _fail(db, place, row, worker, checked_photos.plain(result.error, Path(row["upload_path"]), row["name"]))
+            return "failed"
+        _store(db, place, row, worker, result, stored)
+        return "done"
+    except Exception as exc:
+        transient = isinstance(exc, TryAgain) or _is_transient(exc)
+        if transient and not last_try:
+            release(db, check_id, worker)
+            raise TryAgain(str(exc)) from None
+        if transient:
+            reason = f"{row['name']}: the register stayed busy after {limit} tries; check this photo again later"
+        else:  # a bug on one photo must not stop the job; the message says so
+            reason = f"{row['name']}: internal error while checking ({type(exc).__name__}); please report it"
+        _fail(db, place, row, worker, reason)
+        return "failed"
+
+
+def _check(place: checked_photos.Place, row: dict):
+    """The library's check of one batch photo (safe copy under the photo's own folder) and its
+    stored form: ``(PhotoCheck, StoredCheck or None)``."""
     channels = json.loads(row["channels"] or "[]") or None
+    job = Job(row["upload_path"], row["name"])
+    options = BatchOptions(channels, row["caption"] or "", str(place.check_dir(row["id"]) / "safe"))
+    return check_thread.run_batch_photo(place.db_path, place.settings, job, options)
+
+
+def _store(db, place: checked_photos.Place, row: dict, worker: str, result, stored) -> None:
+    """Record the result while this worker still holds the photo; then delete the original."""
+    original = Path(row["upload_path"])
+    record = checked_photos.result_record(place, row["id"], row["user_id"], original, row["name"],
+                                          row["caption"] or "", result, stored)
+    keep = place.settings.upload_retention_days > 0
+    record.update(state="done", upload_path=str(original) if keep else None)
+    record.pop("id"), record.pop("created_at")
+    if _finish(db, row, worker, record) and not keep:
+        original.unlink(missing_ok=True)
+
+
+def _finish(db, row: dict, worker: str, changes: dict) -> bool:
+    """Write a photo's outcome if ``worker`` still holds it; refresh the job. True if written."""
+    sets = ", ".join(f"[{k}] = ?" for k in changes)
+    with db.atomic():
+        written = db.execute(
+            f"update web_checks set {sets} where id = ? and worker = ? and state = 'running'",
+            [*changes.values(), row["id"], worker]).rowcount
+        refresh_job(db, row["job_id"])
+    return bool(written)
+
+
+def _fail(db, place: checked_photos.Place, row: dict, worker: str, message: str) -> None:
+    """Record a photo as "could not be checked" with the reason; its files go."""
+    if _finish(db, row, worker, {"state": "error", "verdict": "error", "summary": message,
+                                 "upload_path": None, "expires_at": time.time()}):
+        Path(row["upload_path"]).unlink(missing_ok=True)
+        shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
+
+
+# --- recovery ---------------------------------------------------------------------------------
+
+
+def _alive_here(worker: str | None) -> bool | None:
+    """Whether a worker of this machine is running (None: it is another machine's)."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
     try:
-        checked_photos.check_file(
-            db, place, row["id"], row["user_id"], original, row["name"], channels, row["caption"] or "",
-            blurred=False, folder_context=str(rel.parent) if str(rel.parent) != "." else "",
-            extra={"job_id": row["job_id"], "seq": row["seq"], "state": "done", "worker": row["worker"]},
-        )
-    except checked_photos.UploadRefused as exc:
-        _fail(db, place, row, str(exc), original)
-    except Exception as exc:  # a bug on one photo must not stop the job; the message says so
-        _fail(db, place, row, f"{row['name']}: internal error while checking ({type(exc).__name__}); please report it", original)
-    _finish_job_if_done(db, row["job_id"])
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _fail(db, place: checked_photos.Place, row: dict, message: str, original: Path) -> None:
-    original.unlink(missing_ok=True)
-    shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
-    db["web_checks"].update(row["id"], {
-        "state": "error", "verdict": "error", "summary": message, "upload_path": None,
-        "expires_at": time.time(),
-    })
+def recover(db: sqlite_utils.Database, place: checked_photos.Place, queued_ids: set[str], enqueue) -> int:
+    """Put back in the queue every unfinished photo that no task will reach; returns how many.
+
+    A photo held by a worker that has died (a process of this machine that is gone, or a claim
+    older than ``batch_claim_timeout_s``) becomes queued again; every queued photo whose id is
+    not in ``queued_ids`` (the tasks waiting in the queue) is passed to ``enqueue``. A photo
+    queued twice is harmless: :func:`claim` lets only one task check it.
+    """
+    stale_before = time.time() - place.settings.batch_claim_timeout_s
+    for row in list(db.query("select id, worker, claimed_at from web_checks where state = 'running'")):
+        if _alive_here(row["worker"]) is False or (row["claimed_at"] or 0) < stale_before:
+            release(db, row["id"], row["worker"])
+    lost = [r["id"] for r in db.query(
+        "select id from web_checks where state = 'queued' and job_id is not null order by created_at, seq")
+        if r["id"] not in queued_ids]
+    if lost:
+        enqueue(lost)
+    for (job_id,) in db.execute("select id from web_jobs where state != 'done'").fetchall():
+        refresh_job(db, job_id)
+    return len(lost)
 
 
-def _finish_job_if_done(db, job_id: str) -> None:
-    with db.conn:
-        left = db.execute(
-            "select count(*) from web_checks where job_id = ? and state in ('queued', 'running')", [job_id]
-        ).fetchone()[0]
-        counts = dict(db.execute(
-            "select state, count(*) from web_checks where job_id = ? group by state", [job_id]).fetchall())
-        changes = {"done": counts.get("done", 0) + counts.get("error", 0), "failed": counts.get("error", 0)}
-        if left == 0:
-            changes.update({"state": "done", "finished_at": time.time()})
-        db["web_jobs"].update(job_id, changes)
-
-
-def requeue_interrupted(db: sqlite_utils.Database) -> int:
-    """Put photos a stopped server left half-done back in the queue; returns how many."""
-    with db.conn:
-        cur = db.execute("update web_checks set state = 'queued', worker = null where state = 'running'")
-    return cur.rowcount
-
-
-def run_pending(place: checked_photos.Place, worker: str = "inline", limit: int | None = None) -> int:
-    """Check queued photos in this process until none are left (or ``limit``); returns how many."""
-    db = connect(place.db_path, place.settings.register_busy_timeout_s)
-    n = 0
-    try:
-        while limit is None or n < limit:
-            row = claim(db, worker)
-            if row is None:
-                break
-            process(db, place, row)
-            n += 1
-    finally:
-        db.conn.close()
-    return n
-
-
-def worker_main(data: str, db_path: str, settings, index: int) -> None:
-    """A worker process: claim and check photos until the server stops it."""
-    os.environ.setdefault("CONSENT_DATA", data)
-    place = checked_photos.Place(Path(data), db_path, settings)
-    db = connect(db_path, settings.register_busy_timeout_s)
-    name = f"worker-{index}-{os.getpid()}"
-    parent = os.getppid()
-    last_sweep = 0.0
-    while os.getppid() == parent:  # the server went away: stop too
-        row = claim(db, name)
-        if row is not None:
-            process(db, place, row)
-            continue
-        if index == 0 and time.time() - last_sweep > checked_photos.SWEEP_EVERY:
-            checked_photos.sweep(db, place)
-            last_sweep = time.time()
-        time.sleep(IDLE_POLL)
-
-
-class WorkerPool:
-    """Worker processes started with the server; :meth:`stop` ends them."""
-
-    def __init__(self, processes):
-        self.processes = processes
-
-    def stop(self) -> None:
-        for p in self.processes:
-            if p.is_alive():
-                p.terminate()
-        for p in self.processes:
-            p.join(timeout=5)
-
-
-def start_workers(app, count: int) -> WorkerPool:
-    """Requeue interrupted photos, then start ``count`` worker processes (spawned, not forked)."""
-    place = checked_photos.Place.from_app(app)
+def run_inline(place: checked_photos.Place, check_ids: list[str]) -> None:
+    """Check photos in this process, one after another (tests of the pages, no queue)."""
     db = connect(place.db_path, place.settings.register_busy_timeout_s)
     try:
-        requeue_interrupted(db)
-        checked_photos.sweep(db, place)
+        for check_id in check_ids:
+            process(db, place, check_id, worker_name())
     finally:
         db.conn.close()
-    ctx = multiprocessing.get_context("spawn")
-    processes = []
-    for i in range(count):
-        p = ctx.Process(target=worker_main, args=(str(place.data), place.db_path, place.settings, i),
-                        name=f"consent-batch-{i}", daemon=True)
-        p.start()
-        processes.append(p)
-    return WorkerPool(processes)

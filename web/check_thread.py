@@ -10,6 +10,7 @@ to be thread-safe, and on a small school server two parallel checks would not fi
 
 from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consent-check")
 _checkers: dict = {}
@@ -61,6 +62,25 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
         # judged as Checker re-checks a blurred copy: same channels and name, no caption or folder
         stored = StoredCheck(checker.analyse(result.safe_copy), list(result.channels), result.name,
                              verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
+        return result, stored
+
+    return _executor.submit(work).result()
+
+
+def run_batch_photo(db_path: str, settings, job, options):
+    """One photo of a batch job (``consent.batch.check_photo``, as ``consent check`` does it) on
+    the process's check thread, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or
+    None)`` as :func:`run_stored_check`."""
+    def work():
+        from consent.batch import check_photo
+        from consent.rejudge import StoredCheck
+
+        checker = _checker(db_path, settings)
+        result = check_photo(checker, job, options)
+        if result.error:
+            return result, None
+        stored = StoredCheck.of(checker.analyse(job.path), result, caption=options.caption,
+                                folder=str(Path(job.rel).parent))  # as check_photo judged it
         return result, stored
 
     return _executor.submit(work).result()

@@ -76,7 +76,7 @@ def disk_name(filename: str) -> str:
     return name[-100:]
 
 
-def _plain(message: str, path: Path, name: str) -> str:
+def plain(message: str, path: Path, name: str) -> str:
     """A library message with our private folder path replaced by the name the user knows."""
     return message.replace(str(path), name)
 
@@ -140,28 +140,37 @@ def check_file(
     try:
         images.open_image(original, settings).close()
     except ImageTooLarge as exc:
-        raise UploadRefused(413, _plain(str(exc), original, label), exc.code) from None
+        raise UploadRefused(413, plain(str(exc), original, label), exc.code) from None
     except ConsentError as exc:
-        raise UploadRefused(415, _plain(str(exc), original, label), exc.code) from None
+        raise UploadRefused(415, plain(str(exc), original, label), exc.code) from None
     (result, stored), (blurred_result, blurred_stored) = _run(
         place, check_id, original, name, channels, caption, folder_context, blurred)
     if result.error:
         status = 400 if result.error_code == "unknown_channel" else 422
-        raise UploadRefused(status, _plain(result.error, original, label), result.error_code or "error")
+        raise UploadRefused(status, plain(result.error, original, label), result.error_code or "error")
+    record = result_record(place, check_id, user_id, original, label, caption, result, stored,
+                           blurred_result, blurred_stored)
+    record.update(extra or {})
+    keep = settings.upload_retention_days > 0
+    record["upload_path"] = str(original) if keep else None
+    db["web_checks"].upsert(record, pk="id", alter=True)
+    if not keep:
+        original.unlink(missing_ok=True)  # only once the result is stored
+    return check_id
+
+
+def result_record(place: Place, check_id: str, user_id: int, original: Path, label: str, caption: str,
+                  result: PhotoCheck, stored, blurred_result: PhotoCheck | None = None,
+                  blurred_stored=None) -> dict:
+    """The ``web_checks`` columns of a finished check of ``original`` (``stored``: its
+    ``consent.rejudge.StoredCheck``); writes its annotated preview."""
     preview_path = place.check_dir(check_id) / "preview.jpg"
-    preview.write(original, result, face_states(result), preview_path, settings)
-    record = _record(check_id, user_id, label, channels, caption, result, blurred_result, settings)
+    preview.write(original, result, face_states(result), preview_path, place.settings)
+    record = _record(check_id, user_id, label, None, caption, result, blurred_result, place.settings)
     record["stored"] = json.dumps({"check": stored.to_json(),
                                    "blurred": blurred_stored.to_json() if blurred_stored else None})
-    record.update(extra or {})
     record["preview_path"] = str(preview_path)
-    if settings.upload_retention_days > 0:
-        record["upload_path"] = str(original)
-    else:
-        original.unlink(missing_ok=True)
-        record["upload_path"] = None
-    db["web_checks"].upsert(record, pk="id", alter=True)
-    return check_id
+    return record
 
 
 def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
@@ -472,14 +481,23 @@ def download_name(row: dict, kind: str, suffix: str, event: str | None = None) -
 SWEEP_EVERY = 600
 
 
+#: SQL: the ``web_checks`` row is a single check, or its batch job has no photo left to check
+#: (the sweep never touches a job that is not finished)
+FINISHED = ("(job_id is null or job_id not in "
+            "(select job_id from web_checks where job_id is not null and state in ('queued', 'running')))")
+#: seconds after which a batch upload folder with no job (a server stopped mid-upload) is removed
+ORPHAN_UPLOAD_AGE = 86400
+
+
 def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> int:
     """Delete expired safe copies and previews, and originals past retention; returns how many
-    checks were cleared. Photos waiting for sign-off keep their files until decided."""
+    checks were cleared. Photos waiting for sign-off keep their files until decided; photos of
+    a batch job that is not finished are never touched."""
     now = now or time.time()
     cleared = 0
     rows = db.query(
         "select id, upload_path, created_at from web_checks where expires_at < ? and "
-        "(review_state is null or review_state != 'pending') and safe_path is not null",
+        f"(review_state is null or review_state != 'pending') and safe_path is not null and {FINISHED}",
         [now],
     )
     for row in list(rows):
@@ -489,7 +507,28 @@ def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> 
         )
         cleared += 1
     keep = place.settings.upload_retention_days * 86400
-    for row in list(db.query("select id, upload_path from web_checks where upload_path is not null and created_at < ?", [now - keep])):
+    for row in list(db.query(
+            "select id, upload_path from web_checks where upload_path is not null and created_at < ? "
+            f"and state in ('done', 'error') and {FINISHED}", [now - keep])):
         Path(row["upload_path"]).unlink(missing_ok=True)
         db["web_checks"].update(row["id"], {"upload_path": None})
+    _sweep_job_folders(db, place, now)
     return cleared
+
+
+def _sweep_job_folders(db: sqlite_utils.Database, place: Place, now: float) -> None:
+    """Remove batch folders left with nothing in them, and uploads that never became a job."""
+    root = place.data / "web" / "jobs"
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        known = db["web_jobs"].count_where("id = ?", [folder.name])
+        if not known:
+            if now - folder.stat().st_mtime > ORPHAN_UPLOAD_AGE:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for sub in (folder / "in", folder):
+            try:
+                sub.rmdir()  # only when empty: every original is gone
+            except OSError:
+                break

@@ -192,3 +192,11 @@ def m011_stored_checks(db: sqlite_utils.Database) -> None:
         for reason in data.get("reasons", []):
             reason.pop("admin_detail", None)
         db["web_checks"].update(row["id"], {"result": json.dumps(data)})
+
+
+@MIGRATIONS()
+def m012_batch_queue_claims(db: sqlite_utils.Database) -> None:
+    """Batch photos on the task queue: when a worker took one, and how many times it was taken."""
+    db["web_checks"].add_column("claimed_at", float)
+    db["web_checks"].add_column("attempts", int)
+    db["web_checks"].create_index(["job_id", "state"])

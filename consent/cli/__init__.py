@@ -20,6 +20,8 @@ COMMANDS = {
     "kit": "consent.cli.kit:kit",
     "check": "consent.cli.check:check",
     "register": "consent.cli.register:register",
+    # the web app's batch queue: its jobs and tables are the web app's (see web/batch_queue.py)
+    "worker": "web.batch_queue:worker_command",
 }
 
 

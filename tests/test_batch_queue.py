@@ -1,0 +1,270 @@
+"""The batch queue with real processes: servers and workers killed mid-job, a sweep racing a
+job, a photo that breaks its worker, two workers on one queue. Each test runs against the
+default SQLite queue and against a real ``redis-server`` started on a free local port."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+import zipfile
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+
+from web import checked_photos
+from web.tables import connect
+
+from tests.test_web_check import landscape_jpeg
+from tests.web_helpers import PASSWORD, LiveServer
+
+ROOT = Path(__file__).resolve().parent.parent
+#: seconds each photo takes longer in the workers (CONSENT_TEST_SLOW_S), so "mid-job" is reliable
+SLOW = "0.3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A private redis-server on a free 127.0.0.1 port (Debian's package; `make install` adds it)."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(exe):
+        pytest.skip("redis-server is not installed (make install installs Debian's redis-server)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.time() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.skip(f"redis-server did not start on port {port}")
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_env(request) -> dict:
+    """Environment for servers and workers: the SQLite queue in the data folder, or Redis."""
+    env = {"CONSENT_TEST_SLOW_S": SLOW}
+    if request.param == "redis":
+        import redis
+
+        url = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(url).flushdb()
+        env["CONSENT_QUEUE"] = url
+    return env
+
+
+# --- talking to a real server ------------------------------------------------------------------
+
+
+class Client:
+    """A signed-in HTTP client of a live server (cookies, CSRF token), as a browser would be."""
+
+    def __init__(self, url: str, username: str = "comms"):
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        token = self._token("/login")
+        form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrf_token": token}).encode()
+        self.opener.open(url + "/login", form, timeout=30).read()
+
+    def _token(self, path: str) -> str:
+        html = self.opener.open(self.url + path, timeout=30).read().decode()
+        return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+    def upload_zip(self, members: dict[str, bytes]) -> str:
+        """Send a zip as a new batch job; returns the job id."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        boundary = uuid.uuid4().hex
+        fields = {"csrf_token": self._token("/batch/"), "channel": "all", "title": "Sports day"}
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items())
+        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="zip"; filename="event.zip"\r\n'
+                 "Content-Type: application/zip\r\n\r\n").encode() + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.url + "/batch/", body, {
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with self.opener.open(request, timeout=60) as response:
+            assert "/batch/" in response.geturl(), response.read()[:500]
+            return response.geturl().rstrip("/").rsplit("/", 1)[1]
+
+
+def photos(n: int) -> dict[str, bytes]:
+    return {f"day/p{i:02d}.jpg": landscape_jpeg(i % 2 == 0) for i in range(n)}
+
+
+def rows(data: Path, job_id: str) -> list[dict]:
+    db = connect(data / "consent.db")
+    try:
+        return list(db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq"))
+    finally:
+        db.conn.close()
+
+
+def wait_until(predicate, timeout: float = 90, what: str = "") -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.05)
+
+
+def finished(data: Path, job_id: str) -> int:
+    return sum(r["state"] in ("done", "error") for r in rows(data, job_id))
+
+
+def start_worker(data: Path, env: dict, workers: int = 2) -> subprocess.Popen:
+    """``consent worker`` in its own process group (so it can be killed with its children)."""
+    full = {**os.environ, "CONSENT_DATA": str(data), **env}
+    full.pop("CONSENT_DB", None)
+    log = open(data / f"worker-{time.time_ns()}.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "consent", "worker", "--workers", str(workers)], cwd=ROOT,
+                            env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """kill -9 a process and every process it started (a power cut, as far as they can tell)."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def assert_every_photo_checked_once(data: Path, job_id: str, n: int, errors: dict[str, str] | None = None):
+    """Every photo accounted for: one row and one result each, done (or an explained failure),
+    no original left behind, one safe copy per photo checked."""
+    errors = errors or {}
+    got = rows(data, job_id)
+    assert sorted(r["name"] for r in got) == sorted(photos(n))
+    for r in got:
+        name = r["name"].rsplit("/", 1)[1]
+        if name in errors:
+            assert r["state"] == "error" and errors[name] in r["summary"], (r["name"], r["summary"])
+        else:
+            assert r["state"] == "done" and r["verdict"] == "ok" and r["result"], (r["name"], r["summary"])
+            safe = [p for p in checked_photos.Place(data, "", None).check_dir(r["id"]).rglob("*") if p.is_file()
+                    and "safe" in p.parts]
+            assert len(safe) == 1, safe
+        assert r["upload_path"] is None
+    assert not [p for p in (data / "web" / "jobs").rglob("*") if p.is_file()], "originals left behind"
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_kill_9_of_server_and_workers_mid_job_then_restart_finishes_every_photo_once(tmp_path, queue_env):
+    data = tmp_path / "data"
+    n = 14
+    with LiveServer(data, workers=0, extra_env=queue_env) as server:
+        worker = start_worker(data, queue_env)
+        job_id = Client(server.url).upload_zip(photos(n))
+        wait_until(lambda: finished(data, job_id) >= 3, what="three photos checked")
+        kill_group(server.process)
+        kill_group(worker)
+    assert finished(data, job_id) < n, "the job finished before the kill; make the photos slower"
+    with LiveServer(data, workers=0, extra_env=queue_env):
+        worker = start_worker(data, queue_env)
+        try:
+            wait_until(lambda: finished(data, job_id) == n, what="the job to finish after the restart")
+        finally:
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=30)
+    assert_every_photo_checked_once(data, job_id, n)
+
+
+def test_a_worker_process_killed_mid_photo_is_replaced_and_its_photo_checked_again(tmp_path, queue_env):
+    data = tmp_path / "data"
+    n = 8
+    with LiveServer(data, workers=2, extra_env=queue_env) as server:
+        job_id = Client(server.url).upload_zip(photos(n))
+        held = []
+        wait_until(lambda: held.extend(r["worker"] for r in rows(data, job_id) if r["state"] == "running") or held,
+                   what="a photo in hand")
+        os.kill(int(held[0].rsplit(":", 1)[1]), signal.SIGKILL)  # one worker process, not the server
+        wait_until(lambda: finished(data, job_id) == n, what="the job to finish without a restart")
+    assert_every_photo_checked_once(data, job_id, n)
+
+
+def test_sweep_running_during_a_long_job_deletes_nothing_the_job_needs(tmp_path, queue_env):
+    data = tmp_path / "data"
+    n = 10
+    with LiveServer(data, workers=2, extra_env=queue_env) as server:
+        job_id = Client(server.url).upload_zip(photos(n))
+        db = connect(data / "consent.db")
+        place = checked_photos.Place(data, str(data / "consent.db"), server_settings(data))
+        sweeps = 0
+        while finished(data, job_id) < n:
+            checked_photos.sweep(db, place, now=time.time() + 10 * 86400)  # everything "expired"
+            sweeps += 1
+            time.sleep(0.1)
+        db.conn.close()
+    assert sweeps > 3
+    got = rows(data, job_id)
+    assert [r["state"] for r in got] == ["done"] * n, [r["summary"] for r in got if r["state"] != "done"]
+
+
+def server_settings(data: Path):
+    from consent.settings import load
+
+    return load(data / "settings.toml")
+
+
+@pytest.mark.parametrize("hook, reason", [
+    ("CONSENT_TEST_RAISE_ON", "internal error while checking"),  # the check raises
+    ("CONSENT_TEST_EXIT_ON", "the checker stopped 2 times"),  # the worker process dies, each time
+])
+def test_a_photo_that_breaks_its_worker_loses_only_that_photo(tmp_path, queue_env, hook, reason):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text("batch_retries = 1\n")
+    n = 5
+    with LiveServer(data, workers=2, extra_env={**queue_env, hook: "p03"}) as server:
+        job_id = Client(server.url).upload_zip(photos(n))
+        wait_until(lambda: finished(data, job_id) == n, what="the job to finish")
+    assert_every_photo_checked_once(data, job_id, n, errors={"p03.jpg": reason})
+
+
+def test_two_workers_share_one_queue_and_no_photo_is_checked_twice(tmp_path, queue_env):
+    data = tmp_path / "data"
+    n = 16
+    with LiveServer(data, workers=0, extra_env=queue_env) as server:
+        workers = [start_worker(data, queue_env, workers=1) for _ in range(2)]
+        try:
+            job_id = Client(server.url).upload_zip(photos(n))
+            wait_until(lambda: finished(data, job_id) == n, what="the job to finish")
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGINT)
+            for w in workers:
+                w.wait(timeout=30)
+    got = rows(data, job_id)
+    assert [r["attempts"] for r in got] == [1] * n  # each photo taken once, by one worker
+    assert len({r["worker"] for r in got}) == 2  # both worker processes took photos
+    assert_every_photo_checked_once(data, job_id, n)
