@@ -53,6 +53,7 @@ def main():
       consent check FOLDER --safe-dir safe/   ... and publication-safe copies
       consent scan PHOTO                      what identifying metadata a photo carries
       consent strip PATH --out DIR            safe copies without checking faces
+      consent worker                          check the web app's batch jobs (python -m web starts it)
 
     Every command has --help. The data folder is ./data (CONSENT_DATA to change).
     """
