@@ -168,7 +168,7 @@ def assert_every_photo_checked_once(data: Path, job_id: str, n: int, errors: dic
         if name in errors:
             assert r["state"] == "error" and errors[name] in r["summary"], (r["name"], r["summary"])
         else:
-            assert r["state"] == "done" and r["verdict"] == "ok" and r["result"], (r["name"], r["summary"])
+            assert r["state"] == "done" and r["verdict"] == "ok" and r["stored"], (r["name"], r["summary"])
             safe = [p for p in checked_photos.Place(data, "", None).check_dir(r["id"]).rglob("*") if p.is_file()
                     and "safe" in p.parts]
             assert len(safe) == 1, safe
