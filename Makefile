@@ -41,7 +41,7 @@ data/consent.db: | $(STAMP)
 run: install data/consent.db ## Serve the web app on http://127.0.0.1:5000 with its batch workers (HOST=, PORT= to change)
 	$(PY) -m web --host $(HOST) --port $(PORT)
 
-worker: install ## Batch workers only, for another machine (CONSENT_QUEUE=redis://HOST:6379/0)
+worker: install ## Batch workers only, as their own service (docs/operations.md; CONSENT_QUEUE for Redis)
 	$(VENV)/bin/consent worker
 
 test: install browser ## Run the whole test suite (fixtures from CONSENT_FIXTURES)
