@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import socket
+import sqlite3
 import unicodedata
 import zipfile
 
@@ -301,3 +302,21 @@ def test_sweep_never_touches_a_job_that_is_not_finished(tmp_path):
         assert len(originals) == 2
     assert [batch_jobs.process(db, place, i, "here:1") for i in ids[1:]] == ["done", "done"]
     assert client.get(f"/batch/{job_id}/progress").get_json()["counts"]["ok"] == 3
+
+
+def test_a_busy_register_puts_the_photo_back_for_a_retry_and_loses_nothing(tmp_path):
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(register_busy_timeout_s=0.2))
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"e/a.jpg": landscape_jpeg()}))
+    place = checked_photos.Place.from_app(app)
+    db = connect(app.config["CONSENT_DB"], 0.2)
+    (check_id,) = [r["id"] for r in db["web_checks"].rows_where("job_id = ?", [job_id])]
+    other = sqlite3.connect(app.config["CONSENT_DB"])
+    other.execute("begin immediate")  # a long import holds the register
+    with pytest.raises(batch_jobs.TryAgain):
+        batch_jobs.process(db, place, check_id, "here:1", last_try=False)
+    other.rollback()
+    row = db["web_checks"].get(check_id)
+    assert row["state"] == "queued" and not row["attempts"] and row["upload_path"]
+    assert batch_jobs.process(db, place, check_id, "here:1") == "done"
+    assert client.get(f"/batch/{job_id}/progress").get_json()["counts"]["ok"] == 1

@@ -326,7 +326,12 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
     :class:`TryAgain` with the photo back in the queue, unless ``last_try``: then, like any
     other failure, the photo is recorded as "could not be checked" with the reason.
     """
-    row = claim(db, check_id, worker)
+    try:
+        row = claim(db, check_id, worker)
+    except sqlite3.OperationalError as exc:
+        if _is_transient(exc):  # nothing taken, nothing to record: the task is tried again later
+            raise TryAgain(f"{check_id}: the register is busy ({exc})") from None
+        raise
     if row is None:
         return "skipped"
     limit = place.settings.batch_retries + 1
