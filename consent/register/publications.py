@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass, field
 
 from ..errors import RegisterError
@@ -164,6 +165,23 @@ class _Judged:
     changes: list[Change] = field(default_factory=list)
 
 
+@dataclass
+class _Seen:
+    """What the last takedown list of one register file was judged with, so the next one
+    re-judges only publications of people whose register inputs changed."""
+
+    view_key: tuple | None = None
+    #: (person id, channel) -> that person's inputs (see _Inputs) at the last list
+    people: dict = field(default_factory=dict)
+    #: person id -> ids of the publications judged with them
+    by_person: dict = field(default_factory=dict)
+
+
+_seen: dict[str, _Seen] = {}
+#: one list at a time per process: the memo above is shared by the web server's threads
+_lock = threading.Lock()
+
+
 def _view_key(view, settings: Settings) -> tuple:
     """What every judgement depends on besides the people in the photo: the channels, the
     settings and every pupil on roll's names (the caption rule looks for them)."""
@@ -205,26 +223,52 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
     date that has passed puts a photo here without anyone acting. ``include_done`` also lists
     those already marked taken down. A publication whose inputs (the consent, flags and names
     of the people in it, the roll, the settings) are the same as at its last judgement in this
-    process keeps that judgement: after one withdrawal only the photos of that person are
-    judged from scratch.
+    process keeps that judgement: the people's inputs are compared once each, so after one
+    withdrawal only the photos of that person are judged from scratch.
     """
     from .view import load_view
 
     settings = settings or reg.settings
     view = view or load_view(reg, settings, on=on, with_gallery=False)
+    with _lock:
+        found = _judge_all(reg, settings, view, include_done)
+    out = []
+    for pub_id, changes in found:
+        pub = get(reg, pub_id)
+        causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
+        out.extend(Takedown(pub, change, causes) for change in changes)
+    return out
+
+
+def _judge_all(reg, settings: Settings, view, include_done: bool) -> list[tuple[int, list[Change]]]:
+    """(publication id, changes) of every publication no longer ok, newest first."""
     view_key, people = _view_key(view, settings), _Inputs(view)
-    sql = "SELECT id, channel, verdict, photo_sha256, length(stored) FROM publications"
+    # light columns only: reading each stored check's text would cost more than judging it
+    sql = "SELECT id, channel, verdict, photo_sha256, published_at FROM publications"
     if not include_done:
         sql += " WHERE taken_down_at IS NULL"
     path, found = str(reg.path), []
+    seen = _seen.setdefault(path, _Seen())
+    everything = seen.view_key != view_key  # other channels, settings or roll: judge them all
+    dirty: set[int] = set()
+    if everything:
+        seen.people.clear()
+        seen.by_person.clear()
+    else:
+        for (pid, channel), before in list(seen.people.items()):
+            now = people.of(pid, channel)
+            if now != before:
+                dirty |= seen.by_person.get(pid, set())
+                seen.people[(pid, channel)] = now
+    seen.view_key = view_key
     rows = reg.db.conn.execute(sql + " ORDER BY id DESC").fetchall()
     stale = [r[0] for r in rows if (j := _judged.get((path, r[0]))) is None or j.row_key != tuple(r[3:]) + r[1:3]]
     texts = dict(reg.db.conn.execute("SELECT id, stored FROM publications").fetchall()) if stale else {}
-    for pub_id, channel, verdict, sha, size in rows:
+    for pub_id, channel, verdict, sha, at in rows:
         key = (path, pub_id)
         judged = _judged.get(key)
-        if judged is None or judged.row_key != (sha, size, channel, verdict):
-            judged = _judged[key] = _Judged((sha, size, channel, verdict),
+        if judged is None or judged.row_key != (sha, at, channel, verdict):
+            judged = _judged[key] = _Judged((sha, at, channel, verdict),
                                             StoredCheck.from_json(json.loads(texts[pub_id])))
         stored = judged.stored
         if not stored.person_ids:
@@ -232,19 +276,18 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
         if channel not in view.channels:
             found.append((pub_id, [Change(channel, verdict, "block", f"the channel {channel} no longer exists")]))
             continue
-        inputs = (view_key, channel, tuple([people.of(pid, channel) for pid in stored.person_ids]))
-        if inputs != judged.inputs:
-            result = stored.judge(view, settings, channels=[channel])
-            judged.changes = what_changed({channel: verdict}, result, view, stored.person_ids, stored.codes)
-            judged.inputs = inputs
+        if everything or judged.inputs is None or pub_id in dirty:
+            inputs = (view_key, channel, tuple([people.of(pid, channel) for pid in stored.person_ids]))
+            if inputs != judged.inputs:
+                result = stored.judge(view, settings, channels=[channel])
+                judged.changes = what_changed({channel: verdict}, result, view, stored.person_ids, stored.codes)
+                judged.inputs = inputs
+            for pid in stored.person_ids:
+                seen.by_person.setdefault(pid, set()).add(pub_id)
+                seen.people[(pid, channel)] = people.of(pid, channel)
         if judged.changes:
             found.append((pub_id, judged.changes))
-    out = []
-    for pub_id, changes in found:
-        pub = get(reg, pub_id)
-        causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
-        out.extend(Takedown(pub, change, causes) for change in changes)
-    return out
+    return found
 
 
 def _causes(view, person_id: int, channel: str) -> bool:
