@@ -43,16 +43,6 @@ def _secret_key(data: Path) -> str:
     return path.read_text().strip()
 
 
-def _when(timestamp: float | None) -> str:
-    """A Unix time as staff read it: ``3 Mar 2026, 14:05`` (server local time)."""
-    import time as _time
-
-    if not timestamp:
-        return ""
-    t = _time.localtime(timestamp)
-    return f"{t.tm_mday} {_time.strftime('%b %Y, %H:%M', t)}"
-
-
 def _sweep_now_and_then(app: Flask) -> None:
     """Delete expired safe copies at most every ``checked_photos.SWEEP_EVERY`` seconds, on a request's way in."""
     import time
@@ -88,6 +78,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.config.update(test_config)
+    # settings given by the caller (tests) are not replaced by a settings.toml found later
+    app.config.setdefault("CONSENT_SETTINGS_FIXED", "CONSENT_SETTINGS" in test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data)
 
@@ -99,7 +91,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
-    app.jinja_env.filters["when"] = _when
+    from .words import uk_date, uk_when
+
+    app.jinja_env.filters["when"] = uk_when
+    app.jinja_env.filters["date"] = uk_date
     from .result_cards import verdict_words
 
     app.jinja_env.filters["verdict_words"] = verdict_words
@@ -114,6 +109,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
             # a whole folder: a larger limit for this one view, set before the form is read
             request.max_content_length, request.max_form_parts = upload_limits(app)
+        from .settings_page import reload_if_changed
+
+        reload_if_changed(app)
         security.load_user()
         security.check_csrf()
         _sweep_now_and_then(app)

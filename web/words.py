@@ -1,0 +1,149 @@
+"""How the pages say things: one UK date format everywhere, and the audit log in plain English.
+
+Dates read ``3 Mar 2026``; moments ``3 Mar 2026, 14:05`` (server local time). Audit actions
+and changes are written for the admin reading them, not as the codes the register stores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+#: consent states as people say them (the register's own words for the same states)
+CONSENT_WORDS = {"granted": "yes", "refused": "refused", "withdrawn": "withdrawn", "expired": "expired",
+                 "missing": "not asked"}
+
+#: audit actions: register changes, then the web app's own events
+ACTION_WORDS = {
+    "person.add": "added a person",
+    "person.update": "changed a person's details",
+    "person.purge": "deleted a leaver's data",
+    "register.purge": "removed leavers' data",
+    "register.restore": "restored the register from a backup",
+    "channel.add": "added a channel",
+    "consent.set": "recorded consent",
+    "consent.undo": "undid a consent change",
+    "flag.never_publish": "marked never to be published",
+    "flag.never_publish_cleared": "removed the never-publish mark",
+    "template.add": "enrolled a face photo",
+    "template.delete": "deleted face measurements",
+    "import": "imported from the MIS",
+    "review.requested": "sent a photo for sign-off",
+    "review.approved": "approved a photo",
+    "review.rejected": "did not approve a photo",
+    "download.safe": "downloaded a safe copy",
+    "download.blurred": "downloaded a blurred copy",
+    "download.batch_zip": "downloaded a batch's safe copies",
+    "batch.created": "started a batch",
+    "account.created": "created an account",
+    "token.created": "made an API token",
+    "token.revoked": "revoked an API token",
+    "settings.changed": "changed settings",
+}
+
+#: field names as words; fields not worth a reader's time are left out
+FIELD_WORDS = {
+    "status": "consent", "until": "until", "left_on": "left on", "year_group": "year", "form": "form",
+    "legal_forename": "forename", "legal_surname": "surname", "preferred_forename": "known as",
+    "preferred_surname": "surname known as", "mis_id": "MIS id", "role": "role",
+    "never_publish": "never publish", "reason": "reason", "label": "label", "name": "name",
+    "people": "people", "consents": "consent records", "templates": "face templates", "photo": "photo",
+    "user": "account", "roles": "roles", "photos": "photos", "title": "batch", "channels": "channels",
+    "verdict": "check said", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes",
+}
+QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
+         "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",
+         "never_publish_reason", "job", "batch", "token"}
+DATE_FIELDS = {"until", "left_on", "since", "before", "recorded_on"}
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def uk_date(value) -> str:
+    """A date as staff read it: ``3 Mar 2026`` ("" for none; unparseable text as it is)."""
+    d = _as_date(value)
+    if d is None:
+        return "" if value in (None, "") else str(value)
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def uk_when(value) -> str:
+    """A moment (Unix time, or an ISO date-time from the register) as ``3 Mar 2026, 14:05``."""
+    if value in (None, "", 0):
+        return ""
+    if isinstance(value, (int, float)):
+        t = time.localtime(value)
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone()
+        t = moment.timetuple()
+    return f"{t.tm_mday} {time.strftime('%b %Y, %H:%M', t)}"
+
+
+def action_words(action: str) -> str:
+    return ACTION_WORDS.get(action, action.replace(".", ": ").replace("_", " "))
+
+
+def _value(key: str, value) -> str:
+    if isinstance(value, bool) or value in (0, 1) and key == "never_publish":
+        return "yes" if value else "no"
+    if key == "status":
+        return CONSENT_WORDS.get(value, str(value))
+    if key in DATE_FIELDS:
+        return uk_date(value)
+    if value is None or value == "":
+        return "none"
+    return str(value)
+
+
+def describe_change(before, after) -> str:
+    """A change in words, changed fields only: ``website: consent not asked → yes; until 31 Jul 2027``."""
+    before = before if isinstance(before, dict) else {}
+    if not isinstance(after, dict):
+        return "" if after is None else str(after)[:200]
+    head = str(after["channel"]).replace("_", " ") + ": " if after.get("channel") else ""
+    parts = []
+    for key, new in after.items():
+        if key == "channel" or key in QUIET or new in (None, "") or before.get(key) == new:
+            continue
+        label = FIELD_WORDS.get(key, key.replace("_", " "))
+        old = before.get(key, "missing" if key == "status" else None)
+        if old in (None, ""):
+            parts.append(f"{label} {_value(key, new)}")
+        else:
+            parts.append(f"{label} {_value(key, old)} → {_value(key, new)}")
+    if after.get("note"):
+        parts.append(f"note: {after['note']}")
+    return (head + "; ".join(parts))[:300]
+
+
+def describe_event(detail: dict) -> str:
+    """A web audit event's details in words: ``photo obama1.jpg; note “for the newsletter”``."""
+    parts = []
+    for key, value in (detail or {}).items():
+        if value in (None, "") or key in ("job", "token"):
+            continue
+        if key == "note":
+            parts.append(f"note “{value}”")
+        elif key == "verdict":
+            from .result_cards import verdict_words
+
+            parts.append(f"check said {verdict_words(value)}")
+        else:
+            parts.append(f"{FIELD_WORDS.get(key, key.replace('_', ' '))} {value}")
+    return "; ".join(parts)
