@@ -22,6 +22,7 @@ from flask import (
 from consent.errors import ConsentError
 
 from .errors import wants_json
+from .words import uk_date
 from .request_register import get_register
 from .security import roles_required
 
@@ -33,6 +34,8 @@ STATUS_WORDS = {"granted": "yes", "refused": "refused", "withdrawn": "withdrawn"
 PAGE_SIZE = 250
 #: how long an uploaded CSV waits for "import these rows" after its preview
 IMPORT_TTL = 3600
+#: seconds a consent change can be undone after it is saved
+UNDO_SECONDS = 120
 
 
 def _by() -> str:
@@ -85,21 +88,93 @@ def index():
 @bp.post("/people/<int:person_id>/consent")
 @roles_required("admin")
 def set_consent(person_id: int):
-    """One cell of the matrix: record granted/refused/withdrawn for one channel."""
+    """One consent change, after the admin confirmed it: granted/refused/withdrawn for one
+    channel (``until``: the last day a grant is valid). It can be undone for ``UNDO_SECONDS``."""
     f = request.form
-    back = f.get("back") or url_for("register.person", person_id=person_id)
-    if not back.startswith("/"):
-        back = url_for("register.index")
+    back = _back(person_id)
+    reg = get_register()
     try:
-        state = get_register().record_consent(
+        state = reg.record_consent(
             person_id, f.get("channel", ""), f.get("status", ""), until=f.get("until") or None,
             note=f.get("note") or None, source="web", by=_by(),
         )
     except ConsentError as exc:
         return _fail(exc, back)
+    record_id = reg.latest_consent_id(person_id, state.channel)
+    if wants_json():
+        return jsonify({"channel": state.channel, "status": state.status, "words": STATUS_WORDS[state.status],
+                        "until": uk_date(state.until), "record": record_id, "undo_seconds": UNDO_SECONDS})
+    flash(f"Saved: {state.channel.replace('_', ' ')} consent is now “{STATUS_WORDS[state.status]}”.", "info")
+    session_undo = {"person": person_id, "channel": state.channel, "record": record_id}
+    return redirect(_with_undo(back, session_undo))
+
+
+def _back(person_id: int) -> str:
+    back = request.form.get("back") or url_for("register.person", person_id=person_id)
+    return back if back.startswith("/") and not back.startswith("//") else url_for("register.index")
+
+
+def _with_undo(back: str, undo: dict) -> str:
+    from urllib.parse import urlencode
+
+    sep = "&" if "?" in back else "?"
+    return f"{back}{sep}{urlencode({'undo_person': undo['person'], 'undo_channel': undo['channel'], 'undo_record': undo['record']})}"
+
+
+@bp.post("/people/<int:person_id>/consent/undo")
+@roles_required("admin")
+def undo_consent(person_id: int):
+    """Take back the consent change just made (within ``UNDO_SECONDS``); audited either way."""
+    back = _back(person_id)
+    try:
+        state = get_register().undo_consent(
+            person_id, request.form.get("channel", ""), int(request.form.get("record") or 0),
+            within_s=UNDO_SECONDS, by=_by())
+    except (ConsentError, ValueError) as exc:
+        if isinstance(exc, ValueError):
+            exc = ConsentError("that change cannot be undone")
+        return _fail(exc, back)
     if wants_json():
         return jsonify({"channel": state.channel, "status": state.status, "words": STATUS_WORDS[state.status]})
-    flash("Consent saved.", "info")
+    flash(f"Undone: {state.channel.replace('_', ' ')} consent is back to “{STATUS_WORDS[state.status]}”.", "info")
+    return redirect(back)
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@roles_required("admin")
+def add_person():
+    """Add one pupil or member of staff (a new starter between MIS imports)."""
+    f = request.form
+    if request.method == "POST":
+        try:
+            p = get_register().add_person(
+                f.get("mis_id", "").strip(), f.get("forename", "").strip(), f.get("surname", "").strip(),
+                role=f.get("role", "pupil"), preferred_forename=f.get("preferred_forename", "").strip() or None,
+                year_group=f.get("year", "").strip() or None, form=f.get("form", "").strip() or None,
+                by=_by(),
+            )
+        except ConsentError as exc:
+            flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
+            return render_template("person_new.html", form=f), 400
+        flash(f"{p.display_name} is added. Record their consent for each channel below.", "info")
+        return redirect(url_for("register.person", person_id=p.id))
+    return render_template("person_new.html", form={})
+
+
+@bp.post("/people/<int:person_id>/left")
+@roles_required("admin")
+def set_left(person_id: int):
+    """Record (or clear) the day someone left; leavers' data is purged from the Leavers page."""
+    back = url_for("register.person", person_id=person_id)
+    left_on = None if request.form.get("action") == "clear" else (request.form.get("left_on") or "").strip()
+    if left_on == "":
+        flash("Choose the day they left.", "error")
+        return redirect(back)
+    try:
+        p = get_register().update_person(person_id, left_on=left_on, by=_by())
+    except ConsentError as exc:
+        return _fail(exc, back)
+    flash(f"{p.display_name} left on {uk_date(p.left_on)}." if p.left_on else f"{p.display_name} is on roll again.", "info")
     return redirect(back)
 
 
@@ -299,7 +374,8 @@ def leavers():
         flash(str(exc)[:1].upper() + str(exc)[1:], "error")
         return render_template("leavers.html", result=None, before=before), 400
     if confirmed:
-        flash(f"Purged {len(result.people)} people who left before {before}: their consent records "
-              f"({result.consents}) and face templates ({result.templates}) are deleted.", "info")
+        n = len(result.people)
+        flash(f"Deleted the data of {n} {'person' if n == 1 else 'people'} who left before {uk_date(before)}: "
+              f"their consent records ({result.consents}) and face templates ({result.templates}).", "info")
         return redirect(url_for("register.leavers", before=before))
     return render_template("leavers.html", result=result, before=before)

@@ -724,6 +724,44 @@ class Register:
                 by=by,
             )
 
+    def latest_consent_id(self, person_id: int, channel: str) -> int | None:
+        """The id of the newest consent record for one person and channel (None: none yet)."""
+        row = self.db.conn.execute(
+            "SELECT max(id) FROM consents WHERE person_id = ? AND channel = ?",
+            [person_id, channel_key(channel)],
+        ).fetchone()
+        return row[0] if row else None
+
+    def undo_consent(self, person, channel: str, record_id: int, within_s: float,
+                     by: str | None = None) -> ConsentState:
+        """Take back a consent record made by mistake, within ``within_s`` seconds of recording
+        it and only while it is the newest for its channel; audited as ``consent.undo``. The
+        consent in force before it applies again. A refused or withdrawn biometric consent
+        cannot be undone (the face templates are already deleted). Returns the state now."""
+        with self.transaction():
+            current = self.resolve(person)
+            ch = self.channel(channel)
+            row = self.db.conn.execute(
+                "SELECT id, status, recorded_at FROM consents WHERE id = ? AND person_id = ? AND channel = ?",
+                [record_id, current.id, ch.name],
+            ).fetchone()
+            if row is None or row[0] != self.latest_consent_id(current.id, ch.name):
+                raise RegisterError("that consent change cannot be undone: a newer one was recorded since")
+            age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(row[2])).total_seconds()
+            if age > within_s:
+                raise RegisterError(
+                    f"that consent change is more than {int(within_s)} seconds old; record the "
+                    "right consent instead")
+            if ch.name == BIOMETRIC and row[1] != "granted":
+                raise RegisterError("face templates were deleted when biometric consent was "
+                                    "refused or withdrawn; record the consent again and re-enrol")
+            before = self.consent_state(current.id, ch.name)
+            self.db.conn.execute("DELETE FROM consents WHERE id = ?", [record_id])
+            after = self.consent_state(current.id, ch.name)
+            self.audit_change("consent.undo", current.id, before=before.to_json(),
+                              after={**after.to_json(), "channel": ch.name}, by=by)
+        return self.consent_state(current.id, ch.name)
+
     def consent_state(self, person_id: int, channel: str, on: dt.date | None = None) -> ConsentState:
         """The consent in force for one person and channel on ``on`` (default today).
 

@@ -1,33 +1,96 @@
-// Register pages: a consent cell saves itself when changed (a real POST with the CSRF token);
-// drop zones put dropped files into their form (enrolment photos are sent at once).
+// Register pages: a consent cell is saved only by its Save button, after confirming what will be
+// recorded, and can be undone for a short while; drop zones put dropped files into their form
+// (enrolment photos are sent at once).
 (function () {
   "use strict";
   var token = window.consent.csrfToken();
 
+  // Consent cells: choosing in the list changes nothing by itself (arrow keys move through the
+  // list safely). Save asks to confirm what will be recorded, then the cell offers Undo for a
+  // short while; both are recorded in the audit log.
+  function post(url, data) {
+    return fetch(url, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-CSRF-Token": token, "X-Requested-With": "fetch", "Accept": "application/json" },
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error ? body.error.message : "Not saved.");
+        return body;
+      });
+    });
+  }
+
+  function show(select, body) {
+    select.dataset.current = body.status;
+    select.dataset.currentWords = body.words;
+    select.className = "st-" + body.status;
+    var blank = select.querySelector('option[value=""]');
+    if (["granted", "refused", "withdrawn"].indexOf(body.status) >= 0) {
+      select.value = body.status;
+    } else if (blank) {
+      blank.textContent = body.words;
+      select.value = "";
+    }
+  }
+
   document.querySelectorAll("form.cell-form").forEach(function (form) {
     var select = form.querySelector("select");
-    form.querySelector("button.save").hidden = true;
-    select.addEventListener("change", function () {
-      if (!select.value) return;
-      var cell = form.parentElement;
+    var until = form.querySelector("input.until");
+    var note = form.querySelector(".cell-status");
+    var cell = form.parentElement;
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var words = select.options[select.selectedIndex].textContent.trim();
+      var changedUntil = until && until.value !== (until.defaultValue || "");
+      if (!select.value || (select.value === select.dataset.current && !changedUntil)) {
+        note.textContent = "Nothing to save: choose another answer first.";
+        return;
+      }
+      var text = "Record " + form.dataset.channelLabel + " consent for " + form.dataset.person + ": “" + words + "”" +
+        (until && until.value && select.value === "granted" ? " until " + until.value : "") +
+        "?\nNow: “" + select.dataset.currentWords + "”. You can undo it for a short while.";
+      if (form.dataset.channel === "biometric" && select.value !== "granted") {
+        text += "\nThis deletes their face measurements at once; it cannot be undone.";
+      }
+      if (!window.confirm(text)) {
+        note.textContent = "Not saved.";
+        return;
+      }
       cell.classList.remove("saved", "failed");
-      fetch(form.action, {
-        method: "POST", body: new FormData(form), credentials: "same-origin",
-        headers: { "X-CSRF-Token": token, "X-Requested-With": "fetch", "Accept": "application/json" },
-      }).then(function (r) {
-        return r.json().then(function (body) {
-          if (!r.ok) throw new Error(body.error ? body.error.message : "Not saved.");
-          select.dataset.current = body.status;
-          select.className = "st-" + body.status;
-          cell.classList.add("saved");
-          announce("Saved: " + body.words);
+      post(form.action, new FormData(form)).then(function (body) {
+        show(select, body);
+        if (until) until.defaultValue = until.value;
+        cell.classList.add("saved");
+        note.textContent = "Saved: " + body.words + ". ";
+        announce("Saved: " + body.words);
+        if (form.dataset.channel === "biometric" && body.status !== "granted") return;
+        var undo = document.createElement("button");
+        undo.type = "button";
+        undo.className = "button small undo";
+        undo.textContent = "Undo";
+        note.appendChild(undo);
+        var timer = window.setTimeout(function () { undo.remove(); }, (body.undo_seconds || 60) * 1000);
+        undo.addEventListener("click", function () {
+          window.clearTimeout(timer);
+          var data = new FormData();
+          data.append("channel", body.channel);
+          data.append("record", body.record);
+          post(form.dataset.undoUrl, data).then(function (back) {
+            show(select, back);
+            note.textContent = "Undone: back to " + back.words + ".";
+            announce("Undone: back to " + back.words);
+            select.focus();
+          }).catch(function (err) {
+            note.textContent = err.message;
+            announce(err.message);
+          });
         });
       }).catch(function (err) {
         cell.classList.add("failed");
         var current = select.dataset.current;
         select.value = ["granted", "refused", "withdrawn"].indexOf(current) >= 0 ? current : "";
+        note.textContent = err.message || "Not saved.";
         announce(err.message || "Not saved.");
-        window.alert(err.message || "Not saved.");
       });
     });
   });
@@ -42,6 +105,9 @@
     var form = zone.closest("form");
     var input = zone.querySelector("input[type=file]");
     var submitNow = form.classList.contains("drop-submit");
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); input.click(); }
+    });
     window.consent.dropZone(zone, function (e) {
       input.files = e.dataTransfer.files;
       input.dispatchEvent(new Event("change"));

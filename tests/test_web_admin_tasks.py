@@ -1,0 +1,107 @@
+"""Register admin in the browser's pages: add one person, leaving date, consent until a date,
+consent changes that can be undone, settings changed in the page, and an audit log in words."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from consent.register.store import Register
+
+from tests.web_helpers import client_as, make_app, post
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def admin(app):
+    return client_as(app, "admin")
+
+
+def _add(admin, **extra):
+    data = {"mis_id": "N300", "forename": "Ada", "surname": "Stone", "role": "pupil", "year": "3", "form": "3S"}
+    data.update(extra)
+    return post(admin, "/register/people/new", data)
+
+
+def test_admin_adds_one_person_and_a_taken_mis_id_is_refused_with_a_reason(app, admin):
+    response = _add(admin)
+    assert response.status_code == 302
+    with Register(app.config["CONSENT_DB"]) as reg:
+        ada = reg.person_by_mis_id("N300")
+    assert ada.display_name == "Ada Stone" and ada.year_group == "3"
+    again = _add(admin, forename="Other")
+    assert again.status_code == 400 and "N300 is already in the register" in again.get_data(as_text=True)
+
+
+def test_leaving_date_is_recorded_and_the_leavers_page_finds_them(app, admin):
+    _add(admin)
+    with Register(app.config["CONSENT_DB"]) as reg:
+        pid = reg.person_by_mis_id("N300").id
+    post(admin, f"/register/people/{pid}/left", {"left_on": "2026-07-22"})
+    page = admin.get(f"/register/people/{pid}").get_data(as_text=True)
+    assert "Left on 22 Jul 2026" in page
+    leavers = admin.get("/register/leavers?before=2026-08-01").get_data(as_text=True)
+    assert "Ada Stone" in leavers and "1 person left before 1 Aug 2026" in leavers
+    none = admin.get("/register/leavers?before=2026-01-01").get_data(as_text=True)
+    assert "Nobody left before 1 Jan 2026" in none and "Leaving" in none  # says how a date is set
+
+
+def test_consent_until_a_date_and_undo_within_the_window(app, admin):
+    _add(admin)
+    with Register(app.config["CONSENT_DB"]) as reg:
+        pid = reg.person_by_mis_id("N300").id
+    js = {"X-Requested-With": "fetch", "Accept": "application/json"}
+    body = post(admin, f"/register/people/{pid}/consent",
+                {"channel": "website", "status": "granted", "until": "2027-07-31"}, headers=js).get_json()
+    assert body["status"] == "granted" and body["until"] == "31 Jul 2027" and body["record"]
+    body2 = post(admin, f"/register/people/{pid}/consent", {"channel": "website", "status": "withdrawn"}, headers=js).get_json()
+    undone = post(admin, f"/register/people/{pid}/consent/undo",
+                  {"channel": "website", "record": body2["record"]}, headers=js).get_json()
+    assert undone["status"] == "granted"  # back to what it was, until date included
+    with Register(app.config["CONSENT_DB"]) as reg:
+        assert str(reg.consent_state(pid, "website").until) == "2027-07-31"
+        actions = [e.action for e in reg.audit(person=pid)]
+    assert "consent.undo" in actions
+    # an older change cannot be undone once a newer one exists
+    stale = post(admin, f"/register/people/{pid}/consent/undo", {"channel": "website", "record": body2["record"]}, headers=js)
+    assert stale.status_code == 400
+    log = admin.get("/audit/").get_data(as_text=True)
+    assert "undid a consent change" in log and "recorded consent" in log
+    assert "website: consent not asked → yes; until 31 Jul 2027" in log
+    assert "consent.set" not in log and "flag.never_publish" not in log
+
+
+def test_settings_are_changed_in_the_page_validated_audited_and_applied_at_once(app, admin):
+    page = admin.get("/admin/settings/").get_data(as_text=True)
+    assert re.search(r"safe copy expiry hours.*?value=\"24\".*?>24<", page, re.S)  # the default shown
+    bad = post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "two days"}, follow_redirects=True)
+    assert "Nothing was changed" in bad.get_data(as_text=True)
+    assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
+    post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "48", "min_group_size": "-1"})
+    assert app.config["CONSENT_SETTINGS"].min_group_size == 3  # negative refused, nothing written
+    post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "48"})
+    assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 48
+    toml = (app.config["CONSENT_DATA"] + "/settings.toml")
+    assert "safe_copy_expiry_hours = 48" in open(toml).read()
+    from consent.settings import load
+
+    assert load(toml).safe_copy_expiry_hours == 48
+    assert "safe copy expiry hours: 24 → 48" in admin.get("/audit/").get_data(as_text=True)
+
+
+def test_a_hand_edit_of_settings_toml_is_picked_up_without_a_restart(tmp_path):
+    app = make_app(tmp_path)
+    admin = client_as(app, "admin")
+    admin.get("/admin/settings/")
+    with open(app.config["CONSENT_DATA"] + "/settings.toml", "w") as fh:
+        fh.write("min_group_size = 4\n")
+    import os
+
+    os.utime(app.config["CONSENT_DATA"] + "/settings.toml", ns=(1, 10**18))
+    admin.get("/admin/settings/")
+    assert app.config["CONSENT_SETTINGS"].min_group_size == 4
