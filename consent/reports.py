@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__, images
 from .errors import ConsentError
-from .results import JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label
+from .results import BLOCK, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label
 
 #: face box colours by state (green cleared, red no consent, amber review)
 STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900"}
@@ -127,6 +127,7 @@ main{padding:1rem 1.5rem}.filters{margin:.5rem 0 1rem}.filters label{margin-righ
 #f-ok:checked~.grid .card:not(.v-ok),#f-review:checked~.grid .card:not(.v-review),
 #f-block:checked~.grid .card:not(.v-block),#f-error:checked~.grid .card:not(.v-error){display:none}
 input[name=f]{margin-left:.2rem}
+.withheld{display:flex;align-items:center;justify-content:center;min-height:10rem;margin:.5rem 0;padding:1rem;border-radius:4px;background:#9aa0a6;color:#fff;font-weight:600;text-align:center}
 """
 
 
@@ -142,8 +143,14 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
         word = VERDICT_WORDS[verdict]
         parts = [f'<div class="card v-{verdict}"><div class="name">{esc(r.name)}</div>',
                  f'<span class="badge {verdict}">{esc(word)}</span>']
-        thumb = None if r.error else thumbnail(r)
-        if thumb:
+        blocked = verdict == BLOCK
+        thumb = None if (r.error or blocked) else thumbnail(r)
+        if blocked:
+            # a shared report never shows a photo that must not be published
+            why = next((x.message for x in r.reasons if x.severity == "block"), "blocked")
+            parts.append(f'<div class="withheld" role="img" aria-label="Photo not shown">'
+                         f"Photo not shown: {esc(why)}</div>")
+        elif thumb:
             parts.append(f'<img src="{thumb}" alt="{esc(r.name)} with {len(r.faces)} face(s) marked">')
         if r.error:
             parts.append(f"<p>{esc(r.error)}</p>")

@@ -177,3 +177,34 @@ def test_comms_sends_many_batch_photos_with_one_note_and_a_senior_approves_the_b
     post(senior, "/review/batch/job1/approve", {"check": [f"p{i}" for i in range(5)], "note": "lovely", "looked": "yes"})
     assert all(_get(app, f"p{i}")["review_state"] == "approved" for i in range(5))
     assert "5 new sign-off decisions" in comms.get("/").get_data(as_text=True)
+
+
+def test_a_shared_report_shows_a_blocked_photo_as_a_grey_box_with_the_reason(tmp_path):
+    from PIL import Image
+
+    from consent import reports
+    from consent.results import ChannelVerdict, PhotoCheck, Reason
+
+    photo = tmp_path / "a.jpg"
+    Image.new("RGB", (64, 48), "red").save(photo)
+    blocked = PhotoCheck(path=str(photo), name="a.jpg", channels=["press"],
+                         reasons=[Reason("no_consent", "block", "1 pupil without consent for press", ["press"])],
+                         verdicts={"press": ChannelVerdict("press", "block", "")})
+    ok = PhotoCheck(path=str(photo), name="b.jpg", channels=["press"], verdicts={"press": ChannelVerdict("press", "ok")})
+    page = reports.render_html([blocked, ok])
+    assert page.count("data:image/jpeg;base64") == 1  # only the ok photo is embedded
+    assert "Photo not shown: 1 pupil without consent for press" in page
+
+
+def test_the_csv_report_names_each_downloadable_safe_copy(tmp_path):
+    import csv
+    import io
+
+    from tests.test_web_batch import job_id_of, landscape_jpeg, send_folder
+
+    app = make_app(tmp_path, BATCH_INLINE=True)
+    comms = client_as(app, "comms")
+    job_id = job_id_of(send_folder(comms, {"e/a.jpg": landscape_jpeg(), "e/b.jpg": b"bad"}))
+    rows = list(csv.DictReader(io.StringIO(comms.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig"))))
+    by_photo = {r["photo"]: r["safe_copy"] for r in rows}
+    assert by_photo == {"e/a.jpg": "e/a.jpg", "e/b.jpg": ""}

@@ -197,14 +197,13 @@ def safe_zip(job_id: str):
     job = _job_for_viewer(job_id)
     items = [(i, checked_photos.available(i, "safe")) for i in _items(job_id)]
     items = [(i, path) for i, path in items if path is not None]
-    files = [(i["name"], path) for i, path in items]
+    files = [(_arcname(i, path, job["title"]), path) for i, path in items]
     if not files:
         return error_response(404, "No safe copies can be downloaded from this batch (none is cleared, or they have expired).", "none_available")
     out = tempfile.TemporaryFile()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # JPEGs do not compress further
         for name, path in files:
-            arcname = str(Path(name).with_suffix(path.suffix))
-            zf.write(path, arcname)
+            zf.write(path, name)
     out.seek(0)
     for item, _ in items:  # each photo is now published on the channels it is cleared for
         checked_photos.record_publication(
@@ -215,7 +214,16 @@ def safe_zip(job_id: str):
                      download_name=f"{_slug(job['title'])}-safe-copies.zip", max_age=0)
 
 
-def _results(job_id: str, for_html: bool):
+def _arcname(row: dict, path: Path, title: str) -> str:
+    """A safe copy's name in the zip: its path in the folder, or a neutral name (event and
+    number) in the same folder when the file name names someone on roll."""
+    if checked_photos.file_name_names_someone(row):
+        parent = Path(row["name"]).parent
+        return str(parent / checked_photos.download_name(row, "safe", path.suffix, title))
+    return str(Path(row["name"]).with_suffix(path.suffix))
+
+
+def _results(job_id: str, for_html: bool, title: str = ""):
     """The job's checks as :class:`PhotoCheck` objects for ``consent.reports``; the HTML report
     reads each photo from its safe copy (same size as the original, no metadata)."""
     from consent.results import PhotoCheck
@@ -229,7 +237,9 @@ def _results(job_id: str, for_html: bool):
         safe = row["safe_path"] if row["safe_path"] and Path(row["safe_path"]).is_file() else None
         result.path = safe if (for_html and safe) else row["name"]
         result.name = row["name"]
-        result.safe_copy = None
+        # the CSV's safe_copy column: the copy's name in the zip, when it can be downloaded
+        available = checked_photos.available(row, "safe")
+        result.safe_copy = _arcname(row, available, title) if available is not None else None
         results.append(result)
     return results
 
@@ -243,9 +253,9 @@ def report(job_id: str, fmt: str):
     if fmt not in ("csv", "html"):
         abort(404)
     if fmt == "csv":
-        data = reports.csv_bytes(_results(job_id, False))
+        data = reports.csv_bytes(_results(job_id, False, job["title"]))
     else:
-        data = reports.render_html(_results(job_id, True), title=f"Photo check: {job['title']}").encode()
+        data = reports.render_html(_results(job_id, True, job["title"]), title=f"Photo check: {job['title']}").encode()
     mimetype = "text/csv" if fmt == "csv" else "text/html"
     response = current_app.response_class(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{_slug(job["title"])}-report.{fmt}"'
