@@ -4,7 +4,8 @@ under ``build/screenshots/``.
 Starts a real server (``python -m web``) over a throw-away data folder, fills it through the
 pages themselves (CSV import, photo checks, a batch, a sign-off request) with the shared
 fixture photos (``CONSENT_FIXTURES``), and photographs every page in headless Chromium at a
-desktop width, plus the check page at a tablet width.
+desktop width (``NN-name.png``) and at a 390 px phone width (``NN-name-390.png``), plus the
+check page at a tablet width.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> int:
             page.get_by_role("link", name="Barack Obama").click()
             shots.take("08-register-person")
             shots.take("09-register-leavers", "/register/leavers")
+            shots.take("09a-register-add-person", "/register/people/new")
+            shots.take("09b-settings", "/admin/settings/")
 
             # the office view of a check: states, no names
             ctx_office = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -88,7 +91,10 @@ def main() -> int:
             office.locator("article.result .verdict-big").nth(2).wait_for()
             office_shots.take("12-check-results-office")
             card = office.locator("article.result", has_text="obama1.jpg")
-            card.get_by_role("button", name="Send to a senior for sign-off").click()
+            card.get_by_label("Note for the senior").fill("For the newsletter: class assembly")
+            card.locator("form.send-review button").click()
+            card = office.locator("article.result", has_text="obama1.jpg")
+            card.locator(".verdict-big.v-pending").wait_for()
             office_shots.take("13-check-sent-for-sign-off")
             tablet = browser.new_context(viewport={"width": 820, "height": 1180}, is_mobile=True, has_touch=True)
             tpage = tablet.new_page()
@@ -100,7 +106,15 @@ def main() -> int:
             senior_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             senior = senior_ctx.new_page()
             browser_sign_in(senior, server.url, "senior")
-            Shots(senior, server.url).take("15-sign-off-queue", "/review/")
+            senior_shots = Shots(senior, server.url)
+            senior_shots.take("15-sign-off-queue", "/review/")
+            item = senior.locator(".review-item", has_text="obama1.jpg")
+            item.get_by_label("Your note").fill("Fine for the newsletter")
+            item.get_by_role("button", name="Approve", exact=True).click()
+            senior.get_by_text("approved.").first.wait_for()
+            senior_shots.take("15a-sign-off-decided")
+            office_shots.take("15b-check-decision-seen-by-office", "/check/")
+            office_shots.take("15c-sent-for-sign-off", "/review/mine")
 
             # comms: a batch job
             comms_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -122,6 +136,14 @@ def main() -> int:
             comms_shots.take("18-batch-results")
             comms.goto(comms.url.split("?")[0] + "?show=review")
             comms_shots.take("19-batch-results-filtered")
+            if comms.locator("#select-all").count():
+                comms.locator("#select-all").click()
+                comms.get_by_label("Note for the senior").fill("For the summer newsletter")
+                comms.get_by_role("button", name="Send the ticked photos for sign-off").click()
+                comms_shots.take("19a-batch-sent-for-sign-off")
+            comms.locator(".gallery a").first.click()
+            comms_shots.take("19b-batch-photo-details")
+            senior_shots.take("19c-sign-off-queue-batch", "/review/")
 
             shots.take("20-audit-log", "/audit/")
             shots.take("21-forbidden", "/nope-404")
@@ -140,11 +162,18 @@ class Shots:
         self.base = base
 
     def take(self, name: str, path: str | None = None) -> None:
+        """The page at the desktop width, then the same page (no reload) at a phone's width."""
         if path:
             self.page.goto(self.base + path)
         self.page.wait_for_load_state("networkidle")
         self.page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
-        print(f"  {name}.png")
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": 390, "height": 844})
+        self.page.wait_for_timeout(100)
+        self.page.screenshot(path=str(OUT / f"{name}-390.png"), full_page=True)
+        wide = self.page.evaluate("() => document.documentElement.scrollWidth")
+        self.page.set_viewport_size(size)
+        print(f"  {name}.png, {name}-390.png" + (f"  (WIDER THAN 390 px: {wide} px)" if wide > 390 else ""))
 
 
 def _drop(page, path: Path) -> None:

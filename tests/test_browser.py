@@ -144,8 +144,11 @@ def test_import_a_csv_into_the_register(server, page, tmp_path):
     page.get_by_text("Imported: 2 added").wait_for()
     page.goto(server.url + "/register/?q=khan")
     assert page.get_by_role("link", name="Omar Khan").is_visible()
-    # edit in place: the cell saves itself, with the admin's name in the audit log
+    # a consent change is saved by its Save button after confirming what will be recorded,
+    # with the admin's name in the audit log
     page.get_by_label("Press consent for Omar Khan").select_option("withdrawn")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Save Press consent for Omar Khan").click()
     page.locator("td.saved").wait_for()
     page.goto(server.url + "/audit/?action=consent")
     assert "withdrawn" in page.locator("table").first.inner_text()

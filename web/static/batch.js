@@ -65,6 +65,12 @@
   }
 
   folder.addEventListener("change", function () { dropped = []; describe(); });
+  // Enter on a focused "Choose" button opens the file chooser, as Space does.
+  [folder, zip].forEach(function (chooser) {
+    chooser.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); chooser.click(); }
+    });
+  });
   zip.addEventListener("change", function () { droppedZip = null; describe(); });
 
   function walk(entry, path) {
