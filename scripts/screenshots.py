@@ -45,7 +45,7 @@ def main() -> int:
     try:
         with LiveServer(work / "data") as server, sync_playwright() as p:
             browser = launch_chromium(p)
-            ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", accept_downloads=True)
             page = ctx.new_page()
             page.set_default_timeout(120_000)
             shots = Shots(page, server.url)
@@ -77,7 +77,7 @@ def main() -> int:
             shots.take("09b-settings", "/admin/settings/")
 
             # the office view of a check: states, no names
-            ctx_office = browser.new_context(viewport={"width": 1280, "height": 900})
+            ctx_office = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
             office = ctx_office.new_page()
             office.set_default_timeout(120_000)
             browser_sign_in(office, server.url, "office")
@@ -96,14 +96,14 @@ def main() -> int:
             card = office.locator("article.result", has_text="obama1.jpg")
             card.locator(".verdict-big.v-pending").wait_for()
             office_shots.take("13-check-sent-for-sign-off")
-            tablet = browser.new_context(viewport={"width": 820, "height": 1180}, is_mobile=True, has_touch=True)
+            tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="en-GB", is_mobile=True, has_touch=True)
             tpage = tablet.new_page()
             browser_sign_in(tpage, server.url, "office")
             tpage.goto(server.url + "/check/")
             Shots(tpage, server.url).take("14-check-tablet")
 
             # senior: sign-off queue with names
-            senior_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+            senior_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
             senior = senior_ctx.new_page()
             browser_sign_in(senior, server.url, "senior")
             senior_shots = Shots(senior, server.url)
@@ -117,7 +117,7 @@ def main() -> int:
             office_shots.take("15c-sent-for-sign-off", "/review/mine")
 
             # comms: a batch job
-            comms_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+            comms_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
             comms = comms_ctx.new_page()
             comms.set_default_timeout(180_000)
             browser_sign_in(comms, server.url, "comms")
