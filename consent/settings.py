@@ -171,6 +171,16 @@ class Settings:
     setup_link_hours: int = 24
     #: longest side, in pixels, of the annotated preview shown on the check page
     preview_max_side: int = 1200
+    #: sign-off emails (optional; off while smtp_host is empty): the mail server, its port, the
+    #: sender address, and who hears that photos are waiting (comma-separated addresses, e.g.
+    #: the seniors' or the designated safeguarding lead's)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "consent@localhost"
+    signoff_email_to: str = ""
+    #: the school's email domain: a sender hears the decision at <user name>@<this domain>
+    #: (empty: senders see decisions in the app only)
+    staff_email_domain: str = ""
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

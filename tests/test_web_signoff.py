@@ -208,3 +208,66 @@ def test_the_csv_report_names_each_downloadable_safe_copy(tmp_path):
     rows = list(csv.DictReader(io.StringIO(comms.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig"))))
     by_photo = {r["photo"]: r["safe_copy"] for r in rows}
     assert by_photo == {"e/a.jpg": "e/a.jpg", "e/b.jpg": ""}
+
+
+# --- optional email, against a real local SMTP server ------------------------------------------
+
+
+def _wait_for(mail: list, count: int, seconds: float = 10.0) -> list:
+    deadline = time.time() + seconds
+    while len(mail) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return mail
+
+
+@pytest.fixture
+def smtp_server():
+    """aiosmtpd on a free local port; yields (port, the messages it received)."""
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    import socket
+    from email import message_from_bytes
+
+    received = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = controller_mod.Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, received
+    controller.stop()
+
+
+def test_no_email_is_sent_unless_smtp_is_configured(app, smtp_server):
+    port, received = smtp_server
+    _store(app, "e0", {"website": "review"})
+    post(client_as(app, "office"), "/check/e0/review", {"note": "n"})
+    time.sleep(0.5)
+    assert received == []  # smtp_host is empty by default
+
+
+def test_with_smtp_seniors_hear_of_waiting_photos_and_the_sender_hears_the_decision(tmp_path, smtp_server):
+    from dataclasses import replace
+
+    from consent.settings import DEFAULTS
+
+    port, received = smtp_server
+    settings = replace(DEFAULTS, smtp_host="127.0.0.1", smtp_port=port, smtp_from="consent@school.test",
+                       signoff_email_to="dsl@school.test, head@school.test", staff_email_domain="school.test")
+    app = make_app(tmp_path, CONSENT_SETTINGS=settings)
+    _store(app, "e1", {"website": "review"})
+    post(client_as(app, "office"), "/check/e1/review", {"note": "for the newsletter"})
+    (to, message), = _wait_for(received, 1)
+    assert to == ["dsl@school.test", "head@school.test"]
+    assert message["Subject"] == "1 photo waiting for your sign-off"
+    body = message.get_payload()
+    assert "e1.jpg" in body and "for the newsletter" in body and "/review/" in body
+    post(client_as(app, "senior"), "/review/e1/approve", {"note": "fine"})
+    (to, message) = _wait_for(received, 2)[1]
+    assert to == ["office@school.test"] and message["Subject"] == "Sign-off: e1.jpg approved"
+    assert "The senior's note: fine" in message.get_payload()

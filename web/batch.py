@@ -18,7 +18,7 @@ from flask import (
     url_for,
 )
 
-from . import batch_jobs, checked_photos
+from . import batch_jobs, checked_photos, email_notice
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response
@@ -168,7 +168,7 @@ def send_for_review(job_id: str):
         flash("Tick the photos to send for sign-off first.", "error")
         return redirect(url_for("batch.show", job_id=job_id, show=request.form.get("show", "all")))
     note = request.form.get("note", "").strip()[:1000]
-    sent, skipped = 0, 0
+    sent, skipped, names = 0, 0, []
     for check_id in ids[:5000]:
         row = checked_photos.get(db, check_id)
         if row is None or row.get("job_id") != job_id or not checked_photos.reviewable(row):
@@ -176,7 +176,11 @@ def send_for_review(job_id: str):
             continue
         checked_photos.request_review(db, row, g.user.id, note)
         log_event(db, g.user.username, "review.requested", check_id, {"photo": row["name"], "note": note, "batch": job_id})
+        names.append(row["name"])
         sent += 1
+    if names:
+        email_notice.photos_waiting(current_app.config["CONSENT_SETTINGS"], names, g.user.display_name, note,
+                                    url_for("review.index", _external=True))
     message = f"Sent {sent} photo{'' if sent == 1 else 's'} to a senior for sign-off."
     if skipped:
         message += f" {skipped} could not be sent (already sent, or OK to publish)."

@@ -15,7 +15,7 @@ from flask import (
 from consent.errors import ConsentError
 from consent.register import publications
 
-from . import result_cards, checked_photos
+from . import checked_photos, email_notice, result_cards
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response, wants_json
@@ -189,6 +189,8 @@ def send_for_review(check_id: str):
     note = request.form.get("note", "").strip()[:1000]
     checked_photos.request_review(get_db(), row, g.user.id, note)
     log_event(get_db(), g.user.username, "review.requested", check_id, {"photo": row["name"], "note": note})
+    email_notice.photos_waiting(current_app.config["CONSENT_SETTINGS"], [row["name"]], g.user.display_name,
+                                note, url_for("review.index", _external=True))
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_result.html", c=result_cards.card(checked_photos.get(get_db(), check_id), g.user))
     flash("Sent to a senior colleague for sign-off. You will see their decision here and under "

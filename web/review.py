@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from . import accounts, checked_photos, result_cards
+from . import accounts, checked_photos, email_notice, result_cards
 from .audit_log import log_event
 from .security import roles_required
 from .tables import get_db
@@ -125,8 +125,17 @@ def _decide(check_id: str, decision: str):
     log_event(db, g.user.username, f"review.{decision}", check_id,
               {"photo": row["name"], "note": note, "verdict": row["verdict"],
                "channels": ", ".join(channels)})
+    _tell_sender(row, decision, note)
     flash(f"{row['name']}: {'approved' if decision == 'approved' else 'not approved'}.", "info")
     return redirect(url_for("review.index"))
+
+
+def _tell_sender(row: dict, decision: str, note: str) -> None:
+    """Email the sender the decision, when SMTP is set up and their user name is an address."""
+    sender = accounts.get_user(get_db(), row["review_requested_by"]) if row.get("review_requested_by") else None
+    if sender is not None:
+        email_notice.decision_made(current_app.config["CONSENT_SETTINGS"], sender.username, row["name"],
+                                   decision, note, url_for("check.show", check_id=row["id"], _external=True))
 
 
 @bp.post("/<check_id>/approve")
@@ -163,6 +172,7 @@ def approve_batch(job_id: str):
             skipped += 1  # blocked everywhere: only a decision on its own can release it
             continue
         checked_photos.record_decision(db, row, "approved", g.user.id, note, channels, hours)
+        _tell_sender(row, "approved", note)
         log_event(db, g.user.username, "review.approved", check_id,
                   {"photo": row["name"], "note": note, "verdict": row["verdict"],
                    "channels": ", ".join(channels), "batch": job_id})

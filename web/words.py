@@ -136,9 +136,11 @@ def describe_event(detail: dict) -> str:
     """A web audit event's details in words: ``photo obama1.jpg; note “for the newsletter”``."""
     parts = []
     for key, value in (detail or {}).items():
-        if value in (None, "") or key in ("job", "token"):
+        if value in (None, "") or key in ("job", "token", "batch"):
             continue
-        if key == "note":
+        if key == "photos" and isinstance(value, int):
+            parts.append(f"{value} photo{'' if value == 1 else 's'}")
+        elif key == "note":
             parts.append(f"note “{value}”")
         elif key == "verdict":
             from .result_cards import verdict_words
