@@ -116,7 +116,11 @@ def test_settings_page_lists_the_settings_in_force_for_admins(tmp_path):
 
     app = make_app(tmp_path, CONSENT_SETTINGS=Settings(safe_copy_expiry_hours=6))
     page = client_as(app, "admin").get("/admin/settings/").get_data(as_text=True)
-    assert "safe_copy_expiry_hours" in page and "<strong>6</strong>" in page
+    import re
+
+    # the value in force, marked as changed, with the default beside it
+    assert re.search(r'name="safe_copy_expiry_hours" value="6"[^>]*class="changed"', page)
+    assert re.search(r'class="muted">24<br><span class="tag">changed', page)
     assert client_as(app, "office").get("/admin/settings/").status_code == 403
 
 
