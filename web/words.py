@@ -31,6 +31,9 @@ ACTION_WORDS = {
     "review.requested": "sent a photo for sign-off",
     "review.approved": "approved a photo",
     "review.rejected": "did not approve a photo",
+    "review.returned": "sent a sign-off back to the queue (consent changed)",
+    "publication.marked": "marked a photo as published",
+    "publication.taken_down": "took a photo down",
     "download.safe": "downloaded a safe copy",
     "download.blurred": "downloaded a blurred copy",
     "download.batch_zip": "downloaded a batch's safe copies",
@@ -49,7 +52,7 @@ FIELD_WORDS = {
     "never_publish": "never publish", "reason": "reason", "label": "label", "name": "name",
     "people": "people", "consents": "consent records", "templates": "face templates", "photo": "photo",
     "user": "account", "roles": "roles", "photos": "photos", "title": "batch", "channels": "channels",
-    "verdict": "check said", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes",
+    "verdict": "check said", "why": "because", "link": "link", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes",
 }
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
          "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",
@@ -136,8 +139,10 @@ def describe_event(detail: dict) -> str:
     """A web audit event's details in words: ``photo obama1.jpg; note “for the newsletter”``."""
     parts = []
     for key, value in (detail or {}).items():
-        if value in (None, "") or key in ("job", "token", "batch"):
+        if value in (None, "", []) or key in ("job", "token", "batch", "publication"):
             continue
+        if isinstance(value, (list, tuple)):
+            value = "; ".join(str(v).replace("_", " ") for v in value)
         if key == "photos" and isinstance(value, int):
             parts.append(f"{value} photo{'' if value == 1 else 's'}")
         elif key == "note":
