@@ -142,7 +142,7 @@ def describe_event(detail: dict) -> str:
         if value in (None, "", []) or key in ("job", "token", "batch", "publication"):
             continue
         if isinstance(value, (list, tuple)):
-            value = "; ".join(str(v).replace("_", " ") for v in value)
+            value = ("; " if key == "why" else ", ").join(str(v).replace("_", " ") for v in value)
         if key == "photos" and isinstance(value, int):
             parts.append(f"{value} photo{'' if value == 1 else 's'}")
         elif key == "note":
