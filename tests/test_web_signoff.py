@@ -21,11 +21,15 @@ from tests.web_helpers import client_as, make_app, post
 
 
 def _data(channels: dict[str, str], reasons=(), faces=(), blurred=None) -> dict:
-    data = {
-        "channels": {c: {"verdict": v, "detail": "", "summary": ""} for c, v in channels.items()},
-        "faces": list(faces), "reasons": list(reasons), "pupil_count": 3, "notes": [],
-        "metadata_found": [],
-    }
+    """A check's JSON as the library writes it, with exactly these verdicts and reasons."""
+    from consent.results import ChannelVerdict, PhotoCheck, Reason
+
+    full = [Reason.from_json({"channels": [], "faces": [], "senior_signoff": False, "suggestion": None, **r})
+            for r in reasons]
+    check = PhotoCheck(path="x.jpg", name="x.jpg", channels=list(channels), reasons=full, pupil_count=3,
+                       verdicts={c: ChannelVerdict(c, v) for c, v in channels.items()})
+    data = check.to_json(names=True, admin=True)
+    data["faces"] = list(faces)
     if blurred is not None:
         data["blurred"] = {"verdict": "ok", "channels": {c: {"verdict": v} for c, v in blurred.items()}}
     return data
