@@ -29,7 +29,7 @@ from werkzeug.utils import secure_filename
 
 from consent import images
 from consent.errors import ConsentError, ImageTooLarge
-from consent.rejudge import Change, StoredCheck, reason_codes, what_changed
+from consent.rejudge import Change, StoredCheck, what_changed
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
 
 from . import check_thread, preview
@@ -260,8 +260,11 @@ def _judge_again(db: sqlite_utils.Database, row: dict) -> None:
 
 def basis_now(row: dict) -> dict:
     """What a sign-off given now rests on: each channel's verdict and reason codes today."""
-    check = PhotoCheck.from_json(row["data"])
-    return {"verdicts": {c: v.verdict for c, v in check.verdicts.items()}, "codes": reason_codes(check)}
+    verdicts = channel_verdicts(row)
+    reasons = [r for r in (row.get("data") or {}).get("reasons", []) if r.get("severity") != "info"]
+    codes = {c: sorted({r["code"] for r in reasons if not r.get("channels") or c in r["channels"]})
+             for c in verdicts}
+    return {"verdicts": verdicts, "codes": codes}
 
 
 def _today(db: sqlite_utils.Database):
