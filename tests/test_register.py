@@ -415,6 +415,13 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
 # --- purge, export, backup, restore --------------------------------------------------------
 
 
+def test_a_purged_persons_id_is_never_given_to_someone_new(reg, zoe):
+    leaver = reg.add_person("A999", "Siân", "Llewellyn", left_on=TODAY - 400 * DAY)
+    purge_leavers(reg, TODAY - 30 * DAY)
+    newcomer = reg.add_person("A1000", "Harry", "Patel")
+    assert newcomer.id > leaver.id
+
+
 def test_purge_deletes_leavers_and_keeps_an_anonymised_trace(reg, zoe):
     leaver = reg.add_person("A999", "Siân", "Llewellyn", left_on=TODAY - 400 * DAY)
     reg.record_consent(leaver, "website", "granted")

@@ -506,16 +506,26 @@ class Register:
         return self.get_person(person_id)
 
     def insert_person_row(self, values: dict, by: str | None) -> int:
-        """Insert a cleaned person row and audit it (caller holds the transaction)."""
+        """Insert a cleaned person row and audit it (caller holds the transaction).
+
+        A person's id is never used again, even after a purge: stored checks and publication
+        records keep person ids, and a new pupil must not inherit a purged pupil's photos. The
+        audit log keeps every id it has seen (a purge redacts entries but keeps their ids), so
+        the next id is above both the people table's and the audit log's highest.
+        """
         stamp = self._time()
         cols = list(PERSON_FIELDS)
-        cur = self.db.conn.execute(
-            f"INSERT INTO people ({', '.join(cols)}, created_at, updated_at) "
-            f"VALUES ({', '.join('?' * len(cols))}, ?, ?)",
-            [values.get(c) for c in cols] + [stamp, stamp],
+        next_id = self.db.conn.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM people), 0), "
+            "coalesce((SELECT max(person_id) FROM audit), 0)) + 1"
+        ).fetchone()[0]
+        self.db.conn.execute(
+            f"INSERT INTO people (id, {', '.join(cols)}, created_at, updated_at) "
+            f"VALUES (?, {', '.join('?' * len(cols))}, ?, ?)",
+            [next_id] + [values.get(c) for c in cols] + [stamp, stamp],
         )
-        self.audit_change("person.add", cur.lastrowid, after={c: values.get(c) for c in cols}, by=by)
-        return cur.lastrowid
+        self.audit_change("person.add", next_id, after={c: values.get(c) for c in cols}, by=by)
+        return next_id
 
     def update_person(self, person: "Person | int | str", by: str | None = None, **changes) -> Person:
         """Change some of a person's details (fields as :func:`add_person`); audited."""
