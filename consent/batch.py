@@ -114,6 +114,10 @@ def run_batch(
     """
     options = options or BatchOptions()
     workers = workers or default_workers()
+    if len(jobs) > 1:
+        from .settings import load
+
+        settings = (settings or load()).for_batch()
     init = (db, settings, use_cache, kit_check, use_register)
     results: list[PhotoCheck | None] = [None] * len(jobs)
     done = 0

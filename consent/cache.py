@@ -1,7 +1,7 @@
 """Photo analyses remembered in the register database, so re-runs only redo what changed.
 
 The expensive part of a check (decoding, face detection, encodings, matching, the kit check's
-picture measurements, the metadata scan) is stored as an :class:`~consent.check.Analysis` keyed by the photo's
+picture measurements, the text read in the picture, the metadata scan) is stored as an :class:`~consent.check.Analysis` keyed by the photo's
 SHA-256, the settings in force, a fingerprint of the register's face templates and of the
 school kit profile. The cheap part — consent states and rules — is always re-derived from the
 register as it is now, and so are the caption's and file name's words (names in captions,
@@ -11,7 +11,9 @@ photo at once without touching the face models; only a change of templates (enro
 biometric withdrawal, purge) or settings makes photos be analysed again.
 
 Privacy: an analysis stores face boxes, person ids and distances, never face encodings or
-names. ``forget_stale`` deletes analyses made against other template sets, which is how
+register names. It does store the lines of text read in the picture (with their boxes), which
+may include names written on a badge or a page: they are what the picture shows to anyone, and
+keeping them is what lets a register change be judged without reading the photo again. ``forget_stale`` deletes analyses made against other template sets, which is how
 withdrawn or purged people's matches leave the cache.
 """
 

@@ -19,12 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import images, rules
-from .errors import ConsentError, UnknownChannel
+from .errors import ConsentError, ModelUnavailable, UnknownChannel
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import RuleContext
 from .register.records import today
 from .register.view import RegisterView, empty_view, load_view
 from .settings import DEFAULTS, Settings
+
+
+#: the note on a check made with the text check off
+TEXT_NOT_READ = "names written in the picture were not looked for (the text check was off)"
 
 
 @dataclass
@@ -41,12 +45,16 @@ class Analysis:
     #: what the kit check measured in the picture (consent.vision.kit.KitMeasures); words are added
     #: when the photo is judged, so a new caption needs no new analysis
     kit: object | None = None
+    #: the text read in the picture (consent.vision.text.TextReading): lines and their boxes, so
+    #: judging against a changed register needs no new reading; None when text was not read
+    text: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["faces"] = [f.to_json(names=True) for f in self.faces]
         data["kit"] = self.kit.to_json() if self.kit is not None else None
+        data["text"] = self.text.to_json() if self.text is not None else None
         return data
 
     @classmethod
@@ -57,10 +65,15 @@ class Analysis:
             from .vision.kit import KitMeasures
 
             kit = KitMeasures.from_json(data["kit"])
+        text = None
+        if data.get("text"):
+            from .vision.text import TextReading
+
+            text = TextReading.from_json(data["text"])
         return cls(
             sha256=data["sha256"], format=data["format"], width=data["width"], height=data["height"],
             faces=faces, metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
-            kit=kit, timings=dict(data.get("timings", {})),
+            kit=kit, text=text, timings=dict(data.get("timings", {})),
         )
 
 
@@ -111,6 +124,7 @@ def judge(
         settings=settings,
     )
     ctx.kit = _kit_decision(analysis.kit, ctx.context_text, settings)
+    ctx.text = analysis.text
     reasons = rules.evaluate(ctx)
     verdicts = {}
     for channel in channels:
@@ -131,7 +145,7 @@ def judge(
         reasons=reasons,
         verdicts=verdicts,
         metadata_found=list(analysis.metadata_found),
-        notes=list(analysis.notes),
+        notes=list(analysis.notes) + ([TEXT_NOT_READ] if analysis.text is None else []),
         timings=dict(analysis.timings),
     )
 
@@ -150,6 +164,8 @@ class Checker:
 
     ``db`` is a register path (default: ``CONSENT_DB`` or ``data/consent.db``); ``None`` with
     ``use_register=False`` checks against an empty register (every face unknown).
+    ``text_check`` reads the text in the picture (default: ``settings.text_check``; batches
+    pass ``settings.text_check_batch``).
     """
 
     def __init__(
@@ -160,10 +176,12 @@ class Checker:
         use_register: bool = True,
         use_cache: bool = True,
         kit_check: bool = True,
+        text_check: bool | None = None,
     ):
         from . import settings as settings_mod
 
         self.settings = settings or settings_mod.load()
+        self.text_check = self.settings.text_check if text_check is None else text_check
         self.db_path = db
         self.use_register = use_register
         self.use_cache = use_cache
@@ -242,6 +260,11 @@ class Checker:
             if cached is not None:
                 analysis = Analysis.from_json(cached)
                 analysis.timings = {"hash": timings["hash"], "cached": 1.0}
+                if self.text_check and (analysis.text is None or analysis.text.error):
+                    # analysed without reading text (a batch with it off) or the reader failed
+                    photo = images.load(path, max_side=self._decode_side(), settings=self.settings)
+                    analysis.text = self._read_text(photo, analysis.timings)
+                    cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
                 return analysis
         analysis = self._analyse(path, sha, view, timings)
         # an analysis a model could not finish is not kept: after a reinstall it runs again
@@ -254,7 +277,7 @@ class Checker:
         from . import metadata
 
         t = time.perf_counter()
-        photo = images.load(path, max_side=faces_mod.analysis_side(self.settings), settings=self.settings)
+        photo = images.load(path, max_side=self._decode_side(), settings=self.settings)
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -309,10 +332,28 @@ class Checker:
             boxes = [tuple(round(v / photo.scale) for v in d.box) for d in detected]
             measures = kit.measure(photo.array(), boxes, profile=self._kit_profile, settings=self.settings)
             timings["kit"] = time.perf_counter() - t
+        text = self._read_text(photo, timings) if self.text_check else None
         return Analysis(
             sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
-            metadata_found=found, notes=list(photo.notes), kit=measures, timings=timings,
+            metadata_found=found, notes=list(photo.notes), kit=measures, text=text, timings=timings,
         )
+
+    def _decode_side(self) -> int:
+        from .vision import faces as faces_mod
+
+        return faces_mod.analysis_side(self.settings)
+
+    def _read_text(self, photo, timings: dict) -> object:
+        """The text in the analysis image; a model that cannot load is recorded, not raised."""
+        from .vision import text as text_mod
+
+        t = time.perf_counter()
+        try:
+            reading = text_mod.read(photo.array(), photo.scale, self.settings)
+        except ModelUnavailable as exc:
+            reading = text_mod.TextReading(error=str(exc))
+        timings["text"] = time.perf_counter() - t
+        return reading
 
     # --- the whole check ----------------------------------------------------------------
     def check(
@@ -367,15 +408,15 @@ class Checker:
         from .vision.blur import write_blurred_copy
 
         to_blur = [f for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
+        names = [box for r in result.reasons if r.code == "name_in_picture" for box in r.regions]
         name = safe_name or (Path(result.name).stem + "-blurred.jpg")
-        dst = write_blurred_copy(path, [f.box for f in to_blur], safe_dir / name, self.settings)
+        dst = write_blurred_copy(path, [f.box for f in to_blur] + names, safe_dir / name, self.settings)
         result.safe_copy = str(dst)
         recheck = self.check(dst, result.channels, display_name=result.name, folder="")
         if recheck.error:
             raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
-        result.notes.append(
-            f"{len(to_blur)} face(s) blurred; the blurred copy was re-checked: {recheck.summary()}"
-        )
+        blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
+        result.notes.append(f"{blurred} blurred; the blurred copy was re-checked: {recheck.summary()}")
         result.blurred_recheck = recheck.to_json(names=False)
 
 

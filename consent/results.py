@@ -52,6 +52,11 @@ class Reason:
     suggestion: str | None = None
     #: detail only admins may see (e.g. why a pupil must never be published)
     admin_detail: str | None = None
+    #: where in the picture, as (top, right, bottom, left) boxes in original pixels (e.g. a
+    #: name written on a badge); locations only, never what is written there
+    regions: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: detail naming people, for roles allowed to see names (whose name is readable)
+    name_detail: str | None = None
 
     def applies_to(self, channel: str) -> bool:
         return not self.channels or channel in self.channels
@@ -60,7 +65,7 @@ class Reason:
     def verdict(self) -> str:
         return SEVERITY_VERDICT[self.severity]
 
-    def to_json(self, admin: bool = False) -> dict:
+    def to_json(self, admin: bool = False, names: bool = True) -> dict:
         data = {
             "code": self.code,
             "severity": self.severity,
@@ -69,9 +74,12 @@ class Reason:
             "faces": list(self.faces),
             "senior_signoff": self.senior_signoff,
             "suggestion": self.suggestion,
+            "regions": [box_json(b) for b in self.regions],
         }
         if admin and self.admin_detail:
             data["admin_detail"] = self.admin_detail
+        if names and self.name_detail:
+            data["name_detail"] = self.name_detail
         return data
 
     @classmethod
@@ -81,7 +89,18 @@ class Reason:
             channels=list(r["channels"]), faces=list(r["faces"]),
             senior_signoff=r["senior_signoff"], suggestion=r["suggestion"],
             admin_detail=r.get("admin_detail"),
+            regions=[box_from_json(b) for b in r.get("regions", [])],
+            name_detail=r.get("name_detail"),
         )
+
+
+def box_json(box: tuple[int, int, int, int]) -> dict:
+    """A (top, right, bottom, left) box as JSON."""
+    return {"top": box[0], "right": box[1], "bottom": box[2], "left": box[3]}
+
+
+def box_from_json(b: dict) -> tuple[int, int, int, int]:
+    return (b["top"], b["right"], b["bottom"], b["left"])
 
 
 @dataclass
@@ -121,7 +140,7 @@ class Face:
     def to_json(self, names: bool = True) -> dict:
         data = {
             "index": self.index,
-            "box": {"top": self.box[0], "right": self.box[1], "bottom": self.box[2], "left": self.box[3]},
+            "box": box_json(self.box),
             "height_px": self.height_px,
             "identifiable": self.identifiable,
             "why_not": self.why_not,
@@ -141,7 +160,7 @@ class Face:
         """Rebuild a face from :meth:`to_json` (names and ids only if they were written)."""
         return cls(
             index=f["index"],
-            box=(f["box"]["top"], f["box"]["right"], f["box"]["bottom"], f["box"]["left"]),
+            box=box_from_json(f["box"]),
             height_px=f["height_px"],
             identifiable=f["identifiable"],
             why_not=f["why_not"],
@@ -244,7 +263,7 @@ class PhotoCheck:
             "channels": {c: v.to_json() for c, v in self.verdicts.items()},
             "pupil_count": self.pupil_count,
             "faces": [f.to_json(names=names) for f in self.faces],
-            "reasons": [r.to_json(admin=admin) for r in self.reasons],
+            "reasons": [r.to_json(admin=admin, names=names) for r in self.reasons],
             "metadata_found": list(self.metadata_found),
             "notes": list(self.notes),
             "error": None if not self.error else {"code": self.error_code, "message": self.error},

@@ -142,6 +142,22 @@ class Settings:
     #: words that make bare skin count as swimwear (with bare arms and legs, or a bare torso)
     kit_swim_words: tuple[str, ...] = ("swim", "swimming", "swimwear", "gala", "pool", "beach")
 
+    # --- names written in the picture (consent.vision.text) -------------------------------
+    #: read the text in the picture (badges, bibs, exercise books, whiteboards) for single
+    #: checks: the web upload page, the API, ``consent check PHOTO``
+    text_check: bool = True
+    #: ... and for batches (folders, zips). On by default only while the measured cost keeps a
+    #: batch within 1.5 times its time without reading text (``make bench`` (ocr))
+    text_check_batch: bool = True
+    #: longest side, in pixels, of the copy text is found on (lines are then read from the
+    #: larger analysis image). Measured on names drawn onto fixture photos (docs/text.md): 960
+    #: finds print down to about 1% of the photo's longest side; 1280 finds 0.8% at about twice
+    #: the time; 640 needs about 1.8%
+    text_side: int = 960
+    #: lines read with less confidence (0-1) are ignored (measured: every name read correctly
+    #: scored 0.86 or more; unreadable scraps score 0.3-0.8 and match no names)
+    text_min_confidence: float = 0.5
+
     # --- web ----------------------------------------------------------------------------
     #: largest upload accepted by the web app, in megabytes
     max_upload_mb: int = 60
@@ -184,6 +200,10 @@ class Settings:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def for_batch(self) -> "Settings":
+        """These settings as batches run them: the text check as ``text_check_batch`` says."""
+        return dataclasses.replace(self, text_check=self.text_check_batch)
 
 
 DEFAULTS = Settings()

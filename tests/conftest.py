@@ -22,3 +22,13 @@ def fixture_dir(*parts: str) -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return fixture_dir()
+
+
+def copy_register(src: Path, folder: Path) -> Path:
+    """A private copy of the register ``src`` in ``folder``, so a test can change it freely."""
+    from consent.register import Register
+
+    copy = folder / "consent.db"
+    with Register(src) as reg:
+        reg.db.conn.execute(f"VACUUM INTO '{copy}'")
+    return copy

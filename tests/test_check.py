@@ -16,7 +16,7 @@ from consent.check import Checker
 from consent.cli import main
 from consent.register import Register
 
-from .conftest import fixture_dir
+from .conftest import copy_register, fixture_dir
 
 PEOPLE = {  # enrolment folder -> (MIS id, forename, surname)
     "obama": ("P001", "Barack", "Obama"),
@@ -52,10 +52,7 @@ def enrolled_db(tmp_path_factory):
 @pytest.fixture
 def db(enrolled_db, tmp_path):
     """A private copy of the enrolled register, so tests can change consent freely."""
-    copy = tmp_path / "consent.db"
-    with Register(enrolled_db) as reg:
-        reg.db.conn.execute(f"VACUUM INTO '{copy}'")
-    return copy
+    return copy_register(enrolled_db, tmp_path)
 
 
 NEUTRAL = "IMG_0001.jpg"  # the fixture file names name the people pictured

@@ -175,14 +175,16 @@ def result_record(place: Place, check_id: str, user_id: int, original: Path, lab
 
 def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
          blurred: bool):
-    """The library check (safe copy included) and, when some face is not cleared, the blurred
-    copy: ``((result, stored), (blurred result, blurred stored))``, the blurred pair ``None``s."""
+    """The library check (safe copy included) and, when some face is not cleared or a pupil's
+    name is written in the picture, the blurred copy: ``((result, stored), (blurred result, blurred stored))``, the blurred pair ``None``s."""
     folder = place.check_dir(check_id)
     kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
     result, stored = check_thread.run_stored_check(
         place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
     blurred_result = blurred_stored = None
-    if blurred and not result.error and any(s != "cleared" for s in face_states(result).values()):
+    to_hide = any(s != "cleared" for s in face_states(result).values()) or any(
+        r.code == "name_in_picture" for r in result.reasons)
+    if blurred and not result.error and to_hide:
         blurred_result, blurred_stored = check_thread.run_stored_check(
             place.db_path, place.settings, original, safe_dir=folder / "blurred",
             blur_unconsented=True, **kwargs,

@@ -1,9 +1,10 @@
-"""The annotated preview on the check page: the photo, smaller, with numbered coloured face boxes.
+"""The annotated preview on the check page: the photo, smaller, with numbered coloured face boxes
+and boxes labelled "name" around pupils' names written in the picture.
 
-Green: cleared for every channel checked; red: a registered person without consent; amber: a
-face the register cannot vouch for (unknown, unclear, too small). Names are never drawn into the
-picture: the page lists them beside the numbers, only for roles allowed to see them. The JPEG
-carries no metadata.
+Green: cleared for every channel checked; red: a registered person without consent, or a
+pictured pupil's name; amber: a face the register cannot vouch for (unknown, unclear, too
+small), or another pupil's name. Names are never drawn into the picture: the page lists them
+beside the numbers, only for roles allowed to see them. The JPEG carries no metadata.
 """
 
 from __future__ import annotations
@@ -31,14 +32,11 @@ def write(src, result, states: dict[int, str], dst: Path, settings) -> Path:
         font = ImageFont.load_default()
     for face in result.faces:
         colour = STATE_COLOURS[states.get(face.index, "review")]
-        top, right, bottom, left = (v / photo.scale for v in face.box)
-        draw.rectangle([left, top, right, bottom], outline=colour, width=width)
-        label = str(face.index + 1)
-        box = draw.textbbox((0, 0), label, font=font)
-        tw, th = box[2] - box[0], box[3] - box[1]
-        y = top - th - 2 * width if top - th - 2 * width > 0 else bottom
-        draw.rectangle([left, y, left + tw + 2 * width, y + th + 2 * width], fill=colour)
-        draw.text((left + width, y + width - box[1]), label, fill="white", font=font)
+        _labelled(draw, [v / photo.scale for v in face.box], colour, str(face.index + 1), font, width)
+    for reason in result.reasons:
+        colour = STATE_COLOURS["no_consent" if reason.severity == "block" else "review"]
+        for region in reason.regions:
+            _labelled(draw, [v / photo.scale for v in region], colour, "name", font, width)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".jpg", dir=dst.parent)
     os.close(fd)
@@ -49,3 +47,14 @@ def write(src, result, states: dict[int, str], dst: Path, settings) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dst
+
+
+def _labelled(draw, box, colour: str, label: str, font, width: int) -> None:
+    """A (top, right, bottom, left) box outlined in ``colour`` with ``label`` on a tab above it."""
+    top, right, bottom, left = box
+    draw.rectangle([left, top, right, bottom], outline=colour, width=width)
+    bbox = draw.textbbox((0, 0), label, font=font)
+    tw, th = bbox[2] - bbox[0], bbox[3] - bbox[1]
+    y = top - th - 2 * width if top - th - 2 * width > 0 else bottom
+    draw.rectangle([left, y, left + tw + 2 * width, y + th + 2 * width], fill=colour)
+    draw.text((left + width, y + width - bbox[1]), label, fill="white", font=font)

@@ -130,6 +130,7 @@ def card(row: dict, user) -> dict:
             "severity": r["severity"],
             "suggestion": r.get("suggestion"),
             "detail": r.get("admin_detail") if user.is_admin else None,
+            "names": r.get("name_detail") if user.sees_names else None,
             # "(press)" only when the sentence does not say so already
             "channels": ", ".join(channel_label(c) for c in r.get("channels", [])
                                   if channel_label(c) not in r["message"]),

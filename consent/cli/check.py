@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -24,7 +25,11 @@ LABELS = {"ok": "OK    ", "review": "REVIEW", "block": "BLOCK ", "error": "ERROR
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @click.option("--safe-dir", type=click.Path(file_okay=False), help="Write publication-safe copies here.")
 @click.option("--blur-unconsented", is_flag=True,
-              help="In the safe copies, obscure every face not cleared for the channels, then re-check them.")
+              help="In the safe copies, obscure every face not cleared for the channels and pupils' names "
+                   "written in the picture, then re-check them.")
+@click.option("--text/--no-text", "text_check", default=None,
+              help="Read names written in the picture (badges, books, whiteboards). Default: the "
+                   "text_check setting for one photo, text_check_batch for several (both on).")
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: all cores).")
 @click.option("--db", envvar="CONSENT_DB", type=click.Path(dir_okay=False),
@@ -33,7 +38,7 @@ LABELS = {"ok": "OK    ", "review": "REVIEW", "block": "BLOCK ", "error": "ERROR
 @click.option("--no-cache", is_flag=True, help="Analyse every photo again, ignoring earlier results.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, safe_dir, blur_unconsented,
-          workers, db, no_register, no_cache, quiet):
+          text_check, workers, db, no_register, no_cache, quiet):
     """Check photos (files or folders, recursively) before publication.
 
     Each photo gets a verdict per channel: ok, needs review, or blocked, with every reason.
@@ -53,6 +58,8 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
         raise click.UsageError("--blur-unconsented writes safe copies: add --safe-dir DIR")
     try:
         settings = load()
+        if text_check is not None:
+            settings = replace(settings, text_check=text_check, text_check_batch=text_check)
         probe = Checker(db, settings, use_register=not no_register, use_cache=False, kit_check=False)
         chans = probe.channels(list(channels))
     except ConsentError as exc:

@@ -56,7 +56,7 @@ class RegisterView:
     def roll_index(self):
         """The pupils on roll indexed by name for the caption rule, built once per snapshot."""
         if self._roll_index is None:
-            from ..rules.caption import RollIndex
+            from ..rules.names import RollIndex
 
             self._roll_index = RollIndex(self.pupils_on_roll)
         return self._roll_index

@@ -61,13 +61,15 @@ class RuleContext:
     pictured: dict[int, PersonNames] = field(default_factory=dict)
     #: every pupil on roll (for captions naming someone not in the photo)
     pupils_on_roll: list[PersonNames] = field(default_factory=list)
-    #: the same pupils indexed by name (consent.rules.caption.RollIndex), when the caller keeps
+    #: the same pupils indexed by name (consent.rules.names.RollIndex), when the caller keeps
     #: one for many photos; built from ``pupils_on_roll`` otherwise
     roll_index: object | None = None
     #: person id -> never-publish reason (admins only)
     never_publish: dict[int, str] = field(default_factory=dict)
     #: consent.vision.kit.KitAssessment, when the kit check ran
     kit: object | None = None
+    #: consent.vision.text.TextReading: the text read in the picture (None: not read)
+    text: object | None = None
     settings: Settings = DEFAULTS
 
     @property
@@ -85,7 +87,7 @@ Rule = Callable[[RuleContext], Iterable[Reason]]
 RULES: list[Rule] = []
 
 #: the rule modules, in the order their reasons are listed
-_MODULES = ("consent_rules", "identity", "framing", "caption", "metadata", "kit")
+_MODULES = ("consent_rules", "identity", "framing", "caption", "picture_text", "metadata", "kit")
 _loaded = False
 
 

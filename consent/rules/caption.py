@@ -1,136 +1,24 @@
 """``name_in_caption``: a caption, alt text or file name must never name a pictured pupil.
 
-Matching is by whole words, case- and accent-insensitive ("Sian" finds "Siân", "O’Brien" finds
-"O'Brien", "Zoë's" finds "Zoë"). A pictured pupil's name blocks wherever it appears, even when it
-is also an ordinary word ("Will", "Grace"). A pupil on roll who is not in the photo is flagged
-for review when named in full, or when a name is written as a proper noun (capitalised) and is
-not an ordinary English word, so everyday captions do not raise false alarms.
+Names are found by the shared matcher (:mod:`consent.rules.names`: whole words, case- and
+accent-insensitive). A pictured pupil's name blocks wherever it appears, even when it is also an
+ordinary word ("Will", "Grace"). A pupil on roll who is not in the photo is flagged for review
+when named in full, or when a name is written as a proper noun (capitalised) and is not an
+ordinary English word, so everyday captions do not raise false alarms.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 
 from ..results import SEV_BLOCK, SEV_REVIEW, Reason
-from . import PersonNames, RuleContext, plural, rule
-
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-
-#: names that are also ordinary words: only a pictured pupil's, or a full name, counts
-ORDINARY_WORDS = frozenset("""
-    will may june april august summer autumn winter hope grace faith joy rose lily daisy holly
-    ivy hazel amber ruby pearl jade crystal dawn star sky river rain storm max mark bill art
-    rich frank earnest young white green brown black grey gray long short little king queen
-    page hall wood woods field hill banks lane rice baker cook hunter price rush love noble
-    jack pat sandy penny chance sunny honey poppy violet iris heather willow bay gay
-""".split())
-
-
-def normalise(text: str) -> str:
-    """Casefolded, accents removed, curly apostrophes straightened."""
-    text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("‘", "'"))
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
-
-
-def tokens(text: str) -> list[tuple[str, bool]]:
-    """Words of ``text`` as (normalised word, written with a capital), possessive 's dropped."""
-    out = []
-    for m in _TOKEN.finditer(text.replace("’", "'")):
-        word = m.group(0)
-        if word.lower().endswith("'s"):
-            word = word[:-2]
-        out.append((normalise(word), word[:1].isupper()))
-    return out
-
-
-@functools.lru_cache(maxsize=65536)
-def _name_tokens(name: str) -> tuple[str, ...]:
-    return tuple(w for w, _ in tokens(name))
-
-
-class RollIndex:
-    """Every pupil on roll by the words of their names, so a text is looked up run by run
-    instead of trying every pupil's names against it (the same answers as
-    :func:`names_on_roll`, in time that does not grow with the roll). Built once per register
-    view and reused for every photo judged against it."""
-
-    def __init__(self, pupils: list[PersonNames]):
-        #: words of "forename surname" -> person ids; words of any one name -> person ids
-        self.full: dict[tuple[str, ...], set[int]] = {}
-        self.single: dict[tuple[str, ...], set[int]] = {}
-        self.staff = {p.person_id for p in pupils if p.role == "staff"}
-        for p in pupils:
-            for first in p.forenames():
-                for surname in p.surnames():
-                    self._add(self.full, f"{first} {surname}", p.person_id)
-            for name in p.names():
-                if " ".join(_name_tokens(name)) not in ORDINARY_WORDS:
-                    self._add(self.single, name, p.person_id)
-
-    @staticmethod
-    def _add(index: dict, name: str, person_id: int) -> None:
-        key = _name_tokens(name)
-        if key:
-            index.setdefault(key, set()).add(person_id)
-
-    def named_in(self, text: "_Text") -> set[int]:
-        """Ids of pupils the text really uses a name of (see :func:`names_on_roll`)."""
-        found = set()
-        for run, capital in text.runs.items():
-            found |= self.full.get(run, set())
-            if capital:
-                found |= self.single.get(run, set())
-        return found - self.staff
-
-
-class _Text:
-    """The searchable words of a text: every run of 1-4 words, and which were capitalised."""
-
-    def __init__(self, text: str):
-        words = tokens(text)
-        self.runs: dict[tuple[str, ...], bool] = {}
-        for n in range(1, 5):
-            for i in range(len(words) - n + 1):
-                run = tuple(w for w, _ in words[i:i + n])
-                capital = all(c for _, c in words[i:i + n])
-                self.runs[run] = self.runs.get(run, False) or capital
-
-    def has(self, name: str) -> bool:
-        key = _name_tokens(name)
-        return bool(key) and key in self.runs
-
-    def has_proper(self, name: str) -> bool:
-        key = _name_tokens(name)
-        return bool(key) and self.runs.get(key, False)
-
-
-def names_pictured(text: _Text, person: PersonNames) -> list[str]:
-    """Names of a pictured pupil found anywhere in the text."""
-    return [n for n in person.names() if text.has(n)]
-
-
-def names_on_roll(text: _Text, person: PersonNames) -> list[str]:
-    """Names of a pupil not in the photo that the text really uses as a name."""
-    found = []
-    for first in person.forenames():
-        for surname in person.surnames():
-            full = f"{first} {surname}"
-            if text.has(full):
-                found.append(full)
-    if found:
-        return found
-    return [
-        n for n in person.names()
-        if text.has_proper(n) and " ".join(_name_tokens(n)) not in ORDINARY_WORDS
-    ]
-
+from . import RuleContext, plural, rule
+from .names import RollIndex, Text, names_pictured
 
 @rule
 def name_in_caption(ctx: RuleContext):
     sources = [("caption", ctx.caption), ("alt text", ctx.alt_text), ("file name", _stem(ctx.file_name))]
-    sources = [(label, _Text(value)) for label, value in sources if value and value.strip()]
+    sources = [(label, Text(value)) for label, value in sources if value and value.strip()]
     if not sources:
         return
     pictured_pupils = {pid: p for pid, p in ctx.pictured.items() if p.role != "staff"}

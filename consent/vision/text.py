@@ -1,0 +1,143 @@
+"""Read the text written in a photo: names on badges, bibs, exercise books, whiteboards, shirts.
+
+The models are PaddleOCR's PP-OCRv4 text detector and recogniser and its text-orientation
+classifier, as shipped inside the ``rapidocr-onnxruntime`` wheel (Apache-2.0) and run by
+``onnxruntime`` on the CPU; nothing is downloaded. The engine is built on first use, once per
+process (:func:`consent.vision.models.load_once`); a missing or broken model file raises
+:class:`~consent.errors.ModelUnavailable` and the check says the text could not be read.
+
+How a photo is read (measured by ``make bench`` (ocr) and the figures in docs/text.md):
+detection runs on a copy whose longest side is ``settings.text_side`` (most of the cost), and
+each line found is then recognised from the larger picture the check already decoded (the
+analysis image), so a name detected at the working size is read at up to the analysis
+resolution. Text smaller than about 1% of the photo's longest side is not found at the default
+size; handwriting is read far less reliably than print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ModelUnavailable
+from ..results import box_from_json, box_json
+from ..settings import DEFAULTS, Settings
+from .models import broken, load_once, package_file
+
+#: the package the model files ship in, installed by name (pyproject.toml)
+MODEL_PACKAGE = "rapidocr_onnxruntime"
+#: each model: (file inside the package, what it is called in messages)
+MODEL_FILES = {
+    "det": ("models/ch_PP-OCRv4_det_infer.onnx", "text detection"),
+    "cls": ("models/ch_ppocr_mobile_v2.0_cls_infer.onnx", "text orientation"),
+    "rec": ("models/ch_PP-OCRv4_rec_infer.onnx", "text recognition"),
+}
+#: the detector needs sides that are multiples of this
+_DET_STRIDE = 32
+
+
+@dataclass
+class TextLine:
+    """One line of text read in the picture."""
+
+    text: str
+    #: the recogniser's mean character confidence (0-1)
+    confidence: float
+    #: (top, right, bottom, left) in original upright picture pixels, like face boxes
+    box: tuple[int, int, int, int]
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "confidence": round(self.confidence, 3), "box": box_json(self.box)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TextLine":
+        return cls(data["text"], float(data["confidence"]), box_from_json(data["box"]))
+
+
+@dataclass
+class TextReading:
+    """What the text reader found in one photo, or why it could not read it."""
+
+    lines: list[TextLine] = field(default_factory=list)
+    #: why the text could not be read (a missing or broken model); None when it was read
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {"lines": [line.to_json() for line in self.lines], "error": self.error}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TextReading":
+        return cls([TextLine.from_json(line) for line in data["lines"]], data.get("error"))
+
+
+def model_paths() -> dict:
+    """The model files, found in the installed package (raises ModelUnavailable)."""
+    return {key: package_file(MODEL_PACKAGE, rel, what) for key, (rel, what) in MODEL_FILES.items()}
+
+
+@load_once
+def _engine():
+    """rapidocr's engine over the packaged models, built once per process."""
+    paths = model_paths()
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"the text reader cannot be loaded ({exc}); run 'make install' again"
+        ) from exc
+    try:
+        # detection limit: no resizing by the engine, this module sizes the picture itself
+        return RapidOCR(
+            det_model_path=str(paths["det"]), cls_model_path=str(paths["cls"]),
+            rec_model_path=str(paths["rec"]), det_limit_type="max", det_limit_side_len=1 << 20,
+        )
+    except Exception as exc:  # onnxruntime raises its own types for damaged files
+        culprit = next((p for p in paths.values() if str(p) in str(exc)), paths["det"])
+        what = next(w for k, (rel, w) in MODEL_FILES.items() if paths[k] == culprit)
+        raise broken(culprit, what, MODEL_PACKAGE, _first_line(exc)) from exc
+
+
+def load() -> None:
+    """Load the models now (benchmarks and workers warming up); raises ModelUnavailable."""
+    _engine()
+
+
+def read(image: np.ndarray, scale: float = 1.0, settings: Settings = DEFAULTS) -> TextReading:
+    """Read the text in an RGB picture (``uint8``, height x width x 3).
+
+    ``scale`` turns picture coordinates into original ones (``Photo.scale``). Lines whose
+    confidence is below ``settings.text_min_confidence`` are left out. Raises
+    :class:`ModelUnavailable` when the models cannot be loaded.
+    """
+    import cv2
+
+    engine = _engine()
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    h, w = bgr.shape[:2]
+    # the working size both ways: small photos are enlarged so small text is still found
+    k = settings.text_side / max(h, w)
+    small = cv2.resize(bgr, (max(_DET_STRIDE, round(w * k)), max(_DET_STRIDE, round(h * k))),
+                       interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    quads, _ = engine.auto_text_det(small)
+    if quads is None or not len(quads):
+        return TextReading()
+    fx, fy = w / small.shape[1], h / small.shape[0]
+    quads = [(q * np.array([fx, fy], dtype=np.float32)).astype(np.float32) for q in quads]
+    crops = engine.get_crop_img_list(bgr, quads)
+    crops, _, _ = engine.text_cls(crops)
+    recognised, _ = engine.text_rec(crops)
+    lines = []
+    for quad, (text, confidence) in zip(quads, recognised):
+        text = " ".join(text.split())
+        if not text or confidence < settings.text_min_confidence:
+            continue
+        xs, ys = quad[:, 0] * scale, quad[:, 1] * scale
+        box = (int(ys.min()), int(round(xs.max())), int(round(ys.max())), int(xs.min()))
+        lines.append(TextLine(text, float(confidence), box))
+    return TextReading(lines)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
