@@ -150,7 +150,7 @@ class Settings:
     #: batch within 1.5 times its time without reading text (``make bench`` (ocr))
     text_check_batch: bool = True
     #: longest side, in pixels, of the copy text is found on (lines are then read from the
-    #: larger analysis image). Measured on names drawn onto fixture photos (docs/text.md): 960
+    #: larger analysis image). Measured on names drawn onto fixture photos (python -m bench ocr): 960
     #: finds print down to about 1% of the photo's longest side; 1280 finds 0.8% at about twice
     #: the time; 640 needs about 1.8%
     text_side: int = 960

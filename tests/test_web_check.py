@@ -242,3 +242,21 @@ def test_blurred_copy_hides_unrecognised_faces_and_is_metadata_free(app, tmp_pat
     with Image.open(photo) as original, Image.open(out) as blurred:
         region = (box["left"], box["top"], box["right"], box["bottom"])
         assert original.convert("RGB").crop(region).tobytes() != blurred.convert("RGB").crop(region).tobytes()
+
+
+def test_a_pupils_name_written_in_the_photo_is_named_only_to_roles_that_see_names(app, tmp_path):
+    from consent.register import Register
+    from tests.drawn_text import draw, missing_fonts
+
+    if missing_fonts():
+        pytest.skip("fonts missing: run 'make install'")
+    with Register(app.config["CONSENT_DB"], user="test") as reg:
+        reg.add_person("T002", "Oliver", "Nowak", year_group="6", form="6A")
+    accounts.create_user(_db(app), "head", PASSWORD, ["office", "senior"], display_name="Head of Year")
+    photo = tmp_path / "book.jpg"
+    draw(fixture_dir("people", "test") / "obama1.jpg", photo, "Oliver Nowak", card="exercise book",
+         font="serif", size=0.025, where=(0.05, 0.9))
+    for user, sees_names in (("office", False), ("head", True)):
+        html = upload(client_as(app, user), photo.read_bytes(), "book.jpg").get_data(as_text=True)
+        assert "the picture shows the full name of 1 pupil on roll (bottom left)" in html
+        assert ("names Oliver Nowak, on roll" in html) is sees_names

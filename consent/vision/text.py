@@ -6,7 +6,7 @@ classifier, as shipped inside the ``rapidocr-onnxruntime`` wheel (Apache-2.0) an
 process (:func:`consent.vision.models.load_once`); a missing or broken model file raises
 :class:`~consent.errors.ModelUnavailable` and the check says the text could not be read.
 
-How a photo is read (measured by ``make bench`` (ocr) and the figures in docs/text.md):
+How a photo is read (measured by ``python -m bench ocr``; figures in the README):
 detection runs on a copy whose longest side is ``settings.text_side`` (most of the cost), and
 each line found is then recognised from the larger picture the check already decoded (the
 analysis image), so a name detected at the working size is read at up to the analysis
