@@ -231,3 +231,45 @@ def test_a_broken_text_model_is_one_clear_error_and_the_photo_needs_review(
     result = Checker(None, use_register=False, use_cache=False, kit_check=False).check(no_people_photo, "website")
     assert [r.code for r in result.reasons if r.severity != "info"] == ["text_unreadable"]
     assert result.verdict == "review"
+
+
+# --- the rule over text lines as the reader returns them (no models) ---------------------------
+
+
+def lines_ctx(*lines, pictured=(), faces=()):
+    from consent.rules import PersonNames, RuleContext
+
+    roll = [PersonNames(1, "Zoë", "O'Brien"), PersonNames(2, "Siân", "Hughes"), PersonNames(3, "Jack", "Smith")]
+    return RuleContext(
+        faces=list(faces), channels=["website"], width=3000, height=2000,
+        pictured={p.person_id: p for p in roll if p.person_id in pictured}, pupils_on_roll=roll,
+        text=text.TextReading([text.TextLine(t, 0.95, box) for t, box in lines]),
+    )
+
+
+def rule_reasons(context):
+    from consent.rules.picture_text import name_in_picture
+
+    return list(name_in_picture(context))
+
+
+def test_names_read_without_accents_or_with_curly_apostrophes_still_match():
+    (reason,) = rule_reasons(lines_ctx(("SIAN HUGHES", (100, 900, 160, 500)), ("Zoe O’Brien", (1800, 2900, 1880, 2400))))
+    assert reason.severity == "review" and "2 pupils on roll (top left, bottom right)" in reason.message
+    assert reason.regions == [(100, 900, 160, 500), (1800, 2900, 1880, 2400)]
+
+
+def test_a_name_line_with_another_line_below_is_reported_once_with_its_own_box():
+    from consent.results import Face
+
+    harry = Face(index=0, box=(900, 1700, 1300, 1300), height_px=400, identifiable=True, match="matched",
+                 person_id=3)
+    (reason,) = rule_reasons(lines_ctx(("Jack Smith", (100, 900, 160, 500)), ("Year 6", (170, 800, 230, 500)),
+                                       pictured=(3,), faces=[harry]))
+    assert reason.severity == "block" and reason.regions == [(100, 900, 160, 500)]
+    assert reason.name_detail == "'Jack Smith' (top left) names face 1, Jack Smith"
+    assert reason.suggestion == "cropping off the top 8% of the photo removes the name and keeps every face"
+
+
+def test_a_word_that_only_contains_a_name_is_not_a_name():
+    assert rule_reasons(lines_ctx(("Jacksmith Hughesville", (100, 900, 160, 500)), pictured=(3,))) == []

@@ -42,16 +42,20 @@ def name_in_picture(ctx: RuleContext):
         return
     pictured = {pid: p for pid, p in ctx.pictured.items() if p.role != "staff"}
     blocks, reviews = [], []
-    for box, text in _passages(reading.lines):
+    seen: set[tuple[int, int]] = set()  # (person id, line): a joined pair adds nothing new then
+    for box, text, lines in _passages(reading.lines):
         words = Text(text)
         for pid, person in pictured.items():
-            if names_pictured(words, person):
+            if not any((pid, i) in seen for i in lines) and names_pictured(words, person):
                 blocks.append((box, pid, text))
+                seen.update((pid, i) for i in lines)
         for person in ctx.pupils_on_roll:
-            if person.person_id in pictured or person.role == "staff":
+            pid = person.person_id
+            if pid in pictured or person.role == "staff" or any((pid, i) in seen for i in lines):
                 continue
             if full_names(words, person):
                 reviews.append((box, person, text))
+                seen.update((pid, i) for i in lines)
     if blocks:
         boxes = _distinct(b for b, _, _ in blocks)
         count = len({pid for _, pid, _ in blocks})
@@ -88,11 +92,11 @@ def name_in_picture(ctx: RuleContext):
 
 def _passages(lines):
     """Each line on its own, then each line joined with the line just below it (a first name
-    and surname written on two lines), as (box, text)."""
-    out = [(line.box, line.text) for line in lines]
-    for a in lines:
-        for b in lines:
-            if a is b:
+    and surname written on two lines), as (box, text, indices of the lines)."""
+    out = [(line.box, line.text, (i,)) for i, line in enumerate(lines)]
+    for i, a in enumerate(lines):
+        for j, b in enumerate(lines):
+            if i == j:
                 continue
             at, ar, ab, al = a.box
             bt, br, bb, bl = b.box
@@ -100,7 +104,7 @@ def _passages(lines):
             below = 0 <= bt - ab + height * 0.25 <= height * (NEXT_LINE_GAP + 0.25)
             overlap = min(ar, br) - max(al, bl) > 0
             if below and overlap:
-                out.append(((min(at, bt), max(ar, br), max(ab, bb), min(al, bl)), f"{a.text} {b.text}"))
+                out.append(((min(at, bt), max(ar, br), max(ab, bb), min(al, bl)), f"{a.text} {b.text}", (i, j)))
     return out
 
 
