@@ -150,12 +150,13 @@ class Settings:
     #: batch within 1.5 times its time without reading text (``make bench`` (ocr))
     text_check_batch: bool = True
     #: longest side, in pixels, of the copy text is found on (lines are then read from the
-    #: larger analysis image). Measured on names drawn onto fixture photos (python -m bench ocr): 960
-    #: finds print down to about 1% of the photo's longest side; 1280 finds 0.8% at about twice
-    #: the time; 640 needs about 1.8%
+    #: larger analysis image). Measured on names drawn onto enlarged fixture photos (python -m
+    #: bench ocr): 960 reads print down to about 1% of the photo's longest side (14 and 13 of 15
+    #: names, tuning and held-out sets); 1280 read no more (14, 12) at 1.3-2.2 times the time;
+    #: 640 needs about 1.8% (7, 7)
     text_side: int = 960
     #: lines read with less confidence (0-1) are ignored (measured: every name read correctly
-    #: scored 0.86 or more; unreadable scraps score 0.3-0.8 and match no names)
+    #: scored 0.86 or more; lower-scoring lines are mostly misread scraps)
     text_min_confidence: float = 0.5
 
     # --- web ----------------------------------------------------------------------------
