@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..results import SEV_BLOCK, SEV_REVIEW, Reason
 from . import RuleContext, plural, rule
-from .names import Text, full_names, names_pictured
+from .names import RollIndex, Text, names_pictured
 
 #: a line counts as the next line of a name (a badge with the surname below the first name)
 #: when it starts within this many line heights below the previous one
@@ -41,6 +41,8 @@ def name_in_picture(ctx: RuleContext):
         )
         return
     pictured = {pid: p for pid, p in ctx.pictured.items() if p.role != "staff"}
+    roll = ctx.roll_index or RollIndex(ctx.pupils_on_roll)
+    on_roll = {p.person_id: p for p in ctx.pupils_on_roll}
     blocks, reviews = [], []
     seen: set[tuple[int, int]] = set()  # (person id, line): a joined pair adds nothing new then
     for box, text, lines in _passages(reading.lines):
@@ -49,12 +51,9 @@ def name_in_picture(ctx: RuleContext):
             if not any((pid, i) in seen for i in lines) and names_pictured(words, person):
                 blocks.append((box, pid, text))
                 seen.update((pid, i) for i in lines)
-        for person in ctx.pupils_on_roll:
-            pid = person.person_id
-            if pid in pictured or person.role == "staff" or any((pid, i) in seen for i in lines):
-                continue
-            if full_names(words, person):
-                reviews.append((box, person, text))
+        for pid in sorted(roll.fully_named_in(words) - set(pictured)):
+            if pid in on_roll and not any((pid, i) in seen for i in lines):
+                reviews.append((box, on_roll[pid], text))
                 seen.update((pid, i) for i in lines)
     if blocks:
         boxes = _distinct(b for b, _, _ in blocks)
