@@ -2,7 +2,8 @@
 
 A check that is kept (a web check, a batch item, a sign-off, a publication record) keeps a
 :class:`StoredCheck`: the photo's :class:`~consent.check.Analysis` (face boxes, person *ids*,
-kit measures: no names, no encodings, no never-publish reasons), the words that were judged
+kit measures: no register names, no encodings, no never-publish reasons; the lines of text read
+in the picture are kept, and can include a name written there), the words that were judged
 with it (caption, file name, folder) and the verdict per channel at the time. Whenever it is
 shown or served it is judged again (:meth:`StoredCheck.judge`, no models needed) and
 :func:`what_changed` says in one sentence why a verdict got worse::
