@@ -146,8 +146,9 @@ class Settings:
     #: read the text in the picture (badges, bibs, exercise books, whiteboards) for single
     #: checks: the web upload page, the API, ``consent check PHOTO``
     text_check: bool = True
-    #: ... and for batches (folders, zips). On by default only while the measured cost keeps a
-    #: batch within 1.5 times its time without reading text (``make bench`` (ocr))
+    #: ... and for command-line batches (folders; the web batch queue follows text_check for
+    #: now). On by default only while the measured cost keeps a batch within 1.5 times its time
+    #: without reading text (``python -m bench ocr``)
     text_check_batch: bool = True
     #: longest side, in pixels, of the copy text is found on (lines are then read from the
     #: larger analysis image). Measured on names drawn onto enlarged fixture photos (python -m
