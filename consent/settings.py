@@ -27,6 +27,9 @@ class Settings:
     # --- image intake -------------------------------------------------------------------
     #: refuse images with more pixels than this (decompression-bomb guard)
     max_pixels: int = 100_000_000
+    #: refuse a photo whose decoding would need more memory than this, in megabytes, worked out
+    #: from its header (pixels x bytes per pixel for its mode and bit depth) before decoding it
+    max_decode_mb: int = 400
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = 95
     #: blurred safe copies: each face box is grown by this share of its size on every side
@@ -183,8 +186,12 @@ class Settings:
     login_max_failures: int = 5
     #: failed sign-ins from one network address, within the lockout window, before it is locked
     login_max_failures_per_ip: int = 20
-    #: minutes the lockout window lasts
+    #: minutes the lockout window lasts (and the longest wait between attempts)
     login_lockout_minutes: int = 15
+    #: seconds a browser unknown to the account waits after the limit; doubles per failure
+    login_delay_s: int = 30
+    #: days a new API token stays valid
+    api_token_days: int = 365
     #: hours a one-time setup link stays valid
     setup_link_hours: int = 24
     #: longest side, in pixels, of the annotated preview shown on the check page

@@ -88,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .request_register import close_register
 
     app.session_interface = security.SessionInterface()
+    security.init_app(app)
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token

@@ -1,15 +1,19 @@
-"""Sign in, sign out, and the one-time setup link that creates the first admin."""
+"""Sign in, sign out, changing your own password, and the one-time setup link that creates the
+first admin."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for,
+)
 
 from . import accounts
 from .tables import get_db
 from .errors import error_response
-from .security import sign_in
+from .audit_log import log_event
+from .security import end_this_session, known_browser, login_required, sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -34,13 +38,17 @@ def login():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ip = request.remote_addr or "unknown"
-    if accounts.is_locked_out(db, username, ip, settings):
-        return error_response(
+    wait = accounts.sign_in_wait(db, username, ip, settings, known_browser(username))
+    if wait:
+        response = make_response(error_response(
             429,
-            f"Too many failed attempts to sign in. Wait {settings.login_lockout_minutes} minutes "
-            "and try again, or ask an admin to reset your password.",
+            f"Too many failed attempts to sign in. Wait {_duration(wait)} and try again "
+            "(from a browser you have signed in with before you need not wait), "
+            "or ask an admin to reset your password.",
             "locked_out",
-        )
+        ))
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = accounts.authenticate(db, username, password)
     if user is None:
         accounts.record_failure(db, username, ip, settings)
@@ -51,13 +59,39 @@ def login():
     return redirect(_safe_next(request.form.get("next")))
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
 @bp.post("/logout")
 def logout():
-    from flask import session
-
-    session.clear()
+    end_this_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Any signed-in user changes their own password; their other sessions end."""
+    if request.method == "GET":
+        return render_template("password.html")
+    new = request.form.get("password", "")
+    if new != request.form.get("confirm", ""):
+        flash("The two new passwords are different. Type the same password twice.", "error")
+        return render_template("password.html"), 400
+    user = g.user
+    try:
+        accounts.change_own_password(get_db(), user, request.form.get("current", ""), new)
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return render_template("password.html"), 400
+    log_event(get_db(), user.username, "account.password_changed", None, {"user": user.username})
+    sign_in(user)  # this browser carries on; every other session has ended
+    flash("Your password is changed. Any other browser signed in as you has been signed out.", "info")
+    return redirect(url_for("home.index"))
 
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])

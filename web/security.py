@@ -1,5 +1,10 @@
 """Who is signed in, what they may do, CSRF tokens and security headers.
 
+Sessions: Flask-Login keeps only a random session token in the (signed) cookie; the session
+itself is a row on the server (``web_sessions``, see ``web.accounts``), so signing out, a
+password change and turning an account off end it everywhere, at once. The cookie holds no
+user id, name or role.
+
 CSRF: every form carries a per-session token (``csrf_token()`` in templates, a hidden field
 named ``csrf_token``; scripts send it in the ``X-CSRF-Token`` header, read from the page's
 ``<meta name="csrf-token">``). Every POST, PUT, PATCH and DELETE outside the bearer-token API
@@ -9,11 +14,13 @@ the view runs. The API takes no cookies, so cross-site requests cannot ride on a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hmac
 import secrets
 
-from flask import abort, g, request, session
+import flask_login
+from flask import abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from . import accounts
@@ -53,30 +60,65 @@ def check_csrf() -> None:
         raise CsrfError()
 
 
+#: the cookie that marks a browser as having signed in to an account before (see accounts)
+KNOWN_BROWSER_COOKIE = "consent_browser"
+
+
+def init_app(app) -> None:
+    """Flask-Login over server-side sessions."""
+    manager = flask_login.LoginManager()
+    manager.session_protection = "basic"
+
+    @manager.user_loader
+    def _load(session_token: str):
+        max_age = current_app.permanent_session_lifetime.total_seconds()
+        return accounts.user_for_session(get_db(), session_token, max_age)
+
+    manager.init_app(app)
+
+
 def load_user() -> None:
     """Put the signed-in, still active user on ``g.user`` (None when signed out)."""
-    g.user = None
-    user_id = session.get("uid")
-    if user_id is None:
-        return
-    user = accounts.get_user(get_db(), user_id)
-    if user is None or not user.active or session.get("pwv") != _password_version(user_id):
-        session.clear()
-        return
-    g.user = user
-
-
-def _password_version(user_id: int) -> str:
-    """Changes when the password changes, so a password reset signs out every other session."""
-    row = get_db()["web_users"].get(user_id)
-    return row["password_hash"][-12:]
+    user = flask_login.current_user._get_current_object()
+    g.user = user if user.is_authenticated else None
+    if g.user is None and session.get("_user_id"):
+        session.pop("_user_id", None)  # an ended session: forget its token
 
 
 def sign_in(user: accounts.User) -> None:
-    session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
-    session["uid"] = user.id
-    session["pwv"] = _password_version(user.id)
+    """Start a new server-side session for ``user`` in this browser (a fresh cookie and CSRF
+    token: no session fixation) and mark the browser as known to the account."""
+    db = get_db()
+    end_this_session()
+    session.clear()
+    token = accounts.start_session(db, user.id)
+    flask_login.login_user(dataclasses.replace(user, session_id=token))
     session.permanent = True
+    g.user = flask_login.current_user._get_current_object()
+    g.browser_mark = accounts.remember_browser(db, user.id, request.cookies.get(KNOWN_BROWSER_COOKIE))
+
+
+def end_this_session() -> None:
+    """Sign this browser out: its server-side session ends, the cookie is emptied."""
+    token = session.get("_user_id")
+    if token:
+        accounts.end_session(get_db(), token)
+    flask_login.logout_user()
+    session.clear()
+    g.user = None
+
+
+def known_browser(username: str) -> bool:
+    return accounts.is_known_browser(get_db(), username, request.cookies.get(KNOWN_BROWSER_COOKIE))
+
+
+def _set_browser_mark(response) -> None:
+    mark = g.get("browser_mark")
+    if mark:
+        response.set_cookie(
+            KNOWN_BROWSER_COOKIE, mark, max_age=365 * 86400, httponly=True, samesite="Lax",
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure),
+        )
 
 
 def login_required(view):
@@ -118,8 +160,12 @@ def set_security_headers(response):
     if request.is_secure:
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
-        # pages and photos are about children: never keep them in shared caches
-        h.setdefault("Cache-Control", "no-store")
+        # pages and photos are about children: never keep them in any cache (send_file's own
+        # "no-cache" is replaced: that still lets a browser store the file)
+        h["Cache-Control"] = "no-store"
+        h.pop("ETag", None)
+        h.pop("Last-Modified", None)
+    _set_browser_mark(response)
     return response
 
 

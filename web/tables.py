@@ -200,3 +200,18 @@ def m012_batch_queue_claims(db: sqlite_utils.Database) -> None:
     db["web_checks"].add_column("claimed_at", float)
     db["web_checks"].add_column("attempts", int)
     db["web_checks"].create_index(["job_id", "state"])
+
+
+@MIGRATIONS()
+def m013_sessions_browsers_token_expiry(db: sqlite_utils.Database) -> None:
+    """Server-side sign-in sessions, browsers known to an account, API token expiry."""
+    db["web_sessions"].create(
+        {"id": str, "user_id": int, "created_at": float, "seen_at": float},
+        pk="id", foreign_keys=[("user_id", "web_users", "id")],
+    )
+    db["web_sessions"].create_index(["user_id"])
+    db["web_known_browsers"].create(
+        {"id": str, "user_id": int, "seen_at": float}, pk="id", foreign_keys=[("user_id", "web_users", "id")],
+    )
+    db["web_api_tokens"].add_column("expires_at", float)
+    db.execute("update web_api_tokens set expires_at = created_at + 365 * 86400")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+import time
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from . import accounts
 from .audit_log import log_event
 from .tables import get_db
-from .security import roles_required
+from .security import roles_required, sign_in
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 
@@ -83,29 +85,38 @@ def set_active(user_id: int):
 @roles_required("admin")
 def set_password(user_id: int):
     password = request.form.get("password", "")
-    return _change(
+    response = _change(
         lambda: accounts.set_password(get_db(), user_id, password),
-        "Password changed. Their other sessions are signed out.", "account.password", user_id,
+        "Password changed. Every session of that account is signed out.", "account.password", user_id,
     )
+    if user_id == g.user.id and response.status_code == 302:
+        sign_in(g.user)  # an admin resetting their own password stays signed in here
+    return response
 
 
 @bp.post("/<int:user_id>/tokens")
 @roles_required("admin")
 def create_token(user_id: int):
     try:
-        token = accounts.create_api_token(get_db(), user_id, request.form.get("label", ""))
+        days = current_app.config["CONSENT_SETTINGS"].api_token_days
+        token = accounts.create_api_token(get_db(), user_id, request.form.get("label", ""), days)
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return _page(400)
     log_event(get_db(), g.user.username, "token.created", None, {"user": user_id, "label": request.form.get("label", "")})
     # shown once, in this response only (never put in the session cookie or a log)
-    return _page(201, new_token=token, new_token_user=accounts.get_user(get_db(), user_id))
+    return _page(201, new_token=token, new_token_user=accounts.get_user(get_db(), user_id),
+                 new_token_expires=time.time() + days * 86400)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @roles_required("admin")
 def revoke_token(token_id: int):
-    accounts.revoke_api_token(get_db(), token_id)
+    try:
+        accounts.revoke_api_token(get_db(), token_id)
+    except accounts.AccountError as exc:
+        flash(str(exc).capitalize() + ".", "error")
+        return _page(404)
     log_event(get_db(), g.user.username, "token.revoked", None, {"token": token_id})
     flash("API token revoked: it stops working at once.", "info")
     return redirect(url_for("users.index"))
