@@ -123,8 +123,11 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             f"{name}: not a photo this tool can read (expected JPEG, PNG, WebP, TIFF or HEIC); "
             "the file may be a document or damaged"
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise UnreadableImage(f"{name}: the file is damaged and cannot be opened ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's readers raise many types on bad files
+        raise UnreadableImage(
+            f"{name}: the file is damaged and cannot be opened ({_why(exc)}); copy the original "
+            "photo again"
+        ) from None
     if img.format not in SUPPORTED_FORMATS:
         fmt = img.format
         img.close()
@@ -141,7 +144,47 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of "
             f"{settings.max_pixels / 1e6:.0f}; resize it first (or raise max_pixels in settings)"
         )
+    need = decode_cost(img)
+    if need > settings.max_decode_mb * 2**20:
+        what = _describe_mode(img)
+        img.close()
+        raise ImageTooLarge(
+            f"{name}: a {w}x{h} {what} picture needs about {need / 2**20:.0f} MB of memory to "
+            f"check, over the limit of {settings.max_decode_mb} MB; save it smaller or as an "
+            "8-bit JPEG and try again (or raise max_decode_mb in settings)"
+        )
     return img
+
+
+#: bytes per pixel Pillow holds in memory for each mode (RGB and the like are stored in 4)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: modes converted to RGB through a numpy copy and a lookup table (extra bytes per pixel)
+_WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+
+def decode_cost(img: Image.Image) -> int:
+    """Bytes of memory that decoding ``img`` (opened, not yet loaded) and making the RGB working
+    copy can take at once, read from the header: the picture in its own mode and bit depth,
+    the RGB copy, and for 16-bit and float pictures the conversion's own arrays."""
+    pixels = img.width * img.height
+    native = _MODE_BYTES.get(img.mode, 4)
+    conversion = 0 if img.mode == "RGB" else 4
+    if img.mode in _WIDE_MODES:
+        conversion += native + 1
+    return pixels * (native + conversion)
+
+
+def _describe_mode(img: Image.Image) -> str:
+    if img.mode.startswith("I;16"):
+        return "16-bit greyscale"
+    return {"1": "black-and-white", "L": "greyscale", "P": "palette", "I": "32-bit greyscale",
+            "F": "floating-point", "RGB": "colour", "RGBA": "colour"}.get(img.mode, f"{img.mode}")
+
+
+def _why(exc: Exception) -> str:
+    """A decoder's complaint in a few words (never a path: Pillow's messages hold none)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text[:120]
 
 
 def read_orientation(img: Image.Image) -> int:
@@ -170,13 +213,30 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-        # 16-bit and float greyscale: scale to 8 bits rather than clipping.
+    if img.mode.startswith("I;16"):
+        # 16-bit greyscale: scale to 8 bits (not clip) through a lookup table, so no wide
+        # temporary array is made (a float copy of a 100-megapixel picture is 800 MB)
         import numpy as np
 
-        arr = np.asarray(img, dtype=np.float64)
-        hi = float(arr.max()) or 1.0
-        return Image.fromarray((arr * (255.0 / hi)).clip(0, 255).astype("uint8")).convert("RGB")
+        arr = np.asarray(img)
+        hi = int(arr.max()) or 1
+        lut = (np.arange(hi + 1, dtype=np.uint32) * 255 // hi).astype(np.uint8)
+        grey = Image.fromarray(lut[arr])
+        del arr
+        return grey.convert("RGB")
+    if img.mode in ("I", "F"):
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float32)
+        lo, hi = float(arr.min()), float(arr.max())
+        if not np.isfinite(lo) or not np.isfinite(hi):
+            arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+            lo, hi = float(arr.min()), float(arr.max())
+        lo = min(lo, 0.0)
+        scale = 255.0 / ((hi - lo) or 1.0)
+        arr -= lo
+        arr *= scale
+        return Image.fromarray(arr.clip(0, 255).astype("uint8")).convert("RGB")
     return img.convert("RGB")
 
 
@@ -206,9 +266,9 @@ def load(
             img.load()
         except Image.DecompressionBombError:
             raise ImageTooLarge(f"{name}: the picture has too many pixels to check safely") from None
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
             raise UnreadableImage(
-                f"{name}: the picture data is truncated or corrupted ({exc}); "
+                f"{name}: the picture data is truncated or corrupted ({_why(exc)}); "
                 "copy the original photo from the camera again"
             ) from None
         # Read after load(): Pillow's TIFF reader applies the orientation itself while loading

@@ -191,3 +191,71 @@ def test_tiff_orientation_is_applied_once(tmp_path):
     photo = images.load(path)
     assert photo.image.size == (photo.width, photo.height) == (64, 96)
     assert photo.image.getpixel((60, 3)) == (0, 0, 255)  # orientation 6: top left -> top right
+
+
+def _sixteen_bit_bomb(path, side=10000):
+    """A ~200 KB PNG that decodes to ``side`` x ``side`` 16-bit grey pixels."""
+    Image.new("I;16", (side, side)).save(path, optimize=True)
+    return path
+
+
+def _peak_rss_mb(code: str) -> float:
+    """Peak memory (MB) of a fresh Python running ``code``."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nprint(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()[-1]
+    return int(out) / 1024  # kB
+
+
+def test_a_sixteen_bit_memory_bomb_is_refused_from_its_header_naming_the_limit(tmp_path):
+    bomb = _sixteen_bit_bomb(tmp_path / "bomb.png")
+    assert bomb.stat().st_size < 400_000
+    with pytest.raises(ImageTooLarge) as refused:
+        images.load(bomb, max_side=1600)
+    message = str(refused.value)
+    assert "10000x10000 16-bit greyscale" in message and "limit of 400 MB" in message
+    peak = _peak_rss_mb(
+        "from consent import images\n"
+        f"try:\n    images.load({str(bomb)!r}, max_side=1600)\nexcept Exception as e:\n    print(type(e).__name__)"
+    )
+    assert peak < 200, f"refusing the bomb took {peak:.0f} MB"
+
+
+def test_decode_cost_counts_bit_depth_and_mode(tmp_path):
+    grey16 = _sixteen_bit_bomb(tmp_path / "g16.png", side=100)
+    rgb = tmp_path / "rgb.png"
+    Image.new("RGB", (100, 100)).save(rgb)
+    with Image.open(grey16) as a, Image.open(rgb) as b:
+        assert images.decode_cost(a) > images.decode_cost(b) >= 100 * 100 * 4
+
+
+def test_a_photo_within_the_memory_limit_still_loads(tmp_path):
+    path = tmp_path / "g16.png"
+    Image.fromarray(np.linspace(0, 4000, 600 * 800, dtype=np.uint16).reshape(600, 800)).save(path)
+    photo = images.load(path, max_side=400, settings=Settings(max_decode_mb=400))
+    assert photo.image.size == (400, 300) and np.asarray(photo.image).max() >= 250
+
+
+@pytest.mark.parametrize("damage", ["tiff_no_dimensions", "png_bad_ihdr_length"])
+def test_any_decoder_failure_is_a_clear_refusal(tmp_path, damage):
+    path = tmp_path / "broken.tif"
+    if damage == "tiff_no_dimensions":
+        # a TIFF whose first directory has no ImageWidth / ImageLength tags
+        import struct
+
+        entries = [(262, 3, 1, 1), (273, 4, 1, 8), (277, 3, 1, 1), (279, 4, 1, 1)]
+        ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + b"\0\0\0\0"
+        path.write_bytes(b"II*\0" + struct.pack("<I", 8 + 0) + ifd)
+    else:
+        path = tmp_path / "broken.png"
+        Image.new("RGB", (8, 8)).save(path)
+        data = bytearray(path.read_bytes())
+        data[8:12] = (0xFFFFFF00).to_bytes(4, "big")
+        path.write_bytes(bytes(data))
+    with pytest.raises((UnreadableImage, UnsupportedFormat)) as refused:
+        images.load(path)
+    assert path.name in str(refused.value)
