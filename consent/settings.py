@@ -166,6 +166,8 @@ class Settings:
     # --- web ----------------------------------------------------------------------------
     #: largest upload accepted by the web app, in megabytes
     max_upload_mb: int = 60
+    #: largest body any other web request may send (sign-in, forms), in kilobytes
+    max_form_kb: int = 512
     #: hours a safe copy stays downloadable in the web app
     safe_copy_expiry_hours: int = 24
     #: days an uploaded original is kept (0: deleted once checked)

@@ -10,8 +10,9 @@ Configuration (``test_config`` overrides any of it):
   the data folder over the defaults.
 - ``SECRET_KEY``: read from ``<data>/secret_key`` (made on first start, mode 0600), so
   sessions survive restarts and every server thread and process agrees.
-- ``MAX_CONTENT_LENGTH``: ``max_upload_mb`` from the settings (batch uploads get their own,
-  larger, limit per request).
+- ``MAX_CONTENT_LENGTH``: ``max_form_kb`` from the settings; the upload routes get
+  ``max_upload_mb`` (a batch ``max_batch_upload_mb``), only for someone allowed to upload there
+  (see ``web.body_limits``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 
 from consent import settings as consent_settings
 
@@ -70,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         CONSENT_DATA=str(data),
         CONSENT_DB=os.environ.get("CONSENT_DB") or str(data / "consent.db"),
         CONSENT_SETTINGS=settings,
-        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.max_form_kb * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set per request when served over https (see security)
@@ -83,7 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data)
 
-    from . import security
+    from . import body_limits, security
     from .tables import close_db
     from .request_register import close_register
 
@@ -105,15 +106,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         g.user = None
         if request.endpoint == "static":
             return
-        if request.endpoint == "batch.create":
-            from .batch import upload_limits
-
-            # a whole folder: a larger limit for this one view, set before the form is read
-            request.max_content_length, request.max_form_parts = upload_limits(app)
         from .settings_page import reload_if_changed
 
         reload_if_changed(app)
         security.load_user()
+        if request.endpoint in body_limits.UPLOADS and request.method == "POST":
+            # who may send a large body is settled before any of it is read
+            security.allow_upload(request.endpoint)
+            request.max_content_length, request.max_form_parts = body_limits.upload_limit(
+                app.config["CONSENT_SETTINGS"], request.endpoint)
+        if (request.content_length or 0) > (request.max_content_length or float("inf")):
+            abort(413)  # refused from the header, before anything is read
         security.check_csrf()
         _sweep_now_and_then(app)
 

@@ -14,7 +14,7 @@ import sys
 
 from waitress import serve
 
-from . import accounts, create_app
+from . import accounts, body_limits, create_app
 from .tables import connect
 
 
@@ -71,7 +71,8 @@ def main(argv=None):
         print(f"batch queue: {queue}, {workers} worker process(es)", flush=True)
     else:
         print(f"batch queue: {queue}; no workers here: run 'consent worker' to check batch photos", flush=True)
-    # waitress refuses bodies over 1 GB by default; batch uploads may be larger
+    # waitress refuses bodies over 1 GB by default; batch uploads may be larger (only the upload
+    # routes, for someone allowed to upload: see web.body_limits)
     limit = app.config["CONSENT_SETTINGS"].max_batch_upload_mb * 1024 * 1024 + 16 * 1024 * 1024
     options = {"max_request_body_size": limit}
     if args.trusted_proxy:
@@ -83,7 +84,8 @@ def main(argv=None):
     # stop cleanly on SIGTERM too (service managers), so the batch workers are ended with us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent", **options)
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="consent",
+              _server=body_limits.create_server, **options)
     finally:
         if worker is not None:
             batch_queue.stop_worker_process(worker)

@@ -29,7 +29,8 @@ from .errors import error_response
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _token_user():
+def token_user():
+    """The active user of the request's bearer token, or None."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -44,7 +45,7 @@ def _refused(status: int, name: str, message: str, code: str):
 
 @bp.post("/check")
 def check():
-    g.user = _token_user()  # never the session's user
+    g.user = token_user()  # never the session's user
     if g.user is None:
         response = error_response(401, "Send a valid API token: Authorization: Bearer <token>.", "unauthorized")
         response[0].headers["WWW-Authenticate"] = 'Bearer realm="consent"'

@@ -32,6 +32,13 @@ def run_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(lambda: _checker(db_path, settings).check(path, **kwargs)).result()
 
 
+def run(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` on the check thread: any other work that decodes a whole photo
+    (the preview) waits its turn too, so one process decodes one photo at a time and its memory
+    is bounded by ``max_decode_mb`` (checked from the header before decoding)."""
+    return _executor.submit(fn, *args, **kwargs).result()
+
+
 def channel_names(db_path: str, settings) -> list[str]:
     """The register's publication channels, in register order."""
     return _executor.submit(lambda: _checker(db_path, settings).view().channels).result()

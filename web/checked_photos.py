@@ -165,7 +165,7 @@ def result_record(place: Place, check_id: str, user_id: int, original: Path, lab
     """The ``web_checks`` columns of a finished check of ``original`` (``stored``: its
     ``consent.rejudge.StoredCheck``); writes its annotated preview."""
     preview_path = place.check_dir(check_id) / "preview.jpg"
-    preview.write(original, result, face_states(result), preview_path, place.settings)
+    check_thread.run(preview.write, original, result, face_states(result), preview_path, place.settings)
     record = _record(check_id, user_id, label, None, caption, result, blurred_result, place.settings)
     record["stored"] = json.dumps({"check": stored.to_json(),
                                    "blurred": blurred_stored.to_json() if blurred_stored else None})

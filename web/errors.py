@@ -44,11 +44,10 @@ def error_response(status: int, message: str | None = None, code: str | None = N
     """A page (or JSON body) for ``status``, with ``message`` in place of the standard one."""
     title, advice = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
     if status == 413 and message is None:
-        from flask import current_app
-
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length
         if limit:
-            advice = f"The most you can send at once is {limit // (1024 * 1024)} MB. " + advice
+            size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+            advice = f"The most you can send at once is {size}. " + advice
     text = message or advice
     if wants_json():
         return jsonify({"error": {"code": code or f"http_{status}", "message": text}}), status

@@ -7,7 +7,8 @@ user id, name or role.
 
 CSRF: every form carries a per-session token (``csrf_token()`` in templates, a hidden field
 named ``csrf_token``; scripts send it in the ``X-CSRF-Token`` header, read from the page's
-``<meta name="csrf-token">``). Every POST, PUT, PATCH and DELETE outside the bearer-token API
+``<meta name="csrf-token">``; upload forms carry it in their address, so it is checked before
+the upload is read). Every POST, PUT, PATCH and DELETE outside the bearer-token API
 must present it, compared in constant time; a missing or wrong token is refused with 400 before
 the view runs. The API takes no cookies, so cross-site requests cannot ride on a session there.
 """
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hmac
 import secrets
 
 import flask_login
 from flask import abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from . import accounts
+from . import accounts, body_limits
 from .tables import get_db
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -54,10 +54,27 @@ def check_csrf() -> None:
         return
     if request.blueprint == "api":
         return  # bearer tokens only, no cookies: see web.api
-    expected = session.get("csrf")
-    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-    if not expected or not sent or not hmac.compare_digest(expected, sent):
+    sent = body_limits.csrf_sent(request.headers.get, request.args.get)
+    if not sent:
+        # in the form: read within the request's limit (an upload's only for someone allowed)
+        sent = request.form.get("csrf_token", "")
+    if not body_limits.csrf_matches(session.get("csrf"), sent):
         raise CsrfError()
+
+
+def allow_upload(endpoint: str) -> None:
+    """Refuse an upload from someone not allowed to make it (401/403), before its body is read.
+    (The API's bearer token is checked here too; web.api checks it again.)"""
+    if endpoint == "api.check":
+        from .api import token_user
+
+        user = token_user()
+    else:
+        user = g.user
+    if user is None:
+        abort(401)
+    if not body_limits.may_upload(user, endpoint, current_app.view_functions[endpoint]):
+        abort(403)
 
 
 #: the cookie that marks a browser as having signed in to an account before (see accounts)
