@@ -22,20 +22,11 @@ from consent import images
 from consent.errors import ConsentError, ImageTooLarge
 from consent.results import PhotoCheck
 
-from . import accounts, check_thread, checked_photos
-from .tables import get_db
+from . import check_thread, checked_photos
 from .errors import error_response
+from .security import bearer_user
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def token_user():
-    """The active user of the request's bearer token, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return accounts.user_for_token(get_db(), token.strip())
 
 
 def _refused(status: int, name: str, message: str, code: str):
@@ -45,7 +36,7 @@ def _refused(status: int, name: str, message: str, code: str):
 
 @bp.post("/check")
 def check():
-    g.user = token_user()  # never the session's user
+    g.user = bearer_user()  # never the session's user
     if g.user is None:
         response = error_response(401, "Send a valid API token: Authorization: Bearer <token>.", "unauthorized")
         response[0].headers["WWW-Authenticate"] = 'Bearer realm="consent"'

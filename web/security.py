@@ -62,13 +62,19 @@ def check_csrf() -> None:
         raise CsrfError()
 
 
+def bearer_user():
+    """The active user of the request's ``Authorization: Bearer`` API token, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_token(get_db(), token.strip())
+
+
 def allow_upload(endpoint: str) -> None:
     """Refuse an upload from someone not allowed to make it (401/403), before its body is read.
     (The API's bearer token is checked here too; web.api checks it again.)"""
     if endpoint == "api.check":
-        from .api import token_user
-
-        user = token_user()
+        user = bearer_user()
     else:
         user = g.user
     if user is None:
