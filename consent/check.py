@@ -420,9 +420,11 @@ class Checker:
         result.blurred_recheck = recheck.to_json(names=False)
 
 
+#: the ending of a safe copy, by the original's real format (HEIC and TIFF become JPEG)
+SAFE_SUFFIXES = {"PNG": ".png", "WebP": ".webp"}
+
+
 def _safe_file_name(name: str, fmt: str | None) -> str:
-    """Same name, with ``.jpg`` where the safe copy is re-encoded as JPEG (HEIC, TIFF)."""
-    stem = Path(name).stem
-    if fmt in ("HEIC/HEIF", "TIFF"):
-        return stem + ".jpg"
-    return Path(name).name
+    """Same name, ending as the copy's real format: never the ending it was uploaded with
+    (a JPEG named ``newsletter.html`` is saved as ``newsletter.jpg``)."""
+    return Path(name).stem + SAFE_SUFFIXES.get(fmt, ".jpg")

@@ -240,6 +240,26 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def decode(img: Image.Image, name: str, max_side: int | None = None) -> None:
+    """Decode an opened image's pixels (JPEG: DCT-scaled down towards ``max_side``), or refuse
+    it as truncated or corrupted. The one decision on whether a picture's data is whole: the
+    check and the safe copy both ask it."""
+    raw_w, raw_h = img.size
+    if max_side and img.format in ("JPEG", "MPO") and max(raw_w, raw_h) > max_side:
+        factor = max_side / max(raw_w, raw_h)
+        # draft() picks the smallest DCT scale (1/2, 1/4, 1/8) still >= the size asked for.
+        img.draft("RGB", (math.ceil(raw_w * factor), math.ceil(raw_h * factor)))
+    try:
+        img.load()
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{name}: the picture has too many pixels to check safely") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
+        raise UnreadableImage(
+            f"{name}: the picture data is truncated or corrupted ({_why(exc)}); "
+            "copy the original photo from the camera again"
+        ) from None
+
+
 def load(
     path: os.PathLike | str,
     max_side: int | None = None,
@@ -258,19 +278,7 @@ def load(
         raw_w, raw_h = img.size
         if is_animated(img):
             notes.append("animated image: only the first frame was checked")
-        if max_side and img.format in ("JPEG", "MPO") and max(raw_w, raw_h) > max_side:
-            factor = max_side / max(raw_w, raw_h)
-            # draft() picks the smallest DCT scale (1/2, 1/4, 1/8) still >= the size asked for.
-            img.draft("RGB", (math.ceil(raw_w * factor), math.ceil(raw_h * factor)))
-        try:
-            img.load()
-        except Image.DecompressionBombError:
-            raise ImageTooLarge(f"{name}: the picture has too many pixels to check safely") from None
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
-            raise UnreadableImage(
-                f"{name}: the picture data is truncated or corrupted ({_why(exc)}); "
-                "copy the original photo from the camera again"
-            ) from None
+        decode(img, name, max_side)
         # Read after load(): Pillow's TIFF reader applies the orientation itself while loading
         # (and drops the tag), so reading it earlier would rotate a TIFF twice.
         orientation = read_orientation(img)

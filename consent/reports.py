@@ -60,11 +60,38 @@ def write_json(results: list[PhotoCheck], path, names: bool = True) -> Path:
 CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "error"]
 
 
+#: a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def safe_cell(value):
+    """A cell a spreadsheet shows as text, never runs: one starting like a formula (a file
+    named ``=HYPERLINK(...)``) gets a leading apostrophe (OWASP's CSV-injection advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """``csv.writer`` whose every cell passes :func:`safe_cell`: the one CSV writer for the
+    command line's and the web app's reports (and any other CSV the tool writes)."""
+
+    def __init__(self, stream, **kwargs):
+        self._writer = csv.writer(stream, **kwargs)
+
+    def writerow(self, row):
+        return self._writer.writerow([safe_cell(v) for v in row])
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
+
+
 def render_csv(results: list[PhotoCheck]) -> str:
     """One row per photo, plus one verdict column per channel checked."""
     channels = list(dict.fromkeys(c for r in results for c in r.verdicts))
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = SafeCsvWriter(buf)
     writer.writerow(CSV_FIELDS[:2] + channels + CSV_FIELDS[2:])
     for r in results:
         writer.writerow(

@@ -166,12 +166,28 @@ def download(check_id: str, kind: str):
             "channel. Send it for sign-off or check the photo again.",
             "not_available",
         )
-    name = checked_photos.download_name(row, kind, path.suffix, _event_title(row))
+    suffix, mimetype = _real_type(path)
+    name = checked_photos.download_name(row, kind, suffix, _event_title(row))
     channels = [channel] if channel else (
         checked_photos.cleared_channels(row) if kind == "safe" else checked_photos.blurred_channels(row))
     record_publication(row, kind, channels, "download")
     log_event(get_db(), g.user.username, f"download.{kind}", check_id, {"photo": row["name"], "channels": channels})
-    return send_file(path, as_attachment=True, download_name=name, max_age=0)
+    return send_file(path, as_attachment=True, download_name=name, mimetype=mimetype, max_age=0)
+
+
+#: safe copies are only ever these formats; the type comes from the bytes, never a name
+_TYPES = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "WEBP": (".webp", "image/webp")}
+
+
+def _real_type(path) -> tuple[str, str]:
+    """The ending and Content-Type of a safe copy's real format (read from its bytes)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        fmt = "JPEG" if img.format == "MPO" else img.format
+    if fmt not in _TYPES:
+        abort(404)
+    return _TYPES[fmt]
 
 
 @bp.post("/<check_id>/review")

@@ -42,7 +42,7 @@ import os
 from pathlib import Path
 
 from ..errors import SafeCopyFailed, UnreadableImage
-from ..images import describe, file_hash
+from ..images import decode, describe, file_hash
 from ..settings import DEFAULTS, Settings
 from . import jpeg, pillow_formats, png, webp
 from .common import Parsed
@@ -115,6 +115,9 @@ def make_safe_copy(
         )
     img, damaged = open_photo(src, settings)
     try:
+        if img.format != "TIFF":  # (a TIFF is decoded when re-encoded; loading drops its orientation)
+            # the check's own decision on damaged data: what it refuses is never copied either
+            decode(img, describe(src), max_side=1)
         data = read_bytes(src)
         report, parsed = scan_opened(src, img, data, damaged)
         fmt = img.format
