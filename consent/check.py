@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import images, rules
-from .errors import ConsentError, ModelUnavailable, UnknownChannel
+from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChannel
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import RuleContext
 from .register.records import today
@@ -399,7 +399,13 @@ class Checker:
     def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool):
         from . import metadata
 
-        safe_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            safe_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SafeCopyFailed(
+                f"{safe_dir}: cannot make the folder for the safe copy ({exc.strerror}); check "
+                "there is space and you may write there"
+            ) from None
         if not blur:
             name = safe_name or _safe_file_name(result.name, result.format)
             copy = metadata.make_safe_copy(path, safe_dir / name, self.settings)

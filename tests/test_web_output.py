@@ -134,3 +134,20 @@ def test_a_refusal_never_shows_the_servers_folders(app, tmp_path):
     text = response.get_data(as_text=True)
     assert "cut.jpg" in text
     assert str(tmp_path) not in text and "/web/checks/" not in text
+
+
+def test_a_failed_safe_copy_is_reported_without_the_servers_folders(app, tmp_path):
+    from web import checked_photos
+    from web.tables import connect
+
+    place = checked_photos.Place.from_app(app)
+    original = tmp_path / "upload" / "field.jpg"
+    original.parent.mkdir()
+    original.write_bytes(landscape_jpeg())
+    place.check_dir("fixed").mkdir(parents=True)
+    (place.check_dir("fixed") / "safe").write_text("a file where the safe folder should be")
+    with app.app_context(), pytest.raises(checked_photos.UploadRefused) as refused:
+        checked_photos.check_file(connect(app.config["CONSENT_DB"]), place, "fixed", 1, original, "field.jpg", None)
+    message = str(refused.value)
+    assert "safe copy" in message
+    assert str(place.data) not in message and "/web/checks/" not in message

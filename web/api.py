@@ -23,7 +23,7 @@ from consent.errors import ConsentError, ImageTooLarge
 from consent.results import PhotoCheck
 
 from . import check_thread, checked_photos
-from .errors import error_response
+from .errors import error_response, without_paths
 from .security import bearer_user
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -59,16 +59,16 @@ def check():
         try:
             images.open_image(path, place.settings).close()
         except ImageTooLarge as exc:
-            return _refused(413, name, str(exc).replace(str(path), name), exc.code)
+            return _refused(413, name, without_paths(str(exc).replace(str(path), name)), exc.code)
         except ConsentError as exc:
-            return _refused(415, name, str(exc).replace(str(path), name), exc.code)
+            return _refused(415, name, without_paths(str(exc).replace(str(path), name)), exc.code)
         result = check_thread.run_check(place.db_path, place.settings, path, channels=channels,
                                   caption=caption, display_name=name, folder="")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.path = name
     if result.error:
-        result.error = result.error.replace(str(path), name)
+        result.error = without_paths(result.error.replace(str(path), name))
         status = 400 if result.error_code == "unknown_channel" else 422
         return jsonify(result.to_json(names=False)), status
     return jsonify(result.to_json(names=g.user.sees_names, admin=g.user.is_admin))

@@ -33,6 +33,7 @@ from consent.rejudge import Change, StoredCheck, what_changed
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
 
 from . import check_thread, preview
+from .errors import without_paths
 
 
 class UploadRefused(Exception):
@@ -77,8 +78,9 @@ def disk_name(filename: str) -> str:
 
 
 def plain(message: str, path: Path, name: str) -> str:
-    """A library message with our private folder path replaced by the name the user knows."""
-    return message.replace(str(path), name)
+    """A library message with our private folder path replaced by the name the user knows, and
+    any other server path (a safe copy's, say) cut to its file name."""
+    return without_paths(message.replace(str(path), name))
 
 
 def face_states(result: PhotoCheck) -> dict[int, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -30,6 +32,15 @@ MESSAGES = {
 }
 
 
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its last part: what users read never shows
+    the server's folders (``.../data/web/checks/<id>/safe/x.jpg`` becomes ``x.jpg``)."""
+    return _PATH.sub(lambda m: m.group(1), message)
+
+
 def wants_json() -> bool:
     """Scripts (our own JS, the API) get JSON errors; people get pages."""
     if request.blueprint == "api" or request.path.startswith("/api/"):
@@ -48,7 +59,7 @@ def error_response(status: int, message: str | None = None, code: str | None = N
         if limit:
             size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
             advice = f"The most you can send at once is {size}. " + advice
-    text = message or advice
+    text = without_paths(message or advice)
     if wants_json():
         return jsonify({"error": {"code": code or f"http_{status}", "message": text}}), status
     return render_template("error.html", status=status, title=title, message=text), status
