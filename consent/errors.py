@@ -56,6 +56,12 @@ class RegisterBusy(RegisterError):
     code = "register_busy"
 
 
+class RegisterFull(RegisterError):
+    """The disk holding the register is full; the change was rolled back."""
+
+    code = "register_full"
+
+
 class UnknownChannel(RegisterError):
     """A channel name the register does not have (e.g. a typo, or a channel not added yet)."""
 

@@ -307,3 +307,18 @@ def test_semicolon_separated_export_is_read(tmp_path):
     path = write(tmp_path / "semi.csv", ["UPN;Surname;Forename", "A1;Lee;Ann"])
     table = read_table(path)
     assert table.delimiter == ";" and table.rows == [(2, ["A1", "Lee", "Ann"])]
+
+
+def test_an_import_on_a_full_disk_is_refused_plainly_and_changes_nothing(reg, tmp_path):
+    from consent.errors import RegisterFull
+
+    rows = [f"P{i:012d},{i},Pupil{i},Name{i},,7,7A,,05/05/2013,Yes,Yes,Yes,Yes," for i in range(3000)]
+    big = write(tmp_path / "big.csv", [HEADER] + rows)
+    before = reg.db["people"].count
+    pages = reg.db.execute("PRAGMA page_count").fetchone()[0]
+    # SQLite's own "database or disk is full", as a full disk gives it
+    reg.db.execute(f"PRAGMA max_page_count = {pages + 5}")
+    with pytest.raises(RegisterFull, match="disk is full") as refused:
+        import_csv(reg, big)
+    assert "free some space" in str(refused.value)
+    assert reg.db["people"].count == before

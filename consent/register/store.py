@@ -27,6 +27,7 @@ enrolment from photos in :mod:`consent.register.enrolment`; matching in :mod:`co
 from __future__ import annotations
 
 import contextlib
+import errno
 import datetime as dt
 import getpass
 import json
@@ -41,6 +42,7 @@ from ..errors import (
     NoBiometricConsent,
     PersonNotFound,
     RegisterBusy,
+    RegisterFull,
     RegisterError,
     UnknownChannel,
 )
@@ -92,6 +94,11 @@ def _default_user() -> str:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _is_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full", or the system's "no space left on device"."""
+    return "is full" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC
 
 
 # --- the register --------------------------------------------------------------------------
@@ -225,11 +232,16 @@ class Register:
             conn.execute("COMMIT")
             if self._wipe:
                 self.checkpoint()
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, OSError) as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if _is_busy(exc):
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise RegisterBusy(BUSY_MESSAGE) from None
+            if _is_full(exc):
+                raise RegisterFull(
+                    f"{self.path}: the disk is full, so nothing was changed (the register is as it "
+                    "was); free some space and try again"
+                ) from None
             raise
         except BaseException:
             if conn.in_transaction:
