@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import images, rules
@@ -126,12 +126,7 @@ def judge(
     ctx.kit = _kit_decision(analysis.kit, ctx.context_text, settings)
     ctx.text = analysis.text
     reasons = rules.evaluate(ctx)
-    verdicts = {}
-    for channel in channels:
-        relevant = [r for r in reasons if r.applies_to(channel)]
-        verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
-        detail = "; ".join(r.message for r in relevant if SEVERITY_VERDICT[r.severity] == verdict and verdict != OK)
-        verdicts[channel] = ChannelVerdict(channel, verdict, detail)
+    verdicts = channel_verdicts(reasons, channels)
     return PhotoCheck(
         path=path,
         name=name,
@@ -424,6 +419,32 @@ class Checker:
         blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
         result.notes.append(f"{blurred} blurred; the blurred copy was re-checked: {recheck.summary()}")
         result.blurred_recheck = recheck.to_json(names=False)
+
+
+def channel_verdicts(reasons, channels) -> dict[str, ChannelVerdict]:
+    """Each channel's verdict: the worst severity of the reasons applying to it."""
+    verdicts = {}
+    for channel in channels:
+        relevant = [r for r in reasons if r.applies_to(channel)]
+        verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
+        detail = "; ".join(r.message for r in relevant if SEVERITY_VERDICT[r.severity] == verdict and verdict != OK)
+        verdicts[channel] = ChannelVerdict(channel, verdict, detail)
+    return verdicts
+
+
+def for_viewer(result: PhotoCheck, names: bool) -> PhotoCheck:
+    """``result`` as a person who may not see names may see it (``names=False``): a name in the
+    caption is reported as found, and where, without telling a pupil in the photo from one on
+    roll (both block, so the verdict does not tell either). Faces lose their names, roles and
+    consent detail when written with ``to_json(names=False)``."""
+    if names or result.error:
+        return result
+    from .rules.caption import neutral_reasons
+
+    reasons = neutral_reasons(result.reasons)
+    if reasons == result.reasons:
+        return result
+    return replace(result, reasons=reasons, verdicts=channel_verdicts(reasons, result.channels))
 
 
 #: the ending of a safe copy, by the original's real format (HEIC and TIFF become JPEG)

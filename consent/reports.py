@@ -114,11 +114,7 @@ def write_csv(results: list[PhotoCheck], path) -> Path:
 
 def face_state(result: PhotoCheck, face) -> str:
     """The worst state of a face over the channels checked."""
-    states = [face.state(c) for c in result.channels] or ["review"]
-    for state in ("no_consent", "review", "cleared"):
-        if state in states:
-            return state
-    return "review"
+    return face.overall_state(result.channels)
 
 
 def thumbnail(result: PhotoCheck, side: int = THUMB_SIDE) -> str | None:

@@ -129,6 +129,11 @@ class Face:
     def is_staff(self) -> bool:
         return self.match == "matched" and self.role == "staff"
 
+    def overall_state(self, channels) -> str:
+        """The worst :meth:`state` over ``channels`` (``review`` when none were checked)."""
+        states = {self.state(c) for c in channels} or {"review"}
+        return next(s for s in ("no_consent", "review", "cleared") if s in states)
+
     def state(self, channel: str) -> str:
         """Colour-coding state for one channel: ``cleared``, ``no_consent`` or ``review``."""
         if self.match == "matched":
@@ -137,7 +142,10 @@ class Face:
             return "cleared"
         return "review"
 
-    def to_json(self, names: bool = True) -> dict:
+    def to_json(self, names: bool = True, channels=()) -> dict:
+        """The face as JSON. Without ``names`` (roles that may not see who is pictured) only its
+        colour state over ``channels`` is given: no name, id, role, match distance, consent
+        status per channel or never-publish flag, as the web page shows those roles."""
         data = {
             "index": self.index,
             "box": box_json(self.box),
@@ -145,14 +153,18 @@ class Face:
             "identifiable": self.identifiable,
             "why_not": self.why_not,
             "match": self.match,
+        }
+        if not names:
+            data["state"] = self.overall_state(channels)
+            return data
+        data.update({
             "role": self.role,
             "distance": None if self.distance is None else round(self.distance, 4),
             "consent": dict(self.consent),
             "never_publish": self.never_publish,
-        }
-        if names:
-            data["person_id"] = self.person_id
-            data["person_name"] = self.person_name
+            "person_id": self.person_id,
+            "person_name": self.person_name,
+        })
         return data
 
     @classmethod
@@ -168,7 +180,7 @@ class Face:
             person_id=f.get("person_id"),
             person_name=f.get("person_name"),
             role=f.get("role"),
-            distance=f["distance"],
+            distance=f.get("distance"),
             consent=dict(f.get("consent", {})),
             never_publish=bool(f.get("never_publish", False)),
         )
@@ -262,7 +274,7 @@ class PhotoCheck:
             "summary": self.summary(),
             "channels": {c: v.to_json() for c, v in self.verdicts.items()},
             "pupil_count": self.pupil_count,
-            "faces": [f.to_json(names=names) for f in self.faces],
+            "faces": [f.to_json(names=names, channels=self.channels) for f in self.faces],
             "reasons": [r.to_json(admin=admin, names=names) for r in self.reasons],
             "metadata_found": list(self.metadata_found),
             "notes": list(self.notes),

@@ -194,6 +194,8 @@ class Settings:
     login_delay_s: int = 30
     #: days a new API token stays valid
     api_token_days: int = 365
+    #: different captions a person who may not see names may try on one photo in an hour
+    caption_tries_per_hour: int = 5
     #: hours a one-time setup link stays valid
     setup_link_hours: int = 24
     #: longest side, in pixels, of the annotated preview shown on the check page

@@ -22,9 +22,10 @@ from consent import images
 from consent.errors import ConsentError, ImageTooLarge
 from consent.results import PhotoCheck
 
-from . import check_thread, checked_photos
+from . import caption_probes, check_thread, checked_photos
 from .errors import error_response, without_paths
 from .security import bearer_user
+from .tables import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -57,6 +58,10 @@ def check():
     try:
         upload.save(str(path))
         try:
+            caption_probes.guard(get_db(), g.user, path, caption, place.settings)
+        except checked_photos.UploadRefused as exc:
+            return _refused(exc.status, name, str(exc), exc.code)
+        try:
             images.open_image(path, place.settings).close()
         except ImageTooLarge as exc:
             return _refused(413, name, without_paths(str(exc).replace(str(path), name)), exc.code)
@@ -71,4 +76,9 @@ def check():
         result.error = without_paths(result.error.replace(str(path), name))
         status = 400 if result.error_code == "unknown_channel" else 422
         return jsonify(result.to_json(names=False)), status
-    return jsonify(result.to_json(names=g.user.sees_names, admin=g.user.is_admin))
+    from consent.check import for_viewer
+
+    # what this token's role may see, as the web page shows it (no names, consent detail or
+    # never-publish flags for office and comms; a caption name found, not whose)
+    seen = for_viewer(result, g.user.sees_names)
+    return jsonify(seen.to_json(names=g.user.sees_names, admin=g.user.is_admin))

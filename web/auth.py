@@ -13,7 +13,7 @@ from . import accounts
 from .tables import get_db
 from .errors import error_response
 from .audit_log import log_event
-from .security import end_this_session, known_browser, login_required, sign_in
+from .security import end_this_session, known_browser, roles_required, sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -73,7 +73,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@roles_required(*accounts.ROLES)  # every signed-in person
 def change_password():
     """Any signed-in user changes their own password; their other sessions end."""
     if request.method == "GET":

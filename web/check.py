@@ -15,7 +15,7 @@ from flask import (
 from consent.errors import ConsentError
 from consent.register import publications
 
-from . import checked_photos, email_notice, result_cards
+from . import caption_probes, checked_photos, email_notice, result_cards
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response, wants_json
@@ -35,9 +35,10 @@ def _options() -> tuple[list[str] | None, str]:
 
 def _check_file(file_storage) -> str:
     channels, caption = _options()
+    place = checked_photos.Place.from_app(current_app)
     return checked_photos.check_upload(
-        get_db(), checked_photos.Place.from_app(current_app), g.user.id, file_storage.save,
-        file_storage.filename, channels, caption,
+        get_db(), place, g.user.id, file_storage.save, file_storage.filename, channels, caption,
+        before_check=lambda path: caption_probes.guard(get_db(), g.user, path, caption, place.settings),
     )
 
 

@@ -100,8 +100,11 @@ def check_upload(
     caption: str = "",
     *,
     blurred: bool = True,
+    before_check=None,
 ) -> str:
     """Store, check and record one upload; returns the new check id.
+
+    ``before_check(path)``, when given, sees the stored upload first and may refuse it.
 
     ``stream_save(path)`` writes the uploaded bytes to ``path`` (a werkzeug ``FileStorage.save``).
     Raises :class:`UploadRefused` (415 not a photo, 413 too many pixels, 422 cannot be checked,
@@ -113,6 +116,8 @@ def check_upload(
     original.parent.mkdir(parents=True, exist_ok=True)
     try:
         stream_save(str(original))
+        if before_check is not None:
+            before_check(original)
         check_file(db, place, check_id, user_id, original, display_name(filename), channels, caption,
                    blurred=blurred)
     except BaseException:

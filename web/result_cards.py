@@ -111,9 +111,26 @@ def next_step(row: dict) -> dict | None:
             "button": "Send to a senior for sign-off"}
 
 
+def viewer_data(row: dict, user) -> dict:
+    """The stored result JSON as ``user`` may see it (see :func:`consent.check.for_viewer`)."""
+    data = row["data"] or {}
+    if user.sees_names or not data or not data.get("reasons"):
+        return data
+    from consent.check import for_viewer
+    from consent.results import PhotoCheck
+
+    full = PhotoCheck.from_json(data)
+    seen = for_viewer(full, names=False)
+    if seen is full:
+        return data
+    return {**data, "reasons": [r.to_json() for r in seen.reasons],
+            "channels": {c: v.to_json() for c, v in seen.verdicts.items()},
+            "verdict": seen.verdict, "summary": seen.summary()}
+
+
 def card(row: dict, user) -> dict:
     """Everything a result card shows for ``row``, as ``user`` may see it."""
-    data = row["data"] or {}
+    data = viewer_data(row, user)
     faces = []
     for f in data.get("faces", []):
         state = f.get("state", "review")
@@ -141,7 +158,11 @@ def card(row: dict, user) -> dict:
          "words": WORDS["approved"] if c in released and v["verdict"] != "ok" else verdict_words(v["verdict"])}
         for c, v in data.get("channels", {}).items()
     ]
-    state, headline_text = headline(row)
+    # as this viewer may see it; once a senior has decided, their decision is what counts
+    seen_row = row if row.get("review_state") else {
+        **row, "data": data, "verdict": data.get("verdict", row["verdict"]),
+        "summary": data.get("summary", row["summary"])}
+    state, headline_text = headline(seen_row)
     changes = [{"text": text} for text in checked_photos.change_sentences(row)]
     if user.is_admin:
         details = [c.admin_detail for c in row.get("changes", []) if c.admin_detail]
@@ -152,10 +173,10 @@ def card(row: dict, user) -> dict:
     return {
         "id": row["id"],
         "name": row["name"],
-        "verdict": row["verdict"],
+        "verdict": seen_row["verdict"],
         "state": state,
         "headline": headline_text,
-        "summary": row["summary"],
+        "summary": seen_row["summary"],
         "channels": channels,
         "faces": faces,
         "pupils": data.get("pupil_count", 0),

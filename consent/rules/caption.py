@@ -63,3 +63,31 @@ def _stem(file_name: str) -> str:
     if "." in stem:
         stem = stem.rsplit(".", 1)[0]
     return re.sub(r"[_\-.]+", " ", stem)
+
+
+_WHERE = re.compile(r"^the (.+?) names? \d+ pupils?")
+
+
+def neutral_reasons(reasons: list[Reason]) -> list[Reason]:
+    """``reasons`` with the caption's name findings (pictured pupil: block; pupil on roll:
+    review) folded into one blocking reason that says a name was found and where, but not
+    whose: for people who may not see names, so a caption cannot be used to ask the register
+    who is pictured or on roll."""
+    found = [r for r in reasons if r.code == "name_in_caption"]
+    if not found:
+        return reasons
+    where = sorted({w for r in found for w in _where(r.message)})
+    merged = Reason(
+        code="name_in_caption",
+        severity=SEV_BLOCK,
+        message=(f"the {' and '.join(where) or 'caption'} contain{'s' if len(where) < 2 else ''} "
+                 "a pupil's name; pupils must not be named next to photos: remove the name before publishing"),
+        suggestion="describe the event instead of naming pupils",
+    )
+    kept = [r for r in reasons if r.code != "name_in_caption"]
+    return [merged] + kept
+
+
+def _where(message: str) -> list[str]:
+    m = _WHERE.match(message)
+    return m.group(1).split(" and ") if m else []
