@@ -418,7 +418,7 @@ class Checker:
             raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
         blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
         result.notes.append(f"{blurred} blurred; the blurred copy was re-checked: {recheck.summary()}")
-        result.blurred_recheck = recheck.to_json(names=False)
+        result.blurred_recheck = recheck.to_json(names=False, detail=True)  # internal: no names
 
 
 def channel_verdicts(reasons, channels) -> dict[str, ChannelVerdict]:

@@ -86,7 +86,7 @@ class Reason:
     def from_json(cls, r: dict) -> "Reason":
         return cls(
             code=r["code"], severity=r["severity"], message=r["message"],
-            channels=list(r["channels"]), faces=list(r["faces"]),
+            channels=list(r.get("channels", [])), faces=list(r.get("faces", [])),
             senior_signoff=r["senior_signoff"], suggestion=r["suggestion"],
             admin_detail=r.get("admin_detail"),
             regions=[box_from_json(b) for b in r.get("regions", [])],
@@ -142,10 +142,11 @@ class Face:
             return "cleared"
         return "review"
 
-    def to_json(self, names: bool = True, channels=()) -> dict:
-        """The face as JSON. Without ``names`` (roles that may not see who is pictured) only its
-        colour state over ``channels`` is given: no name, id, role, match distance, consent
-        status per channel or never-publish flag, as the web page shows those roles."""
+    def to_json(self, names: bool = True, channels=(), detail: bool | None = None) -> dict:
+        """The face as JSON. Without ``names`` no name or id. Without ``detail`` (default: as
+        ``names``; roles that may not see who is pictured) only its colour state over
+        ``channels``: no role, match distance, consent status per channel or never-publish
+        flag, as the web page shows those roles."""
         data = {
             "index": self.index,
             "box": box_json(self.box),
@@ -154,7 +155,7 @@ class Face:
             "why_not": self.why_not,
             "match": self.match,
         }
-        if not names:
+        if not (names if detail is None else detail):
             data["state"] = self.overall_state(channels)
             return data
         data.update({
@@ -162,9 +163,10 @@ class Face:
             "distance": None if self.distance is None else round(self.distance, 4),
             "consent": dict(self.consent),
             "never_publish": self.never_publish,
-            "person_id": self.person_id,
-            "person_name": self.person_name,
         })
+        if names:
+            data["person_id"] = self.person_id
+            data["person_name"] = self.person_name
         return data
 
     @classmethod
@@ -261,7 +263,8 @@ class PhotoCheck:
             groups.setdefault((v.verdict, v.detail), []).append(v.channel)
         return "; ".join(_sentence(verdict, chans, detail) for (verdict, detail), chans in groups.items())
 
-    def to_json(self, names: bool = True, admin: bool = False) -> dict:
+    def to_json(self, names: bool = True, admin: bool = False, detail: bool | None = None) -> dict:
+        """The check as JSON (docs/json.md); ``names``, ``detail``: see :meth:`Face.to_json`."""
         return {
             "version": JSON_VERSION,
             "path": self.path,
@@ -274,7 +277,7 @@ class PhotoCheck:
             "summary": self.summary(),
             "channels": {c: v.to_json() for c, v in self.verdicts.items()},
             "pupil_count": self.pupil_count,
-            "faces": [f.to_json(names=names, channels=self.channels) for f in self.faces],
+            "faces": [f.to_json(names=names, channels=self.channels, detail=detail) for f in self.faces],
             "reasons": [r.to_json(admin=admin, names=names) for r in self.reasons],
             "metadata_found": list(self.metadata_found),
             "notes": list(self.notes),

@@ -110,13 +110,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         reload_if_changed(app)
         security.load_user()
-        if request.endpoint in body_limits.UPLOADS and request.method == "POST":
+        if (request.endpoint in body_limits.UPLOADS and request.method == "POST"
+                and security.allow_upload(request.endpoint)):
             # who may send a large body is settled before any of it is read
-            security.allow_upload(request.endpoint)
             request.max_content_length, request.max_form_parts = body_limits.upload_limit(
                 app.config["CONSENT_SETTINGS"], request.endpoint)
-        if (request.content_length or 0) > (request.max_content_length or float("inf")):
-            abort(413)  # refused from the header, before anything is read
+        if request.blueprint != "api" and (request.content_length or 0) > (request.max_content_length or float("inf")):
+            abort(413)  # refused from the header, before anything is read (the API answers a
+            # missing token with its own 401 first, and never reads a body before that)
         security.check_csrf()
         _sweep_now_and_then(app)
 

@@ -114,7 +114,7 @@ def next_step(row: dict) -> dict | None:
 def viewer_data(row: dict, user) -> dict:
     """The stored result JSON as ``user`` may see it (see :func:`consent.check.for_viewer`)."""
     data = row["data"] or {}
-    if user.sees_names or not data or not data.get("reasons"):
+    if user.sees_names or not any(r.get("code") == "name_in_caption" for r in data.get("reasons") or []):
         return data
     from consent.check import for_viewer
     from consent.results import PhotoCheck

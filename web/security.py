@@ -70,17 +70,19 @@ def bearer_user():
     return accounts.user_for_token(get_db(), token.strip())
 
 
-def allow_upload(endpoint: str) -> None:
-    """Refuse an upload from someone not allowed to make it (401/403), before its body is read.
-    (The API's bearer token is checked here too; web.api checks it again.)"""
+def allow_upload(endpoint: str) -> bool:
+    """True when this request may send an upload's large body; a page upload from someone not
+    allowed to make it is refused (401/403) before its body is read. An API request without a
+    valid token gets False (its small limit stays; web.api answers it with its own 401/403)."""
     if endpoint == "api.check":
         user = bearer_user()
-    else:
-        user = g.user
+        return body_limits.may_upload(user, endpoint, None)
+    user = g.user
     if user is None:
         abort(401)
     if not body_limits.may_upload(user, endpoint, current_app.view_functions[endpoint]):
         abort(403)
+    return True
 
 
 #: the cookie that marks a browser as having signed in to an account before (see accounts)
