@@ -62,6 +62,10 @@ def _mutants(seed: Path, rng: random.Random, folder: Path) -> list[Path]:
     data = seed.read_bytes()
     fields = [(m.start() + offset, size, order) for pattern, offset, size, order in LENGTH_FIELDS
               for m in pattern.finditer(data) if 0 <= m.start() + offset <= len(data) - size]
+    if data[:4] == b"II*\0":  # a TIFF: the values of its first directory's entries (sizes, offsets)
+        ifd = int.from_bytes(data[4:8], "little")
+        count = int.from_bytes(data[ifd:ifd + 2], "little")
+        fields += [(ifd + 2 + 12 * i + 8, 4, "little") for i in range(count)]
     out = []
     for i in range(MUTANTS_PER_SEED):
         buf = bytearray(data)

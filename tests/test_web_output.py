@@ -151,3 +151,21 @@ def test_a_failed_safe_copy_is_reported_without_the_servers_folders(app, tmp_pat
     message = str(refused.value)
     assert "safe copy" in message
     assert str(place.data) not in message and "/web/checks/" not in message
+
+
+def test_a_tiff_too_tall_for_a_jpeg_copy_is_refused_plainly(tmp_path):
+    """A TIFF claiming 65535 rows (more than a JPEG may have) gave 'unexpected error' in strip."""
+    from consent.errors import ConsentError
+
+    src = tmp_path / "tall.tif"
+    Image.new("RGB", (16, 12), (10, 200, 10)).save(src)
+    data = bytearray(src.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd:ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 257:  # ImageLength
+            data[entry + 8:entry + 12] = struct.pack("<I", 65535)
+    src.write_bytes(bytes(data))
+    with pytest.raises(ConsentError) as refused:
+        metadata.make_safe_copy(src, tmp_path / "out" / "tall.jpg")
+    assert "tall.tif" in str(refused.value)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import ImageTooLarge, UnreadableImage
+from ..errors import ImageTooLarge, SafeCopyFailed, UnreadableImage
 from ..images import UPRIGHT, describe, read_orientation, to_rgb
 from ..settings import Settings
 from . import exif, xmp
@@ -87,7 +87,22 @@ def reencode(src: Path, img: Image.Image, orientation: int, icc: bytes | None,
     picture.info = {}  # Pillow would otherwise carry a comment over into the copy
     if icc and icc[16:20] != b"RGB ":
         icc = None
+    if max(picture.size) > JPEG_MAX_SIDE:
+        raise SafeCopyFailed(
+            f"{describe(src)}: the picture is {picture.width}x{picture.height} pixels, too large "
+            f"for a JPEG safe copy (at most {JPEG_MAX_SIDE} on a side); resize it first"
+        )
     out = io.BytesIO()
-    picture.save(out, format="JPEG", quality=settings.safe_copy_jpeg_quality,
-                 icc_profile=icc or None)
+    try:
+        picture.save(out, format="JPEG", quality=settings.safe_copy_jpeg_quality,
+                     icc_profile=icc or None)
+    except (OSError, ValueError) as exc:
+        raise SafeCopyFailed(
+            f"{describe(src)}: the safe copy could not be encoded ({exc}); save the photo as JPEG "
+            "or PNG and try again"
+        ) from None
     return out.getvalue(), icc
+
+
+#: the largest side a JPEG can have (libjpeg's limit)
+JPEG_MAX_SIDE = 65500
