@@ -239,17 +239,21 @@ class Checker:
         return list(dict.fromkeys(requested))
 
     # --- the expensive part -------------------------------------------------------------
-    def analyse(self, path: str | os.PathLike) -> Analysis:
-        """Decode, scan, detect, encode, match and kit-check one photo (cached by content)."""
+    def analysis_key(self, sha: str, view: RegisterView) -> str:
+        """The analysis cache's key for a photo: its bytes, settings, face templates, kit profile."""
         from .cache import analysis_key
 
+        return analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp)
+
+    def analyse(self, path: str | os.PathLike) -> Analysis:
+        """Decode, scan, detect, encode, match and kit-check one photo (cached by content)."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
         sha = images.file_hash(path)
         timings["hash"] = time.perf_counter() - t
         view = self.view()
         cache = self.cache()
-        key = analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp)
+        key = self.analysis_key(sha, view)
         if cache is not None:
             cached = cache.get(key)
             if cached is not None:
@@ -296,10 +300,8 @@ class Checker:
         t = time.perf_counter()
         matches = {}
         if needs_match:
-            from .register.matching import match_faces
-
             idx = [i for i, d in enumerate(detected) if d.encoding is not None]
-            for i, m in zip(idx, match_faces([detected[i].encoding for i in idx], view.gallery, self.settings)):
+            for i, m in zip(idx, self._match(idx, [detected[i].encoding for i in idx], view)):
                 matches[i] = m
         timings["match"] = time.perf_counter() - t
 
@@ -332,6 +334,13 @@ class Checker:
             sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
             metadata_found=found, notes=list(photo.notes), kit=measures, text=text, timings=timings,
         )
+
+    def _match(self, faces: list[int], encodings: list, view: RegisterView) -> list:
+        """Match the encodings of faces ``faces`` (indices) against the register's templates
+        (a remote analysis, :mod:`consent.remote`, keeps them for the main machine instead)."""
+        from .register.matching import match_faces
+
+        return match_faces(encodings, view.gallery, self.settings)
 
     def _decode_side(self) -> int:
         from .vision import faces as faces_mod

@@ -111,8 +111,9 @@ class Client:
             for k, v in fields.items())
         body += (f'--{boundary}\r\nContent-Disposition: form-data; name="zip"; filename="event.zip"\r\n'
                  "Content-Type: application/zip\r\n\r\n").encode() + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(self.url + "/batch/", body, {
-            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        request = urllib.request.Request(self.url + "/batch/", body, {  # the token in a header too, as the
+            "Content-Type": f"multipart/form-data; boundary={boundary}",  # page sends it: a large body needs it
+            "X-CSRF-Token": fields["csrf_token"]})
         with self.opener.open(request, timeout=60) as response:
             assert "/batch/" in response.geturl(), response.read()[:500]
             return response.geturl().rstrip("/").rsplit("/", 1)[1]

@@ -319,8 +319,9 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: str, worker: str, *,
-            last_try: bool = True) -> str:
+            last_try: bool = True, analysed: dict | None = None) -> str:
     """Check one queued photo and store its result; returns ``done``, ``failed`` or ``skipped``.
+    ``analysed``: its analysis from another machine (``web.remote_queue``), used when it fits.
 
     Skipped: another worker has it, or it is finished already. A passing failure raises
     :class:`TryAgain` with the photo back in the queue, unless ``last_try``: then, like any
@@ -340,7 +341,7 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
         return "failed"
     try:
         _test_hook(row["name"])
-        result, stored = _check(place, row)
+        result, stored = _check(place, row, analysed)
         if result.error_code == "register_busy":
             raise TryAgain(result.error)
         if result.error:
@@ -361,13 +362,13 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
         return "failed"
 
 
-def _check(place: checked_photos.Place, row: dict):
+def _check(place: checked_photos.Place, row: dict, analysed: dict | None = None):
     """The library's check of one batch photo (safe copy under the photo's own folder) and its
     stored form: ``(PhotoCheck, StoredCheck or None)``."""
     channels = json.loads(row["channels"] or "[]") or None
     job = Job(row["upload_path"], row["name"])
     options = BatchOptions(channels, row["caption"] or "", str(place.check_dir(row["id"]) / "safe"))
-    return check_thread.run_batch_photo(place.db_path, place.settings, job, options)
+    return check_thread.run_batch_photo(place.db_path, place.settings, job, options, analysed)
 
 
 def _store(db, place: checked_photos.Place, row: dict, worker: str, result, stored) -> None:

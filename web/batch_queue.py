@@ -16,7 +16,6 @@ stopped worker or server left behind.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -28,17 +27,14 @@ import click
 
 from consent import settings as consent_settings
 
-from . import batch_jobs, checked_photos
+from . import batch_jobs, checked_photos, remote_queue
+from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url
 from .tables import connect
 
 log = logging.getLogger("consent.worker")
 
 #: name of the queue (Huey keeps several apart by name in one Redis database)
 QUEUE_NAME = "consent-batch"
-#: seconds between looks at an idle SQLite queue (Redis wakes a worker at once)
-IDLE_POLL_MAX = 1.0
-#: seconds between checks that every worker process is alive (a dead one is replaced)
-HEALTH_CHECK_S = 2
 
 _hueys: dict[str, object] = {}
 _connections: dict[tuple, object] = {}
@@ -63,10 +59,9 @@ def describe(data: Path) -> str:
     url = queue_url()
     if not url:
         return f"SQLite {Path(data) / 'queue.db'}"
-    from urllib.parse import urlsplit
+    return describe_url(url)
 
-    parts = urlsplit(url)
-    return f"Redis {parts.hostname or parts.path}:{parts.port or 6379}{parts.path if parts.hostname else ''}"
+
 
 
 def huey_for(data: Path):
@@ -91,10 +86,13 @@ def _make_huey(url: str, data: Path):
                           timeout=consent_settings.DEFAULTS.register_busy_timeout_s)
 
     @huey.task(context=True, name="check_photo")
-    def check_photo(check_id: str, task=None):
+    def check_photo(check_id: str, analysed: dict | None = None, task=None):
         place, db = worker_state()
+        if url and analysed is None and send_for_analysis(place, db, check_id):
+            return  # the analysis comes back as a new task with ``analysed`` set
         try:
-            batch_jobs.process(db, place, check_id, batch_jobs.worker_name(), last_try=not task.retries)
+            batch_jobs.process(db, place, check_id, batch_jobs.worker_name(), last_try=not task.retries,
+                               analysed=analysed)
         except batch_jobs.TryAgain as exc:
             log.warning("%s: %s; trying again (%d tries left)", check_id, exc, task.retries)
             raise CancelExecution(retry=True) from None
@@ -119,15 +117,46 @@ def _make_huey(url: str, data: Path):
 def enqueue(place: checked_photos.Place, check_ids: list[str]) -> None:
     """Queue one task per photo, each retried up to ``batch_retries`` times when the register is busy."""
     huey = huey_for(place.data)
-    task_class = huey.consent_check_photo.task_class
     for check_id in check_ids:
-        huey.enqueue(task_class(args=(check_id,), retries=place.settings.batch_retries, retry_delay=2))
+        _enqueue_check(huey, check_id, None, place.settings.batch_retries)
+
+
+def _enqueue_check(huey, check_id: str, analysed: dict | None, retries: int) -> None:
+    task_class = huey.consent_check_photo.task_class
+    huey.enqueue(task_class(args=(check_id, analysed), retries=retries, retry_delay=2))
+
+
+def give_back(check_id: str, analysed: dict, retries: int) -> None:
+    """(Analysis processes) Put a photo's analysis, or why it has none, on the main queue."""
+    _enqueue_check(huey_for(Path(".")), check_id, analysed, retries)
 
 
 def queued_ids(huey) -> set[str]:
-    """Photo ids of the tasks waiting in the queue or scheduled for a retry."""
+    """Photo ids of the tasks waiting in the queue or scheduled for a retry, and (Redis) of the
+    photos waiting for an analysis or being analysed (:mod:`web.remote_queue`)."""
     tasks = list(huey.pending()) + list(huey.scheduled())
-    return {t.args[0] for t in tasks if t.name.endswith("check_photo") and t.args}
+    ids = {t.args[0] for t in tasks if t.name.endswith("check_photo") and t.args}
+    if queue_url():
+        ids |= remote_queue.waiting_ids(queue_url())
+    return ids
+
+
+def send_for_analysis(place: checked_photos.Place, db, check_id: str) -> bool:
+    """(Redis queue) Send a queued photo to the analysis queue, which workers on any machine
+    serve; False when it is not to be sent (finished, or its file cannot be read: it is then
+    checked here, which records why)."""
+    from . import check_thread
+
+    row = db["web_checks"].get(check_id) if db["web_checks"].count_where("id = ?", [check_id]) else None
+    if row is None or row["state"] != "queued" or not row["upload_path"]:
+        return False
+    try:
+        data = Path(row["upload_path"]).read_bytes()
+    except OSError:
+        return False
+    cfg = check_thread.analysis_config(place.db_path, place.settings)
+    remote_queue.send(queue_url(), check_id, data, Path(row["upload_path"]).suffix, cfg)
+    return True
 
 
 def recover(place: checked_photos.Place, db) -> int:
@@ -161,17 +190,11 @@ def worker_state():
     return state
 
 
-def _die_with_parent(sig: int) -> None:
-    """Ask Linux to send ``sig`` to this process when its parent dies (no orphaned workers)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker notices its parent gone on its next photo at the latest
-
-
-def run_worker(workers: int) -> None:
+def run_worker(workers: int, analysis_workers: int = 0) -> None:
     """Run Huey's consumer with ``workers`` processes until stopped (SIGINT: finish the photos in
-    hand; SIGTERM: stop at once; a photo stopped half-way is checked again later)."""
+    hand; SIGTERM: stop at once; a photo stopped half-way is checked again later). With a Redis
+    queue, ``analysis_workers`` more processes analyse photos from the analysis queue, as the
+    workers of other machines do (``consent worker --remote``)."""
     global _consumer_pid
     _consumer_pid = os.getpid()
     place = place_from_env()
@@ -183,7 +206,18 @@ def run_worker(workers: int) -> None:
         workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
         check_worker_health=True, health_check_interval=HEALTH_CHECK_S,
     )
-    consumer.run()
+    analysers = None
+    if queue_url() and analysis_workers:
+        log.info("and %d analysis process(es) serving the analysis queue with the workers of other machines",
+                 analysis_workers)
+        analysers = subprocess.Popen(
+            [sys.executable, "-m", "consent", "worker", "--workers", str(analysis_workers), "--remote", queue_url()],
+            preexec_fn=lambda: _die_with_parent(signal.SIGTERM))
+    try:
+        consumer.run()
+    finally:
+        if analysers is not None:
+            stop_worker_process(analysers)
 
 
 def start_worker_process(app, workers: int) -> subprocess.Popen:
@@ -220,21 +254,39 @@ def recover_at_start(app) -> int:
 @click.command("worker")
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: batch_workers in the settings); each loads the face models once.")
-def worker_command(workers):
+@click.option("--remote", metavar="REDIS_URL", is_flag=False, flag_value="CONSENT_QUEUE", default=None,
+              help="Run on a machine without the register: only analyse photos (faces, kit, text) for the "
+                   "main machine, from the Redis queue given (default: CONSENT_QUEUE).")
+@click.option("--analysis-workers", type=click.IntRange(0, 64), default=None,
+              help="With a Redis queue, on the main machine: processes that analyse photos beside the "
+                   "workers (default: as many as --workers; 0: leave all analysis to remote machines).")
+def worker_command(workers, remote, analysis_workers):
     """Check batch photos from the web app's queue until stopped (Ctrl+C).
 
     \b
     The queue is <data>/queue.db, or the Redis server in CONSENT_QUEUE (redis://HOST:6379/0)
     for workers on several machines; the data folder is CONSENT_DATA (default ./data).
+    On the main machine (the register's): consent worker
+    On any other machine (no register, no shared folder): consent worker --remote redis://HOST:6379/0
     """
+    if remote is not None:
+        url = remote_queue.remote_url(None if remote == "CONSENT_QUEUE" else remote)
+        _wait_for_redis(url)
+        remote_queue.run_remote_worker(url, workers or 1, give_back)
+        return
     try:
         url = queue_url()
     except QueueMisconfigured as exc:
         raise click.ClickException(str(exc))
     if url:
         _wait_for_redis(url)
-    count = workers or place_from_env().settings.batch_workers
-    run_worker(max(1, count))
+        db_path = Path(place_from_env().db_path)
+        if not db_path.exists():  # never make an empty register: every face would be "not recognised"
+            raise click.ClickException(
+                f"no register at {db_path}: run consent worker on the main machine (set CONSENT_DATA to its "
+                "data folder), or consent worker --remote on a machine without the register")
+    count = max(1, workers or place_from_env().settings.batch_workers)
+    run_worker(count, count if analysis_workers is None else analysis_workers)
 
 
 def _wait_for_redis(url: str) -> None:
@@ -244,4 +296,5 @@ def _wait_for_redis(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5).ping()
     except redis.RedisError as exc:
-        raise click.ClickException(f"cannot reach the queue at {describe(Path('.'))} ({exc}); is redis-server running?")
+        raise click.ClickException(f"cannot reach the queue at {describe_url(url)} ({exc}); is redis-server running, "
+                                   "and may this machine reach it?")

@@ -9,11 +9,14 @@ to be thread-safe, and on a small school server two parallel checks would not fi
 """
 
 from __future__ import annotations
+
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consent-check")
 _checkers: dict = {}
+log = logging.getLogger("consent.worker")
 
 
 def _checker(db_path: str, settings):
@@ -74,15 +77,33 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(work).result()
 
 
-def run_batch_photo(db_path: str, settings, job, options):
+def analysis_config(db_path: str, settings) -> dict:
+    """What another machine needs to analyse a batch photo as this process would
+    (:func:`consent.remote.config`: settings and kit profile; nothing of the register)."""
+    from consent.remote import config
+
+    return _executor.submit(lambda: config(_checker(db_path, settings))).result()
+
+
+def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None = None):
     """One photo of a batch job (``consent.batch.check_photo``, as ``consent check`` does it) on
     the process's check thread, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or
-    None)`` as :func:`run_stored_check`."""
+    None)`` as :func:`run_stored_check`. ``analysed``: the photo's analysis made by another
+    machine (``web.remote_queue``), matched and judged here; without it, or when it does not
+    fit, the photo is analysed here."""
     def work():
         from consent.batch import check_photo
         from consent.rejudge import StoredCheck
+        from consent.remote import RemoteResultRefused, remember
 
         checker = _checker(db_path, settings)
+        if analysed and "analysis" in analysed:
+            try:
+                remember(checker, job.path, analysed)
+            except RemoteResultRefused as exc:
+                log.warning("%s: %s", job.rel, exc)
+        elif analysed:
+            log.info("%s: checked here (%s)", job.rel, analysed.get("local"))
         result = check_photo(checker, job, options)
         if result.error:
             return result, None

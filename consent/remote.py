@@ -1,0 +1,141 @@
+"""Photo analysis on machines that hold no register: the pixels travel, the register stays.
+
+A trust can run ``consent worker --remote redis://...`` on machines that share nothing with
+the school's main machine but the queue. Such a machine receives a photo's bytes and the
+settings to analyse it with, runs the model-bound part of a check (decode, metadata scan, faces
+and their encodings, kit measures, text in the picture) and sends the result back. The main
+machine matches the encodings against its register's face templates, judges the photo against
+consent as it stands, and stores the check. Names, consent and face templates never leave it.
+
+- :func:`config` (main machine): what a remote analysis must be made with to stand for the main
+  checker's own (settings, text and kit checks, the school's kit profile, versions);
+- :func:`analyse_bytes` (remote machine): photo bytes + config -> a JSON-able result: the
+  :class:`~consent.check.Analysis` with every checkable face "unknown", and the encodings of
+  the faces the register is to be asked about;
+- :func:`remember` (main machine): match those encodings against the gallery and put the
+  completed analysis in the analysis cache, where the main checker's next ``analyse`` of the
+  photo finds it, so the check goes on exactly as a local one. A result that does not fit (other
+  settings or versions, other bytes) is refused and the photo is analysed on the main machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .cache import ANALYSIS_FORMAT, fingerprint
+from .check import Analysis, Checker
+from .errors import ConsentError
+
+#: bumped when what travels between the machines changes meaning
+WIRE_FORMAT = 1
+
+
+class RemoteResultRefused(ConsentError):
+    """A remote analysis that cannot stand for the main machine's own."""
+
+
+def config(checker: Checker) -> dict:
+    """What a remote machine needs to analyse a photo as ``checker`` would (JSON-able; no
+    register data: no names, no consent, no face templates)."""
+    profile = checker._kit_profile
+    return {
+        "wire": WIRE_FORMAT, "version": __version__, "analysis_format": ANALYSIS_FORMAT,
+        "settings": checker.settings.as_dict(), "text_check": bool(checker.text_check),
+        "kit_check": bool(checker.kit_check), "kit_profile": profile.to_json() if profile is not None else None,
+    }
+
+
+class PixelChecker(Checker):
+    """A :class:`Checker` without a register: analyses photos for the main machine.
+
+    Every face it can check is encoded (the main machine decides who it is) and left "unknown";
+    the encodings are kept in :attr:`encodings` (face index -> 128 numbers) for one photo.
+    """
+
+    def __init__(self, cfg: dict):
+        from .settings import from_mapping
+
+        if cfg.get("wire") != WIRE_FORMAT:
+            raise RemoteResultRefused(f"the main machine sent work in format {cfg.get('wire')!r}; this "
+                                      f"worker reads format {WIRE_FORMAT}: install the same consent version on both")
+        settings = from_mapping(cfg["settings"], source="settings sent by the main machine")
+        # kit_check off here: the school's kit profile comes with the work, not from this machine's disk
+        super().__init__(None, settings, use_register=False, use_cache=False, kit_check=False,
+                         text_check=cfg["text_check"])
+        self.kit_check = cfg["kit_check"]
+        if cfg.get("kit_profile") is not None:
+            from .vision.kit import KitProfile
+
+            self._kit_profile = KitProfile.from_json(cfg["kit_profile"], source="kit profile sent by the main machine")
+            self._kit_profile_fp = fingerprint(self._kit_profile.to_json())
+        self.encodings: dict[int, list[float]] = {}
+
+    def view(self):
+        if self._view is None:
+            from .register.matching import Gallery
+            from .register.view import empty_view
+
+            # an empty gallery (not none): faces are encoded, and nobody is matched here
+            self._view = dataclasses.replace(empty_view(), gallery=Gallery.from_arrays([], []))
+        return self._view
+
+    def _match(self, faces, encodings, view):
+        self.encodings = {i: [float(v) for v in e] for i, e in zip(faces, encodings)}
+        return super()._match(faces, encodings, view)
+
+
+def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | None = None) -> dict:
+    """Analyse one photo's bytes (remote machine); returns what goes back to the main machine.
+
+    The bytes are written to a private temporary file for the decoders and deleted afterwards.
+    Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
+    machine then checks it itself, and says what is wrong with it in its own words).
+    """
+    checker = checker or PixelChecker(cfg)
+    fd, tmp = tempfile.mkstemp(prefix="consent-remote-", suffix=suffix if suffix.startswith(".") else "")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        checker.encodings = {}
+        analysis = checker.analyse(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return {"wire": WIRE_FORMAT, "config": fingerprint(cfg), "analysis": analysis.to_json(),
+            "encodings": {str(i): e for i, e in checker.encodings.items()}}
+
+
+def remember(checker: Checker, path: str | os.PathLike, result: dict) -> Analysis:
+    """Complete a remote analysis of the photo at ``path`` on the main machine and cache it.
+
+    The encodings are matched against ``checker``'s register now (as a local analysis would
+    have matched them) and dropped; the completed analysis goes in the analysis cache under the
+    key ``checker.analyse(path)`` looks up. Raises :class:`RemoteResultRefused` when the result
+    was made with other settings or versions, or of other bytes, than ``checker`` would use.
+    """
+    from .images import file_hash
+
+    if result.get("wire") != WIRE_FORMAT or result.get("config") != fingerprint(config(checker)):
+        raise RemoteResultRefused("the remote worker analysed this photo with other settings or another "
+                                  "version of consent; it is analysed again here")
+    analysis = Analysis.from_json(result["analysis"])
+    sha = file_hash(path)
+    if analysis.sha256 != sha:
+        raise RemoteResultRefused("the remote worker analysed other bytes than this photo's; it is analysed again here")
+    encodings = {int(i): e for i, e in result["encodings"].items()}
+    view = checker.view()
+    idx = sorted(encodings)
+    matches = dict(zip(idx, checker._match(idx, [encodings[i] for i in idx], view))) if view.gallery is not None else {}
+    for face in analysis.faces:
+        m = matches.get(face.index)
+        face.distance = None if m is None or m.distance is None else float(m.distance)
+        if face.match == "unknown" and m is not None:  # a face left for the register to answer
+            face.match = m.status
+            face.person_id = m.person_id if m.status == "matched" else None
+    cache = checker.cache()
+    if cache is not None and not (analysis.kit is not None and analysis.kit.error):
+        cache.put(checker.analysis_key(sha, view), sha, view.gallery_fingerprint, analysis.to_json())
+    return analysis

@@ -1,0 +1,268 @@
+"""The analysis queue (Redis only): photo analysis on machines that hold no register.
+
+With ``CONSENT_QUEUE=redis://...`` a batch photo goes through two queues:
+
+1. the main queue (``consent-batch``, served only by ``consent worker`` on the main machine,
+   beside the register): its first task sends the photo out: the bytes go to Redis under
+   ``consent.photo.<id>`` (expiring after :data:`PHOTO_TTL_S`), and a task naming it, with the
+   settings to analyse it with (:func:`consent.remote.config`), goes on
+2. the analysis queue (``consent-pixels``), served by ``consent worker --remote`` on any
+   machine and by the main machine's own analysis processes: the worker analyses the bytes
+   (:func:`consent.remote.analyse_bytes`), puts the analysis (face boxes, encodings, kit and
+   text measures; no names) back on the main queue, and deletes the bytes;
+3. the main machine matches, judges and stores the photo (``web.batch_jobs.process``), with
+   every rule of the main queue: claimed once, stored once, original deleted only after.
+
+Nothing of the register travels: no names, no consent, no face templates. A photo a remote
+machine cannot analyse is checked on the main machine instead, which records why.
+
+A remote worker that dies mid-photo loses nothing: each analysis process records the photo it
+holds in ``consent.analysing`` and keeps a key ``consent.alive.<host:pid>`` alive (expiring
+after :data:`ALIVE_TTL_S`); any analysis process that finds a photo held by a process whose key
+has expired sends the photo out again (a photo that stopped :data:`MAX_TRIES` workers is checked
+on the main machine). The main machine's minute-by-minute recovery counts these photos as
+queued, so it does not send them twice.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+import click
+
+log = logging.getLogger("consent.worker")
+
+#: seconds between looks at an idle SQLite queue (Redis wakes a worker at once)
+IDLE_POLL_MAX = 1.0
+#: seconds between checks that every worker process is alive (a dead one is replaced)
+HEALTH_CHECK_S = 2
+#: name of the analysis queue
+QUEUE_NAME = "consent-pixels"
+#: seconds a photo's bytes wait in Redis for an analysis before they expire
+PHOTO_TTL_S = 2 * 86400
+#: seconds an analysis process's "alive" key lasts; it is renewed every HEARTBEAT_S
+ALIVE_TTL_S = 10
+HEARTBEAT_S = 2
+#: analysis processes that may stop on one photo before it is checked on the main machine
+MAX_TRIES = 3
+#: Redis hash: photo id -> the analysis process holding it and the task to send again
+ANALYSING = "consent.analysing"
+
+_hueys: dict[str, object] = {}
+_checkers: dict[str, object] = {}
+
+
+def die_with_parent(sig: int) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent dies (no orphaned workers)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker notices its parent gone on its next photo at the latest
+
+
+def describe_url(url: str) -> str:
+    """A Redis address as start-up messages show it (without its password)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"Redis {parts.hostname or parts.path}:{parts.port or 6379}{parts.path if parts.hostname else ''}"
+
+
+def photo_key(check_id: str) -> str:
+    return f"consent.photo.{check_id}"
+
+
+def alive_key(worker: str) -> str:
+    return f"consent.alive.{worker}"
+
+
+def remote_url(url: str | None) -> str:
+    """The Redis address a remote worker is to use (``url``, else ``CONSENT_QUEUE``), or a
+    :class:`click.ClickException` saying why a remote worker cannot run without one."""
+    url = (url if url is not None else os.environ.get("CONSENT_QUEUE", "")).strip()
+    if not url:
+        raise click.ClickException(
+            "a remote worker needs a Redis queue: give its address (consent worker --remote "
+            "redis://:PASSWORD@HOST:6379/0) or set CONSENT_QUEUE; the queue in the data folder (SQLite) "
+            "cannot be shared between machines")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.ClickException(
+            f"a remote worker needs a Redis queue, and {url!r} is not a Redis address (redis://HOST:6379/0); "
+            "the queue in the data folder (SQLite) cannot be shared between machines")
+    return url
+
+
+def pixels_huey(url: str):
+    """The analysis queue's Huey (made once per process)."""
+    huey = _hueys.get(url)
+    if huey is None:
+        huey = _hueys[url] = _make_huey(url)
+    return huey
+
+
+def _make_huey(url: str):
+    from huey import RedisHuey
+
+    huey = RedisHuey(QUEUE_NAME, url=url, results=False)
+
+    @huey.task(name="analyse_photo")
+    def analyse_photo(check_id: str, suffix: str, cfg: dict, tries: int = 0):
+        analyse(url, check_id, suffix, cfg, tries)
+
+    @huey.on_startup("consent-analysis")
+    def startup():
+        if os.getpid() != _consumer_pid:
+            die_with_parent(signal.SIGKILL)  # a process worker never outlives its consumer
+        threading.Thread(target=_heartbeat, args=(url,), name="consent-heartbeat", daemon=True).start()
+
+    huey.consent_analyse_photo = analyse_photo
+    return huey
+
+
+def _conn(url: str):
+    return pixels_huey(url).storage.conn
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the main machine's side --------------------------------------------------------------------
+
+
+def send(url: str, check_id: str, data: bytes, suffix: str, cfg: dict, tries: int = 0) -> None:
+    """Put a photo's bytes in Redis and its analysis task on the analysis queue."""
+    _conn(url).set(photo_key(check_id), data, ex=PHOTO_TTL_S)
+    _enqueue(url, check_id, suffix, cfg, tries)
+
+
+def _enqueue(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None:
+    huey = pixels_huey(url)
+    huey.enqueue(huey.consent_analyse_photo.s(check_id, suffix, cfg, tries))
+
+
+def waiting_ids(url: str) -> set[str]:
+    """Photos waiting in the analysis queue or held by an analysis process."""
+    huey = pixels_huey(url)
+    ids = {t.args[0] for t in huey.pending() if t.name.endswith("analyse_photo") and t.args}
+    return ids | {k.decode() for k in huey.storage.conn.hkeys(ANALYSING)}
+
+
+# --- an analysis process (any machine) ----------------------------------------------------------
+
+
+def _checker(cfg: dict):
+    """One PixelChecker per process and configuration: the models load once per process."""
+    from consent.cache import fingerprint
+    from consent.remote import PixelChecker
+
+    key = fingerprint(cfg)
+    if key not in _checkers:
+        _checkers.clear()
+        _checkers[key] = PixelChecker(cfg)
+    return _checkers[key]
+
+
+def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None:
+    """Analyse one photo from Redis and put the result on the main queue (never raises for a
+    bad photo: the main machine then checks it itself and records why)."""
+    from consent.errors import ConsentError
+    from consent.remote import analyse_bytes
+
+    conn = _conn(url)
+    conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": time.time(),
+                                               "args": [check_id, suffix, cfg, tries]}))
+    data = conn.get(photo_key(check_id))
+    if data is None:  # analysed already (a task sent twice), or waited longer than PHOTO_TTL_S
+        analysed = {"local": "the photo was no longer in the queue"}
+    else:
+        _test_hook()
+        t = time.perf_counter()
+        try:
+            analysed = analyse_bytes(data, suffix, cfg, _checker(cfg))
+            log.info("analysed %s in %.2f s", check_id, time.perf_counter() - t)
+        except ConsentError as exc:
+            analysed = {"local": str(exc)}
+        except Exception as exc:  # a bug here must not lose the photo: the main machine checks it
+            log.exception("%s: could not analyse", check_id)
+            analysed = {"local": f"internal error while analysing ({type(exc).__name__})"}
+    _return(url, check_id, analysed, cfg)
+    conn.delete(photo_key(check_id))
+    conn.hdel(ANALYSING, check_id)
+
+
+#: how an analysis goes back to the main queue (``web.batch_queue.give_back``; set by the worker)
+_give_back = None
+
+
+def _return(url: str, check_id: str, analysed: dict, cfg: dict) -> None:
+    """Put a photo's analysis (or the reason it has none) on the main queue."""
+    _give_back(check_id, analysed, int(cfg["settings"].get("batch_retries", 3)))
+
+
+def _test_hook() -> None:
+    """``CONSENT_TEST_SLOW_ANALYSIS_S``: seconds each analysis takes longer (fault tests)."""
+    delay = float(os.environ.get("CONSENT_TEST_SLOW_ANALYSIS_S") or 0)
+    if delay:
+        time.sleep(delay)
+
+
+def _heartbeat(url: str) -> None:
+    """Keep this process's "alive" key, and send out again photos held by stopped processes."""
+    conn, me = _conn(url), worker_name()
+    while True:
+        try:
+            conn.set(alive_key(me), "1", ex=ALIVE_TTL_S)
+            rescue(url)
+        except Exception as exc:  # Redis away for a moment: try again at the next beat
+            log.warning("heartbeat: %s", exc)
+        time.sleep(HEARTBEAT_S)
+
+
+def rescue(url: str) -> int:
+    """Send out again every photo held by an analysis process that stopped; returns how many."""
+    conn, n = _conn(url), 0
+    for check_id, raw in conn.hgetall(ANALYSING).items():
+        held = json.loads(raw)
+        if time.time() - held["at"] < ALIVE_TTL_S or conn.exists(alive_key(held["worker"])):
+            continue
+        if not conn.hdel(ANALYSING, check_id):
+            continue  # another process took it first
+        check_id, suffix, cfg, tries = held["args"]
+        n += 1
+        if tries + 1 >= MAX_TRIES:
+            log.warning("%s: %d analysis processes stopped on it; it is checked on the main machine", check_id, tries + 1)
+            _return(url, check_id, {"local": f"{tries + 1} analysis processes stopped on it"}, cfg)
+        else:
+            log.warning("%s: the process analysing it (%s) stopped; sent out again", check_id, held["worker"])
+            _enqueue(url, check_id, suffix, cfg, tries + 1)
+    return n
+
+
+_consumer_pid = os.getpid()
+
+
+def run_remote_worker(url: str, workers: int, give_back) -> None:
+    """Serve the analysis queue with ``workers`` processes until stopped; each analysis goes
+    back through ``give_back(check_id, analysed, retries)``. Never opens a register or a data
+    folder: everything comes with the work."""
+    global _consumer_pid, _give_back
+
+    _consumer_pid, _give_back = os.getpid(), give_back
+    os.environ["CONSENT_QUEUE"] = url  # the main queue, for the results, is on the same server
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    log.info("consent worker --remote: %d analysis process(es), queue %s; no register on this machine",
+             workers, describe_url(url))
+    consumer = pixels_huey(url).create_consumer(
+        workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
+        check_worker_health=True, health_check_interval=HEALTH_CHECK_S,
+    )
+    consumer.run()
