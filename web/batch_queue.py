@@ -211,7 +211,7 @@ def run_worker(workers: int, analysis_workers: int = 0) -> None:
         log.info("and %d analysis process(es) serving the analysis queue with the workers of other machines",
                  analysis_workers)
         analysers = subprocess.Popen(
-            [sys.executable, "-m", "consent", "worker", "--workers", str(analysis_workers), "--remote", queue_url()],
+            [sys.executable, "-m", "consent", "worker", "--workers", str(analysis_workers), "--remote"],  # CONSENT_QUEUE
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM))
     try:
         consumer.run()
@@ -256,7 +256,8 @@ def recover_at_start(app) -> int:
               help="Worker processes (default: batch_workers in the settings); each loads the face models once.")
 @click.option("--remote", metavar="REDIS_URL", is_flag=False, flag_value="CONSENT_QUEUE", default=None,
               help="Run on a machine without the register: only analyse photos (faces, kit, text) for the "
-                   "main machine, from the Redis queue given (default: CONSENT_QUEUE).")
+                   "main machine, from the Redis queue given (default: CONSENT_QUEUE, which keeps a password "
+                   "out of the process list); --workers defaults to one per core.")
 @click.option("--analysis-workers", type=click.IntRange(0, 64), default=None,
               help="With a Redis queue, on the main machine: processes that analyse photos beside the "
                    "workers (default: as many as --workers; 0: leave all analysis to remote machines).")
@@ -272,7 +273,7 @@ def worker_command(workers, remote, analysis_workers):
     if remote is not None:
         url = remote_queue.remote_url(None if remote == "CONSENT_QUEUE" else remote)
         _wait_for_redis(url)
-        remote_queue.run_remote_worker(url, workers or 1, give_back)
+        remote_queue.run_remote_worker(url, workers or len(os.sched_getaffinity(0)), give_back)
         return
     try:
         url = queue_url()
