@@ -88,7 +88,10 @@ def run_peer(folder: Path) -> float:
     return elapsed
 
 
-def run_queue(folder: Path) -> float:
+def run_queue(folder: Path, workers: int = 2, redis_url: str = "", remote_workers: int = 0) -> float:
+    """Seconds for the folder as one job through ``python -m web --workers N``: the SQLite queue,
+    or with ``redis_url`` the Redis queue, plus ``remote_workers`` processes of
+    ``consent worker --remote`` started in a folder of their own."""
     from werkzeug.datastructures import FileStorage
 
     from consent.settings import load
@@ -96,6 +99,8 @@ def run_queue(folder: Path) -> float:
     from web.tables import connect
 
     os.environ.pop("CONSENT_QUEUE", None)  # the default queue: SQLite in the data folder
+    if redis_url:
+        os.environ["CONSENT_QUEUE"] = redis_url
     data = fresh_data()
     db = connect(data / "consent.db")
     user = accounts.create_user(db, "bench", "bench password 123", ["comms"])
@@ -104,10 +109,17 @@ def run_queue(folder: Path) -> float:
         port = s.getsockname()[1]
     env = {**os.environ, "CONSENT_DATA": str(data)}
     env.pop("CONSENT_DB", None)
-    env.pop("CONSENT_QUEUE", None)
     log = open(data / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "web", "--port", str(port), "--workers", "2"], cwd=ROOT,
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen([sys.executable, "-m", "web", "--port", str(port), "--workers", str(workers)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    remote = None
+    if remote_workers:
+        home = data.parent / "remote"
+        home.mkdir()
+        remote = subprocess.Popen([sys.executable, "-m", "consent", "worker", "--remote", "-w", str(remote_workers)],
+                                  cwd=home, env={k: v for k, v in env.items() if k != "CONSENT_DATA"},
+                                  stdout=open(home / "worker.log", "wb"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
     try:
         deadline = time.time() + 120
         while True:
@@ -134,10 +146,13 @@ def run_queue(folder: Path) -> float:
         if p.failed:
             raise RuntimeError(f"{p.failed} photos could not be checked through the queue")
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        for process in (server, remote):
+            if process is not None:
+                os.killpg(process.pid, 15)
+                process.wait(timeout=30)
         log.close()
         db.conn.close()
+        os.environ.pop("CONSENT_QUEUE", None)
     shutil.rmtree(data.parent, ignore_errors=True)
     return elapsed
 
