@@ -4,8 +4,10 @@ Where the queue lives:
 
 - by default ``SqliteHuey`` in ``<data>/queue.db``: a school's single server needs nothing
   more (``python -m web`` starts the worker processes beside the web server);
-- with ``CONSENT_QUEUE=redis://host:port/db``, ``RedisHuey``: the web app and any number of
-  ``consent worker`` processes, on this machine or others, share one queue (docs/operations.md).
+- with ``CONSENT_QUEUE=redis://host:port/db``, ``RedisHuey``: the web app and the
+  ``consent worker`` processes of the main machine share one queue, and photos are analysed by
+  any machine's ``consent worker --remote`` through a second queue (``web.remote_queue``;
+  docs/operations.md).
 
 The task is a thin shell: :func:`web.batch_jobs.process` checks the photo and stores its
 result; it knows nothing about the queue. Workers are Huey's consumer with process workers;
@@ -60,8 +62,6 @@ def describe(data: Path) -> str:
     if not url:
         return f"SQLite {Path(data) / 'queue.db'}"
     return describe_url(url)
-
-
 
 
 def huey_for(data: Path):
