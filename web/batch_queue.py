@@ -131,13 +131,14 @@ def give_back(check_id: str, analysed: dict, retries: int) -> None:
     _enqueue_check(huey_for(Path(".")), check_id, analysed, retries)
 
 
-def queued_ids(huey) -> set[str]:
+def queued_ids(huey, claim_timeout: float = consent_settings.DEFAULTS.batch_claim_timeout_s) -> set[str]:
     """Photo ids of the tasks waiting in the queue or scheduled for a retry, and (Redis) of the
-    photos waiting for an analysis or being analysed (:mod:`web.remote_queue`)."""
+    photos waiting for an analysis or being analysed for less than ``claim_timeout`` seconds
+    (:mod:`web.remote_queue`)."""
     tasks = list(huey.pending()) + list(huey.scheduled())
     ids = {t.args[0] for t in tasks if t.name.endswith("check_photo") and t.args}
     if queue_url():
-        ids |= remote_queue.waiting_ids(queue_url())
+        ids |= remote_queue.waiting_ids(queue_url(), claim_timeout)
     return ids
 
 
@@ -162,7 +163,8 @@ def send_for_analysis(place: checked_photos.Place, db, check_id: str) -> bool:
 def recover(place: checked_photos.Place, db) -> int:
     """:func:`web.batch_jobs.recover` against this queue (several processes may run it at once:
     a photo queued twice is still checked once)."""
-    n = batch_jobs.recover(db, place, queued_ids(huey_for(place.data)), lambda ids: enqueue(place, ids))
+    n = batch_jobs.recover(db, place, queued_ids(huey_for(place.data), place.settings.batch_claim_timeout_s),
+                           lambda ids: enqueue(place, ids))
     if n:
         log.warning("%d photo(s) left behind by a stopped worker or server are queued again", n)
     return n

@@ -148,11 +148,20 @@ def _enqueue(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> Non
     huey.enqueue(huey.consent_analyse_photo.s(check_id, suffix, cfg, tries))
 
 
-def waiting_ids(url: str) -> set[str]:
-    """Photos waiting in the analysis queue or held by an analysis process."""
+def waiting_ids(url: str, max_age: float) -> set[str]:
+    """Photos waiting in the analysis queue, or held by an analysis process for less than
+    ``max_age`` seconds (one held longer, by a process that hangs, may be sent out again)."""
     huey = pixels_huey(url)
+    conn = huey.storage.conn
     ids = {t.args[0] for t in huey.pending() if t.name.endswith("analyse_photo") and t.args}
-    return ids | {k.decode() for k in huey.storage.conn.hkeys(ANALYSING)}
+    now = _now(conn)
+    return ids | {k.decode() for k, raw in conn.hgetall(ANALYSING).items() if now - json.loads(raw)["at"] < max_age}
+
+
+def _now(conn) -> float:
+    """The Redis server's clock: one clock for every machine."""
+    seconds, micros = conn.time()
+    return seconds + micros / 1e6
 
 
 # --- an analysis process (any machine) ----------------------------------------------------------
@@ -177,7 +186,7 @@ def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None
     from consent.remote import analyse_bytes
 
     conn = _conn(url)
-    conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": time.time(),
+    conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": _now(conn),
                                                "args": [check_id, suffix, cfg, tries]}))
     data = conn.get(photo_key(check_id))
     if data is None:  # analysed already (a task sent twice), or waited longer than PHOTO_TTL_S
@@ -229,9 +238,10 @@ def _heartbeat(url: str) -> None:
 def rescue(url: str) -> int:
     """Send out again every photo held by an analysis process that stopped; returns how many."""
     conn, n = _conn(url), 0
+    now = _now(conn)
     for check_id, raw in conn.hgetall(ANALYSING).items():
         held = json.loads(raw)
-        if time.time() - held["at"] < ALIVE_TTL_S or conn.exists(alive_key(held["worker"])):
+        if now - held["at"] < ALIVE_TTL_S or conn.exists(alive_key(held["worker"])):
             continue
         if not conn.hdel(ANALYSING, check_id):
             continue  # another process took it first
@@ -259,7 +269,7 @@ def run_remote_worker(url: str, workers: int, give_back) -> None:
     os.environ["CONSENT_QUEUE"] = url  # the main queue, for the results, is on the same server
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("huey").setLevel(logging.WARNING)
-    log.info("consent worker --remote: %d analysis process(es), queue %s; no register on this machine",
+    log.info("consent worker --remote: %d analysis process(es), queue %s; they open no register or data folder",
              workers, describe_url(url))
     consumer = pixels_huey(url).create_consumer(
         workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
