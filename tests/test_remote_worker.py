@@ -121,6 +121,7 @@ def test_photos_analysed_on_a_remote_machine_get_the_verdicts_of_a_local_check(t
     copy_register(enrolled_db, data)
     members = {f"day/{p.name}": p.read_bytes() for p in sorted(people.iterdir())}
     members.update(photos(2))
+    members["day/broken.jpg"] = b"\xff\xd8\xff\xe0 not a photo"  # the remote cannot read it: checked here
     n = len(members)
     with LiveServer(data, workers=0, extra_env={"CONSENT_QUEUE": redis_url}) as server:
         main = start_main_worker(data, redis_url)
@@ -131,11 +132,15 @@ def test_photos_analysed_on_a_remote_machine_get_the_verdicts_of_a_local_check(t
         finally:
             remote.stop()
             stop(main)
-    assert remote.analysed() == n, remote.log()[-3000:]  # every analysis was the remote machine's
+    assert remote.analysed() == n - 1, remote.log()[-3000:]  # every analysis was the remote machine's
     remote.assert_kept_nothing()
 
     got = {r["name"]: r for r in rows(data, job_id)}
     assert sorted(got) == sorted(members)
+    broken = got.pop("day/broken.jpg")
+    members.pop("day/broken.jpg")
+    assert broken["state"] == "error" and "broken.jpg" in broken["summary"], broken["summary"]
+    assert "consent-remote" not in broken["summary"] and "/tmp" not in broken["summary"]  # said as the main machine says it
     # the same photos checked on the main machine alone, as the web app's batch checks them
     reference = tmp_path / "reference"
     reference.mkdir()
