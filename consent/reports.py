@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__, images
 from .errors import ConsentError
-from .results import BLOCK, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label
+from .results import BLOCK, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label, join_words
 
 #: face box colours by state (green cleared, red no consent, amber review)
 STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900"}
@@ -57,7 +57,7 @@ def write_json(results: list[PhotoCheck], path, names: bool = True) -> Path:
     return atomic_write(path, json.dumps(to_json(results, names), indent=2).encode())
 
 
-CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "error"]
+CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "blurred_copy", "error"]
 
 
 #: a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
@@ -98,9 +98,28 @@ def render_csv(results: list[PhotoCheck]) -> str:
             [r.path, r.verdict]
             + [r.verdicts[c].verdict if c in r.verdicts else "" for c in channels]
             + [r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons),
-               r.safe_copy or "", r.error or ""]
+               r.safe_copy or "", blurred_copy(r) or "", r.error or ""]
         )
     return buf.getvalue()
+
+
+def blurred_copy(result: PhotoCheck) -> str | None:
+    """The copy of ``result`` with faces (and names in the picture) blurred, if there is one:
+    the one beside the plain safe copy, or the safe copy itself when it was blurred."""
+    return result.blurred_copy or (result.safe_copy if result.blurred_recheck else None)
+
+
+def blurred_words(result: PhotoCheck) -> str | None:
+    """What a report says of the blurred copy: "faces without consent blurred; re-checked: ok for
+    website and newsletter; needs review for press" (None without a blurred copy)."""
+    name, recheck = blurred_copy(result), result.blurred_recheck
+    if not name or not recheck:
+        return None
+    groups: dict[str, list[str]] = {}
+    for channel, v in recheck.get("channels", {}).items():
+        groups.setdefault(v["verdict"], []).append(channel_label(channel))
+    checked = "; ".join(f"{VERDICT_WORDS[v]} for {join_words(c)}" for v, c in groups.items())
+    return f"{name}: faces without consent blurred; re-checked: {checked}"
 
 
 def csv_bytes(results: list[PhotoCheck]) -> bytes:
@@ -184,6 +203,8 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
             if r.reasons:
                 parts.append("<ul>" + "".join(f"<li>{esc(x.message)}</li>" for x in r.reasons) + "</ul>")
             parts.append(f"<div>{r.pupil_count} pupil(s), {len(r.faces)} face(s)</div>")
+            if blurred_words(r):
+                parts.append(f'<p class="blurred">Blurred copy {esc(blurred_words(r))}</p>')
         parts.append("</div>")
         cards.append("".join(parts))
     radios = "".join(

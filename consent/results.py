@@ -239,6 +239,9 @@ class PhotoCheck:
     safe_copy: str | None = None
     #: with blurring: the JSON of the re-check of the blurred safe copy
     blurred_recheck: dict | None = None
+    #: a blurred copy kept beside the plain ``safe_copy`` (the web batch's zip holds both);
+    #: for reports only, not part of the JSON
+    blurred_copy: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     #: True when the result came from the cache of an earlier identical check
     cached: bool = False

@@ -15,6 +15,7 @@ from consent import batch, reports
 from consent.check import Checker
 from consent.cli import main
 from consent.register import Register
+from consent.results import VERDICT_WORDS
 
 from .conftest import copy_register, fixture_dir
 
@@ -192,6 +193,11 @@ def test_blurring_unconsented_faces_leaves_no_recognisable_face(db, tmp_path):
     assert "person_id" not in matched[0]  # the nested re-check carries no names or ids
     assert not [f for f in recheck["faces"] if f["match"] == "unknown"]
     assert "blurred copy was re-checked" in result.notes[-1]
+    # the command line's reports say the copy is blurred and what its re-check found
+    assert reports.blurred_copy(result) == result.safe_copy
+    assert result.safe_copy in reports.render_csv([result]).splitlines()[1]
+    word = VERDICT_WORDS[recheck["channels"]["website"]["verdict"]]
+    assert f"faces without consent blurred; re-checked: {word} for website" in reports.render_html([result])
 
 
 def test_unknown_channel_is_a_clear_error(db):

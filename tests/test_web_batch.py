@@ -156,6 +156,50 @@ def test_gallery_filters_by_verdict_and_zip_holds_only_cleared_safe_copies(app):
     assert names == ["trip/lines.jpg"]
 
 
+def test_blurred_copies_join_the_zip_only_where_blurring_makes_the_photo_ok(app, tmp_path):
+    """Asked for, a batch makes blurred copies as the single check does (same library call),
+    re-checks them, and the zip and both reports say which copies are blurred."""
+    from PIL import Image
+
+    from tests.web_helpers import metadata_tags
+
+    group = fixture_dir("people", "test") / "obama_and_biden.jpg"  # nobody on roll: unknown faces
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"trip/lines.jpg": landscape_jpeg(), "trip/group.jpg": group.read_bytes()},
+                                   blur="1"))
+    db = _db(app)
+    rows = {r["name"]: checked_photos.get(db, r["id"]) for r in db.query("select id, name from web_checks")}
+    assert rows["trip/lines.jpg"]["blurred_path"] is None  # nothing to blur
+    assert rows["trip/group.jpg"]["verdict"] != "ok" and checked_photos.blurred_channels(rows["trip/group.jpg"])
+    page = client.get(f"/batch/{job_id}").get_data(as_text=True)
+    assert "Download 2 safe copies" in page and "1 of them with faces blurred" in page
+    download = client.get(f"/batch/{job_id}/safe-copies.zip")
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    assert sorted(archive.namelist()) == ["trip/group-blurred.jpg", "trip/lines.jpg"]
+    out = tmp_path / "group-blurred.jpg"
+    out.write_bytes(archive.read("trip/group-blurred.jpg"))
+    assert metadata_tags(out) == {}
+    box = rows["trip/group.jpg"]["data"]["faces"][0]["box"]
+    with Image.open(group) as original, Image.open(out) as blurred:
+        region = (box["left"], box["top"], box["right"], box["bottom"])
+        assert original.convert("RGB").crop(region).tobytes() != blurred.convert("RGB").crop(region).tobytes()
+    report = list(csv.DictReader(io.StringIO(client.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig"))))
+    blurred = {r["photo"]: r["blurred_copy"] for r in report}
+    assert blurred == {"trip/group.jpg": "trip/group-blurred.jpg", "trip/lines.jpg": ""}
+    html = client.get(f"/batch/{job_id}/report.html").get_data(as_text=True)
+    assert "Blurred copy trip/group-blurred.jpg: faces without consent blurred; re-checked: ok for" in html
+    assert html.count("Blurred copy") == 1
+
+
+def test_a_batch_makes_no_blurred_copies_unless_asked(app):
+    group = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"trip/group.jpg": group.read_bytes()}))
+    row = next(_db(app).query("select blurred_path from web_checks where job_id = ?", [job_id]))
+    assert row["blurred_path"] is None
+    assert client.get(f"/batch/{job_id}/safe-copies.zip").status_code == 404
+
+
 def test_csv_and_html_reports_list_every_photo(app):
     client = client_as(app, "comms")
     job_id = job_id_of(send_folder(client, {"e/a.jpg": landscape_jpeg(), "e/b.jpg": b"bad"}))

@@ -72,13 +72,14 @@ def create():
         return _refuse(400, f"Unknown channel {channel!r}; choose one from the list.")
     caption = request.form.get("caption", "").strip()[:2000]
     title = request.form.get("title", "").strip() or _guess_title(files, archive)
+    blur = request.form.get("blur") == "1"
     upload = batch_jobs.Upload(place)
     try:
         if files:
             upload.add_files(files)
         if archive is not None and archive.filename:
             upload.add_zip(archive.stream)
-        check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title)
+        check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title, blur=blur)
     except batch_jobs.JobRefused as exc:
         upload.discard()
         return _refuse(exc.status, str(exc))
@@ -86,7 +87,8 @@ def create():
         upload.discard()  # a failed upload leaves no job and no files
         raise
     job_id = upload.job_id
-    log_event(db, g.user.username, "batch.created", None, {"job": job_id, "photos": len(check_ids), "title": title})
+    log_event(db, g.user.username, "batch.created", None,
+              {"job": job_id, "photos": len(check_ids), "title": title, "blurred copies": blur})
     if current_app.config.get("BATCH_INLINE"):
         batch_jobs.run_inline(place, check_ids)  # tests of the pages, without worker processes
     else:
@@ -150,10 +152,11 @@ def show(job_id: str):
     for item in items:
         item["sendable"] = checked_photos.reviewable(item)
     channels = json.loads(job["channels"] or "[]")
+    in_zip = _zip_files(_items(job_id), job["title"]) if done else []
     return render_template(
         "batch_job.html", job=job, progress=progress, items=items, show=show, filters=FILTERS,
         channels=", ".join(c.replace("_", " ") for c in channels) or "all channels",
-        safe_count=sum(1 for i in _items(job_id) if checked_photos.available(i, "safe")) if done else 0,
+        safe_count=len(in_zip), blurred_count=sum(1 for _, kind, _, _ in in_zip if kind == "blurred"),
     )
 
 
@@ -199,32 +202,52 @@ def progress(job_id: str):
 @roles_required("comms")
 def safe_zip(job_id: str):
     job = _job_for_viewer(job_id)
-    items = [(i, checked_photos.available(i, "safe")) for i in _items(job_id)]
-    items = [(i, path) for i, path in items if path is not None]
-    files = [(_arcname(i, path, job["title"]), path) for i, path in items]
+    files = _zip_files(_items(job_id), job["title"])
     if not files:
         return error_response(404, "No safe copies can be downloaded from this batch (none is cleared, or they have expired).", "none_available")
     out = tempfile.TemporaryFile()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # JPEGs do not compress further
-        for name, path in files:
+        for _, _, name, path in files:
             zf.write(path, name)
     out.seek(0)
-    for item, _ in items:  # each photo is now published on the channels it is cleared for
+    for item, kind, _, _ in files:  # each copy is now published on the channels it is cleared for
+        channels = (checked_photos.cleared_channels(item) if kind == "safe"
+                    else checked_photos.blurred_channels(item))
         checked_photos.record_publication(
-            get_register(), item, "safe", checked_photos.cleared_channels(item), how="batch_zip",
+            get_register(), item, kind, channels, how="batch_zip",
             by=g.user.username, settings=current_app.config["CONSENT_SETTINGS"])
-    log_event(get_db(), g.user.username, "download.batch_zip", None, {"job": job_id, "photos": len(files)})
+    log_event(get_db(), g.user.username, "download.batch_zip", None,
+              {"job": job_id, "photos": len({item["id"] for item, _, _, _ in files}),
+               "blurred copies": sum(1 for _, kind, _, _ in files if kind == "blurred")})
     return send_file(out, mimetype="application/zip", as_attachment=True,
                      download_name=f"{_slug(job['title'])}-safe-copies.zip", max_age=0)
 
 
-def _arcname(row: dict, path: Path, title: str) -> str:
-    """A safe copy's name in the zip: its path in the folder, or a neutral name (event and
-    number) in the same folder when the file name names someone on roll."""
+def _zip_files(items: list[dict], title: str) -> list[tuple[dict, str, str, Path]]:
+    """What the zip of safe copies holds, as ``(photo, kind, name in the zip, file)``: each
+    photo's plain safe copy when it is cleared for some channel, and its blurred copy when that
+    was re-checked ok for a channel the plain copy is not cleared for (never for a photo with a
+    never-publish pupil: see ``checked_photos.blurred_channels``)."""
+    files = []
+    for item in items:
+        safe = checked_photos.available(item, "safe")
+        if safe is not None:
+            files.append((item, "safe", _arcname(item, safe, title), safe))
+        blurred = checked_photos.available(item, "blurred")
+        if blurred is not None and set(checked_photos.blurred_channels(item)) - set(checked_photos.cleared_channels(item)):
+            files.append((item, "blurred", _arcname(item, blurred, title, "blurred"), blurred))
+    return files
+
+
+def _arcname(row: dict, path: Path, title: str, kind: str = "safe") -> str:
+    """A copy's name in the zip: its path in the folder (a blurred copy's ending ``-blurred``),
+    or a neutral name (event and number) in the same folder when the file name names someone
+    on roll."""
+    parent = Path(row["name"]).parent
     if checked_photos.file_name_names_someone(row):
-        parent = Path(row["name"]).parent
-        return str(parent / checked_photos.download_name(row, "safe", path.suffix, title))
-    return str(Path(row["name"]).with_suffix(path.suffix))
+        return str(parent / checked_photos.download_name(row, kind, path.suffix, title))
+    stem = Path(row["name"]).stem + ("-blurred" if kind == "blurred" else "")
+    return str(parent / (stem + path.suffix))
 
 
 def _results(job_id: str, for_html: bool, title: str = ""):
@@ -241,9 +264,12 @@ def _results(job_id: str, for_html: bool, title: str = ""):
         safe = row["safe_path"] if row["safe_path"] and Path(row["safe_path"]).is_file() else None
         result.path = safe if (for_html and safe) else row["name"]
         result.name = row["name"]
-        # the CSV's safe_copy column: the copy's name in the zip, when it can be downloaded
-        available = checked_photos.available(row, "safe")
-        result.safe_copy = _arcname(row, available, title) if available is not None else None
+        # the safe_copy and blurred_copy columns: the copies' names in the zip, when downloadable
+        in_zip = {kind: name for _, kind, name, _ in _zip_files([row], title)}
+        result.safe_copy = in_zip.get("safe")
+        result.blurred_copy = in_zip.get("blurred")
+        if result.blurred_copy:  # what the blurred copy was re-checked as, judged today
+            result.blurred_recheck = row["data"]["blurred"]
         results.append(result)
     return results
 

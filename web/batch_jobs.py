@@ -214,8 +214,11 @@ class Upload:
 
 
 def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: list[str] | None,
-           caption: str, title: str) -> list[str]:
+           caption: str, title: str, *, blur: bool = False) -> list[str]:
     """Record the job and its photos in one transaction; returns the photos' check ids (to queue).
+
+    With ``blur``, a photo with faces not cleared (or a pupil's name in the picture) also gets a
+    copy with those blurred, re-checked (as a single check's "Download with faces blurred").
 
     Raises :class:`JobRefused` when the upload holds no photo.
     """
@@ -226,13 +229,14 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
     rows = [
         {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
          "state": "queued", "name": name, "upload_path": str(path), "channels": chans, "caption": caption,
-         "attempts": 0}
+         "attempts": 0, "blur": int(blur)}
         for i, (name, path) in enumerate(sorted(upload.items, key=lambda item: item[0].casefold()))
     ]
     with db.atomic():
         db["web_jobs"].insert({
             "id": upload.job_id, "user_id": user_id, "created_at": now, "state": "queued", "channels": chans,
             "caption": caption, "title": title[:200], "total": len(rows), "done": 0, "failed": 0,
+            "blur": int(blur),
         })
         db["web_checks"].insert_all(rows)
     return [r["id"] for r in rows]
@@ -341,13 +345,13 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
         return "failed"
     try:
         _test_hook(row["name"])
-        result, stored = _check(place, row, analysed)
+        (result, stored), blurred = _check(place, row, analysed)
         if result.error_code == "register_busy":
             raise TryAgain(result.error)
         if result.error:
             _fail(db, place, row, worker, checked_photos.plain(result.error, Path(row["upload_path"]), row["name"]))
             return "failed"
-        _store(db, place, row, worker, result, stored)
+        _store(db, place, row, worker, result, stored, blurred)
         return "done"
     except Exception as exc:
         transient = isinstance(exc, TryAgain) or _is_transient(exc)
@@ -364,18 +368,29 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
 
 def _check(place: checked_photos.Place, row: dict, analysed: dict | None = None):
     """The library's check of one batch photo (safe copy under the photo's own folder) and its
-    stored form: ``(PhotoCheck, StoredCheck or None)``."""
+    stored form, and when the job asked for blurred copies and there is something to blur, the
+    same for the blurred copy (under ``blurred/``, re-checked):
+    ``((PhotoCheck, StoredCheck or None), (blurred PhotoCheck, StoredCheck) or (None, None))``."""
     channels = json.loads(row["channels"] or "[]") or None
     job = Job(row["upload_path"], row["name"])
-    options = BatchOptions(channels, row["caption"] or "", str(place.check_dir(row["id"]) / "safe"))
-    return check_thread.run_batch_photo(place.db_path, place.settings, job, options, analysed)
+    folder = place.check_dir(row["id"])
+    options = BatchOptions(channels, row["caption"] or "", str(folder / "safe"))
+    result, stored = check_thread.run_batch_photo(place.db_path, place.settings, job, options, analysed)
+    blurred = (None, None)
+    if row.get("blur") and checked_photos.something_to_blur(result):
+        # the original's analysis is in the checker's cache now; only the blurred copy is analysed
+        options = BatchOptions(channels, row["caption"] or "", str(folder / "blurred"), blur_unconsented=True)
+        blurred = checked_photos.usable_blurred(
+            check_thread.run_batch_photo(place.db_path, place.settings, job, options))
+    return (result, stored), blurred
 
 
-def _store(db, place: checked_photos.Place, row: dict, worker: str, result, stored) -> None:
-    """Record the result while this worker still holds the photo; then delete the original."""
+def _store(db, place: checked_photos.Place, row: dict, worker: str, result, stored, blurred=(None, None)) -> None:
+    """Record the result (and the blurred copy's, if any) while this worker still holds the
+    photo; then delete the original."""
     original = Path(row["upload_path"])
     record = checked_photos.result_record(place, row["id"], row["user_id"], original, row["name"],
-                                          row["caption"] or "", result, stored)
+                                          row["caption"] or "", result, stored, *blurred)
     keep = place.settings.upload_retention_days > 0
     record.update(state="done", upload_path=str(original) if keep else None)
     record.pop("id"), record.pop("created_at")

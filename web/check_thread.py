@@ -56,23 +56,11 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     Fetching the analysis again is a cache hit: the check has just stored it.
     """
     def work():
-        from consent.rejudge import StoredCheck
-
         checker = _checker(db_path, settings)
         result = checker.check(path, **kwargs)
-        if result.error:
-            return result, None
-        if not kwargs.get("blur_unconsented"):
-            stored = StoredCheck.of(checker.analyse(path), result, caption=kwargs.get("caption", ""),
-                                    alt_text=kwargs.get("alt_text", ""), folder=kwargs.get("folder") or "")
-            return result, stored
-        recheck = result.blurred_recheck
-        if not result.safe_copy or not recheck:
-            return result, None
-        # judged as Checker re-checks a blurred copy: same channels and name, no caption or folder
-        stored = StoredCheck(checker.analyse(result.safe_copy), list(result.channels), result.name,
-                             verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
-        return result, stored
+        return result, _stored(checker, path, result, kwargs.get("blur_unconsented", False),
+                               caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
+                               folder=kwargs.get("folder") or "")
 
     return _executor.submit(work).result()
 
@@ -85,15 +73,31 @@ def analysis_config(db_path: str, settings) -> dict:
     return _executor.submit(lambda: config(_checker(db_path, settings))).result()
 
 
+def _stored(checker, path, result, blurred: bool, **words):
+    """What the web app keeps of ``result`` (a check of ``path``): its StoredCheck, or None when
+    the photo could not be checked. For a ``blurred`` check it is the blurred copy's, judged as
+    ``Checker`` re-checks a blurred copy: same channels and name, no caption or folder."""
+    from consent.rejudge import StoredCheck
+
+    if result.error:
+        return None
+    if not blurred:
+        return StoredCheck.of(checker.analyse(path), result, **words)
+    recheck = result.blurred_recheck
+    if not result.safe_copy or not recheck:
+        return None
+    return StoredCheck(checker.analyse(result.safe_copy), list(result.channels), result.name,
+                       verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
+
+
 def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None = None):
     """One photo of a batch job (``consent.batch.check_photo``, as ``consent check`` does it) on
     the process's check thread, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or
-    None)`` as :func:`run_stored_check`. ``analysed``: the photo's analysis made by another
-    machine (``web.remote_queue``), matched and judged here; without it, or when it does not
-    fit, the photo is analysed here."""
+    None)`` as :func:`run_stored_check` (the blurred copy's with ``options.blur_unconsented``).
+    ``analysed``: the photo's analysis made by another machine (``web.remote_queue``), matched
+    and judged here; without it, or when it does not fit, the photo is analysed here."""
     def work():
         from consent.batch import check_photo
-        from consent.rejudge import StoredCheck
         from consent.remote import RemoteResultRefused, remember
 
         checker = _checker(db_path, settings)
@@ -105,10 +109,7 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
         elif analysed:
             log.info("%s: checked here (%s)", job.rel, analysed.get("local"))
         result = check_photo(checker, job, options)
-        if result.error:
-            return result, None
-        stored = StoredCheck.of(checker.analyse(job.path), result, caption=options.caption,
-                                folder=str(Path(job.rel).parent))  # as check_photo judged it
-        return result, stored
+        return result, _stored(checker, job.path, result, options.blur_unconsented, caption=options.caption,
+                               folder=str(Path(job.rel).parent))  # as check_photo judged it
 
     return _executor.submit(work).result()

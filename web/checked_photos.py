@@ -188,18 +188,29 @@ def _run(place: Place, check_id: str, original: Path, name, channels, caption, f
     kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
     result, stored = check_thread.run_stored_check(
         place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
-    blurred_result = blurred_stored = None
-    to_hide = any(s != "cleared" for s in face_states(result).values()) or any(
-        r.code == "name_in_picture" for r in result.reasons)
-    if blurred and not result.error and to_hide:
-        blurred_result, blurred_stored = check_thread.run_stored_check(
+    blurred_pair = (None, None)
+    if blurred and something_to_blur(result):
+        blurred_pair = usable_blurred(check_thread.run_stored_check(
             place.db_path, place.settings, original, safe_dir=folder / "blurred",
             blur_unconsented=True, **kwargs,
-        )
-        if blurred_result.error or blurred_stored is None:
-            # the plain safe copy still stands; no blurred copy is offered
-            blurred_result = blurred_stored = None
-    return (result, stored), (blurred_result, blurred_stored)
+        ))
+    return (result, stored), blurred_pair
+
+
+def something_to_blur(result: PhotoCheck) -> bool:
+    """A blurred copy could help: some face is not cleared for every channel checked, or a
+    pupil's name is written in the picture (single checks and batch photos alike)."""
+    return not result.error and (any(s != "cleared" for s in face_states(result).values()) or any(
+        r.code == "name_in_picture" for r in result.reasons))
+
+
+def usable_blurred(pair):
+    """``(blurred result, blurred stored)`` of a blurred check, or ``(None, None)`` when the
+    blurred copy could not be made or re-checked: the plain safe copy still stands."""
+    result, stored = pair
+    if result.error or stored is None:
+        return None, None
+    return result, stored
 
 
 def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blurred_result, settings) -> dict:

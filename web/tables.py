@@ -215,3 +215,10 @@ def m013_sessions_browsers_token_expiry(db: sqlite_utils.Database) -> None:
     )
     db["web_api_tokens"].add_column("expires_at", float)
     db.execute("update web_api_tokens set expires_at = created_at + 365 * 86400")
+
+
+@MIGRATIONS()
+def m014_batch_blurred_copies(db: sqlite_utils.Database) -> None:
+    """Batch jobs that also make blurred copies (a job's choice, kept on each of its photos)."""
+    db["web_jobs"].add_column("blur", int)
+    db["web_checks"].add_column("blur", int)
