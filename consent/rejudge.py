@@ -171,7 +171,7 @@ def _because(channel: str, now: PhotoCheck, view: RegisterView, person_ids: list
 
 
 def _fallback(verdict) -> str:
-    return f"the photo is now {VERDICT_WORDS[verdict.verdict]} for {channel_label(verdict.channel)}" + (
+    return f"the photo is now “{VERDICT_WORDS[verdict.verdict]}” for {channel_label(verdict.channel)}" + (
         f" ({verdict.detail})" if verdict.detail else "")
 
 

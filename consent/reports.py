@@ -18,7 +18,8 @@ from pathlib import Path
 
 from . import __version__, images
 from .errors import ConsentError
-from .results import BLOCK, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label, join_words
+from .results import (BLOCK, FACE_STATE_WORDS, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label,
+                      counts_words, join_words)
 
 #: face box colours by state (green cleared, red no consent, amber review)
 STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900"}
@@ -111,7 +112,7 @@ def blurred_copy(result: PhotoCheck) -> str | None:
 
 def blurred_words(result: PhotoCheck) -> str | None:
     """What a report says of the blurred copy: "faces without consent blurred; re-checked: ok for
-    website and newsletter; needs review for press" (None without a blurred copy)."""
+    website and newsletter; needs sign-off for press" (None without a blurred copy)."""
     name, recheck = blurred_copy(result), result.blurred_recheck
     if not name or not recheck:
         return None
@@ -189,7 +190,7 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
         thumb = None if (r.error or blocked) else thumbnail(r)
         if blocked:
             # a shared report never shows a photo that must not be published
-            why = next((x.message for x in r.reasons if x.severity == "block"), "blocked")
+            why = next((x.message for x in r.reasons if x.severity == "block"), VERDICT_WORDS[BLOCK])
             parts.append(f'<div class="withheld" role="img" aria-label="Photo not shown">'
                          f"Photo not shown: {esc(why)}</div>")
         elif thumb:
@@ -211,21 +212,20 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
         f'<input type="radio" name="f" id="f-{k}"{" checked" if k == "all" else ""}>'
         f'<label for="f-{k}">{label} ({count})</label>'
         for k, label, count in [
-            ("all", "All", len(results)), ("ok", "OK", n["ok"]), ("review", "Needs review", n["review"]),
-            ("block", "Blocked", n["block"]), ("error", "Could not check", n["error"]),
+            ("all", "All", len(results)),
+            *((k, VERDICT_WORDS[k].upper() if k == "ok" else VERDICT_WORDS[k].capitalize(), n[k])
+              for k in ("ok", "review", "block", "error")),
         ]
     )
     legend = "".join(
-        f'<span><i class="sw" style="border-color:{c}"></i> {w}</span>'
-        for w, c in (("cleared", STATE_COLOURS["cleared"]), ("no consent", STATE_COLOURS["no_consent"]),
-                     ("needs review", STATE_COLOURS["review"]))
+        f'<span><i class="sw" style="border-color:{c}"></i> {esc(FACE_STATE_WORDS[state])}</span>'
+        for state, c in STATE_COLOURS.items()
     )
     return (
         f'<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
         f"<style>{_CSS}</style></head><body><header><h1>{esc(title)}</h1>"
-        f"<div>{len(results)} photos: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
-        f"{n['error']} could not be checked · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
+        f"<div>{esc(counts_words(n))} · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
         f'</header><main><div class="legend">Face boxes: {legend}</div>'
         f'<div class="filters">{radios}<div class="grid">{"".join(cards)}</div></div></main></body></html>'
     )

@@ -18,8 +18,30 @@ VERDICT_ORDER = {OK: 0, REVIEW: 1, BLOCK: 2}
 INFO, SEV_REVIEW, SEV_BLOCK = "info", "review", "block"
 SEVERITY_VERDICT = {INFO: OK, SEV_REVIEW: REVIEW, SEV_BLOCK: BLOCK}
 
-#: how a verdict reads in a sentence (``error``: the photo could not be read at all)
-VERDICT_WORDS = {OK: "ok", REVIEW: "needs review", BLOCK: "blocked", "error": "could not be checked"}
+#: One word (or phrase) for each state, the same on every web page, in the command line and in
+#: the reports (JSON keeps the codes: ``ok``, ``review``, ``block``, ``error``). A verdict
+#: (``error``: the photo could not be read at all) ...
+VERDICT_WORDS = {OK: "ok", REVIEW: "needs sign-off", BLOCK: "do not publish", "error": "could not check"}
+#: ... a photo's sign-off (the web app's queue) ...
+SIGN_OFF_WORDS = {"pending": "waiting for sign-off", "approved": "signed off", "rejected": "not approved"}
+#: ... and a face's state over the channels checked (the colour of its box)
+FACE_STATE_WORDS = {
+    "cleared": "cleared",
+    "no_consent": "no consent (for at least one channel checked)",
+    "review": "not recognised: check who this is",
+}
+
+
+def state_words(state: str) -> str:
+    """A verdict or sign-off state in words (``review`` -> "needs sign-off")."""
+    return VERDICT_WORDS.get(state) or SIGN_OFF_WORDS.get(state) or state
+
+
+def counts_words(counts: dict[str, int]) -> str:
+    """A batch's counts by verdict: "5 photos: ok 2, needs sign-off 1, do not publish 1, could not check 1"."""
+    total = sum(counts.values())
+    return f"{total} photo{'' if total == 1 else 's'}: " + ", ".join(
+        f"{VERDICT_WORDS[k]} {counts.get(k, 0)}" for k in (OK, REVIEW, BLOCK, "error"))
 
 
 def worst(verdicts) -> str:
@@ -202,7 +224,7 @@ class ChannelVerdict:
 
     @property
     def summary(self) -> str:
-        """One line, e.g. "blocked for social media: 1 pupil without consent ..."."""
+        """One line, e.g. "do not publish for social media: 1 pupil without consent ..."."""
         return _sentence(self.verdict, [self.channel], self.detail)
 
     def to_json(self) -> dict:
@@ -258,7 +280,7 @@ class PhotoCheck:
 
     def summary(self) -> str:
         """One plain sentence over all channels, channels with the same outcome together:
-        "ok for website and newsletter; blocked for social media: 1 pupil without consent ..."."""
+        "ok for website and newsletter; do not publish for social media: 1 pupil without consent ..."."""
         if self.error:
             return self.error
         groups: dict[tuple[str, str], list[str]] = {}

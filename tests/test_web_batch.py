@@ -209,6 +209,14 @@ def test_csv_and_html_reports_list_every_photo(app):
     assert {r[0] for r in rows[1:]} == {"e/a.jpg", "e/b.jpg"}
     html = client.get(f"/batch/{job_id}/report.html").get_data(as_text=True)
     assert "e/a.jpg" in html and "data:image/jpeg;base64" in html
+    # the same word for each state as the batch page (one place: consent.results)
+    page = client.get(f"/batch/{job_id}").get_data(as_text=True)
+    for words in ("Needs sign-off", "Do not publish", "Could not check", "2 photos: ok 1, needs sign-off 0, "
+                  "do not publish 0, could not check 1"):
+        assert words in html
+    for words in ("Needs sign-off", "Do not publish", "Could not check"):
+        assert words in page
+    assert "need review" not in html.lower() and "blocked" not in html.lower()
 
 
 def test_photos_a_dead_worker_held_are_recovered_and_checked_once(app):

@@ -18,6 +18,8 @@ from flask import (
     url_for,
 )
 
+from consent.results import VERDICT_WORDS
+
 from . import batch_jobs, checked_photos, email_notice
 from .audit_log import log_event
 from .tables import get_db
@@ -27,7 +29,7 @@ from .security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
 
-FILTERS = {"all": "All", "ok": "OK", "review": "Needs sign-off", "block": "Do not publish", "error": "Could not check"}
+FILTERS = {"all": "All", **{k: (w.upper() if k == "ok" else w.capitalize()) for k, w in VERDICT_WORDS.items()}}
 
 
 def upload_limits(app) -> tuple[int, int]:

@@ -333,7 +333,7 @@ def change_sentences(row: dict) -> list[str]:
         if approved:
             out.append(f"{because}: this approval no longer stands")
         else:
-            now = "; ".join(f"{VERDICT_WORDS[c.now]} for {channel_label(c.channel)}" for c in changes)
+            now = "; ".join(f"“{VERDICT_WORDS[c.now]}” for {channel_label(c.channel)}" for c in changes)
             out.append(f"{because}: the photo is now {now}")
     return out
 

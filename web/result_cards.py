@@ -7,26 +7,9 @@ never be published) is shown to admins only.
 
 from __future__ import annotations
 
-from consent.results import VERDICT_WORDS, channel_label
+from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, state_words
 
 from . import checked_photos
-
-STATE_WORDS = {
-    "cleared": "cleared",
-    "no_consent": "no consent (for at least one channel checked)",
-    "review": "not recognised: check who this is",
-}
-
-#: one word (or phrase) for each state, used on every page: verdicts, then sign-off states
-WORDS = {
-    "ok": "ok",
-    "review": "needs sign-off",
-    "block": "do not publish",
-    "error": "could not check",
-    "pending": "waiting for sign-off",
-    "approved": "signed off",
-    "rejected": "not approved",
-}
 
 VERDICT_HEADLINES = {
     "ok": "OK to publish",
@@ -51,9 +34,9 @@ WHO_DECIDES = {
 }
 
 
-def verdict_words(verdict: str) -> str:
-    """A verdict or sign-off state as the pages say it (``review`` -> "needs sign-off")."""
-    return WORDS.get(verdict, VERDICT_WORDS.get(verdict, verdict))
+#: a verdict or sign-off state as the pages say it (``review`` -> "needs sign-off"): the
+#: library's words, the same as the command line's and the reports'
+verdict_words = state_words
 
 
 def _labels(channels: list[str]) -> str:
@@ -134,7 +117,7 @@ def card(row: dict, user) -> dict:
     faces = []
     for f in data.get("faces", []):
         state = f.get("state", "review")
-        face = {"number": f["index"] + 1, "state": state, "words": STATE_WORDS[state]}
+        face = {"number": f["index"] + 1, "state": state, "words": FACE_STATE_WORDS[state]}
         if f.get("match") == "matched" and user.sees_names and f.get("person_name"):
             face["name"] = f["person_name"]
         elif f.get("match") == "not_identifiable" and f.get("why_not"):
@@ -155,7 +138,7 @@ def card(row: dict, user) -> dict:
     released = set(checked_photos.approved_channels(row))
     channels = [
         {"label": channel_label(c), "verdict": "ok" if c in released else v["verdict"],
-         "words": WORDS["approved"] if c in released and v["verdict"] != "ok" else verdict_words(v["verdict"])}
+         "words": SIGN_OFF_WORDS["approved"] if c in released and v["verdict"] != "ok" else verdict_words(v["verdict"])}
         for c, v in data.get("channels", {}).items()
     ]
     # as this viewer may see it; once a senior has decided, their decision is what counts

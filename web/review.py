@@ -97,7 +97,7 @@ def _released(row: dict, form) -> tuple[list[str], str | None]:
     if ticked and not form.get("note", "").strip():
         return [], "Give the reason for releasing a blocked photo in the note; it is kept in the audit log."
     if not channels and not ticked:
-        return [], ("Every channel checked is blocked for this photo. Tick the channels you release "
+        return [], ("Every channel checked says “do not publish” for this photo. Tick the channels you release "
                     "(with the reason in the note), or choose “Do not approve”.")
     return channels + ticked, None
 
@@ -180,7 +180,7 @@ def approve_batch(job_id: str):
     message = f"Approved {approved} photo{'' if approved == 1 else 's'}."
     if skipped:
         message += (f" {skipped} {'was' if skipped == 1 else 'were'} left for a decision on "
-                    f"{'its' if skipped == 1 else 'their'} own (blocked for every channel, or already decided).")
+                    f"{'its' if skipped == 1 else 'their'} own (“do not publish” for every channel, or already decided).")
     flash(message, "info")
     return redirect(url_for("review.index"))
 

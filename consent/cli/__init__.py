@@ -49,7 +49,7 @@ def main():
       consent register init                   create the register (data/consent.db)
       consent register import pupils.csv      import the MIS export (try --dry-run first)
       consent register enrol UPN photo.jpg    reference face photo (biometric consent first)
-      consent check FOLDER -c website         verdicts: ok, needs review or blocked
+      consent check FOLDER -c website         verdicts: ok, needs sign-off or do not publish
       consent check FOLDER --safe-dir safe/   ... and publication-safe copies
       consent scan PHOTO                      what identifying metadata a photo carries
       consent strip PATH --out DIR            safe copies without checking faces

@@ -10,7 +10,6 @@ import click
 from ..errors import ConsentError
 
 EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
-LABELS = {"ok": "OK    ", "review": "REVIEW", "block": "BLOCK ", "error": "ERROR "}
 
 
 @click.command("check")
@@ -41,17 +40,19 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
           text_check, workers, db, no_register, no_cache, quiet):
     """Check photos (files or folders, recursively) before publication.
 
-    Each photo gets a verdict per channel: ok, needs review, or blocked, with every reason.
+    Each photo gets a verdict per channel: ok, needs sign-off (by a senior colleague), or do
+    not publish, with every reason.
 
     \b
     Exit status:
       0  every photo is ok for every channel checked
-      3  some photos need review (and none is blocked)
-      4  some photos are blocked
+      3  some photos need sign-off (and none is "do not publish")
+      4  some photos: do not publish
       1  some photos could not be checked (unreadable files), or bad options
     """
     from .. import batch, reports
     from ..check import Checker
+    from ..results import VERDICT_WORDS, counts_words
     from ..settings import load
 
     if blur_unconsented and not safe_dir:
@@ -76,7 +77,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
 
     def progress(done, total, result):
         if not quiet:
-            line = f"{LABELS[result.verdict]} {result.name}: {result.summary()}"
+            line = f"{'[' + VERDICT_WORDS[result.verdict] + ']':<16} {result.name}: {result.summary()}"
             (bar.write if bar else click.echo)(line)
         if bar:
             bar.update(1)
@@ -93,8 +94,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             writer(results, path)
             click.echo(f"wrote {path}")
     n = batch.counts(results)
-    click.echo(f"{len(results)} photo{'' if len(results) == 1 else 's'}: {n['ok']} ok, {n['review']} need review, {n['block']} blocked, "
-               f"{n['error']} could not be checked")
+    click.echo(counts_words(n))
     if n["error"]:
         sys.exit(EXIT_ERROR)
     if n["block"]:
