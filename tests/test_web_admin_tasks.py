@@ -105,3 +105,14 @@ def test_a_hand_edit_of_settings_toml_is_picked_up_without_a_restart(tmp_path):
     os.utime(app.config["CONSENT_DATA"] + "/settings.toml", ns=(1, 10**18))
     admin.get("/admin/settings/")
     assert app.config["CONSENT_SETTINGS"].min_group_size == 4
+
+
+def test_dates_shown_as_text_are_in_uk_style_read_as_the_register_reads_them():
+    import datetime as dt
+
+    from web.words import uk_date
+
+    assert uk_date("2026-09-01") == uk_date("01/09/2026") == uk_date(dt.date(2026, 9, 1)) == "1 Sep 2026"
+    assert uk_date("2026-09-01T10:30:00") == "1 Sep 2026"
+    assert uk_date(None) == uk_date("") == ""
+    assert uk_date("not known") == "not known"  # shown as it is, never a traceback

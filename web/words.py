@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from consent.errors import RegisterError
+from consent.register.records import as_date
+
 #: consent states as people say them (the register's own words for the same states)
 CONSENT_WORDS = {"granted": "yes", "refused": "refused", "withdrawn": "withdrawn", "expired": "expired",
                  "missing": "not asked"}
@@ -60,25 +63,14 @@ QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "qual
 DATE_FIELDS = {"until", "left_on", "since", "before", "recorded_on"}
 
 
-def _as_date(value) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def uk_date(value) -> str:
-    """A date as staff read it: ``3 Mar 2026`` ("" for none; unparseable text as it is)."""
-    d = _as_date(value)
-    if d is None:
-        return "" if value in (None, "") else str(value)
-    return f"{d.day} {d.strftime('%b %Y')}"
+    """A date as staff read it: ``3 Mar 2026`` ("" for none; text that is not a date as it is).
+    Read as the register reads dates (``consent.register.records.as_date``)."""
+    try:
+        d = as_date(value)
+    except RegisterError:
+        return str(value)
+    return "" if d is None else f"{d.day} {d.strftime('%b %Y')}"
 
 
 def uk_when(value) -> str:
