@@ -176,7 +176,7 @@ def test_admin_adds_a_person_sets_an_until_date_records_a_leaver_and_changes_a_s
     _confirm_next_dialog(page, seen)
     page.get_by_role("button", name="Save Website consent for Poppy Hart").click()
     page.locator("td.saved").wait_for()
-    assert "“yes” until 2027-07-31" in seen[0] and "Now: “not asked”" in seen[0]
+    assert "“yes” until 31 Jul 2027" in seen[0] and "Now: “not asked”" in seen[0]  # UK style, as the page
     # a mistaken change is undone from the same cell
     page.get_by_label("Press consent for Poppy Hart", exact=True).select_option("refused")
     _confirm_next_dialog(page, seen)

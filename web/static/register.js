@@ -20,6 +20,13 @@
     });
   }
 
+  // A date input's value (yyyy-mm-dd) as every page shows dates: "31 Jul 2027" (web/words.py).
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function ukDate(iso) {
+    var p = iso.split("-");
+    return p.length === 3 ? parseInt(p[2], 10) + " " + MONTHS[parseInt(p[1], 10) - 1] + " " + p[0] : iso;
+  }
+
   function show(select, body) {
     select.dataset.current = body.status;
     select.dataset.currentWords = body.words;
@@ -47,7 +54,7 @@
         return;
       }
       var text = "Record " + form.dataset.channelLabel + " consent for " + form.dataset.person + ": “" + words + "”" +
-        (until && until.value && select.value === "granted" ? " until " + until.value : "") +
+        (until && until.value && select.value === "granted" ? " until " + ukDate(until.value) : "") +
         "?\nNow: “" + select.dataset.currentWords + "”. You can undo it for a short while.";
       if (form.dataset.channel === "biometric" && select.value !== "granted") {
         text += "\nThis deletes their face measurements at once; it cannot be undone.";
