@@ -191,6 +191,26 @@ def test_blurred_copies_join_the_zip_only_where_blurring_makes_the_photo_ok(app,
     assert html.count("Blurred copy") == 1
 
 
+def test_no_blurred_copy_is_offered_when_the_caption_names_a_pupil(app):
+    """The blurred copy's re-check sees only the picture: a caption naming a pupil on roll
+    still stands beside it, so neither the zip nor the photo's page offers that copy."""
+    from consent.register.store import Register
+
+    with Register(app.config["CONSENT_DB"], user="setup") as reg:
+        reg.add_person("A1", "Rose", "Tyler", year_group="6", form="6B")
+    group = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"trip/group.jpg": group.read_bytes()}, blur="1",
+                                   caption="Rose Tyler at sports day"))
+    row = checked_photos.get(_db(app), next(_db(app).query("select id from web_checks"))["id"])
+    assert "name_in_caption" in {r["code"] for r in row["data"]["reasons"]}
+    assert row["data"]["blurred"]["verdict"] == "ok"  # the picture alone: blurred, it would pass
+    assert checked_photos.blurred_channels(row) == []
+    assert client.get(f"/batch/{job_id}/safe-copies.zip").status_code == 404
+    page = client.get(f"/check/{row['id']}").get_data(as_text=True)
+    assert "Download with faces blurred" not in page and "blurring the picture does not change that" in page
+
+
 def test_a_batch_makes_no_blurred_copies_unless_asked(app):
     group = fixture_dir("people", "test") / "obama_and_biden.jpg"
     client = client_as(app, "comms")

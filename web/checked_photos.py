@@ -414,10 +414,18 @@ def never_publish_pictured(row: dict) -> bool:
         r.get("code") == "never_publish" for r in data.get("reasons", []))
 
 
+def names_a_pupil_beside_the_photo(row: dict) -> bool:
+    """The caption, alt text or file name names someone on roll: blurring the picture does not
+    change the words published with it (the blurred copy's re-check sees only the picture and
+    its name, so it cannot say so itself)."""
+    return any(r.get("code") == "name_in_caption" for r in (row.get("data") or {}).get("reasons", []))
+
+
 def blurred_channels(row: dict) -> list[str]:
     """Channels the blurred copy was re-checked ok for; none when a never-publish person is in
-    the photo (hair, body and setting still identify them: only sign-off can release it)."""
-    if never_publish_pictured(row):
+    the photo (hair, body and setting still identify them: only sign-off can release it), and
+    none when the caption names a pupil (see :func:`names_a_pupil_beside_the_photo`)."""
+    if never_publish_pictured(row) or names_a_pupil_beside_the_photo(row):
         return []
     blurred = (row["data"] or {}).get("blurred") or {}
     return [c for c, v in blurred.get("channels", {}).items() if v["verdict"] == "ok"]

@@ -178,6 +178,7 @@ def card(row: dict, user) -> dict:
         "reviewable": checked_photos.reviewable(row),
         "next_step": next_step(row),
         "never_publish": checked_photos.never_publish_pictured(row),
+        "named_beside": checked_photos.names_a_pupil_beside_the_photo(row),
         "blocked_channels": [c for c, v in checked_photos.channel_verdicts(row).items() if v == "block"],
         "job_id": row.get("job_id"),
         "caption": row.get("caption") or "",
