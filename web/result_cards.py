@@ -120,7 +120,7 @@ def card(row: dict, user) -> dict:
         face = {"number": f["index"] + 1, "state": state, "words": FACE_STATE_WORDS[state]}
         if f.get("match") == "matched" and user.sees_names and f.get("person_name"):
             face["name"] = f["person_name"]
-        elif f.get("match") == "not_identifiable" and f.get("why_not"):
+        elif f.get("match") in ("not_identifiable", "unchecked") and f.get("why_not"):
             face["why"] = f["why_not"]
         faces.append(face)
     reasons = []

@@ -1,4 +1,4 @@
-"""``unrecognised_face`` and ``ambiguous_match``: unknown never means cleared."""
+"""``unrecognised_face``, ``unchecked_face`` and ``ambiguous_match``: unknown never means cleared."""
 
 from __future__ import annotations
 
@@ -33,4 +33,21 @@ def ambiguous_match(ctx: RuleContext):
                 "check who it is by eye"
             ),
             faces=[f.index for f in unsure],
+        )
+
+
+@rule
+def unchecked_face(ctx: RuleContext):
+    """A face a person could recognise but the tool cannot match (turned away, small, blurred)."""
+    unchecked = [f for f in ctx.faces if f.identifiable and f.match == "unchecked"]
+    if unchecked:
+        whys = sorted({f.why_not for f in unchecked if f.why_not})
+        yield Reason(
+            code="unchecked_face",
+            severity=SEV_REVIEW,
+            message=(
+                f"{plural(len(unchecked), 'face')} the tool could not check "
+                f"({'; '.join(whys)}): look at who {'it is' if len(unchecked) == 1 else 'they are'}"
+            ),
+            faces=[f.index for f in unchecked],
         )

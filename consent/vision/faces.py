@@ -1,31 +1,30 @@
-"""Faces: find every face in a photo, judge whether it could be recognised, and encode those that can.
+"""Faces: find every face in a photo, judge who could recognise it, and encode those that matter.
 
-The one module that runs face_recognition/dlib. It is imported lazily, on first use, and one
-loaded copy is kept per process (the models cost about 1 s and 130 MB): ``import consent.vision.faces``
-does not import them.
+Detection is CenterFace (:mod:`consent.vision.centerface`, a learned detector for faces in any
+pose); landmarks and the 128-number encodings are dlib's (through face_recognition's loaded
+models), so templates enrolled before the detector changed stay valid. Both load lazily, once
+per process: ``import consent.vision.faces`` imports neither.
 
-How detection is tuned (figures from ``scripts/measure_detection.py``):
+How detection is tuned (figures from ``make measure-faces``, scripts/measure_detection.py):
 
-* dlib's HOG detector finds a face once the face is about 60 pixels tall in the image it scans
-  (its own box; 75 px in the hand-drawn boxes of the fixtures), whatever the photo's size. So
-  what decides which faces are found is the size of the scanned image.
-* First pass: ``settings.detect_max_side`` (1600) on the longest side. Large photos are decoded
-  smaller (JPEG DCT scaling in :func:`consent.images.load`) and scanned with no upsampling:
-  faces down to about 3.7% of the longest side (150 px in a 12-megapixel photo). Small photos
-  are enlarged, by at most ``2 ** settings.detect_upsample`` (4x): that finds the 37-px faces
-  of the 500-px fixture class photos, and faces down to about 18 px, which count as people
-  present but are too small to recognise.
-* Second, finer pass, only when the first found no face or only faces near its limit (a class
-  photo's back rows may be smaller still): ``settings.detect_fine_side`` (3200), decoding the
-  file again when the original is larger. Faces down to about 1.9% of the longest side, as far
-  as the face_recognition command line goes (it scans 1600 px upsampled once).
-* Encodings come from the analysis image, or, for faces shorter than
-  ``settings.encode_min_face_px`` there, from the original decoded larger: on a class-photo
-  mosaic this halves how far their encodings stray from full-resolution ones.
+* CenterFace finds faces from about 10 px tall in the image it is given; what it finds depends
+  on the size of that image relative to the photo, so every photo, small or 12 megapixels, is
+  scaled so its longest side is ``settings.detect_side`` (1600; smaller photos are enlarged, by
+  at most ``detect_max_upscale``). In a 12-megapixel photo that finds faces down to about 30 px
+  tall, below the size anyone could recognise (``min_identifiable_face_px``), so no tiling.
+* A second, coarse pass at ``detect_coarse_side`` (640) finds faces that fill much of the picture
+  (close-ups, enrolment photos), whose boxes the fine pass draws too small. Its detections need
+  ``detect_coarse_threshold``; the two passes are merged, one box per face.
+* ``detect_threshold`` trades found faces for false alarms on hands and fists; a false face
+  costs a review, a missed face can publish a child, so it sits as low as the false alarms allow.
+* dlib's 5-point landmarks are found in a box made from CenterFace's the way dlib's own HOG
+  detector would have drawn it (:data:`TO_DLIB_BOX`), so encodings match those made before.
 
 Every face found is kept (a face too small or blurred to recognise is still a person in the
-photo), with ``identifiable`` and a plain-English ``why_not``. Encodings (128 numbers) are made
-only for identifiable faces.
+photo) and judged twice (:func:`judge`): ``identifiable``, whether a person who knows the pupil
+could recognise it (size and sharpness), and ``recognisable``, whether the tool can encode and
+match it (also size, sharpness and turn, stricter). Encodings are made only for faces that are
+both, once each.
 """
 
 from __future__ import annotations
@@ -43,10 +42,12 @@ from .models import load_once, package_file
 
 #: side of the square the grey face crop is resized to before measuring sharpness
 SHARPNESS_SIDE = 64
-#: the shortest face (dlib box height, pixels of the scanned image) dlib's HOG detector finds
-#: reliably: measured 55-70 px (scripts/measure_detection.py, "floor"); a property of the model,
-#: not a policy
-DETECTOR_MIN_FACE_PX = 60
+#: how dlib's HOG detector (which dlib's 5-point landmark model was trained on) draws a face,
+#: relative to CenterFace's box: centre shift (share of width, height) and size factors (width,
+#: height). Measured on the 85 faces both find in faces/ and people/ (medians): encodings made
+#: from this box differ from those made from dlib's own box by 0.07 on average (0.10 unmapped)
+TO_DLIB_BOX = (-0.029, 0.038, 1.086, 0.812)
+
 
 @load_once
 def _models():
@@ -83,19 +84,25 @@ class DetectedFace:
     width_px: int
     #: variance of the Laplacian of the grey face, resized to 64x64 (higher is sharper)
     sharpness: float
-    #: True unless the face is turned well away from the camera (see ``turn``)
+    #: True unless the face is turned further from the camera than ``max_face_turn``
     frontal: bool
-    #: how far the nose sits from the midpoint of the eyes, as a share of the distance between
-    #: the eyes: about 0 looking at the camera, 0.5 with the nose in line with one eye
+    #: how far the nose tip sits from the midpoint of the eyes, sideways, as a share of the
+    #: distance between the eyes (CenterFace's landmarks): about 0 looking at the camera, rising
+    #: as the head turns (see ``max_face_turn``)
     turn: float
+    #: a person who knows the pupil could recognise this face (big and sharp enough)
     identifiable: bool
-    #: why the face cannot be recognised, for office staff; None when identifiable
+    #: the tool can encode and match it (identifiable, and within what the recogniser handles)
+    recognisable: bool = False
+    #: for office staff: why nobody could recognise the face, or why the tool cannot check who
+    #: it is; None when the tool can check it
     why_not: str | None = None
-    #: 128 numbers (face_recognition's encoding); only for identifiable faces, after encode()
+    #: 128 numbers (face_recognition's encoding); only for faces that are identifiable and
+    #: recognisable, after encode()
     encoding: np.ndarray | None = None
-    #: dlib's five landmarks in original pixels: right eye (2), left eye (2), base of nose
+    #: CenterFace's five landmarks in original pixels: eyes, nose tip, mouth corners
     landmarks: list[tuple[int, int]] = field(default_factory=list)
-    #: dlib HOG detection score (higher is more certain)
+    #: CenterFace's score (0-1, higher is more certain)
     score: float = 0.0
 
     def as_dict(self) -> dict:
@@ -108,26 +115,16 @@ class DetectedFace:
             "frontal": self.frontal,
             "turn": round(self.turn, 3),
             "identifiable": self.identifiable,
+            "recognisable": self.recognisable,
             "why_not": self.why_not,
+            "score": round(self.score, 3),
         }
 
 
 def analysis_side(settings: Settings = DEFAULTS) -> int:
-    """Longest side to decode a photo at for :func:`detect` (``images.load(path, max_side=...)``)."""
-    return settings.detect_max_side
-
-
-def scan_factor(side: int, target: int, settings: Settings = DEFAULTS) -> float:
-    """How much an image whose longest side is ``side`` is resized to be scanned at ``target``.
-
-    Below 1 for larger images; above 1, but at most ``2 ** settings.detect_upsample``, for
-    smaller ones; 1 otherwise.
-    """
-    if side > target:
-        return target / side
-    if side < target:
-        return min(target / side, float(2 ** settings.detect_upsample))
-    return 1.0
+    """Longest side to decode a photo at for :func:`detect` (``images.load(path, max_side=...)``):
+    the detector's own input size, so a large JPEG is decoded DCT-scaled and never enlarged."""
+    return settings.detect_side
 
 
 def box_iou(a: tuple, b: tuple) -> float:
@@ -139,7 +136,20 @@ def box_iou(a: tuple, b: tuple) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _scan_image(image, factor: float) -> np.ndarray:
+def same_face(a: tuple, b: tuple) -> bool:
+    """Two (top, right, bottom, left) boxes on one face: IoU >= 0.3, or each holds the other's
+    centre (a box drawn on a whole face and one on its visible part)."""
+    if box_iou(a, b) >= 0.3:
+        return True
+
+    def holds(box, other):
+        cy, cx = (other[0] + other[2]) / 2, (other[1] + other[3]) / 2
+        return box[0] <= cy <= box[2] and box[3] <= cx <= box[1]
+
+    return holds(a, b) and holds(b, a)
+
+
+def _resized(image, factor: float) -> np.ndarray:
     from PIL import Image
 
     if factor != 1.0:
@@ -168,77 +178,123 @@ def face_sharpness(image, box_img: tuple[float, float, float, float]) -> float:
     return float(lap.var())
 
 
-def face_turn(points: list[tuple[float, float]]) -> float:
-    """Sideways turn of a face from dlib's five landmarks (see :attr:`DetectedFace.turn`)."""
+def face_turn(points) -> float:
+    """Sideways turn of a face from CenterFace's five landmarks (see :attr:`DetectedFace.turn`)."""
     p = np.asarray(points, dtype=np.float64)
-    eye_a, eye_b, nose = p[0:2].mean(axis=0), p[2:4].mean(axis=0), p[4]
+    eye_a, eye_b, nose = p[0], p[1], p[2]
     across = eye_b - eye_a
     span = float(across @ across)
-    if span <= 0:
-        return 1.0
+    if span <= 1e-6:
+        return 9.0  # both eyes in one place: a profile
     return abs(float((nose - (eye_a + eye_b) / 2) @ across) / span)
 
 
-def judge(height_px: int, sharpness: float, turn: float, settings: Settings = DEFAULTS) -> tuple[bool, str | None]:
-    """Whether a face can be recognised, and if not why, in words for office staff."""
+def judge(height_px: int, sharpness: float, turn: float,
+          settings: Settings = DEFAULTS) -> tuple[bool, bool, str | None]:
+    """(identifiable, recognisable, why_not) for one face, ``why_not`` in words for office staff.
+
+    Identifiable: a person could recognise it (at least ``min_identifiable_face_px`` tall and
+    sharper than ``min_identifiable_sharpness``). Recognisable: the tool can match it as well
+    (at least ``min_recognisable_face_px``, ``min_face_sharpness``, turned no more than
+    ``max_face_turn``).
+    """
     need = settings.min_identifiable_face_px
     if height_px < need:
-        return False, f"too small to recognise ({height_px} px tall; {need} needed)"
+        return False, False, f"too small for anyone to recognise ({height_px} px tall; {need} needed)"
+    if sharpness < settings.min_identifiable_sharpness:
+        return False, False, "too blurred for anyone to recognise"
+    if height_px < settings.min_recognisable_face_px:
+        return True, False, (f"too small for the tool to check who this is ({height_px} px tall; "
+                             f"{settings.min_recognisable_face_px} needed)")
     if sharpness < settings.min_face_sharpness:
-        return False, "too blurred to recognise"
+        return True, False, "too blurred for the tool to check who this is"
     if turn > settings.max_face_turn:
-        return False, "turned away from the camera"
-    return True, None
+        return True, False, "turned away: the tool cannot check who this is"
+    return True, True, None
 
 
-def _scan(image, image_scale: float, factor: float, photo: Photo, settings: Settings) -> list[tuple[DetectedFace, float]]:
-    """One detector pass over ``image`` (whose pixels times ``image_scale`` are original pixels)
-    resized by ``factor``. Returns each face with its height in scanned pixels."""
-    fr = _models()
-    import dlib
+def _pass(image, factor: float, threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One CenterFace pass over PIL ``image`` resized by ``factor``: (box left, top, right,
+    bottom, score; landmarks (5, 2)) in pixels of ``image``."""
+    from . import centerface
 
-    arr = _scan_image(image, factor)
-    h, w = arr.shape[:2]
-    rects, scores, _ = fr.face_detector.run(arr, 0, settings.detect_threshold)
-    to_image = 1.0 / factor  # scan pixels -> pixels of ``image``
-    to_orig = image_scale / factor  # scan pixels -> original pixels
-    found = []
-    for rect, score in zip(rects, scores):
-        top, left = max(0, rect.top()), max(0, rect.left())
-        bottom, right = min(h, rect.bottom()), min(w, rect.right())
-        if bottom - top < 2 or right - left < 2:
-            continue
-        shape = fr.pose_predictor_5_point(arr, dlib.rectangle(left, top, right, bottom))
-        pts = [(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)]
-        box = (
-            max(0, round(top * to_orig)),
-            min(photo.width, round(right * to_orig)),
-            min(photo.height, round(bottom * to_orig)),
-            max(0, round(left * to_orig)),
-        )
-        height_px, width_px = box[2] - box[0], box[1] - box[3]
-        if score < 0 and height_px < settings.min_identifiable_face_px:
-            # below dlib's own threshold, only faces big enough to recognise are worth the risk
-            # of a false detection: small weak ones are mostly texture
-            continue
-        sharp = face_sharpness(image, tuple(v * to_image for v in (top, right, bottom, left)))
-        turn = face_turn(pts)
-        ok, why = judge(height_px, sharp, turn, settings)
-        face = DetectedFace(
-            box=box, height_px=height_px, width_px=width_px, sharpness=sharp,
-            frontal=turn <= settings.max_face_turn, turn=turn, identifiable=ok, why_not=why,
-            landmarks=[(round(x * to_orig), round(y * to_orig)) for x, y in pts], score=float(score),
-        )
-        found.append((face, float(bottom - top)))
-    return found
+    boxes, marks = centerface.detect(_resized(image, factor), threshold)
+    return [(b[:4] / factor, m / factor, float(b[4])) for b, m in zip(boxes, marks)]
+
+
+def _fine_factor(side: int, settings: Settings) -> float:
+    return min(settings.detect_side / max(1, side), settings.detect_max_upscale)
+
+
+def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
+    """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
+
+    Two CenterFace passes over the analysis image: fine (longest side ``detect_side``) and
+    coarse (``detect_coarse_side``, for faces filling much of the picture); a face both find is
+    kept once, with the coarse box when the fine one is taller than ``detect_coarse_face_px``
+    in the fine pass (large faces are where the coarse pass draws better boxes).
+
+    Returns faces in the original photo's coordinates, largest first, each judged
+    (:func:`judge`).
+    """
+    image = photo.image
+    side = max(image.size)
+    fine_f = _fine_factor(side, settings)
+    found = _pass(image, fine_f, settings.detect_threshold)
+    coarse_f = settings.detect_coarse_side / max(1, side)
+    if coarse_f < 0.75 * fine_f:  # a coarse pass only when it really is coarser
+        for box, marks, score in _pass(image, coarse_f, settings.detect_coarse_threshold):
+            tblr = (box[1], box[2], box[3], box[0])
+            twins = [i for i, (b, _, _) in enumerate(found) if same_face(tblr, (b[1], b[2], b[3], b[0]))]
+            if not twins:
+                found.append((box, marks, score))
+            elif all((found[i][0][3] - found[i][0][1]) * fine_f > settings.detect_coarse_face_px for i in twins):
+                for i in sorted(twins, reverse=True):
+                    del found[i]
+                found.append((box, marks, score))
+    faces = [_face(image, photo, box, marks, score, settings) for box, marks, score in found]
+    faces = [f for f in faces if f is not None]
+    faces.sort(key=lambda f: -f.height_px)
+    return faces
+
+
+def _face(image, photo: Photo, box, marks, score: float, settings: Settings) -> DetectedFace | None:
+    """A :class:`DetectedFace` from a CenterFace box and landmarks in pixels of ``image``."""
+    s = photo.scale
+    left, top, right, bottom = (float(v) for v in box)
+    orig = (max(0, round(top * s)), min(photo.width, round(right * s)),
+            min(photo.height, round(bottom * s)), max(0, round(left * s)))
+    height_px, width_px = orig[2] - orig[0], orig[1] - orig[3]
+    if height_px < 1 or width_px < 1:
+        return None
+    sharp = face_sharpness(image, (top, right, bottom, left))
+    turn = face_turn(marks)
+    identifiable, recognisable, why = judge(height_px, sharp, turn, settings)
+    return DetectedFace(
+        box=orig, height_px=height_px, width_px=width_px, sharpness=sharp,
+        frontal=turn <= settings.max_face_turn, turn=turn, identifiable=identifiable,
+        recognisable=recognisable, why_not=why,
+        landmarks=[(round(x * s), round(y * s)) for x, y in marks], score=score,
+    )
+
+
+def dlib_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
+    """The box dlib's HOG detector would draw on ``face``, as (left, top, right, bottom) in
+    pixels of an image whose pixels times ``scale`` are original pixels (:data:`TO_DLIB_BOX`)."""
+    dx, dy, fw, fh = TO_DLIB_BOX
+    top, right, bottom, left = (v / scale for v in face.box)
+    w, h = right - left, bottom - top
+    cx, cy = (left + right) / 2 + dx * w, (top + bottom) / 2 + dy * h
+    w, h = w * fw, h * fh
+    return round(cx - w / 2), round(cy - h / 2), round(cx + w / 2), round(cy + h / 2)
 
 
 def _larger_source(photo: Photo, side: int, settings: Settings):
     """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
     original has more pixels than ``photo.image``; else the analysis image itself.
 
-    The larger copy is kept on the photo (``photo._larger``) so detection's finer pass and the
-    encodings of small faces decode the file once between them.
+    The larger copy is kept on the photo (``photo._larger``) so the encodings of small faces
+    decode the file once between them.
     """
     if photo.scale <= 1.0:
         return photo.image, photo.scale
@@ -257,47 +313,16 @@ def _larger_source(photo: Photo, side: int, settings: Settings):
     return photo._larger
 
 
-def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
-    """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
-
-    A first pass scans the photo at ``detect_max_side``. When it finds no face, or its smallest
-    face is within ``detect_fine_trigger`` times the smallest the detector can find (smaller
-    faces may then be there, e.g. the back rows of a class photo), a finer pass scans at
-    ``detect_fine_side``, decoding the photo's file again when the original is larger, and
-    its faces are added to the first pass's.
-
-    Returns faces in the original photo's coordinates, largest first, each judged identifiable
-    or not (:func:`judge`).
-    """
-    image = photo.image
-    first_factor = scan_factor(max(image.size), settings.detect_max_side, settings)
-    found = _scan(image, photo.scale, first_factor, photo, settings)
-    near_limit = settings.detect_fine_trigger * DETECTOR_MIN_FACE_PX
-    fine_side = settings.detect_fine_side
-    if fine_side > settings.detect_max_side and (not found or min(h for _, h in found) < near_limit):
-        source, source_scale = _larger_source(photo, fine_side, settings)
-        fine_factor = scan_factor(max(source.size), fine_side, settings)
-        # scanned pixels per original pixel: worth a second pass only if clearly finer
-        if fine_factor / source_scale > 1.2 * first_factor / photo.scale:
-            fine = _scan(source, source_scale, fine_factor, photo, settings)
-            extra = [
-                (f, h) for f, h in found
-                if all(box_iou(f.box, g.box) < 0.3 for g, _ in fine)
-            ]
-            found = fine + extra
-    faces = [f for f, _ in found]
-    faces.sort(key=lambda f: -f.height_px)
-    return faces
-
-
 def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS) -> None:
-    """Fill ``.encoding`` (128 numbers) for every identifiable face in ``faces``; others stay None.
+    """Fill ``.encoding`` (128 numbers) for every face in ``faces`` that is identifiable and
+    recognisable and has none yet; others stay None. Each face is encoded once.
 
-    Encodes from ``photo.image`` (the analysis image). Faces shorter there than
-    ``encode_min_face_px`` are encoded from the photo's file decoded again at a size that makes
-    them that tall (no larger than the original), when the original is larger.
+    Encodes from ``photo.image`` (the analysis image), all faces of one image in one call to
+    dlib. Faces shorter there than ``encode_min_face_px`` are encoded from the photo's file
+    decoded again at a size that makes them that tall (no larger than the original), when the
+    original is larger. dlib's 5-point landmarks are found in :func:`dlib_box`.
     """
-    todo = [f for f in faces if f.identifiable]
+    todo = [f for f in faces if f.identifiable and f.recognisable and f.encoding is None]
     if not todo:
         return
     need = settings.encode_min_face_px
@@ -317,14 +342,13 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         arr = np.asarray(image)
         shapes = dlib.full_object_detections()
         for f in group:
-            top, right, bottom, left = (round(v / scale) for v in f.box)
-            shapes.append(fr.pose_predictor_5_point(arr, dlib.rectangle(left, top, right, bottom)))
+            shapes.append(fr.pose_predictor_5_point(arr, dlib.rectangle(*dlib_box(f, scale))))
         for f, vec in zip(group, fr.face_encoder.compute_face_descriptor(arr, shapes, 1)):
             f.encoding = np.array(vec)
 
 
 def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:
-    """Load ``path`` at :func:`analysis_side`, detect its faces and encode the identifiable ones."""
+    """Load ``path`` at :func:`analysis_side`, detect its faces and encode those that matter."""
     photo = load(path, max_side=analysis_side(settings), settings=settings)
     faces = detect(photo, settings)
     encode(photo, faces, settings)
@@ -375,6 +399,6 @@ def enrolment_encoding(path: os.PathLike | str, settings: Settings = DEFAULTS) -
         raise EnrolmentRefused(
             f"{name}: face turned away from the camera; use a photo looking at the camera"
         )
-    main.identifiable, main.why_not = True, None
+    main.identifiable, main.recognisable, main.why_not = True, True, None
     encode(photo, [main], settings)
     return main.encoding, enrolment_quality(main, settings)

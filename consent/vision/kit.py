@@ -826,7 +826,7 @@ def learn(
     used = 0
     for path in paths:
         try:
-            photo = load(path, settings.detect_max_side, settings)
+            photo = load(path, settings.detect_side, settings)
         except ConsentError as exc:
             if on_skip:
                 on_skip(Path(path), str(exc))

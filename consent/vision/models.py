@@ -91,8 +91,13 @@ def load_once(loader: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-def onnx_session(path: Path, what: str, package: str):
-    """An onnxruntime CPU session for the model at ``path`` (call inside a :func:`load_once` loader)."""
+def onnx_session(path: Path, what: str, package: str, data: bytes | None = None, threads: int = 0):
+    """An onnxruntime CPU session for the model at ``path`` (call inside a :func:`load_once` loader).
+
+    ``data`` is the model's bytes when the caller has adapted the file (e.g. made its input size
+    free); ``path`` then only names it in errors. ``threads`` caps onnxruntime's threads
+    (0: its default, one per core).
+    """
     try:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
@@ -101,7 +106,10 @@ def onnx_session(path: Path, what: str, package: str):
         ) from exc
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no start-up chatter on stdout/stderr
+    if threads:
+        options.intra_op_num_threads = threads
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data if data is not None else str(path), sess_options=options,
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
         raise broken(path, what, package, exc) from exc

