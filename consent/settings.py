@@ -69,9 +69,10 @@ class Settings:
     #: a face less sharp than this (variance of the Laplacian of the grey face resized to 64x64)
     #: is too blurred for anyone to recognise (measured: natural fixture faces 53 and up)
     min_identifiable_sharpness: float = 8.0
-    #: the shortest face the tool matches (measured: every fixture person still matched at 28
-    #: px; 5 of 7 at 24 px, 2 of 7 at 20 px)
-    min_recognisable_face_px: int = 28
+    #: the shortest face the tool matches. Measured with dlib's boxes (brow to lip): every
+    #: fixture person still matched at 28 px, 5 of 7 at 24, 2 of 7 at 20; CenterFace's boxes
+    #: (brow to chin) are 1.23 times as tall (median over 85 faces), so 28 -> 34
+    min_recognisable_face_px: int = 34
     #: below this sharpness the tool does not match a face (measured: the recogniser matched no
     #: blurred fixture face below 18 and none at all once blur brought it to 12 or less)
     min_face_sharpness: float = 15.0
@@ -83,7 +84,8 @@ class Settings:
     #: person beyond 0.21, so past 0.3 a face goes to review instead of being matched
     max_face_turn: float = 0.3
     #: an enrolment photo's face must be at least this tall (original pixels) to make a template
-    enrol_min_face_px: int = 80
+    #: (80 px of dlib's boxes; CenterFace's are 1.23 times as tall)
+    enrol_min_face_px: int = 100
     #: an enrolment face must be at least this sharp (a template is matched against for years;
     #: measured: recognition distances are unchanged down to about 60)
     enrol_min_face_sharpness: float = 60.0

@@ -225,8 +225,9 @@ def test_enrolment_ignores_a_small_background_face(tmp_path):
 def test_enrolment_refuses_a_face_too_small(tmp_path):
     src = images.load(fixture_dir("people", "train") / "obama" / "obama.jpg").image
     path = tmp_path / "small.jpg"
-    src.resize((src.width // 4, src.height // 4)).save(path, quality=95)  # face ~63 px
-    with pytest.raises(EnrolmentRefused, match=r"face too small \(\d+ px; 80 needed\)"):
+    src.resize((src.width // 4, src.height // 4)).save(path, quality=95)  # face ~87 px
+    need = DEFAULTS.enrol_min_face_px
+    with pytest.raises(EnrolmentRefused, match=rf"face too small \(\d+ px; {need} needed\)"):
         faces.enrolment_encoding(path)
 
 
