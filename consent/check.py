@@ -329,7 +329,7 @@ class Checker:
             from .vision import kit
 
             t = time.perf_counter()
-            boxes = [tuple(round(v / photo.scale) for v in d.box) for d in detected]
+            boxes = [faces_mod.hog_like_box(d, photo.scale) for d in detected]
             measures = kit.measure(photo.array(), boxes, profile=self._kit_profile, settings=self.settings)
             timings["kit"] = time.perf_counter() - t
         text = self._read_text(photo, timings) if self.text_check else None

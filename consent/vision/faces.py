@@ -289,6 +289,13 @@ def dlib_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
     return round(cx - w / 2), round(cy - h / 2), round(cx + w / 2), round(cy + h / 2)
 
 
+def hog_like_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
+    """:func:`dlib_box` as (top, right, bottom, left): the face box the PE-kit check's body
+    regions were measured against (dlib's HOG boxes, brow to lip)."""
+    left, top, right, bottom = dlib_box(face, scale)
+    return top, right, bottom, left
+
+
 def _larger_source(photo: Photo, side: int, settings: Settings):
     """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
     original has more pixels than ``photo.image``; else the analysis image itself.

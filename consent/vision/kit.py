@@ -795,7 +795,7 @@ def detect_faces(photo, settings: Settings = DEFAULTS) -> list[Box]:
     (:func:`consent.vision.faces.detect`, whose boxes are in original coordinates)."""
     from . import faces
 
-    return [tuple(int(round(v / photo.scale)) for v in f.box) for f in faces.detect(photo, settings)]
+    return [faces.hog_like_box(f, photo.scale) for f in faces.detect(photo, settings)]
 
 
 def learn(
