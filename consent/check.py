@@ -397,13 +397,15 @@ class Checker:
             )
             if safe_dir is not None:
                 t = time.perf_counter()
-                self._write_safe_copy(path, result, Path(safe_dir), safe_name, blur_unconsented)
+                self._write_safe_copy(path, result, Path(safe_dir), safe_name, blur_unconsented,
+                                      caption=caption, alt_text=alt_text, folder=folder)
                 result.timings["safe_copy"] = time.perf_counter() - t
         except ConsentError as exc:
             result.error, result.error_code = str(exc), exc.code
         return result
 
-    def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool):
+    def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool,
+                         caption: str = "", alt_text: str = "", folder: str = ""):
         from . import metadata
 
         try:
@@ -425,7 +427,9 @@ class Checker:
         name = safe_name or (Path(result.name).stem + "-blurred.jpg")
         dst = write_blurred_copy(path, [f.box for f in to_blur] + names, safe_dir / name, self.settings)
         result.safe_copy = str(dst)
-        recheck = self.check(dst, result.channels, display_name=result.name, folder="")
+        # re-checked as it will be published: with the same caption, alt text and folder words
+        recheck = self.check(dst, result.channels, caption, alt_text=alt_text, display_name=result.name,
+                             folder=folder)
         if recheck.error:
             raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
         blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")

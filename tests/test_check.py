@@ -203,6 +203,20 @@ def test_blurring_unconsented_faces_leaves_no_recognisable_face(db, tmp_path):
     assert f"faces without consent blurred; re-checked: {word} for website" in reports.render_html([result])
 
 
+def test_the_blurred_copy_is_re_checked_with_the_caption_it_will_be_published_with(db, tmp_path):
+    # Rose (pictured, consent withdrawn) is blurred, but the caption still names her: the
+    # blurred copy is not cleared for the website with that caption
+    with Register(db) as reg:
+        reg.record_consent("P003", "website", "withdrawn")
+    photo = fixture_dir("people", "test") / "kit_with_rose.jpg"
+    result = Checker(db, kit_check=False).check(photo, "website", "Rose at the school fair", safe_dir=tmp_path,
+                                               blur_unconsented=True, display_name=NEUTRAL)
+    recheck = result.blurred_recheck
+    assert recheck is not None
+    assert recheck["channels"]["website"]["verdict"] != "ok"
+    assert "name_in_caption" in {r["code"] for r in recheck["reasons"]}
+
+
 def test_unknown_channel_is_a_clear_error(db):
     result = Checker(db, kit_check=False).check(fixture_dir("people", "test") / "obama1.jpg", "instagram")
     assert result.verdict == "error" and "unknown channel instagram" in result.error
