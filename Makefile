@@ -87,7 +87,7 @@ bench: install ## Benchmarks against peer tools, as ratios from one run
 eval-kit: install ## PE-kit check: every photo's score, precision/recall, leave-one-out, unseen photos
 	$(PY) -m scripts.eval_kit
 
-measure-faces: install ## Detection and identifiability figures behind the face settings (~4 min)
+measure-faces: install ## Detection and identifiability figures behind the face settings, with a held-out check (~6 min)
 	$(PY) -m scripts.measure_detection
 
 screenshots: install browser ## Screenshots of each page under build/screenshots/
