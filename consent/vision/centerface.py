@@ -52,6 +52,13 @@ def session():
                     else:
                         dim.dim_value = new
         del model.graph.value_info[:]  # fixed intermediate shapes from the 32x32 export
+        # the export lists every weight as a graph input too, which tells onnxruntime they may be
+        # overridden and so stops it folding constants (batch norms into convolutions): kept as
+        # weights only, the same outputs (within 1.2e-5) come 1.66x faster (1127 -> 680 ms at 1600 px)
+        weights = {w.name for w in model.graph.initializer}
+        inputs = [v for v in model.graph.input if v.name not in weights]
+        del model.graph.input[:]
+        model.graph.input.extend(inputs)
         data = model.SerializeToString()
     except Exception as exc:  # a truncated or foreign file: onnx raises its own types
         raise broken(path, WHAT, PACKAGE, exc) from exc
