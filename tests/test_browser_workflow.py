@@ -235,12 +235,18 @@ def _intercept_file_choosers(page) -> None:
     page.on("filechooser", lambda chooser: None)
 
 
-def test_keyboard_only_check_batch_and_register(server, browser):
+def _keyboard_page(browser, server, role: str):
+    """A page signed in as ``role`` that counts mouse events and catches its file choosers."""
     page = _page(browser)
     _intercept_file_choosers(page)
-    mouse = []
     page.add_init_script(COUNT_MOUSE)
-    browser_sign_in(page, server.url, "office")
+    browser_sign_in(page, server.url, role)
+    return page
+
+
+def test_keyboard_only_check_batch_and_register(server, browser):
+    mouse = []
+    page = _keyboard_page(browser, server, "office")
     page.goto(server.url + "/check/")
     _tab_to(page, "el => el.id === 'photo'")
     with page.expect_file_chooser() as chooser:
@@ -257,10 +263,7 @@ def test_keyboard_only_check_batch_and_register(server, browser):
     card.get_by_text("Waiting for a senior's sign-off").wait_for()
     mouse.append(page.evaluate("() => window.__mouse || 0"))
 
-    comms = _page(browser)
-    _intercept_file_choosers(comms)
-    comms.add_init_script(COUNT_MOUSE)
-    browser_sign_in(comms, server.url, "comms")
+    comms = _keyboard_page(browser, server, "comms")
     comms.goto(server.url + "/batch/")
     _tab_to(comms, "el => el.id === 'folder'")
     with comms.expect_file_chooser() as chooser:
@@ -270,9 +273,7 @@ def test_keyboard_only_check_batch_and_register(server, browser):
     assert _ring(comms, "#batch-drop") == "none"  # the ring is on the button, not the whole zone
     mouse.append(comms.evaluate("() => window.__mouse || 0"))
 
-    admin = _page(browser)
-    admin.add_init_script(COUNT_MOUSE)
-    browser_sign_in(admin, server.url, "admin")
+    admin = _keyboard_page(browser, server, "admin")
     posts = []
     admin.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     admin.goto(server.url + "/register/?q=obama")
