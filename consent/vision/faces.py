@@ -90,8 +90,6 @@ class DetectedFace:
     width_px: int
     #: variance of the Laplacian of the grey face, resized to 64x64 (higher is sharper)
     sharpness: float
-    #: True unless the face is turned further from the camera than ``max_face_turn``
-    frontal: bool
     #: how far the nose tip sits from the midpoint of the eyes, sideways, as a share of the
     #: distance between the eyes (CenterFace's landmarks): about 0 looking at the camera, rising
     #: as the head turns (see ``max_face_turn``)
@@ -110,21 +108,6 @@ class DetectedFace:
     landmarks: list[tuple[int, int]] = field(default_factory=list)
     #: CenterFace's score (0-1, higher is more certain)
     score: float = 0.0
-
-    def as_dict(self) -> dict:
-        """Plain JSON-ready values (no encoding)."""
-        return {
-            "box": list(self.box),
-            "height_px": self.height_px,
-            "width_px": self.width_px,
-            "sharpness": round(self.sharpness, 1),
-            "frontal": self.frontal,
-            "turn": round(self.turn, 3),
-            "identifiable": self.identifiable,
-            "recognisable": self.recognisable,
-            "why_not": self.why_not,
-            "score": round(self.score, 3),
-        }
 
 
 def analysis_side(settings: Settings = DEFAULTS) -> int:
@@ -278,7 +261,7 @@ def _face(image, photo: Photo, box, marks, score: float, settings: Settings) -> 
     identifiable, recognisable, why = judge(height_px, sharp, turn, settings)
     return DetectedFace(
         box=orig, height_px=height_px, width_px=width_px, sharpness=sharp,
-        frontal=turn <= settings.max_face_turn, turn=turn, identifiable=identifiable,
+        turn=turn, identifiable=identifiable,
         recognisable=recognisable, why_not=why,
         landmarks=[(round(x * s), round(y * s)) for x, y in marks], score=score,
     )
