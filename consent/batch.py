@@ -56,6 +56,14 @@ def _init_worker(db, settings: Settings | None, use_cache: bool, kit_check: bool
     _checker = Checker(db, settings, use_cache=use_cache, kit_check=kit_check, use_register=use_register)
 
 
+def _init_pool_worker(*init) -> None:
+    """A worker of a pool with one check per core: its models run on one thread each."""
+    from .vision.models import one_thread_per_process
+
+    one_thread_per_process()
+    _init_worker(*init)
+
+
 def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
     """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`).
 
@@ -139,7 +147,7 @@ def run_batch(
     context = multiprocessing.get_context("spawn")  # no fork of a threaded server or loaded models
     while pending:
         with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context,
-                                 initializer=_init_worker, initargs=init) as pool:
+                                 initializer=_init_pool_worker, initargs=init) as pool:
             futures = {pool.submit(_check_one, jobs[i], options): i for i in pending}
             broken = []
             for future in as_completed(futures):

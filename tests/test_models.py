@@ -53,3 +53,30 @@ def test_a_model_loads_once_per_process_and_a_failed_load_is_tried_again():
     first = loader()
     assert loader() is first
     assert len(calls) == 2
+
+
+ONE_THREAD_PROBE = """
+import os, sys
+from consent.vision import models, text, centerface
+if sys.argv[1] == "pool":
+    models.one_thread_per_process()
+engine = text._engine()
+sessions = [engine.text_det.infer.session, engine.text_cls.infer.session, engine.text_rec.session.session,
+            centerface.session()]
+print([s.get_session_options().intra_op_num_threads for s in sessions], os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize("role, threads, blas", [("pool", "[1, 1, 1, 1]", "1"), ("single", "[0, 0, 0, 1]", "None")])
+def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_the_defaults(role, threads, blas):
+    # two workers on two cores with a thread per core each fight over four busy threads
+    # (python -m bench check); one check alone may use every core
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", ONE_THREAD_PROBE, role], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{threads} {blas}"

@@ -28,6 +28,7 @@ from pathlib import Path
 import click
 
 from consent import settings as consent_settings
+from consent.vision.models import one_thread_per_process
 
 from . import batch_jobs, checked_photos, remote_queue
 from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url
@@ -204,6 +205,8 @@ def run_worker(workers: int, analysis_workers: int = 0) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("huey").setLevel(logging.WARNING)
     log.info("consent worker: %d process(es), queue %s, data %s", workers, describe(place.data), place.data)
+    if workers > 1:  # one check per core: each process's models on one thread
+        one_thread_per_process()
     consumer = huey.create_consumer(
         workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
         check_worker_health=True, health_check_interval=HEALTH_CHECK_S,

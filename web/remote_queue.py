@@ -37,6 +37,8 @@ import time
 
 import click
 
+from consent.vision.models import one_thread_per_process
+
 log = logging.getLogger("consent.worker")
 
 #: seconds between looks at an idle SQLite queue (Redis wakes a worker at once)
@@ -271,6 +273,8 @@ def run_remote_worker(url: str, workers: int, give_back) -> None:
     logging.getLogger("huey").setLevel(logging.WARNING)
     log.info("consent worker --remote: %d analysis process(es), queue %s; they open no register or data folder",
              workers, describe_url(url))
+    if workers > 1:  # one check per core: each process's models on one thread
+        one_thread_per_process()
     consumer = pixels_huey(url).create_consumer(
         workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
         check_worker_health=True, health_check_interval=HEALTH_CHECK_S,

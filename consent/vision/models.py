@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -63,6 +64,32 @@ def broken(path: Path, what: str, package: str, reason: object) -> ModelUnavaila
         f"the {what} model file {path} could not be loaded ({reason}); "
         + _reinstall(package)
     )
+
+
+#: set in a worker of a pool that runs one check per core (:func:`one_thread_per_process`)
+_one_thread = False
+
+
+def one_thread_per_process() -> None:
+    """Run every model of this process on one thread: call it first in each worker of a pool
+    that already keeps every core busy with one check per process.
+
+    Left to their defaults, onnxruntime (the text reader) and OpenBLAS (dlib's encoder) each
+    start a thread per core and spin while they wait, so two workers on two cores fight over
+    four busy threads (measured by ``python -m bench check``). A single check (the web upload
+    page) keeps the defaults: there the extra threads make one photo come back sooner.
+    OpenBLAS reads its setting when dlib is first loaded, so call this before any check (the
+    worker processes it is meant for load dlib lazily, on their first photo).
+    """
+    global _one_thread
+    _one_thread = True
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
+def model_threads() -> int:
+    """Threads a model session may use: 1 in a pool worker, 0 (the runtime's default) otherwise."""
+    return 1 if _one_thread else 0
 
 
 def load_once(loader: Callable[[], T]) -> Callable[[], T]:

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ModelUnavailable
 from ..results import box_from_json, box_json
 from ..settings import DEFAULTS, Settings
-from .models import broken, load_once, package_file
+from .models import broken, load_once, model_threads, package_file
 
 #: the package the model files ship in, installed by name (pyproject.toml)
 MODEL_PACKAGE = "rapidocr_onnxruntime"
@@ -88,14 +88,17 @@ def _engine():
         ) from exc
     try:
         # detection limit: no resizing by the engine, this module sizes the picture itself
-        return RapidOCR(
+        threads = {"intra_op_num_threads": model_threads(), "inter_op_num_threads": 1} if model_threads() else {}
+        engine = RapidOCR(
             det_model_path=str(paths["det"]), cls_model_path=str(paths["cls"]),
             rec_model_path=str(paths["rec"]), det_limit_type="max", det_limit_side_len=1 << 20,
+            **threads,
         )
     except Exception as exc:  # onnxruntime raises its own types for damaged files
         culprit = next((p for p in paths.values() if str(p) in str(exc)), paths["det"])
         what = next(w for k, (rel, w) in MODEL_FILES.items() if paths[k] == culprit)
         raise broken(culprit, what, MODEL_PACKAGE, _first_line(exc)) from exc
+    return engine
 
 
 def load() -> None:
