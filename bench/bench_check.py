@@ -184,7 +184,9 @@ def detector_times(folder: Path, names: list[str]) -> tuple[float, float]:
     from bench.peers import hog_passes_before
     from consent import images
     from consent.vision import faces
+    from consent.vision.models import one_thread_per_process
 
+    one_thread_per_process()  # CenterFace on one thread, as in a batch worker and as HOG runs
     faces.detect(images.load(folder / names[0], max_side=faces.analysis_side()))  # load models
     ours = hog = 0.0
     for name in names:
@@ -237,7 +239,9 @@ def encoder_comparison(folder: Path, names: list[str]) -> None:
         if py is None:
             continue
         out = OUT / f"encodings-{label.replace(' ', '-')}.npy"
-        proc = subprocess.run([str(py), script, str(spec_path), str(out)], capture_output=True, text=True)
+        # OpenBLAS at its default threads, as the issue measured it (detector_times set one thread)
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+        proc = subprocess.run([str(py), script, str(spec_path), str(out)], capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             print(f"encoder with {label}: failed ({proc.stderr.strip()[-300:]})")
             continue

@@ -112,3 +112,32 @@ def test_onnx_messages_loaded_alone_are_the_ones_a_later_import_of_onnx_uses():
             "print(onnx.ModelProto is pb.ModelProto)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_a_check_sends_no_telemetry_and_leaves_nothing_in_home_or_temp(tmp_path):
+    # onnxruntime's Linux wheels write a device id and an event queue for Microsoft under
+    # ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY is set before they start
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir(), temp.mkdir()
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray((np.random.default_rng(1).random((240, 320, 3)) * 255).astype("uint8")).save(photo)
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), TMPDIR=str(temp))
+    code = ("import sys; from consent.check import Checker; "
+            "r = Checker(use_register=False, use_cache=False).check(sys.argv[1]); "
+            "print(' '.join(sorted(r.timings)), '|', ' '.join(x.code for x in r.reasons))")
+    out = subprocess.run([sys.executable, "-c", code, str(photo)], env=env, capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out.stderr
+    stages, codes = out.stdout.split("|")
+    assert {"detect", "kit", "text"} <= set(stages.split()), out.stdout  # every model ran
+    assert "model_unavailable" not in codes
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(home.rglob("*"))] == []
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(temp.rglob("*"))] == []
