@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-JSON_VERSION = 1
+JSON_VERSION = 2
 
 #: verdicts, best first; the worst reason decides a channel's verdict
 OK, REVIEW, BLOCK = "ok", "review", "block"

@@ -15,7 +15,7 @@ from consent import batch, reports
 from consent.check import Checker
 from consent.cli import main
 from consent.register import Register
-from consent.results import VERDICT_WORDS
+from consent.results import JSON_VERSION, VERDICT_WORDS
 
 from .conftest import copy_register, fixture_dir
 
@@ -263,7 +263,7 @@ def test_reports_are_written_and_self_contained(db, tmp_path):
     lines = rows.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("photo,verdict,website,summary") and len(lines) == 3
     doc = json.loads(reports.write_json(results, tmp_path / "r.json").read_text())
-    assert doc["version"] == 1 and doc["counts"]["review"] == 1 and doc["counts"]["ok"] == 1  # as the batch test
+    assert doc["version"] == JSON_VERSION == 2 and doc["counts"]["review"] == 1 and doc["counts"]["ok"] == 1  # as the batch test
 
 
 def test_cli_exit_codes_follow_the_worst_verdict(db, tmp_path):
