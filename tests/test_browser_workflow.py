@@ -326,3 +326,24 @@ def test_no_page_is_wider_than_a_390_px_phone(server, browser):
                 wide.append(f"{role} {path}: {width} px")
     assert len(pages) > 12
     assert wide == [], wide
+
+
+def test_on_a_phone_the_person_page_shows_every_consent_form_without_sideways_scrolling(server, browser):
+    # at 390 px the consent table used to scroll inside its card, the "until" date off-screen
+    page = _page(browser, 390, 844)
+    browser_sign_in(page, server.url, "admin")
+    page.goto(server.url + "/register/?q=obama")
+    page.locator("table.matrix tbody th a").first.click()
+    page.wait_for_load_state("networkidle")
+    forms = page.locator("table.matrix form.cell-form")
+    assert forms.count() >= 3
+    for i in range(forms.count()):
+        for control in ("select", "input.until", "button.save"):
+            box = forms.nth(i).locator(control).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (i, control, box)
+    overflow = page.evaluate("() => [...document.querySelectorAll('.table-wrap')]"
+                             ".map(w => w.scrollWidth - w.clientWidth)")
+    assert overflow and max(overflow) <= 0, overflow
+    labels = page.evaluate("() => [...document.querySelectorAll('table.stack-narrow td[data-label]')]"
+                           ".map(td => getComputedStyle(td, '::before').content)")
+    assert '"Consent, and until when (for yes): "' in labels  # each line says what it is
