@@ -39,31 +39,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A private redis-server on a free 127.0.0.1 port (Debian's package; `make install` adds it)."""
+def start_redis(folder: Path, port: int) -> subprocess.Popen:
+    """redis-server on ``port`` of 127.0.0.1, keeping nothing on disk, answering PING."""
     exe = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(exe):
         pytest.skip("redis-server is not installed (make install installs Debian's redis-server)")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"redis://127.0.0.1:{port}/0"
     deadline = time.time() + 20
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
-                    break
+                    return proc
         except OSError:
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
             pytest.skip(f"redis-server did not start on port {port}")
         time.sleep(0.1)
-    yield url
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A private redis-server on a free 127.0.0.1 port (Debian's package; `make install` adds it)."""
+    port = free_port()
+    proc = start_redis(tmp_path_factory.mktemp("redis"), port)
+    yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -269,3 +272,40 @@ def test_two_workers_share_one_queue_and_no_photo_is_checked_twice(tmp_path, que
     assert [r["attempts"] for r in got] == [1] * n  # each photo taken once, by one worker
     assert len({r["worker"] for r in got}) == 2  # both worker processes took photos
     assert_every_photo_checked_once(data, job_id, n)
+
+
+def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path):
+    # Redis keeps the queue in memory only (as a school would run it, no persistence): when it
+    # dies and comes back empty, the tasks waiting in it are gone; the photos are not, because
+    # the register's own table says which are unfinished, and the workers' recovery (every
+    # minute, and at start) puts them back in the queue
+    port = free_port()
+    (tmp_path / "redis-1").mkdir()
+    redis_proc = start_redis(tmp_path / "redis-1", port)
+    env = {"CONSENT_TEST_SLOW_S": "1.0", "CONSENT_QUEUE": f"redis://127.0.0.1:{port}/0"}
+    data = tmp_path / "data"
+    n = 10
+    try:
+        with LiveServer(data, workers=0, extra_env=env) as server:
+            worker = start_worker(data, env, workers=1)
+            try:
+                job_id = Client(server.url).upload_zip(photos(n))
+                wait_until(lambda: finished(data, job_id) >= 2, what="two photos checked")
+                redis_proc.kill()  # kill -9: every waiting task is lost with it
+                redis_proc.wait()
+                assert finished(data, job_id) < n, "the job finished before Redis went down"
+                time.sleep(3)  # the workers and the server see the queue gone
+                (tmp_path / "redis-2").mkdir()
+                redis_proc = start_redis(tmp_path / "redis-2", port)
+                wait_until(lambda: finished(data, job_id) == n, timeout=240,
+                           what="every photo checked after Redis came back empty")
+            finally:
+                worker.send_signal(signal.SIGINT)
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    kill_group(worker)
+        assert_every_photo_checked_once(data, job_id, n)
+    finally:
+        redis_proc.kill()
+        redis_proc.wait()
