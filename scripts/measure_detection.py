@@ -333,8 +333,9 @@ def section_encodings(fx: Path) -> None:
     """Encodings from CenterFace's boxes (mapped as consent does, and unmapped) against those
     from dlib's own HOG boxes, on every face both find in faces/ and people/."""
     import dlib
+    import face_recognition.api as fr  # dlib's HOG boxes, the reference (the product never imports it)
 
-    fr = faces._models()
+    models = faces._models()
     paths = sorted((fx / "faces").glob("*.jpg")) + sorted((fx / "people").glob("*/*.jp*g")) + sorted(
         (fx / "people" / "train").glob("*/*"))
     mapped, centred, raw = [], [], []
@@ -350,8 +351,8 @@ def section_encodings(fx: Path) -> None:
             f = twins[0]
 
             def enc(rect):
-                shape = fr.pose_predictor_5_point(arr, dlib.rectangle(*rect))
-                return np.array(fr.face_encoder.compute_face_descriptor(arr, shape, 1))
+                shape = models.landmarks(arr, dlib.rectangle(*rect))
+                return np.array(models.encoder.compute_face_descriptor(arr, shape, 1))
 
             ref = enc((l, t, r, b))
             mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0)) - ref)))
@@ -416,6 +417,8 @@ def _people(fx: Path):
     for p in sorted((fx / "people" / "test").iterdir()):
         photo, found = faces.analyse(p)
         for f in found:
+            if f.encoding is None:  # not recognisable (turned, small, blurred): nothing to compare
+                continue
             dist = {k: min(np.linalg.norm(v - f.encoding) for v in vs) for k, vs in train.items()}
             who = min(dist, key=dist.get)
             if dist[who] <= DEFAULTS.match_threshold:
