@@ -69,12 +69,15 @@ class Settings:
     #: a face less sharp than this (variance of the Laplacian of the grey face resized to 64x64)
     #: is too blurred for anyone to recognise (measured: natural fixture faces 53 and up)
     min_identifiable_sharpness: float = 8.0
-    #: the shortest face the tool matches. Measured with dlib's boxes (brow to lip): every
-    #: fixture person still matched at 28 px, 5 of 7 at 24, 2 of 7 at 20; CenterFace's boxes
-    #: (brow to chin) are 1.23 times as tall (median over 85 faces), so 28 -> 34
+    #: the shortest face the tool matches (CenterFace's box height, brow to chin). Chosen as
+    #: 28 px of dlib's own boxes x 1.23; measured again with the landmark-centred boxes
+    #: (make measure-faces, section size, 7 known faces): matched 3 of 7 at 32 px, 5 at 36,
+    #: 6 at 40, all from 48. A face it fails to match goes to review as unknown, and no face
+    #: came near anyone else at any size (nearest other person 0.65 or more, threshold 0.5)
     min_recognisable_face_px: int = 34
-    #: below this sharpness the tool does not match a face (measured: the recogniser matched no
-    #: blurred fixture face below 18 and none at all once blur brought it to 12 or less)
+    #: below this sharpness the tool does not match a face (measured again, section blur, faces
+    #: 100 px tall: every face matched down to sharpness 46, 4 of 7 at 29-40, none at 27 or
+    #: less; a face it fails to match goes to review as unknown, never cleared)
     min_face_sharpness: float = 15.0
     #: nose-tip offset from the midpoint of the eyes (CenterFace's landmarks), as a share of the
     #: eye distance, above which a face is turned too far for the tool to match it safely.
