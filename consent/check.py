@@ -292,7 +292,7 @@ class Checker:
         timings["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        needs_match = view.gallery is not None and any(d.identifiable and d.recognisable for d in detected)
+        needs_match = view.gallery is not None and any(d.recognisable for d in detected)
         if needs_match:
             faces_mod.encode(photo, detected, self.settings)
         timings["encode"] = time.perf_counter() - t

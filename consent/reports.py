@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import __version__, images
 from .errors import ConsentError
-from .results import (BLOCK, FACE_STATE_WORDS, JSON_VERSION, VERDICT_WORDS, PhotoCheck, channel_label,
+from .results import (BLOCK, FACE_STATE_WORDS, JSON_VERSION, VERDICT_LABELS, VERDICT_WORDS, PhotoCheck, channel_label,
                       counts_words, join_words)
 
 #: face box colours by state (green cleared, red no consent, amber review)
@@ -204,8 +204,9 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
             if r.reasons:
                 parts.append("<ul>" + "".join(f"<li>{esc(x.message)}</li>" for x in r.reasons) + "</ul>")
             parts.append(f"<div>{r.pupil_count} pupil(s), {len(r.faces)} face(s)</div>")
-            if blurred_words(r):
-                parts.append(f'<p class="blurred">Blurred copy {esc(blurred_words(r))}</p>')
+            blurred = blurred_words(r)
+            if blurred:
+                parts.append(f'<p class="blurred">Blurred copy {esc(blurred)}</p>')
         parts.append("</div>")
         cards.append("".join(parts))
     radios = "".join(
@@ -213,8 +214,7 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
         f'<label for="f-{k}">{label} ({count})</label>'
         for k, label, count in [
             ("all", "All", len(results)),
-            *((k, VERDICT_WORDS[k].upper() if k == "ok" else VERDICT_WORDS[k].capitalize(), n[k])
-              for k in ("ok", "review", "block", "error")),
+            *((k, VERDICT_LABELS[k], n[k]) for k in ("ok", "review", "block", "error")),
         ]
     )
     legend = "".join(

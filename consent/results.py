@@ -22,6 +22,8 @@ SEVERITY_VERDICT = {INFO: OK, SEV_REVIEW: REVIEW, SEV_BLOCK: BLOCK}
 #: the reports (JSON keeps the codes: ``ok``, ``review``, ``block``, ``error``). A verdict
 #: (``error``: the photo could not be read at all) ...
 VERDICT_WORDS = {OK: "ok", REVIEW: "needs sign-off", BLOCK: "do not publish", "error": "could not check"}
+#: the same as a label (filters, headings): "OK", "Needs sign-off", "Do not publish", "Could not check"
+VERDICT_LABELS = {k: w.upper() if k == OK else w.capitalize() for k, w in VERDICT_WORDS.items()}
 #: ... a photo's sign-off (the web app's queue) ...
 SIGN_OFF_WORDS = {"pending": "waiting for sign-off", "approved": "signed off", "rejected": "not approved"}
 #: ... and a face's state over the channels checked (the colour of its box)

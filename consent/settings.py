@@ -73,7 +73,9 @@ class Settings:
     #: 28 px of dlib's own boxes x 1.23; measured again with the landmark-centred boxes
     #: (make measure-faces, section size, 7 known faces): matched 3 of 7 at 32 px, 5 at 36,
     #: 6 at 40, all from 48. A face it fails to match goes to review as unknown, and no face
-    #: came near anyone else at any size (nearest other person 0.65 or more, threshold 0.5)
+    #: came near anyone else at any size (nearest other person 0.65 or more, threshold 0.5).
+    #: A face must be identifiable first, so with the defaults the tool matches from 40 px
+    #: (``min_identifiable_face_px``); this limit matters only if that one is set lower
     min_recognisable_face_px: int = 34
     #: below this sharpness the tool does not match a face (measured again, section blur, faces
     #: 100 px tall: every face matched down to sharpness 46, 4 of 7 at 29-40, none at 27 or

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from consent.errors import ModelUnavailable
@@ -71,10 +75,6 @@ print([s.get_session_options().intra_op_num_threads for s in sessions], os.envir
 def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_the_defaults(role, threads, blas):
     # two workers on two cores with a thread per core each fight over four busy threads
     # (python -m bench check); one check alone may use every core
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", ONE_THREAD_PROBE, role], capture_output=True, text=True,
                          env=env, timeout=120)
@@ -85,9 +85,6 @@ def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_t
 def test_loading_every_model_imports_neither_the_onnx_package_nor_face_recognition():
     # each costs about 2 s in every worker process; the checks need only onnx's protobuf messages
     # and two of dlib's models
-    import subprocess
-    import sys
-
     code = ("import sys; from consent.vision import centerface, faces, scene, text; "
             "centerface.session(); faces._models(); scene.session(); text.load(); "
             "print(sorted(m for m in ('onnx', 'face_recognition', 'onnx.onnx_ml_pb2') if m in sys.modules))")
@@ -105,9 +102,6 @@ def test_the_scene_graph_built_from_protobuf_messages_is_a_valid_onnx_model():
 
 
 def test_onnx_messages_loaded_alone_are_the_ones_a_later_import_of_onnx_uses():
-    import subprocess
-    import sys
-
     code = ("from consent.vision import models; pb = models.onnx_proto(); import onnx; "
             "print(onnx.ModelProto is pb.ModelProto)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -117,10 +111,6 @@ def test_onnx_messages_loaded_alone_are_the_ones_a_later_import_of_onnx_uses():
 def test_a_check_sends_no_telemetry_and_leaves_nothing_in_home_or_temp(tmp_path):
     # onnxruntime's Linux wheels write a device id and an event queue for Microsoft under
     # ~/.cache/Microsoft unless ORT_DISABLE_TELEMETRY is set before they start
-    import os
-    import subprocess
-    import sys
-
     import numpy as np
     from PIL import Image
 

@@ -18,7 +18,7 @@ from flask import (
     url_for,
 )
 
-from consent.results import VERDICT_WORDS
+from consent.results import VERDICT_LABELS
 
 from . import batch_jobs, checked_photos, email_notice
 from .audit_log import log_event
@@ -29,7 +29,7 @@ from .security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
 
-FILTERS = {"all": "All", **{k: (w.upper() if k == "ok" else w.capitalize()) for k, w in VERDICT_WORDS.items()}}
+FILTERS = {"all": "All", **VERDICT_LABELS}
 
 
 def upload_limits(app) -> tuple[int, int]:

@@ -6,6 +6,10 @@ from ..results import SEV_REVIEW, Reason
 from . import RuleContext, plural, rule
 
 
+def _who(n: int) -> str:
+    return "it is" if n == 1 else "they are"
+
+
 @rule
 def unrecognised_face(ctx: RuleContext):
     unknown = [f for f in ctx.faces if f.identifiable and f.match == "unknown"]
@@ -15,7 +19,7 @@ def unrecognised_face(ctx: RuleContext):
             severity=SEV_REVIEW,
             message=(
                 f"{plural(len(unknown), 'face')} not recognised in the register; check who "
-                f"{'it is' if len(unknown) == 1 else 'they are'} and that consent is held"
+                f"{_who(len(unknown))} and that consent is held"
             ),
             faces=[f.index for f in unknown],
         )
@@ -47,7 +51,7 @@ def unchecked_face(ctx: RuleContext):
             severity=SEV_REVIEW,
             message=(
                 f"{plural(len(unchecked), 'face')} the tool could not check "
-                f"({'; '.join(whys)}): look at who {'it is' if len(unchecked) == 1 else 'they are'}"
+                f"({'; '.join(whys)}): look at who {_who(len(unchecked))}"
             ),
             faces=[f.index for f in unchecked],
         )

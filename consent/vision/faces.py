@@ -42,6 +42,12 @@ from .models import broken, load_once, package_file
 
 #: side of the square the grey face crop is resized to before measuring sharpness
 SHARPNESS_SIDE = 64
+#: two boxes overlapping by at least this (IoU) are one face (faces-wild's matching rule, also
+#: how the two detector passes are merged)
+SAME_FACE_IOU = 0.3
+#: the coarse pass runs only when its scale is below this share of the fine pass's (a small
+#: photo is already seen whole by the fine pass)
+COARSER = 0.75
 #: how dlib's HOG detector (which dlib's 5-point landmark model was trained on) draws a face,
 #: relative to CenterFace's: centre shift (share of CenterFace's width from the mean x of its
 #: five landmarks; share of its height from its box centre) and size factors (width, height).
@@ -142,9 +148,9 @@ def box_iou(a: tuple, b: tuple) -> float:
 
 
 def same_face(a: tuple, b: tuple) -> bool:
-    """Two (top, right, bottom, left) boxes on one face: IoU >= 0.3, or each holds the other's
+    """Two (top, right, bottom, left) boxes on one face: IoU >= SAME_FACE_IOU, or each holds the other's
     centre (a box drawn on a whole face and one on its visible part)."""
-    if box_iou(a, b) >= 0.3:
+    if box_iou(a, b) >= SAME_FACE_IOU:
         return True
 
     def holds(box, other):
@@ -247,7 +253,7 @@ def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
     fine_f = _fine_factor(side, settings)
     found = _pass(image, fine_f, settings.detect_threshold)
     coarse_f = settings.detect_coarse_side / max(1, side)
-    if coarse_f < 0.75 * fine_f:  # a coarse pass only when it really is coarser
+    if coarse_f < COARSER * fine_f:
         for box, marks, score in _pass(image, coarse_f, settings.detect_coarse_threshold):
             tblr = (box[1], box[2], box[3], box[0])
             twins = [i for i, (b, _, _) in enumerate(found) if same_face(tblr, (b[1], b[2], b[3], b[0]))]
@@ -339,7 +345,7 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
     decoded again at a size that makes them that tall (no larger than the original), when the
     original is larger. dlib's 5-point landmarks are found in :func:`dlib_box`.
     """
-    todo = [f for f in faces if f.identifiable and f.recognisable and f.encoding is None]
+    todo = [f for f in faces if f.recognisable and f.encoding is None]  # recognisable: identifiable too
     if not todo:
         return
     need = settings.encode_min_face_px
