@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ModelUnavailable
 from ..results import box_from_json, box_json
 from ..settings import DEFAULTS, Settings
-from .models import broken, load_once, model_threads, package_file
+from .models import broken, load_once, model_threads, onnx_proto, onnx_session, package_file
 
 #: the package the model files ship in, installed by name (pyproject.toml)
 MODEL_PACKAGE = "rapidocr_onnxruntime"
@@ -98,7 +98,26 @@ def _engine():
         culprit = next((p for p in paths.values() if str(p) in str(exc)), paths["det"])
         what = next(w for k, (rel, w) in MODEL_FILES.items() if paths[k] == culprit)
         raise broken(culprit, what, MODEL_PACKAGE, _first_line(exc)) from exc
+    # the same models with their graphs simplified (consent.vision.graph: the same outputs
+    # within 2e-5, about 0.65x the detector's and 0.55x the recogniser's time)
+    engine.text_det.infer.session = _simplified(paths["det"], MODEL_FILES["det"][1])
+    engine.text_cls.infer.session = _simplified(paths["cls"], MODEL_FILES["cls"][1])
+    engine.text_rec.session.session = _simplified(paths["rec"], MODEL_FILES["rec"][1])
     return engine
+
+
+def _simplified(path, what: str):
+    """An onnxruntime session for the model at ``path`` after :func:`consent.vision.graph.simplify`."""
+    from .graph import simplify
+
+    try:
+        model = onnx_proto().ModelProto()
+        model.ParseFromString(path.read_bytes())
+        simplify(model)
+        data = model.SerializeToString()
+    except Exception as exc:  # a damaged file: protobuf raises its own types
+        raise broken(path, what, MODEL_PACKAGE, _first_line(exc)) from exc
+    return onnx_session(path, what, MODEL_PACKAGE, data=data, threads=model_threads())
 
 
 def load() -> None:
