@@ -168,7 +168,7 @@ class Settings:
     #: longest side, in pixels, of the copy text is found on (lines are then read from the
     #: larger analysis image). Measured on names drawn onto enlarged fixture photos (python -m
     #: bench ocr): 960 reads print down to about 1% of the photo's longest side (14 and 13 of 15
-    #: names, tuning and held-out sets); 1280 read no more (14, 12) at 1.3-2.2 times the time;
+    #: names, tuning and held-out sets); 1280 read no more (14, 12) at about 1.3 times the time;
     #: 640 needs about 1.8% (7, 7)
     text_side: int = 960
     #: lines read with less confidence (0-1) are ignored (measured: every name read correctly

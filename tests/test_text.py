@@ -322,3 +322,21 @@ def test_the_simplified_text_models_read_the_same_as_the_packaged_files(harry_ph
     assert [(l.text, l.box) for l in read_simplified.lines] == [(l.text, l.box) for l in read_packaged.lines]
     for a, b in zip(read_simplified.lines, read_packaged.lines):
         assert abs(a.confidence - b.confidence) < 1e-3
+
+
+def test_a_graph_the_rewrites_fail_on_runs_as_shipped(harry_photo, tmp_path, monkeypatch, caplog, fresh_engine):
+    from consent import images
+    from consent.vision import graph
+
+    def fails(model):
+        raise ValueError("an unexpected graph")
+
+    monkeypatch.setattr(graph, "simplify", fails)
+    photo = tmp_path / "photo.jpg"
+    draw(harry_photo, photo, "Harry Patel", card="badge", font="sans-bold", size=0.03, where=(0.05, 0.05))
+    picture = images.load(photo)
+    with caplog.at_level("WARNING", logger="consent.vision.text"):
+        reading = text.read(picture.array(), picture.scale)
+    assert "Harry Patel" in [line.text for line in reading.lines]
+    assert sum("runs as shipped" in r.getMessage() and "an unexpected graph" in r.getMessage()
+               for r in caplog.records) == 3

@@ -16,6 +16,7 @@ size; handwriting is read far less reliably than print.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,8 @@ from ..errors import ModelUnavailable
 from ..results import box_from_json, box_json
 from ..settings import DEFAULTS, Settings
 from .models import broken, load_once, model_threads, onnx_proto, onnx_session, package_file
+
+log = logging.getLogger(__name__)
 
 #: the package the model files ship in, installed by name (pyproject.toml)
 MODEL_PACKAGE = "rapidocr_onnxruntime"
@@ -107,17 +110,23 @@ def _engine():
 
 
 def _simplified(path, what: str):
-    """An onnxruntime session for the model at ``path`` after :func:`consent.vision.graph.simplify`."""
+    """An onnxruntime session for the model at ``path`` after :func:`consent.vision.graph.simplify`.
+
+    The rewrites only speed the model up: if they fail on a graph they do not expect, the
+    model runs as shipped (and a file that cannot be read at all is a broken model)."""
     from .graph import simplify
 
     try:
         model = onnx_proto().ModelProto()
         model.ParseFromString(path.read_bytes())
-        simplify(model)
-        data = model.SerializeToString()
     except Exception as exc:  # a damaged file: protobuf raises its own types
         raise broken(path, what, MODEL_PACKAGE, _first_line(exc)) from exc
-    return onnx_session(path, what, MODEL_PACKAGE, data=data, threads=model_threads())
+    try:
+        simplify(model)
+        return onnx_session(path, what, MODEL_PACKAGE, data=model.SerializeToString(), threads=model_threads())
+    except Exception as exc:
+        log.warning("the %s model runs as shipped: its graph could not be simplified (%s)", what, _first_line(exc))
+        return onnx_session(path, what, MODEL_PACKAGE, threads=model_threads())
 
 
 def load() -> None:
