@@ -306,6 +306,44 @@ def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path):
                 except subprocess.TimeoutExpired:
                     kill_group(worker)
         assert_every_photo_checked_once(data, job_id, n)
+        # the outage is said in a line or two, not a traceback at every poll
+        (log,) = [p.read_text(errors="replace") for p in data.glob("worker-*.log")]
+        assert "Error reading" not in log
+        assert 1 <= log.count("the queue cannot be read") <= 4, log[-3000:]
     finally:
         redis_proc.kill()
         redis_proc.wait()
+
+
+def test_a_queue_that_cannot_be_read_is_said_once_a_minute_not_at_every_poll(monkeypatch):
+    import logging
+
+    from web import remote_queue
+
+    clock = [1000.0]
+    monkeypatch.setattr(remote_queue.time, "monotonic", lambda: clock[0])
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(self.format(record))
+
+    handler = Keep()
+    handler.addFilter(remote_queue.QueueOutage())
+    worker = logging.getLogger("huey.consumer.Worker-1")
+    worker.addHandler(handler)
+    try:
+        for _ in range(120):  # two minutes of polls, one a second
+            try:
+                raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+            except ConnectionError:
+                worker.exception("Error reading from queue")
+            clock[0] += 1.0
+        worker.warning("something else")
+    finally:
+        worker.removeHandler(handler)
+    assert len(seen) == 3, seen
+    assert seen[0] == ("the queue cannot be read (ConnectionError: Error 111 connecting to 127.0.0.1:6390. "
+                       "Connection refused.); first failure; retrying, and saying so once a minute")
+    assert "60 failed reads since the last message" in seen[1] and "Traceback" not in "".join(seen)
+    assert seen[2] == "something else"

@@ -31,7 +31,7 @@ from consent import settings as consent_settings
 from consent.vision.models import one_thread_per_process
 
 from . import batch_jobs, checked_photos, remote_queue
-from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url
+from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, worker_logging
 from .tables import connect
 
 log = logging.getLogger("consent.worker")
@@ -202,8 +202,7 @@ def run_worker(workers: int, analysis_workers: int = 0) -> None:
     _consumer_pid = os.getpid()
     place = place_from_env()
     huey = huey_for(place.data)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    worker_logging()
     log.info("consent worker: %d process(es), queue %s, data %s", workers, describe(place.data), place.data)
     if workers > 1:  # one check per core: each process's models on one thread
         one_thread_per_process()

@@ -58,6 +58,51 @@ MAX_TRIES = 3
 ANALYSING = "consent.analysing"
 
 _hueys: dict[str, object] = {}
+
+
+def worker_logging() -> None:
+    """A worker's log: its own lines and Huey's warnings, with a queue that cannot be read said
+    once a minute (:class:`QueueOutage`) instead of a traceback at every poll."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, QueueOutage) for f in handler.filters):
+            handler.addFilter(QueueOutage())
+
+
+class QueueOutage(logging.Filter):
+    """While the queue server is down, each Huey worker process logs "Error reading from queue"
+    (and the scheduler "Error reading schedule.") with a traceback every time it polls, up to
+    once a second each: a ten-minute Redis outage would write thousands of tracebacks. This
+    keeps one line per process and message every :data:`EVERY` seconds, saying what is wrong
+    and how many reads failed since the last line."""
+
+    #: seconds between two lines about the same outage
+    EVERY = 60.0
+    #: what Huey's workers and scheduler log at each failed poll
+    MESSAGES = ("Error reading from queue", "Error reading schedule.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[str, float] = {}
+        self.hidden: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("huey.consumer") or record.msg not in self.MESSAGES:
+            return True
+        key = f"{record.name}: {record.msg}"
+        now = time.monotonic()
+        if now - self.last.get(key, -self.EVERY) < self.EVERY:
+            self.hidden[key] = self.hidden.get(key, 0) + 1
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        reason = f"{type(error).__name__}: {error}" if error is not None else "no reason given"
+        missed = self.hidden.pop(key, 0)
+        record.msg = "the queue cannot be read (%s); %s; retrying, and saying so once a minute"
+        record.args = (reason, f"{missed + 1} failed reads since the last message" if missed else "first failure")
+        record.exc_info, record.exc_text = None, None
+        self.last[key] = now
+        return True
 _checkers: dict[str, object] = {}
 
 
@@ -269,8 +314,7 @@ def run_remote_worker(url: str, workers: int, give_back) -> None:
 
     _consumer_pid, _give_back = os.getpid(), give_back
     os.environ["CONSENT_QUEUE"] = url  # the main queue, for the results, is on the same server
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    worker_logging()
     log.info("consent worker --remote: %d analysis process(es), queue %s; they open no register or data folder",
              workers, describe_url(url))
     if workers > 1:  # one check per core: each process's models on one thread
