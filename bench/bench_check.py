@@ -14,6 +14,8 @@ the peer's known/ folder of the same enrolment photos. Then, side by side in one
   as consent (the BLAS build from ``make install``); the comparison is of the two pipelines on
   one dlib, and the bench says so. The peer also runs once more (``--cpus 2``) in the side venv
   with the prebuilt ``dlib-bin`` (no BLAS), as both sides ran before ``make install`` built dlib;
+- with ``BENCH_PAIRS=N``, N more rounds of consent and both command lines in turn, for the
+  median ratio and its range (repeated runs on a shared machine vary by about 10%);
 - the face detector's CPU time per photo (CenterFace) against the two HOG passes it replaced;
 - the encoder's ms per face with this venv's dlib and with the prebuilt ``dlib-bin`` (no BLAS,
   installed once in a side venv under build/bench/), on the same faces, and how far apart their
@@ -26,6 +28,7 @@ import json
 import math
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -256,6 +259,33 @@ def encoder_comparison(folder: Path, names: list[str]) -> None:
               f"{float(np.linalg.norm(ea - eb, axis=1).max()):.1e})")
 
 
+def paired_runs(folder: Path, db: Path, known: Path, cpus: int, side: Path | None) -> None:
+    """BENCH_PAIRS rounds of consent, the command line at its best ``--cpus`` and (when the side
+    venv exists) the command line on dlib-bin, one after the other in each round, so that the
+    machine's drift between rounds touches all of them: the median ratio and its range."""
+    rounds = int(os.environ.get("BENCH_PAIRS", "0"))
+    if rounds < 1:
+        return
+    commands = {
+        "consent": [str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
+                    "-w", str(os.cpu_count() or 1), "-q"],
+        f"face_recognition --cpus {cpus}": [str(BIN / "face_recognition"), "--cpus", str(cpus), str(known), str(folder)],
+    }
+    if side is not None:
+        commands["face_recognition --cpus 2 on dlib-bin"] = [str(side.parent / "face_recognition"), "--cpus", "2",
+                                                             str(known), str(folder)]
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd)[0])
+    ours = times.pop("consent")
+    print(f"paired runs ({rounds} rounds, each command once per round): consent median {statistics.median(ours):.1f}s")
+    for name, peer in times.items():
+        ratios = sorted(p / o for p, o in zip(peer, ours))
+        print(f"  throughput ratio consent / {name} (median {statistics.median(peer):.1f}s): "
+              f"median {statistics.median(ratios):.2f}x, range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
+
+
 def run() -> None:
     fx = fixtures()
     folder, truth = build_photos(fx)
@@ -313,6 +343,7 @@ def run() -> None:
     print("where consent's time goes (CPU seconds summed over workers): " + ", ".join(
         f"{k} {v:.1f}s ({v / cpu_total:.0%})" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])
         if k != "cached"))
+    paired_runs(folder, db, known, best[1], side)
     sample = sorted(truth)[:10]
     ours_ms, hog_ms = detector_times(folder, sample)
     print(f"face detector, CPU ms per photo on {len(sample)} of the photos: CenterFace {ours_ms:.0f}, "
