@@ -21,8 +21,9 @@ from .errors import ConsentError
 from .results import (BLOCK, FACE_STATE_WORDS, JSON_VERSION, VERDICT_LABELS, VERDICT_WORDS, PhotoCheck, channel_label,
                       counts_words, join_words)
 
-#: face box colours by state (green cleared, red no consent, amber review)
-STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900"}
+#: face box colours by state (green cleared, red no consent, amber review, grey a face nobody
+#: could recognise)
+STATE_COLOURS = {"cleared": "#1b7f3b", "no_consent": "#d93025", "review": "#f29900", "not_identifiable": "#80868b"}
 THUMB_SIDE = 360
 
 

@@ -31,6 +31,7 @@ FACE_STATE_WORDS = {
     "cleared": "cleared",
     "no_consent": "no consent (for at least one channel checked)",
     "review": "not recognised: check who this is",
+    "not_identifiable": "counted as a person only",
 }
 
 
@@ -161,14 +162,18 @@ class Face:
     def overall_state(self, channels) -> str:
         """The worst :meth:`state` over ``channels`` (``review`` when none were checked)."""
         states = {self.state(c) for c in channels} or {"review"}
-        return next(s for s in ("no_consent", "review", "cleared") if s in states)
+        return next(s for s in ("no_consent", "review", "not_identifiable", "cleared") if s in states)
 
     def state(self, channel: str) -> str:
-        """Colour-coding state for one channel: ``cleared``, ``no_consent`` or ``review``."""
+        """Colour-coding state for one channel: ``cleared``, ``no_consent``, ``review`` (someone
+        must look at who it is) or ``not_identifiable`` (nobody could recognise the face: it only
+        counts as a person; a blurred copy still hides it)."""
         if self.match == "matched":
             if self.never_publish or self.consent.get(channel, "missing") != "granted":
                 return "no_consent"
             return "cleared"
+        if self.match == "not_identifiable":
+            return "not_identifiable"
         return "review"
 
     def to_json(self, names: bool = True, channels=(), detail: bool | None = None) -> dict:

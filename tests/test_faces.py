@@ -410,3 +410,26 @@ def test_blas_dlib_encodes_the_fixture_faces_as_the_prebuilt_wheel_does(tmp_path
     assert ours[0]["blas"] and not ref[0]["blas"]
     assert ours[1].shape == ref[1].shape and ours[1].shape[0] >= 40
     assert np.abs(ours[1] - ref[1]).max() < 1e-4
+
+
+def test_a_face_nobody_could_recognise_is_grey_counted_as_a_person_and_still_blurred(tmp_path):
+    from consent.reports import STATE_COLOURS
+    from consent.results import FACE_STATE_WORDS
+
+    path = tmp_path / "far_away.png"
+    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
+    im.thumbnail((220, 220), Image.Resampling.LANCZOS)
+    im.save(path)
+    result = _check_without_register(path)
+    states = {f.overall_state(result.channels) for f in result.faces}
+    assert states == {"not_identifiable"}
+    assert FACE_STATE_WORDS["not_identifiable"] == "counted as a person only"
+    assert STATE_COLOURS["not_identifiable"] not in (STATE_COLOURS["review"], STATE_COLOURS["cleared"])
+    (face, *_) = result.faces
+    assert face.to_json(names=False, channels=result.channels)["state"] == "not_identifiable"
+    # the blurred copy hides every face that is not cleared, these too
+    from consent.check import Checker
+
+    blurred = Checker(use_register=False, use_cache=False, kit_check=False).check(
+        path, safe_dir=tmp_path / "safe", blur_unconsented=True)
+    assert f"{len(result.faces)} face(s) blurred" in " ".join(blurred.notes)

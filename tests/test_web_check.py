@@ -104,6 +104,17 @@ def test_group_photo_of_unknown_people_needs_review_and_offers_no_plain_safe_cop
     assert client.get(f"/check/{row['id']}/preview.jpg").mimetype == "image/jpeg"
 
 
+def test_faces_nobody_could_recognise_are_grey_and_say_why_not_amber(app):
+    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
+    im.thumbnail((220, 220), Image.Resampling.LANCZOS)  # faces of about 15-37 px
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    html = upload(client_as(app, "office"), buf.getvalue(), "far_away.png").get_data(as_text=True)
+    assert "swatch-not_identifiable" in html and "swatch-review" not in html
+    assert "counted as a person only — too small for anyone to recognise (" in html
+    assert "check who this is" not in html
+
+
 def test_non_image_upload_is_refused_clearly_and_nothing_is_stored(app):
     client = client_as(app, "office")
     response = upload(client, b"%PDF-1.4 this is a letter to parents", "letter.pdf")
