@@ -104,6 +104,16 @@ def test_close_up_uses_the_configured_share_of_image_height():
     assert evaluate(ctx(faces, pictured=(ZOE, JACK, SIAN), settings=relaxed)) == []
 
 
+def test_a_face_nobody_could_recognise_is_no_close_up_however_much_of_the_frame_it_fills():
+    # a 160-px thumbnail: three faces 38 px tall (too small for anyone to recognise) fill 24% of
+    # its height; a fourth face, identifiable, 60 px
+    faces = [face(i, identifiable=False, height=38) for i in range(3)]
+    assert "close_up" not in [c for c, _ in codes(evaluate(ctx(faces, height=160)))]
+    faces.append(face(3, height=60))  # identifiable and unknown: a close-up and a face to check
+    (close_up,) = [r for r in evaluate(ctx(faces, height=160)) if r.code == "close_up"]
+    assert close_up.faces == [3]
+
+
 def test_one_or_two_pupils_need_review_and_staff_do_not_count():
     two = three_cleared()[:2] + [face(2, MRS_B, role="staff", consent=granted("website"))]
     reasons = evaluate(ctx(two, pictured=(ZOE, JACK, MRS_B)))

@@ -9,7 +9,9 @@ from . import RuleContext, plural, rule
 @rule
 def close_up(ctx: RuleContext):
     limit = ctx.settings.close_up_face_ratio
-    big = [f for f in ctx.faces if ctx.height and f.height_px / ctx.height >= limit]
+    # a face nobody could recognise (too few pixels or too blurred: a thumbnail, a smudge) is
+    # no easier to identify for filling the frame
+    big = [f for f in ctx.faces if f.identifiable and ctx.height and f.height_px / ctx.height >= limit]
     if big:
         share = max(f.height_px / ctx.height for f in big)
         yield Reason(
