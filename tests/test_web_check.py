@@ -115,6 +115,25 @@ def test_faces_nobody_could_recognise_are_grey_and_say_why_not_amber(app):
     assert "check who this is" not in html
 
 
+def test_until_someone_is_enrolled_the_check_and_batch_pages_say_every_face_will_be_unknown(app):
+    from consent.images import file_hash
+    from consent.register import Register
+    from consent.vision import faces
+
+    office = client_as(app, "office").get("/check/").get_data(as_text=True)
+    assert 'id="nobody-enrolled"' in office and "Ask the admin to import pupils" in office
+    admin = client_as(app, "admin").get("/batch/").get_data(as_text=True)
+    assert 'id="nobody-enrolled"' in admin and "Open the register</a> to import pupils" in admin
+    photo = fixture_dir("people", "train") / "obama" / "obama.jpg"
+    with Register(app.config["CONSENT_DB"], user="test") as reg:
+        person = reg.add_person("T001", "Harry", "Patel")
+        reg.record_consent(person, "biometric", "granted")
+        encoding, quality = faces.enrolment_encoding(photo)
+        reg.add_template(person, encoding, file_hash(photo), quality)
+    for role, page in (("office", "/check/"), ("admin", "/batch/")):
+        assert 'id="nobody-enrolled"' not in client_as(app, role).get(page).get_data(as_text=True)
+
+
 def test_non_image_upload_is_refused_clearly_and_nothing_is_stored(app):
     client = client_as(app, "office")
     response = upload(client, b"%PDF-1.4 this is a letter to parents", "letter.pdf")

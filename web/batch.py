@@ -24,10 +24,11 @@ from . import batch_jobs, checked_photos, email_notice
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response
-from .request_register import channel_choices, get_register
+from .request_register import channel_choices, enrolment_context, get_register
 from .security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
+bp.context_processor(enrolment_context)
 
 FILTERS = {"all": "All", **VERDICT_LABELS}
 

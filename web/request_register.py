@@ -24,6 +24,16 @@ def close_register(exc=None) -> None:
         reg.close()
 
 
+def nobody_enrolled() -> bool:
+    """True while nobody in the register has a reference photo: every face is "not recognised"."""
+    return get_register().enrolled_count() == 0
+
+
+def enrolment_context() -> dict:
+    """For a blueprint's ``context_processor``: ``nobody_enrolled()`` in its templates."""
+    return {"nobody_enrolled": nobody_enrolled}
+
+
 def channel_choices() -> list[tuple[str, str]]:
     """(name, label) of every publication channel, in register order."""
     return [(c.name, c.label) for c in get_register().channels()]

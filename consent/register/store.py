@@ -910,6 +910,10 @@ class Register:
             )
             return cur.lastrowid
 
+    def enrolled_count(self) -> int:
+        """How many people have at least one face template (whom a check can recognise)."""
+        return self.db.conn.execute("SELECT COUNT(DISTINCT person_id) FROM templates").fetchone()[0]
+
     def templates(self, person_id: int, with_encodings: bool = False) -> list[Template]:
         """A person's face templates, oldest first."""
         import numpy as np
