@@ -259,6 +259,17 @@ def encoder_comparison(folder: Path, names: list[str]) -> None:
               f"{float(np.linalg.norm(ea - eb, axis=1).max()):.1e})")
 
 
+def consent_command(folder: Path, db: Path, *extra: str) -> list[str]:
+    """The consent batch being measured: every photo analysed again, one worker per core."""
+    return [str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
+            "-w", str(os.cpu_count() or 1), *extra]
+
+
+def cli_command(bin_dir: Path, cpus: int, known: Path, folder: Path) -> list[str]:
+    """The face_recognition command line, from the venv whose scripts are in ``bin_dir``."""
+    return [str(bin_dir / "face_recognition"), "--cpus", str(cpus), str(known), str(folder)]
+
+
 def paired_runs(folder: Path, db: Path, known: Path, cpus: int, side: Path | None) -> None:
     """BENCH_PAIRS rounds of consent, the command line at its best ``--cpus`` and (when the side
     venv exists) the command line on dlib-bin, one after the other in each round, so that the
@@ -267,13 +278,11 @@ def paired_runs(folder: Path, db: Path, known: Path, cpus: int, side: Path | Non
     if rounds < 1:
         return
     commands = {
-        "consent": [str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
-                    "-w", str(os.cpu_count() or 1), "-q"],
-        f"face_recognition --cpus {cpus}": [str(BIN / "face_recognition"), "--cpus", str(cpus), str(known), str(folder)],
+        "consent": consent_command(folder, db, "-q"),
+        f"face_recognition --cpus {cpus}": cli_command(BIN, cpus, known, folder),
     }
     if side is not None:
-        commands["face_recognition --cpus 2 on dlib-bin"] = [str(side.parent / "face_recognition"), "--cpus", "2",
-                                                             str(known), str(folder)]
+        commands["face_recognition --cpus 2 on dlib-bin"] = cli_command(side.parent, 2, known, folder)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
@@ -296,8 +305,7 @@ def run() -> None:
     print(f"both sides run in this venv and encode with the same {dlib_in_use()}")
 
     report = OUT / "consent.json"
-    t_ours, _, mem_ours = timed([str(BIN / "consent"), "check", str(folder), "--db", str(db), "--no-cache",
-                                 "-w", str(os.cpu_count() or 1), "--json", str(report)])
+    t_ours, _, mem_ours = timed(consent_command(folder, db, "--json", str(report)))
     photos = json.loads(report.read_text())["photos"]
     stages: dict[str, float] = {}
     ours_found = {}
@@ -311,7 +319,7 @@ def run() -> None:
 
     best = None
     for cpus in (1, 2):
-        t, out, mem = timed([str(BIN / "face_recognition"), "--cpus", str(cpus), str(known), str(folder)])
+        t, out, mem = timed(cli_command(BIN, cpus, known, folder))
         counts: dict[str, int] = {}
         for line in out.splitlines():
             name, who = line.rsplit(",", 1)[0], line.rsplit(",", 1)[-1]
@@ -325,7 +333,7 @@ def run() -> None:
     side = dlib_bin_python()
     before = None
     if side is not None:
-        t, _, _ = timed([str(side.parent / "face_recognition"), "--cpus", "2", str(known), str(folder)])
+        t, _, _ = timed(cli_command(side.parent, 2, known, folder))
         before = t
         print(f"face_recognition --cpus 2 on the prebuilt dlib-bin (no BLAS; the peer as it ran before): "
               f"{t:6.1f}s  {N_PHOTOS / t:5.2f} photos/s")

@@ -19,6 +19,17 @@ def fixture_dir(*parts: str) -> Path:
     return path
 
 
+def far_away_group(path: Path, side: int = 220) -> Path:
+    """The 24-face group photo (faces/bald_guys.jpg) shrunk to ``side`` px, saved at ``path``:
+    at 220 px its faces are about 15-37 px, brow to chin, too small for anyone to recognise."""
+    from PIL import Image
+
+    with Image.open(fixture_dir("faces") / "bald_guys.jpg") as im:
+        im.thumbnail((side, side), Image.Resampling.LANCZOS)
+        im.save(path)
+    return path
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return fixture_dir()

@@ -15,7 +15,7 @@ from consent.errors import EnrolmentRefused, ModelUnavailable
 from consent.settings import DEFAULTS
 from scripts.measure_detection import (encoding_deviation, enlarge_to, fixture_truth, iou, mosaic, score, wild_totals)
 
-from .conftest import FIXTURES, ROOT, fixture_dir
+from .conftest import FIXTURES, ROOT, far_away_group, fixture_dir
 
 #: the enlarged copies: every annotated photo (9 photos, about 1 s each to make and check)
 ENLARGED_PIXELS = 12_000_000
@@ -247,10 +247,7 @@ def test_enrolment_refuses_a_blurred_face(tmp_path):
 
 def test_tiny_faces_are_present_but_not_identifiable(tmp_path):
     # 24 faces in a 1986-px photo, shrunk to 300 px: faces of about 20-35 px
-    path = tmp_path / "tiny.png"
-    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
-    im.thumbnail((300, 300), Image.Resampling.LANCZOS)
-    im.save(path)
+    path = far_away_group(tmp_path / "tiny.png", side=300)
     photo, found = faces.analyse(path)
     tiny = [f for f in found if not f.identifiable]
     assert len(found) >= 15
@@ -374,10 +371,7 @@ def test_a_turned_identifiable_unknown_face_needs_review(tmp_path):
 
 
 def test_tiny_background_faces_count_as_people_and_pass_the_identity_rules(tmp_path):
-    path = tmp_path / "far_away.png"
-    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
-    im.thumbnail((220, 220), Image.Resampling.LANCZOS)  # 24 faces of about 15-37 px, brow to chin
-    im.save(path)
+    path = far_away_group(tmp_path / "far_away.png")  # 24 faces of about 15-37 px, brow to chin
     result = _check_without_register(path)
     assert len(result.faces) >= 15 and result.pupil_count == len(result.faces)
     assert all(not f.identifiable and f.match == "not_identifiable" for f in result.faces)
@@ -416,10 +410,7 @@ def test_a_face_nobody_could_recognise_is_grey_counted_as_a_person_and_still_blu
     from consent.reports import STATE_COLOURS
     from consent.results import FACE_STATE_WORDS
 
-    path = tmp_path / "far_away.png"
-    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
-    im.thumbnail((220, 220), Image.Resampling.LANCZOS)
-    im.save(path)
+    path = far_away_group(tmp_path / "far_away.png")
     result = _check_without_register(path)
     states = {f.overall_state(result.channels) for f in result.faces}
     assert states == {"not_identifiable"}

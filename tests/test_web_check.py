@@ -11,7 +11,7 @@ from consent.settings import Settings
 from web import checked_photos
 from web.tables import connect
 
-from tests.conftest import fixture_dir
+from tests.conftest import far_away_group, fixture_dir
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, metadata_tags, post
 
 from web import accounts
@@ -104,12 +104,9 @@ def test_group_photo_of_unknown_people_needs_review_and_offers_no_plain_safe_cop
     assert client.get(f"/check/{row['id']}/preview.jpg").mimetype == "image/jpeg"
 
 
-def test_faces_nobody_could_recognise_are_grey_and_say_why_not_amber(app):
-    im = Image.open(fixture_dir("faces") / "bald_guys.jpg")
-    im.thumbnail((220, 220), Image.Resampling.LANCZOS)  # faces of about 15-37 px
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    html = upload(client_as(app, "office"), buf.getvalue(), "far_away.png").get_data(as_text=True)
+def test_faces_nobody_could_recognise_are_grey_and_say_why_not_amber(app, tmp_path):
+    photo = far_away_group(tmp_path / "far_away.png")  # faces of about 15-37 px
+    html = upload(client_as(app, "office"), photo.read_bytes(), photo.name).get_data(as_text=True)
     assert "swatch-not_identifiable" in html and "swatch-review" not in html
     assert "counted as a person only — too small for anyone to recognise (" in html
     assert "check who this is" not in html
