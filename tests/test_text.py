@@ -340,3 +340,63 @@ def test_a_graph_the_rewrites_fail_on_runs_as_shipped(harry_photo, tmp_path, mon
     assert "Harry Patel" in [line.text for line in reading.lines]
     assert sum("runs as shipped" in r.getMessage() and "an unexpected graph" in r.getMessage()
                for r in caplog.records) == 3
+
+
+def test_the_detector_input_is_rapidocrs_own_to_float_rounding(harry_photo, tmp_path):
+    """The engine makes the detector's input in one OpenCV call; rapidocr's own preprocessing
+    (float64 numpy) gives the same array within float32 rounding, for a picture whose sides are
+    not multiples of 32 and one whose are."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    from consent import images
+
+    engine = text._engine()
+    picture = images.load(harry_photo).array()[:, :, ::-1]
+    for bgr in (np.ascontiguousarray(picture[:301, :517]), np.ascontiguousarray(picture[:320, :480])):
+        fast = engine.text_det.get_preprocess(max(bgr.shape[:2]))(bgr)
+        own = DetPreProcess(1 << 20, "max", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])(bgr)
+        assert fast.dtype == own.dtype == np.float32 and fast.shape == own.shape
+        assert fast.shape[2] % 32 == 0 and fast.shape[3] % 32 == 0
+        assert np.abs(fast - own).max() < 1e-6
+
+
+def test_channels_with_different_spreads_keep_rapidocrs_own_detector_input():
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    class Detector:
+        def get_preprocess(self, max_wh):
+            return DetPreProcess(1 << 20, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+
+    detector = Detector()
+    text._fast_detector_input(detector)
+    assert isinstance(detector.get_preprocess(640), DetPreProcess)
+
+
+def test_the_engine_builds_each_model_session_once_and_a_rapidocr_that_wants_others_is_one_clear_error(
+        monkeypatch, fresh_engine):
+    """rapidocr is handed the simplified sessions as it builds its engine, so it loads no model
+    file itself; a rapidocr that asked for a file the reader did not prepare would be one clear
+    error, and the patch is undone either way."""
+    import onnxruntime
+    from rapidocr_onnxruntime.utils import infer_engine
+
+    loads = []
+    real = onnxruntime.InferenceSession
+
+    def counted(*args, **kwargs):
+        loads.append(args[0] if args else kwargs.get("path_or_bytes"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", counted)
+    monkeypatch.setattr(infer_engine, "InferenceSession", counted)
+    engine = text._engine()
+    assert len(loads) == 3 and all(isinstance(model, bytes) for model in loads)
+    assert engine.text_det.infer.session is not engine.text_rec.session.session
+    assert infer_engine.InferenceSession is counted
+
+    text._engine.forget()
+    given = text._sessions_given  # as if rapidocr asked for files other than those prepared
+    monkeypatch.setattr(text, "_sessions_given", lambda module, sessions: given(module, {}))
+    with pytest.raises(ModelUnavailable, match="the text reader cannot be loaded .*run 'make install' again"):
+        text._engine()
+    assert infer_engine.InferenceSession is counted

@@ -74,16 +74,16 @@ def one_thread_per_process() -> None:
     """Run every model of this process on one thread: call it first in each worker of a pool
     that already keeps every core busy with one check per process.
 
-    Left to their defaults, onnxruntime (the text reader) and OpenBLAS (dlib's encoder) each
-    start a thread per core and spin while they wait, so two workers on two cores fight over
+    Left to their defaults, onnxruntime (the text reader), OpenBLAS (dlib's encoder) and OpenCV
+    (resizing) each start a thread per core and spin while they wait, so two workers on two cores fight over
     four busy threads (measured by ``python -m bench check``). A single check (the web upload
     page) keeps the defaults: there the extra threads make one photo come back sooner.
-    OpenBLAS reads its setting when dlib is first loaded, so call this before any check (the
+    OpenBLAS and OpenCV read their settings when first loaded, so call this before any check (the
     worker processes it is meant for load dlib lazily, on their first photo).
     """
     global _one_thread
     _one_thread = True
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM"):
         os.environ[name] = "1"
 
 
