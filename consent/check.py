@@ -238,6 +238,23 @@ class Checker:
             )
         return list(dict.fromkeys(requested))
 
+    def load_models(self) -> list[str]:
+        """Load now, not on the first photo, every model this checker's checks use: the face
+        detector and encoder, the text reader (with ``text_check``) and the kit check's scene
+        model (with ``kit_check``). A server calls it as it starts, so that the first photo
+        checked comes back as quickly as the rest. A model that cannot load is not raised
+        here: its message is returned, and each check reports it as usual (needs review)."""
+        from .vision import faces, kit, text
+
+        loaders = [faces.load_models] + [text.load] * self.text_check + [kit.load_models] * self.kit_check
+        errors = []
+        for load in loaders:
+            try:
+                load()
+            except ModelUnavailable as exc:
+                errors.append(str(exc))
+        return errors
+
     # --- the expensive part -------------------------------------------------------------
     def analysis_key(self, sha: str, view: RegisterView) -> str:
         """The analysis cache's key for a photo: its bytes, settings, face templates, kit profile."""

@@ -43,3 +43,24 @@ def copy_register(src: Path, folder: Path) -> Path:
     with Register(src) as reg:
         reg.db.conn.execute(f"VACUUM INTO '{copy}'")
     return copy
+
+
+@pytest.fixture
+def no_models_loaded():
+    """Every check model dropped from this process, before and after the test."""
+    from consent.vision import centerface, faces, scene, text
+
+    loaders = {"detector": centerface.session, "encoder": faces._models, "text": text._engine, "scene": scene.session}
+
+    def forget():
+        for loader in loaders.values():
+            loader.forget()
+
+    forget()
+    yield loaders
+    forget()
+
+
+def models_loaded(loaders) -> set[str]:
+    """The names of :func:`no_models_loaded`'s loaders whose model is loaded now."""
+    return {name for name, loader in loaders.items() if loader.is_loaded()}

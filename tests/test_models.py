@@ -11,6 +11,8 @@ import pytest
 from consent.errors import ModelUnavailable
 from consent.vision import models
 
+from .conftest import models_loaded
+
 
 def test_a_file_inside_an_installed_package_is_found_without_importing_it():
     path = models.package_file("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat",
@@ -67,19 +69,25 @@ if sys.argv[1] == "pool":
 engine = text._engine()
 sessions = [engine.text_det.infer.session, engine.text_cls.infer.session, engine.text_rec.session.session,
             centerface.session()]
-print([s.get_session_options().intra_op_num_threads for s in sessions], os.environ.get("OPENBLAS_NUM_THREADS"))
+import cv2
+print([s.get_session_options().intra_op_num_threads for s in sessions], os.environ.get("OPENBLAS_NUM_THREADS"),
+      cv2.getNumThreads() == 1)
 """
 
 
-@pytest.mark.parametrize("role, threads, blas", [("pool", "[1, 1, 1, 1]", "1"), ("single", "[0, 0, 0, 0]", "None")])
-def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_the_defaults(role, threads, blas):
+@pytest.mark.parametrize("role, threads, blas, cv_one", [
+    ("pool", "[1, 1, 1, 1]", "1", "True"),
+    ("single", "[0, 0, 0, 0]", "None", str(os.cpu_count() == 1)),
+])
+def test_a_pool_worker_runs_every_model_on_one_thread_and_a_single_check_keeps_the_defaults(role, threads, blas, cv_one):
     # two workers on two cores with a thread per core each fight over four busy threads
     # (python -m bench check); one check alone may use every core
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
     out = subprocess.run([sys.executable, "-c", ONE_THREAD_PROBE, role], capture_output=True, text=True,
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"{threads} {blas}"
+    assert out.stdout.strip() == f"{threads} {blas} {cv_one}"
 
 
 def test_loading_every_model_imports_neither_the_onnx_package_nor_face_recognition():
@@ -131,3 +139,25 @@ def test_a_check_sends_no_telemetry_and_leaves_nothing_in_home_or_temp(tmp_path)
     assert "model_unavailable" not in codes
     assert [p.relative_to(tmp_path).as_posix() for p in sorted(home.rglob("*"))] == []
     assert [p.relative_to(tmp_path).as_posix() for p in sorted(temp.rglob("*"))] == []
+
+
+def test_a_checker_loads_the_models_its_checks_use_before_the_first_photo(no_models_loaded):
+    from consent.check import Checker
+
+    assert Checker(None, use_register=False, kit_check=False, text_check=False).load_models() == []
+    assert models_loaded(no_models_loaded) == {"detector", "encoder"}
+    assert Checker(None, use_register=False, kit_check=True, text_check=True).load_models() == []
+    assert models_loaded(no_models_loaded) == {"detector", "encoder", "text", "scene"}
+
+
+def test_a_model_that_cannot_load_is_returned_not_raised_and_the_others_still_load(no_models_loaded, monkeypatch):
+    from consent.check import Checker
+    from consent.vision import text
+
+    def missing():
+        raise ModelUnavailable("the text detection model file is missing; run 'make install' again")
+
+    monkeypatch.setattr(text, "model_paths", missing)
+    errors = Checker(None, use_register=False, kit_check=True, text_check=True).load_models()
+    assert errors == ["the text detection model file is missing; run 'make install' again"]
+    assert models_loaded(no_models_loaded) == {"detector", "encoder", "scene"}

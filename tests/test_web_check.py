@@ -11,7 +11,7 @@ from consent.settings import Settings
 from web import checked_photos
 from web.tables import connect
 
-from tests.conftest import far_away_group, fixture_dir
+from tests.conftest import far_away_group, fixture_dir, models_loaded
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, metadata_tags, post
 
 from web import accounts
@@ -129,6 +129,16 @@ def test_until_someone_is_enrolled_the_check_and_batch_pages_say_every_face_will
         reg.add_template(person, encoding, file_hash(photo), quality)
     for role, page in (("office", "/check/"), ("admin", "/batch/")):
         assert 'id="nobody-enrolled"' not in client_as(app, role).get(page).get_data(as_text=True)
+
+
+def test_a_starting_server_loads_the_check_models_before_the_first_upload(app, no_models_loaded):
+    """python -m web warms the check thread up as it starts; an upload meanwhile waits its turn
+    on that thread, so the first photo never loads a model itself."""
+    from web import check_thread
+
+    check_thread.warm_up(app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
+    check_thread.run(lambda: None)  # the check thread runs in order: this waits for the warm-up
+    assert models_loaded(no_models_loaded) == {"detector", "encoder", "text", "scene"}
 
 
 def test_non_image_upload_is_refused_clearly_and_nothing_is_stored(app):

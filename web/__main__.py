@@ -1,9 +1,10 @@
 """``python -m web``: serve the app through waitress, a production WSGI server.
 
 On a first start with no accounts it prints a one-time setup link that creates the first admin
-(there is no default password). It also starts ``consent worker`` beside the server (the batch
-queue's workers, ``web.batch_queue``; ``--workers 0`` when they run elsewhere) and queues again
-any photo a stopped server or worker left behind.
+(there is no default password). It loads the check's models in the background as it starts,
+so that the first photo uploaded does not wait for them. It also starts ``consent worker``
+beside the server (the batch queue's workers, ``web.batch_queue``; ``--workers 0`` when they
+run elsewhere) and queues again any photo a stopped server or worker left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 from waitress import serve
 
-from . import accounts, body_limits, create_app
+from . import accounts, body_limits, check_thread, create_app
 from .tables import connect
 
 
@@ -50,6 +51,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     app = create_app()
+    check_thread.warm_up(app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
     message = setup_link_message(app, args.host, args.port)
     if message:
         print(message, flush=True)

@@ -11,6 +11,7 @@ to be thread-safe, and on a small school server two parallel checks would not fi
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,6 +29,21 @@ def _checker(db_path: str, settings):
 
         checker = _checkers[key] = Checker(db_path, settings)
     return checker
+
+
+def warm_up(db_path: str, settings) -> None:
+    """Load the check models on the check thread, in the background (a server starting), so
+    that the first photo uploaded does not wait for them; a check asked for meanwhile runs
+    after it. A model that cannot load is logged here and reported by each check as usual."""
+    def work():
+        started = time.perf_counter()
+        errors = _checker(db_path, settings).load_models()
+        for error in errors:
+            log.warning("%s", error)
+        log.info("check models loaded in %.1f s%s", time.perf_counter() - started,
+                 f" ({len(errors)} could not be)" if errors else "")
+
+    _executor.submit(work)
 
 
 def run_check(db_path: str, settings, path, **kwargs):

@@ -132,6 +132,14 @@ class DetectedFace:
     score: float = 0.0
 
 
+def load_models() -> None:
+    """Load the detector and the encoder now (a server warming up); raises ModelUnavailable."""
+    from . import centerface
+
+    centerface.session()
+    _models()
+
+
 def analysis_side(settings: Settings = DEFAULTS) -> int:
     """Longest side to decode a photo at for :func:`detect` (``images.load(path, max_side=...)``):
     the detector's own input size, so a large JPEG is decoded DCT-scaled and never enlarged."""

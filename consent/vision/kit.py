@@ -617,6 +617,13 @@ class KitMeasures:
         return cls(**data)
 
 
+def load_models() -> None:
+    """Load the scene model the kit check reads now (a server warming up); raises ModelUnavailable."""
+    from . import scene
+
+    scene.session()
+
+
 def _scene_scores(image: np.ndarray):
     """The scene model's scores for the photo, or raises ``ModelUnavailable``."""
     from . import scene

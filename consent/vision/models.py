@@ -114,7 +114,12 @@ def load_once(loader: Callable[[], T]) -> Callable[[], T]:
         """Drop the loaded model (tests that break a model file on purpose)."""
         loaded.clear()
 
+    def is_loaded() -> bool:
+        """Whether the model is loaded in this process."""
+        return bool(loaded)
+
     get.forget = forget  # type: ignore[attr-defined]
+    get.is_loaded = is_loaded  # type: ignore[attr-defined]
     return get
 
 
