@@ -17,9 +17,9 @@ the peer's known/ folder of the same enrolment photos. Then, side by side in one
 - with ``BENCH_PAIRS=N``, N more rounds of consent and both command lines in turn, for the
   median ratio and its range (repeated runs on a shared machine vary by about 10%);
 - the face detector's CPU time per photo (CenterFace) against the two HOG passes it replaced;
-- the encoder's ms per face with this venv's dlib and with the prebuilt ``dlib-bin`` (no BLAS,
-  installed once in a side venv under build/bench/), on the same faces, and how far apart their
-  encodings are.
+- the encoder's ms per face: consent's (dlib's network on onnxruntime), dlib's in this venv and
+  the prebuilt ``dlib-bin``'s (no BLAS, installed once in a side venv under build/bench/), on
+  the same faces, and how far each one's encodings are from dlib-bin's.
 """
 
 from __future__ import annotations
@@ -223,7 +223,8 @@ def dlib_bin_python() -> Path | None:
 
 
 def encoder_comparison(folder: Path, names: list[str]) -> None:
-    """ms per face with this venv's dlib and with dlib-bin, on the same faces; encoding difference."""
+    """ms per face of consent's encoder (onnxruntime), of dlib's in this venv and of dlib-bin's,
+    on the same faces; how far their encodings are from dlib-bin's (the reference)."""
     import numpy as np
 
     from consent import images
@@ -238,25 +239,32 @@ def encoder_comparison(folder: Path, names: list[str]) -> None:
     spec_path.write_text(json.dumps(spec))
     script = str(ROOT / "bench" / "encoder_speed.py")
     results = {}
-    for label, py in (("this venv", Path(sys.executable)), ("dlib-bin", dlib_bin_python())):
+    for label, py, which in (("consent (onnxruntime)", Path(sys.executable), "consent"),
+                             ("dlib, this venv", Path(sys.executable), "dlib"),
+                             ("dlib-bin", dlib_bin_python(), "dlib")):
         if py is None:
             continue
-        out = OUT / f"encodings-{label.replace(' ', '-')}.npy"
-        # OpenBLAS at its default threads, as the issue measured it (detector_times set one thread)
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-        proc = subprocess.run([str(py), script, str(spec_path), str(out)], capture_output=True, text=True, env=env)
+        out = OUT / f"encodings-{which}-{label.split()[-1].strip('()')}.npy"
+        # every library at its default threads, as the issue measured it (detector_times set one)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
+        env["PYTHONPATH"] = str(ROOT)
+        proc = subprocess.run([str(py), script, str(spec_path), str(out), which],
+                              capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            print(f"encoder with {label}: failed ({proc.stderr.strip()[-300:]})")
+            print(f"encoder, {label}: failed ({proc.stderr.strip()[-300:]})")
             continue
         results[label] = (json.loads(proc.stdout.strip().splitlines()[-1]), np.load(out))
     for label, (info, _) in results.items():
         print(f"encoder, {label}: dlib {info['dlib']} BLAS {'yes' if info['blas'] else 'no'}: "
               f"{info['ms_per_face']:.1f} ms per face (best of 5, {info['faces']} faces of {len(names)} photos)")
-    if len(results) == 2:
-        (a, ea), (b, eb) = results["this venv"], results["dlib-bin"]
-        print(f"encoder speed-up over dlib-bin: {b['ms_per_face'] / a['ms_per_face']:.2f}x; largest difference "
-              f"between their encodings: {float(np.abs(ea - eb).max()):.1e} (Euclidean "
-              f"{float(np.linalg.norm(ea - eb, axis=1).max()):.1e})")
+    if "dlib-bin" in results:
+        ref, ref_enc = results["dlib-bin"]
+        for label, (info, enc) in results.items():
+            if label != "dlib-bin":
+                print(f"{label} against dlib-bin: {ref['ms_per_face'] / info['ms_per_face']:.2f}x as fast; "
+                      f"largest difference between their encodings {float(np.abs(enc - ref_enc).max()):.1e} "
+                      f"(Euclidean {float(np.linalg.norm(enc - ref_enc, axis=1).max()):.1e})")
 
 
 def consent_command(folder: Path, db: Path, *extra: str) -> list[str]:

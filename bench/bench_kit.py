@@ -85,7 +85,7 @@ def run() -> None:
         raise SystemExit(f"kit fixtures not found at {kit_dir} (set CONSENT_FIXTURES)")
     from consent.vision import scene
 
-    faces._models()  # load the face models once, outside the timings
+    faces.load_models()  # load the face models once, outside the timings
     start = time.perf_counter()
     scene.session()  # and build the scene model once, as a worker does on its first photo
     print(f"scene model built in {time.perf_counter() - start:.2f}s (once per process)")

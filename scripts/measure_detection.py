@@ -335,7 +335,9 @@ def section_encodings(fx: Path) -> None:
     import dlib
     import face_recognition.api as fr  # dlib's HOG boxes, the reference (the product never imports it)
 
-    models = faces._models()
+    from consent.vision import encoder
+
+    predictor = faces._landmarks()
     paths = sorted((fx / "faces").glob("*.jpg")) + sorted((fx / "people").glob("*/*.jp*g")) + sorted(
         (fx / "people" / "train").glob("*/*"))
     mapped, centred, raw = [], [], []
@@ -351,8 +353,8 @@ def section_encodings(fx: Path) -> None:
             f = twins[0]
 
             def enc(rect):
-                shape = models.landmarks(arr, dlib.rectangle(*rect))
-                return np.array(models.encoder.compute_face_descriptor(arr, shape, 1))
+                shape = predictor(arr, dlib.rectangle(*rect))
+                return encoder.encode_chips(np.asarray(dlib.get_face_chip(arr, shape, 150, 0.25))[None])[0]
 
             ref = enc((l, t, r, b))
             mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0)) - ref)))

@@ -48,9 +48,10 @@ def copy_register(src: Path, folder: Path) -> Path:
 @pytest.fixture
 def no_models_loaded():
     """Every check model dropped from this process, before and after the test."""
-    from consent.vision import centerface, faces, scene, text
+    from consent.vision import centerface, encoder, faces, scene, text
 
-    loaders = {"detector": centerface.session, "encoder": faces._models, "text": text._engine, "scene": scene.session}
+    loaders = {"detector": centerface.session, "landmarks": faces._landmarks, "encoder": encoder.session,
+               "text": text._engine, "scene": scene.session}
 
     def forget():
         for loader in loaders.values():
@@ -64,3 +65,18 @@ def no_models_loaded():
 def models_loaded(loaders) -> set[str]:
     """The names of :func:`no_models_loaded`'s loaders whose model is loaded now."""
     return {name for name, loader in loaders.items() if loader.is_loaded()}
+
+
+def model_file_error(monkeypatch, module, loader, path: Path) -> str:
+    """The one error (``ModelUnavailable``) ``loader``, a model of ``module`` loaded once per
+    process, raises when its file is the one at ``path`` (e.g. a damaged copy)."""
+    from consent.errors import ModelUnavailable
+
+    monkeypatch.setattr(module, "package_file", lambda package, relpath, what: path)
+    loader.forget()
+    try:
+        with pytest.raises(ModelUnavailable) as err:
+            loader()
+    finally:
+        loader.forget()
+    return str(err.value)

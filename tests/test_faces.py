@@ -311,30 +311,31 @@ def test_recognised_people_in_test_photos_get_close_encodings():
     assert np.linalg.norm(found[0].encoding - biden) > 0.6
 
 
-def test_loading_face_models_keeps_truncated_photos_refused_and_loads_only_the_two_models_used():
+def test_loading_face_models_keeps_truncated_photos_refused_and_loads_only_the_models_used():
     # face_recognition's api module turns LOAD_TRUNCATED_IMAGES on for the whole process and
-    # loads three models the checks never use; the checks load dlib's two files themselves
-    code = ("import sys; from PIL import ImageFile; from consent.vision import faces; m = faces._models(); "
+    # loads models the checks never use; the checks load dlib's landmark file themselves, and
+    # the encoder is dlib's network on onnxruntime
+    code = ("import sys; from PIL import ImageFile; from consent.vision import encoder, faces; "
+            "m = faces._landmarks(); s = encoder.session(); "
             "print(ImageFile.LOAD_TRUNCATED_IMAGES, 'face_recognition' in sys.modules, "
-            "type(m.landmarks).__name__, type(m.encoder).__name__)")
+            "type(m).__name__, type(s).__name__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False", "shape_predictor", "face_recognition_model_v1"]
+    assert out.stdout.split() == ["False", "False", "shape_predictor", "InferenceSession"]
 
 
 def test_a_damaged_face_model_file_is_one_clear_error(tmp_path, monkeypatch):
     package = tmp_path / "damaged_face_models" / "models"
     package.mkdir(parents=True)
     (package.parent / "__init__.py").write_text("")
-    for rel, _ in (faces.LANDMARK_MODEL, faces.ENCODER_MODEL):
-        (tmp_path / "damaged_face_models" / rel).write_bytes(b"not a dlib model")
+    (tmp_path / "damaged_face_models" / faces.LANDMARK_MODEL[0]).write_bytes(b"not a dlib model")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(faces, "MODEL_PACKAGE", "damaged_face_models")
-    faces._models.forget()
+    faces._landmarks.forget()
     try:
         with pytest.raises(ModelUnavailable) as err:
-            faces._models()
+            faces._landmarks()
     finally:
-        faces._models.forget()
+        faces._landmarks.forget()
     message = str(err.value)
     assert "face landmark model file" in message and "could not be loaded" in message
     assert "shape_predictor_5_face_landmarks.dat" in message

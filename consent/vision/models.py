@@ -148,6 +148,23 @@ def onnx_session(path: Path, what: str, package: str, data: bytes | None = None,
         raise broken(path, what, package, exc) from exc
 
 
+def verified_bytes(path: Path, sha256: str, what: str, package: str, whose: str) -> bytes:
+    """The bytes of the model file at ``path`` once their sha256 is ``sha256``; else raises
+    :class:`ModelUnavailable` naming the file, ``what`` it is and the ``package`` to reinstall
+    (``whose``: who made the file this reader expects, for the message)."""
+    import hashlib
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise broken(path, what, package, exc.strerror or exc) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise broken(path, what, package,
+                     f"checksum {digest[:12]}..., expected {sha256[:12]}...: the file is damaged or not {whose}")
+    return data
+
+
 def onnx_proto():
     """onnx's generated protobuf module (``ModelProto``, ``NodeProto``, ``TensorProto`` ...).
 

