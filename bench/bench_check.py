@@ -10,16 +10,16 @@ the peer's known/ folder of the same enrolment photos. Then, side by side in one
 - ``face_recognition --cpus N known/ unknown/`` for N = 1 and 2 (its best N is reported);
 - face recall of both against the XML ground truth (the peer prints no boxes, so its recall is
   counted per photo as min(faces found, faces annotated));
-- which dlib each side used: the peer runs in the same venv, so it encodes with the same dlib
-  as consent (the BLAS build from ``make install``); the comparison is of the two pipelines on
-  one dlib, and the bench says so. The peer also runs once more (``--cpus 2``) in the side venv
-  with the prebuilt ``dlib-bin`` (no BLAS), as both sides ran before ``make install`` built dlib;
+- which dlib each side used: the peer runs in the same venv, on the prebuilt ``dlib-bin`` that
+  ``make install`` installs (consent uses that dlib for landmarks and face chips only; it encodes
+  with dlib's network on onnxruntime). In a venv with a dlib built from source, the peer also
+  runs once more (``--cpus 2``) in a side venv with ``dlib-bin``;
 - with ``BENCH_PAIRS=N``, N more rounds of consent and both command lines in turn, for the
   median ratio and its range (repeated runs on a shared machine vary by about 10%);
 - the face detector's CPU time per photo (CenterFace) against the two HOG passes it replaced;
-- the encoder's ms per face: consent's (dlib's network on onnxruntime), dlib's in this venv and
-  the prebuilt ``dlib-bin``'s (no BLAS, installed once in a side venv under build/bench/), on
-  the same faces, and how far each one's encodings are from dlib-bin's.
+- the encoder's ms per face: consent's (dlib's network on onnxruntime) and dlib's own (this
+  venv's; and ``dlib-bin``'s from the side venv when this venv's dlib is another build), on the
+  same faces, and how far consent's encodings are from dlib's.
 """
 
 from __future__ import annotations
@@ -203,8 +203,17 @@ def detector_times(folder: Path, names: list[str]) -> tuple[float, float]:
     return 1000 * ours / len(names), 1000 * hog / len(names)
 
 
+def this_venv_has_dlib_bin() -> bool:
+    from importlib import metadata
+
+    return _installed(metadata, "dlib-bin")
+
+
 def dlib_bin_python() -> Path | None:
-    """A side venv with the prebuilt dlib-bin (made once under build/bench/), or None."""
+    """A side venv with the prebuilt dlib-bin (made once under build/bench/) when this venv's
+    dlib is another build, or None."""
+    if this_venv_has_dlib_bin():
+        return None
     venv = OUT.parent / "dlib-bin-venv"
     py = venv / "bin" / "python"
     if not (venv / ".ready-2").exists():
@@ -223,8 +232,9 @@ def dlib_bin_python() -> Path | None:
 
 
 def encoder_comparison(folder: Path, names: list[str]) -> None:
-    """ms per face of consent's encoder (onnxruntime), of dlib's in this venv and of dlib-bin's,
-    on the same faces; how far their encodings are from dlib-bin's (the reference)."""
+    """ms per face of consent's encoder (onnxruntime) and of dlib's own (this venv's, and
+    dlib-bin's from the side venv if any) on the same faces; how far consent's encodings are
+    from dlib-bin's (the reference: the encoder the issue measured, and templates were made with)."""
     import numpy as np
 
     from consent import images
@@ -239,12 +249,13 @@ def encoder_comparison(folder: Path, names: list[str]) -> None:
     spec_path.write_text(json.dumps(spec))
     script = str(ROOT / "bench" / "encoder_speed.py")
     results = {}
+    here = "dlib-bin" if this_venv_has_dlib_bin() else "dlib, this venv"
     for label, py, which in (("consent (onnxruntime)", Path(sys.executable), "consent"),
-                             ("dlib, this venv", Path(sys.executable), "dlib"),
+                             (here, Path(sys.executable), "dlib"),
                              ("dlib-bin", dlib_bin_python(), "dlib")):
         if py is None:
             continue
-        out = OUT / f"encodings-{which}-{label.split()[-1].strip('()')}.npy"
+        out = OUT / f"encodings-{which}-{label.replace(' ', '-').replace(',', '').strip('()')}.npy"
         # every library at its default threads, as the issue measured it (detector_times set one)
         env = {k: v for k, v in os.environ.items()
                if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
@@ -310,7 +321,9 @@ def run() -> None:
     total_faces = sum(len(v) for v in truth.values())
     print(f"{N_PHOTOS} photos of 12 MP in {folder.relative_to(ROOT)}, {total_faces} annotated faces; "
           f"{os.cpu_count()} cores")
-    print(f"both sides run in this venv and encode with the same {dlib_in_use()}")
+    print(f"both sides run in this venv, with {dlib_in_use()}: the face_recognition CLI encodes with it, "
+          f"consent finds landmarks and cuts face chips with it and encodes them with dlib's network "
+          f"on onnxruntime")
 
     report = OUT / "consent.json"
     t_ours, _, mem_ours = timed(consent_command(folder, db, "--json", str(report)))
@@ -343,7 +356,7 @@ def run() -> None:
     if side is not None:
         t, _, _ = timed(cli_command(side.parent, 2, known, folder))
         before = t
-        print(f"face_recognition --cpus 2 on the prebuilt dlib-bin (no BLAS; the peer as it ran before): "
+        print(f"face_recognition --cpus 2 on the prebuilt dlib-bin (side venv): "
               f"{t:6.1f}s  {N_PHOTOS / t:5.2f} photos/s")
     recall_peer = recall_iou(truth, peer_boxes(folder, truth))
     print(f"consent check -w {os.cpu_count()}:    {t_ours:6.1f}s  {N_PHOTOS / t_ours:5.2f} photos/s  "

@@ -379,34 +379,6 @@ def test_tiny_background_faces_count_as_people_and_pass_the_identity_rules(tmp_p
     assert not [r for r in result.reasons if r.code in ("unrecognised_face", "unchecked_face", "small_group")]
 
 
-@pytest.mark.slow
-def test_blas_dlib_encodes_the_fixture_faces_as_the_prebuilt_wheel_does(tmp_path):
-    """The dlib make install builds (with BLAS) gives the same 128 numbers, within 1e-4, as the
-    prebuilt dlib-bin wheel the templates were first made with, for every fixture face."""
-    from bench.bench_check import dlib_bin_python
-
-    reference = dlib_bin_python()
-    if reference is None:
-        pytest.skip("could not make the dlib-bin side venv (no package registry?)")
-    spec = []
-    for path in sorted(fixture_dir("people").glob("*/*.jp*g")) + sorted(fixture_dir("faces").glob("*.jpg")):
-        photo = images.load(path)
-        boxes = [list(faces.dlib_box(f, 1.0)) for f in faces.detect(photo) if f.recognisable]
-        if boxes:
-            spec.append({"image": str(path), "boxes": boxes})
-    (tmp_path / "faces.json").write_text(__import__("json").dumps(spec))
-    script = str(ROOT / "bench" / "encoder_speed.py")
-    out = {}
-    for label, py in (("ours", sys.executable), ("reference", str(reference))):
-        run = subprocess.run([py, script, str(tmp_path / "faces.json"), str(tmp_path / f"{label}.npy")],
-                             capture_output=True, text=True, check=True)
-        out[label] = (__import__("json").loads(run.stdout.splitlines()[-1]), np.load(tmp_path / f"{label}.npy"))
-    ours, ref = out["ours"], out["reference"]
-    assert ours[0]["blas"] and not ref[0]["blas"]
-    assert ours[1].shape == ref[1].shape and ours[1].shape[0] >= 40
-    assert np.abs(ours[1] - ref[1]).max() < 1e-4
-
-
 def test_a_face_nobody_could_recognise_is_grey_counted_as_a_person_and_still_blurred(tmp_path):
     from consent.reports import STATE_COLOURS
     from consent.results import FACE_STATE_WORDS

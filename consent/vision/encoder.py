@@ -11,8 +11,9 @@ encodings are dlib's own within 1e-6 (``tests/test_encoder.py`` compares them on
 face), so templates enrolled with dlib stay valid; dlib still finds the five landmarks and cuts
 the 150 x 150 face chip the network reads.
 
-Why not dlib's encoder itself: on one core it takes about 3 times as long per face as this, even
-built against OpenBLAS, and 10 times as long as the prebuilt wheel (``python -m bench check``).
+Why not dlib's encoder itself: it takes about 3 times as long per face as this when dlib is
+built from source against OpenBLAS (a 13-minute compile on two cores), and several times as long
+again as the prebuilt ``dlib-bin`` wheel, which has no BLAS (``python -m bench check``).
 """
 
 from __future__ import annotations

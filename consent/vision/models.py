@@ -74,13 +74,12 @@ def one_thread_per_process() -> None:
     """Run every model of this process on one thread: call it first in each worker of a pool
     that already keeps every core busy with one check per process.
 
-    Left to their defaults, onnxruntime (the models) and OpenBLAS (dlib's encoder) each start a
-    thread per core and spin while they wait, so two workers on two cores fight over four busy
-    threads (measured by ``python -m bench check``); OpenCV (resizing) starts a thread per core
-    too. A single check (the web upload page) keeps the defaults: there the extra threads make
-    one photo come back sooner. OpenBLAS and OpenCV read their settings when first loaded, so
-    call this before any check (the worker processes it is meant for load them lazily, on their
-    first photo).
+    Left to its defaults, onnxruntime (every model) starts a thread per core and spins while it
+    waits, so two workers on two cores fight over four busy threads (measured by ``python -m
+    bench check``); OpenCV (resizing) and numpy's OpenBLAS start a thread per core too. A single
+    check (the web upload page) keeps the defaults: there the extra threads make one photo come
+    back sooner. OpenBLAS and OpenCV read their settings when first loaded, so call this before
+    any check (the worker processes it is meant for load them lazily, on their first photo).
     """
     global _one_thread
     _one_thread = True
