@@ -46,7 +46,7 @@ def test_every_fixture_face_gets_dlibs_own_128_numbers():
     assert worst < 1e-4
 
 
-def test_the_check_encodes_with_it(tmp_path):
+def test_the_check_encodes_with_it():
     """faces.encode fills each recognisable face with this encoder's numbers for its chip."""
     import dlib
 

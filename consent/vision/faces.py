@@ -371,7 +371,7 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
             shapes.append(predictor(arr, dlib.rectangle(*dlib_box(f, scale))))
         chips = dlib.get_face_chips(arr, shapes, encoder.CHIP_SIZE, encoder.CHIP_PADDING)
         for f, vec in zip(group, encoder.encode_chips(np.stack([np.asarray(c) for c in chips]))):
-            f.encoding = vec
+            f.encoding = np.array(vec)  # its own copy, not a view of the batch
 
 
 def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:
