@@ -7,9 +7,9 @@ on the same machine in one run.
 
 ``faces.json``: ``[{"image": path, "boxes": [[left, top, right, bottom], ...]}, ...]``. Prints one
 JSON line: dlib's version, whether it uses BLAS, faces, and the best of 5 ms per face. dlib's
-5-point landmarks and face chips are found once, outside the timing; the timing is what each
-encoder does with them (dlib cuts its chip again inside its call). With ``dlib`` (the default) it
-needs only ``dlib``, ``numpy``, ``Pillow`` and ``face_recognition_models`` (no consent import).
+5-point landmarks are found once, outside the timing; each encoder's time includes cutting the
+face chips from them (dlib's does it inside its call). With ``dlib`` (the default) it needs only
+``dlib``, ``numpy``, ``Pillow`` and ``face_recognition_models`` (no consent import).
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ def main(spec: str, out: str, which: str = "dlib") -> None:
 
         onnx_encoder.session()
 
-        def encode(arr, shapes):
-            chips = dlib.get_face_chips(arr, shapes, onnx_encoder.CHIP_SIZE, onnx_encoder.CHIP_PADDING)
-            return onnx_encoder.encode_chips(np.stack([np.asarray(c) for c in chips]))
+        encode = onnx_encoder.encode_faces
     else:
         model = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
 

@@ -246,7 +246,11 @@ class Checker:
         here: its message is returned, and each check reports it as usual (needs review)."""
         from .vision import faces, kit, text
 
-        loaders = [faces.load_models] + [text.load] * self.text_check + [kit.load_models] * self.kit_check
+        loaders = [faces.load_models]
+        if self.text_check:
+            loaders.append(text.load)
+        if self.kit_check:
+            loaders.append(kit.load_models)
         errors = []
         for load in loaders:
             try:

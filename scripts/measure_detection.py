@@ -353,8 +353,9 @@ def section_encodings(fx: Path) -> None:
             f = twins[0]
 
             def enc(rect):
-                shape = predictor(arr, dlib.rectangle(*rect))
-                return encoder.encode_chips(np.asarray(dlib.get_face_chip(arr, shape, 150, 0.25))[None])[0]
+                shapes = dlib.full_object_detections()
+                shapes.append(predictor(arr, dlib.rectangle(*rect)))
+                return encoder.encode_faces(arr, shapes)[0]
 
             ref = enc((l, t, r, b))
             mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0)) - ref)))

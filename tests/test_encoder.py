@@ -29,16 +29,12 @@ def test_every_fixture_face_gets_dlibs_own_128_numbers():
     import face_recognition_models
 
     reference = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
-    predictor = faces._landmarks()
     count, worst = 0, 0.0
     for photo, found in fixture_faces():
         arr = np.asarray(photo.image)
-        shapes = dlib.full_object_detections()
-        for f in found:
-            shapes.append(predictor(arr, dlib.rectangle(*faces.dlib_box(f, photo.scale))))
+        shapes = faces.landmarks(arr, found, photo.scale)
         want = np.array([np.array(v) for v in reference.compute_face_descriptor(arr, shapes, 1)])
-        chips = np.stack([np.asarray(c) for c in dlib.get_face_chips(arr, shapes, 150, 0.25)])
-        got = encoder.encode_chips(chips)
+        got = encoder.encode_faces(arr, shapes)
         assert got.shape == want.shape == (len(found), 128)
         worst = max(worst, float(np.abs(got - want).max()))
         count += len(found)
@@ -48,18 +44,13 @@ def test_every_fixture_face_gets_dlibs_own_128_numbers():
 
 def test_the_check_encodes_with_it():
     """faces.encode fills each recognisable face with this encoder's numbers for its chip."""
-    import dlib
-
     path = fixture_dir("people", "test") / "obama_and_biden.jpg"
     photo, found = faces.analyse(path)
     found = [f for f in found if f.recognisable]
     assert len(found) == 2
     arr = np.asarray(photo.image)
-    shapes = dlib.full_object_detections()
-    for f in found:
-        shapes.append(faces._landmarks()(arr, dlib.rectangle(*faces.dlib_box(f, photo.scale))))
-    chips = np.stack([np.asarray(c) for c in dlib.get_face_chips(arr, shapes, 150, 0.25)])
-    assert np.abs(np.array([f.encoding for f in found]) - encoder.encode_chips(chips)).max() < 1e-6
+    want = encoder.encode_faces(arr, faces.landmarks(arr, found, photo.scale))
+    assert np.abs(np.array([f.encoding for f in found]) - want).max() < 1e-6
 
 
 def test_chips_of_another_size_are_refused_and_none_give_no_encodings():

@@ -364,8 +364,10 @@ def test_channels_with_different_spreads_keep_rapidocrs_own_detector_input():
     from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
     class Detector:
+        mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
         def get_preprocess(self, max_wh):
-            return DetPreProcess(1 << 20, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+            return DetPreProcess(1 << 20, "max", self.mean, self.std)
 
     detector = Detector()
     text._fast_detector_input(detector)

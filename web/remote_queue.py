@@ -103,6 +103,8 @@ class QueueOutage(logging.Filter):
         record.exc_info, record.exc_text = None, None
         self.last[key] = now
         return True
+
+
 _checkers: dict[str, object] = {}
 
 

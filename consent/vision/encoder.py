@@ -91,7 +91,7 @@ def read_layers(data: bytes) -> list[tuple]:
             filters, rows, cols, stride_y, stride_x, pad_y, pad_x = (r.int() for _ in range(7))
             inputs = (params.size - filters) // (filters * rows * cols)
             if stride_y != stride_x or pad_y != pad_x or params.size != filters * (inputs * rows * cols + 1):
-                raise ValueError(f"convolution {len(layers)} is not square")
+                raise ValueError(f"convolution {len(layers)} is not square, or not the size its header says")
             weights = params[:-filters].reshape(filters, inputs, rows, cols)
             layers.append(("con", weights, params[-filters:], stride_y, pad_y))
         elif name == b"affine_":
@@ -204,6 +204,17 @@ def session():
     except (ValueError, IndexError) as exc:
         raise broken(path, WHAT, MODEL_PACKAGE, f"unexpected layers: {exc}") from None
     return onnx_session(path, WHAT, MODEL_PACKAGE, data=model, threads=model_threads())
+
+
+def encode_faces(image: np.ndarray, shapes) -> np.ndarray:
+    """The 128 numbers of each face in ``image`` (RGB uint8) whose dlib landmarks are ``shapes``
+    (a ``dlib.full_object_detections``): dlib cuts each face's chip as its own encoder does,
+    then :func:`encode_chips`. Returns (N, 128) float64."""
+    import dlib
+
+    chips = dlib.get_face_chips(image, shapes, CHIP_SIZE, CHIP_PADDING)
+    return encode_chips(np.stack([np.asarray(c) for c in chips]) if len(chips) else
+                        np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
 
 
 def encode_chips(chips: np.ndarray) -> np.ndarray:

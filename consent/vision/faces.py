@@ -288,6 +288,18 @@ def _face(image, photo: Photo, box, marks, score: float, settings: Settings) -> 
     )
 
 
+def landmarks(image: np.ndarray, faces: list[DetectedFace], scale: float):
+    """dlib's 5-point landmarks of ``faces`` in ``image`` (RGB uint8, whose pixels times
+    ``scale`` are original pixels), found in :func:`dlib_box`: a ``dlib.full_object_detections``."""
+    import dlib
+
+    predictor = _landmarks()
+    shapes = dlib.full_object_detections()
+    for f in faces:
+        shapes.append(predictor(image, dlib.rectangle(*dlib_box(f, scale))))
+    return shapes
+
+
 def dlib_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
     """The box dlib's HOG detector would draw on ``face``, as (left, top, right, bottom) in
     pixels of an image whose pixels times ``scale`` are original pixels (:data:`TO_DLIB_BOX`)."""
@@ -358,19 +370,12 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         groups.append((_larger_source(photo, side, settings), small))
     from . import encoder
 
-    predictor = _landmarks()
     encoder.session()  # a model that cannot load is one error before any work
-    import dlib
-
     for (image, scale), group in groups:
         if not group:
             continue
         arr = np.asarray(image)
-        shapes = dlib.full_object_detections()
-        for f in group:
-            shapes.append(predictor(arr, dlib.rectangle(*dlib_box(f, scale))))
-        chips = dlib.get_face_chips(arr, shapes, encoder.CHIP_SIZE, encoder.CHIP_PADDING)
-        for f, vec in zip(group, encoder.encode_chips(np.stack([np.asarray(c) for c in chips]))):
+        for f, vec in zip(group, encoder.encode_faces(arr, landmarks(arr, group, scale))):
             f.encoding = np.array(vec)  # its own copy, not a view of the batch
 
 

@@ -159,19 +159,20 @@ def _read_zip(archive: zipfile.ZipFile) -> object:
     return result
 
 
-def load_state_dict(path: str | Path) -> "OrderedDict[str, np.ndarray]":
-    """The tensors of a ``.pth`` state dict as numpy arrays, by name.
+def load_state_dict(source: str | Path | bytes) -> "OrderedDict[str, np.ndarray]":
+    """The tensors of a ``.pth`` state dict as numpy arrays, by name; ``source`` is the file's
+    path, or its bytes when the caller has read them already.
 
     Raises :class:`CheckpointError` when the file is not a checkpoint, is damaged or holds
     anything but tensors; ``OSError`` when it cannot be read.
     """
-    path = Path(path)
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                result = _read_zip(archive)
-        else:
-            with open(path, "rb") as fh:
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as fh:
+            if zipfile.is_zipfile(fh):
+                with zipfile.ZipFile(fh) as archive:
+                    result = _read_zip(archive)
+            else:
+                fh.seek(0)
                 result = _read_legacy(fh)
         state = _materialise(result)
     except CheckpointError:

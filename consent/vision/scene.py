@@ -155,9 +155,9 @@ def load_weights(path) -> dict:
     """The state dict at ``path``, after checking its sha256 (raises ``ModelUnavailable``)."""
     from .pth import CheckpointError, load_state_dict
 
-    verified_bytes(path, WEIGHTS_SHA256, WHAT, PIP_NAME, "torchvision's")
+    data = verified_bytes(path, WEIGHTS_SHA256, WHAT, PIP_NAME, "torchvision's")
     try:
-        return load_state_dict(path)
+        return load_state_dict(data)  # the bytes just checked: the file is read once
     except CheckpointError as exc:
         raise broken(path, WHAT, PIP_NAME, exc) from None
 

@@ -129,19 +129,18 @@ def _fast_detector_input(text_det) -> None:
     numpy). Left as it is when the channels do not share one ``std``."""
     import cv2
 
+    std, mean = np.asarray(text_det.std, dtype=np.float64), np.asarray(text_det.mean, dtype=np.float64)
+    if std.shape != (3,) or mean.shape != (3,) or not np.all(std == std[0]) or std[0] <= 0:
+        return
+    scale, offset = 1.0 / (255.0 * std[0]), tuple(255.0 * mean)
     packaged = text_det.get_preprocess
 
     def get_preprocess(max_wh):
-        pre = packaged(max_wh)
-        std, mean = np.asarray(pre.std, dtype=np.float64), np.asarray(pre.mean, dtype=np.float64)
-        if std.shape != (3,) or mean.shape != (3,) or not np.all(std == std[0]) or std[0] <= 0:
-            return pre
+        resize = packaged(max_wh).resize  # to the detector's multiples of 32, as rapidocr does
 
         def prepare(img):
-            resized = pre.resize(img)
-            if resized is None:
-                return None
-            return cv2.dnn.blobFromImage(resized, 1.0 / (255.0 * std[0]), None, tuple(255.0 * mean))
+            resized = resize(img)
+            return None if resized is None else cv2.dnn.blobFromImage(resized, scale, None, offset)
 
         return prepare
 
