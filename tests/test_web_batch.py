@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import unicodedata
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -257,6 +258,33 @@ def test_photos_a_dead_worker_held_are_recovered_and_checked_once(app):
     assert [batch_jobs.process(db, place, i, "here:2") for i in ids] == ["skipped", "done", "done"]
     assert client.get(f"/batch/{job_id}/progress").get_json()["percent"] == 100
     assert [r["attempts"] for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")] == [1, 2, 1]
+
+
+def test_files_a_worker_killed_after_recording_left_behind_are_deleted_by_recovery(app):
+    client = client_as(app, "comms")
+    app.config["BATCH_INLINE"] = False
+    app.config["BATCH_ENQUEUE"] = False
+    job_id = job_id_of(send_folder(client, {"e/a.jpg": landscape_jpeg(), "e/b.jpg": b"bad", "e/c.jpg": landscape_jpeg()}))
+    place = checked_photos.Place.from_app(app)
+    db = _db(app)
+    ids = [r["id"] for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")]
+    originals = [Path(r["upload_path"]) for r in db["web_checks"].rows_where("job_id = ?", [job_id], order_by="seq")]
+    saved = {p: p.read_bytes() for p in originals}
+    assert [batch_jobs.process(db, place, i, "here:1") for i in ids[:2]] == ["done", "failed"]
+    # a worker killed just after writing the outcomes and before deleting the files
+    for path, data in saved.items():
+        path.write_bytes(data)
+    place.check_dir(ids[1]).mkdir(parents=True)
+    (place.check_dir(ids[1]) / "safe.jpg").write_bytes(b"partial")
+    assert batch_jobs.recover(db, place, {ids[2]}, [].extend) == 0
+    assert [p.exists() for p in originals] == [False, False, True]  # the third is still to check
+    assert not place.check_dir(ids[1]).exists() and place.check_dir(ids[0]).exists()
+    # an upload still being saved (no job row yet) is not touched
+    early = batch_jobs.job_dir(place, "not-yet-a-job") / "in" / "00001.jpg"
+    early.parent.mkdir(parents=True)
+    early.write_bytes(b"x")
+    assert batch_jobs.remove_leftovers(db, place) == 0 and early.exists()
+    assert batch_jobs.process(db, place, ids[2], "here:2") == "done" and not originals[2].exists()
 
 
 @pytest.mark.parametrize("role", ["office", "senior"])

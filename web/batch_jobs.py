@@ -13,8 +13,9 @@ A passing failure (register busy) is retried a bounded number of times; anything
 goes wrong with one photo records it as "could not be checked" with the reason, and the job
 goes on. What the user sees is derived from the photos' rows (:func:`progress`), so it cannot
 drift from them: a job whose photos are all done is done, whatever happened to the workers.
-:func:`recover` puts photos whose worker died back in the queue (run when the server and every
-worker start, and every minute by the workers).
+:func:`recover` puts photos whose worker died back in the queue, and deletes files a worker
+killed between step 3's two halves left behind (run when the server and every worker start,
+and every minute by the workers).
 
 Uploads are saved under ``<data>/web/jobs/<job id>/in/`` as numbered files (``00001.jpg``):
 the names people gave them are kept only as text (:func:`clean_name`: Unicode NFC, no control
@@ -453,7 +454,29 @@ def recover(db: sqlite_utils.Database, place: checked_photos.Place, queued_ids: 
         enqueue(lost)
     for (job_id,) in db.execute("select id from web_jobs where state != 'done'").fetchall():
         refresh_job(db, job_id)
+    remove_leftovers(db, place)
     return len(lost)
+
+
+def remove_leftovers(db: sqlite_utils.Database, place: checked_photos.Place) -> int:
+    """Delete what a worker stopped before deleting (between recording a photo's outcome and
+    removing its files): an original no row names any more, and the files of a photo that
+    could not be checked. Returns how many originals went. An upload still being saved has no
+    job row yet and is left alone."""
+    root = place.data / "web" / "jobs"
+    removed = 0
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        if not db["web_jobs"].count_where("id = ?", [folder.name]):
+            continue
+        named = {Path(r["upload_path"]).name for r in db.query(
+            "select upload_path from web_checks where job_id = ? and upload_path is not null", [folder.name])}
+        for path in (folder / "in").glob("*"):
+            if path.is_file() and path.name not in named:
+                path.unlink(missing_ok=True)
+                removed += 1
+        for row in db.query("select id from web_checks where job_id = ? and state = 'error'", [folder.name]):
+            shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
+    return removed
 
 
 def run_inline(place: checked_photos.Place, check_ids: list[str]) -> None:
