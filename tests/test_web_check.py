@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 
 import pytest
 from PIL import Image, ImageDraw
@@ -242,6 +244,27 @@ def test_safe_copy_expires(app):
     assert stored_files(app) == []
     assert client.get(f"/check/{row['id']}/download/safe").status_code == 404
     assert "have expired" in client.get(f"/check/{row['id']}").get_data(as_text=True)
+
+
+def test_sweep_deletes_what_a_server_stopped_mid_check_left_behind(app):
+    client = client_as(app, "office")
+    upload(client, landscape_jpeg())
+    row = only_check(app)
+    place = checked_photos.Place.from_app(app)
+    # stopped after storing the result and before deleting the original
+    left = place.check_dir(row["id"]) / "original" / "photo.jpg"
+    left.parent.mkdir()
+    left.write_bytes(b"a pupil")
+    # stopped mid-check: a folder with no row, and one just started (no row yet either)
+    stale, fresh = place.check_dir("stopped-mid-check"), place.check_dir("being-checked-now")
+    for folder in (stale, fresh):
+        (folder / "original").mkdir(parents=True)
+        (folder / "original" / "photo.jpg").write_bytes(b"a pupil")
+    day_ago = time.time() - checked_photos.ORPHAN_UPLOAD_AGE - 60
+    os.utime(stale, (day_ago, day_ago))
+    assert checked_photos.sweep(_db(app), place) == 0
+    assert not left.parent.exists() and not stale.exists() and fresh.exists()
+    assert client.get(f"/check/{row['id']}/download/safe").status_code == 200  # the result's files stay
 
 
 def test_ok_photo_cannot_be_sent_for_sign_off(app):

@@ -523,7 +523,8 @@ ORPHAN_UPLOAD_AGE = 86400
 def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> int:
     """Delete expired safe copies and previews, and originals past retention; returns how many
     checks were cleared. Photos waiting for sign-off keep their files until decided; photos of
-    a batch job that is not finished are never touched."""
+    a batch job that is not finished are never touched. Files a stopped server left behind go
+    too (:func:`_sweep_check_folders`)."""
     now = now or time.time()
     cleared = 0
     rows = db.query(
@@ -544,7 +545,24 @@ def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> 
         Path(row["upload_path"]).unlink(missing_ok=True)
         db["web_checks"].update(row["id"], {"upload_path": None})
     _sweep_job_folders(db, place, now)
+    _sweep_check_folders(db, place, now)
     return cleared
+
+
+def _sweep_check_folders(db: sqlite_utils.Database, place: Place, now: float) -> None:
+    """What a server stopped mid-check (kill, power cut) left behind: the folder of a check that
+    never got its row (its upload and any copies), once older than ``ORPHAN_UPLOAD_AGE``, and the
+    original of a finished check whose row no longer names it."""
+    root = place.data / "web" / "checks"
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        row = next(db.query("select upload_path from web_checks where id = ?", [folder.name]), None)
+        if row is None:
+            if now - folder.stat().st_mtime > ORPHAN_UPLOAD_AGE:
+                shutil.rmtree(folder, ignore_errors=True)
+        elif row["upload_path"] is None and (folder / "original").is_dir():
+            shutil.rmtree(folder / "original", ignore_errors=True)
 
 
 def _sweep_job_folders(db: sqlite_utils.Database, place: Place, now: float) -> None:
