@@ -340,7 +340,13 @@ def section_encodings(fx: Path) -> None:
     predictor = faces._landmarks()
     paths = sorted((fx / "faces").glob("*.jpg")) + sorted((fx / "people").glob("*/*.jp*g")) + sorted(
         (fx / "people" / "train").glob("*/*"))
-    mapped, centred, raw = [], [], []
+
+    def enc(rect, arr):
+        shapes = dlib.full_object_detections()
+        shapes.append(predictor(arr, dlib.rectangle(*rect)))
+        return encoder.encode_faces(arr, shapes)[0]
+
+    mapped, centred, raw, pairs = [], [], [], []
     for path in paths:
         photo = images.load(path)
         arr = photo.array()
@@ -351,16 +357,12 @@ def section_encodings(fx: Path) -> None:
             if not twins:
                 continue
             f = twins[0]
-
-            def enc(rect):
-                shapes = dlib.full_object_detections()
-                shapes.append(predictor(arr, dlib.rectangle(*rect)))
-                return encoder.encode_faces(arr, shapes)[0]
-
-            ref = enc((l, t, r, b))
-            mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0)) - ref)))
-            centred.append(float(np.linalg.norm(enc(faces.dlib_box(dataclasses.replace(f, landmarks=[]), 1.0)) - ref)))
-            raw.append(float(np.linalg.norm(enc((f.box[3], f.box[0], f.box[1], f.box[2])) - ref)))
+            ref = enc((l, t, r, b), arr)
+            pairs.append(("faces" if path.parent.name == "faces" else "people", arr, f, (l, t, r, b), ref))
+            mapped.append(float(np.linalg.norm(enc(faces.dlib_box(f, 1.0), arr) - ref)))
+            centred.append(float(np.linalg.norm(enc(faces.dlib_box(dataclasses.replace(f, landmarks=[]), 1.0), arr) - ref)))
+            raw.append(float(np.linalg.norm(enc((f.box[3], f.box[0], f.box[1], f.box[2]), arr) - ref)))
+    _box_mapping_held_out(pairs, enc)
     print(f"\n## Encodings from CenterFace boxes against dlib HOG boxes ({len(mapped)} faces both find)\n")
     print("| box given to dlib's landmarks | mean | median | 90th pct | max |\n| --- | --- | --- | --- | --- |")
     for label, v in (("CenterFace box mapped to dlib's about its landmarks (default)", mapped),
@@ -372,6 +374,43 @@ def section_encodings(fx: Path) -> None:
     print(f"\npeople/test, {len(known)} known faces against people/train: own distance worst "
           f"{max(own):.3f} (mean {np.mean(own):.3f}); nearest other person {min(other):.3f} "
           f"(match threshold {DEFAULTS.match_threshold})")
+
+
+def fit_box_mapping(pairs) -> tuple[float, float, float, float]:
+    """:data:`faces.TO_DLIB_BOX` fitted to ``pairs`` (source, image, CenterFace face, HOG box
+    (left, top, right, bottom), reference encoding): medians of the HOG centre's shift from the
+    mean x of CenterFace's landmarks (in its widths) and from its box centre (in its heights),
+    and of the size ratios."""
+    rows = []
+    for _, _, f, (l, t, r, b), _ in pairs:
+        top, right, bottom, left = f.box
+        w, h = right - left, bottom - top
+        middle = sum(x for x, _ in f.landmarks) / len(f.landmarks)
+        rows.append((((l + r) / 2 - middle) / w, ((t + b) / 2 - (top + bottom) / 2) / h, (r - l) / w, (b - t) / h))
+    return tuple(round(float(v), 3) for v in np.median(np.array(rows), axis=0))
+
+
+def _box_mapping_held_out(pairs, enc) -> None:
+    """Fit the box mapping on one fixture set (faces/ or people/) and measure the encodings it
+    gives on the other: how far the shipped mapping is from one the faces never saw."""
+    pairs = [p for p in pairs if p[2].landmarks]
+    folds = {"faces/": [p for p in pairs if p[0] == "faces"], "people/": [p for p in pairs if p[0] != "faces"]}
+    print("\n## The box mapping (TO_DLIB_BOX) held out: fitted on one set, measured on the other\n")
+    print("| fitted on | mapping (dx, dy, fw, fh) | measured on | faces | mean distance from HOG-box encodings "
+          "| with the shipped mapping | fitted on the measured set itself |\n| --- | --- | --- | --- | --- | --- | --- |")
+    for name, fold in folds.items():
+        for other, test in folds.items():
+            if other == name or not fold or not test:
+                continue
+            fitted, own = fit_box_mapping(fold), fit_box_mapping(test)
+
+            def mean(mapping):
+                return np.mean([np.linalg.norm(enc(faces.dlib_box(f, 1.0, mapping), arr) - ref)
+                                for _, arr, f, _, ref in test])
+
+            print(f"| {name} ({len(fold)}) | {fitted} | {other} | {len(test)} | {mean(fitted):.3f} | "
+                  f"{mean(faces.TO_DLIB_BOX):.3f} | {mean(own):.3f} |")
+    print(f"\nFitted on both: {fit_box_mapping(pairs)}; shipped: {faces.TO_DLIB_BOX}.")
 
 
 # --- turn --------------------------------------------------------------------------------
