@@ -76,6 +76,30 @@ def test_sign_in_drop_a_photo_see_the_verdict_and_download_a_metadata_free_copy(
     assert metadata_tags(saved) == {}
 
 
+@pytest.mark.parametrize("role", ["office", "comms", "senior", "admin"])
+def test_every_page_in_the_menu_loads_without_a_browser_error(server, browser, role):
+    """No 404 for an icon or script, no script error, no password-form warning: what a school's
+    IT person would see in the browser's console."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(f"{page.url}: {m.type}: {m.text}")
+            if m.type in ("error", "warning") or "Password forms" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(f"{page.url}: {e}"))
+    try:
+        page.goto(server.url + "/login")
+        page.wait_for_load_state("networkidle")
+        browser_sign_in(page, server.url, role)
+        links = page.locator("header.top nav a").evaluate_all("as => as.map(a => a.href)")
+        assert links, "no menu"
+        for href in links + [server.url + "/account/password"]:
+            page.goto(href)
+            page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+    assert problems == []
+
+
 def test_a_non_photo_dropped_gets_a_clear_message(server, page, tmp_path):
     notes = tmp_path / "minutes.jpg"
     notes.write_text("minutes of the governors' meeting")
