@@ -147,9 +147,11 @@ def test_enrolment_needs_biometric_consent_then_enrols_a_dropped_photo(app):
         follow_redirects=True)
     page = send().get_data(as_text=True)
     assert "biometric consent" in page and "not enrolled" in page
+    assert "Record biometric consent above before adding photos." in page
     post(client, f"/register/people/{obama.id}/consent", {"channel": "biometric", "status": "granted"})
     page = send().get_data(as_text=True)
     assert "obama.jpg: enrolled." in page
+    assert "Biometric consent is recorded." in page and "Record biometric consent above" not in page
     assert reg(app).enrolled(obama.id)
     scratch = app.config["CONSENT_DATA"] + "/web/scratch"
     import os
