@@ -41,8 +41,9 @@ class BatchOptions:
 
 
 def collect(paths: Iterable[str | os.PathLike]) -> list[Job]:
-    """Every photo named or inside the folders named (recursively), in a stable order."""
-    return [Job(str(p), rel.as_posix()) for p, rel in images.find_images(paths)]
+    """Every photo named or inside the folders named (recursively), in a stable order; videos
+    and pictures this tool cannot read too, so each is reported as "could not check"."""
+    return [Job(str(p), rel.as_posix()) for p, rel in images.find_images(paths, not_checked=True)]
 
 
 # --- worker side ------------------------------------------------------------------------

@@ -33,6 +33,28 @@ SUPPORTED_FORMATS = {
 
 #: file name endings the batch and strip commands pick up in folders
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
+#: endings of videos, camera RAW files and other pictures an event folder may hold that this
+#: tool cannot check: picked up too, so each is listed as "could not check" with what to do
+#: (never passed over in silence as documents are)
+VIDEO_SUFFIXES = {".mov", ".mp4", ".m4v", ".avi", ".mkv", ".wmv", ".3gp", ".mts", ".m2ts", ".webm",
+                  ".mpg", ".mpeg"}
+RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef"}
+OTHER_PICTURE_SUFFIXES = {".gif", ".bmp", ".avif", ".jxl", ".svg", ".psd", ".ico"}
+NOT_CHECKED_SUFFIXES = VIDEO_SUFFIXES | RAW_SUFFIXES | OTHER_PICTURE_SUFFIXES
+
+
+def not_checked_reason(name: str) -> str | None:
+    """Why a file called ``name`` cannot be checked and what to do, when its ending is a video's,
+    a camera RAW file's or another picture format this tool does not read; else None."""
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in VIDEO_SUFFIXES:
+        return (f"{name}: a video; this tool checks photos only, so watch it and check every face, "
+                "name and caption yourself before publishing it")
+    if suffix in RAW_SUFFIXES:
+        return f"{name}: a camera RAW file, which this tool cannot read; export it as JPEG and check that copy"
+    if suffix in OTHER_PICTURE_SUFFIXES:
+        return f"{name}: {suffix[1:].upper()} pictures are not supported; save it as JPEG or PNG and check that copy"
+    return None
 
 ORIENTATION_TAG = 0x0112
 
@@ -109,7 +131,10 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
         raise UnreadableImage(f"{name}: the file is empty (0 bytes); copy the photo again")
     _register_heif()
     try:
-        with warnings.catch_warnings():
+        # Pillow's warnings (damaged EXIF...) are held until the photo is accepted: a file refused
+        # gets its one clear message, not Pillow's lines as well
+        with warnings.catch_warnings(record=True) as held:
+            warnings.simplefilter("always")
             # We apply our own pixel limit below, with a clearer message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
@@ -119,9 +144,9 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             f"{settings.max_pixels / 1e6:.0f} megapixels); resize it first"
         ) from None
     except UnidentifiedImageError:
-        raise UnreadableImage(
+        raise UnreadableImage(not_checked_reason(name) or (
             f"{name}: not a photo this tool can read (expected JPEG, PNG, WebP, TIFF or HEIC); "
-            "the file may be a document or damaged"
+            "the file may be a document or damaged")
         ) from None
     except Exception as exc:  # noqa: BLE001 - Pillow's readers raise many types on bad files
         raise UnreadableImage(
@@ -153,6 +178,8 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             f"check, over the limit of {settings.max_decode_mb} MB; save it smaller or as an "
             "8-bit JPEG and try again (or raise max_decode_mb in settings)"
         )
+    for w in held:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return img
 
 
@@ -315,12 +342,15 @@ def file_hash(path: os.PathLike | str) -> str:
     return digest.hexdigest()
 
 
-def find_images(paths, recursive: bool = True):
+def find_images(paths, recursive: bool = True, not_checked: bool = False):
     """Yield ``(path, relative_path)`` for every photo named or inside the folders named.
 
     Files named directly are yielded whatever their ending (content decides later); inside
-    folders only files with a photo ending are taken, hidden files and folders skipped.
+    folders only files with a photo ending are taken, and with ``not_checked`` videos and
+    pictures this tool cannot read too (:data:`NOT_CHECKED_SUFFIXES`: a check or a strip of a
+    folder reports them, not passes them over); hidden files and folders are skipped.
     """
+    endings = IMAGE_SUFFIXES | NOT_CHECKED_SUFFIXES if not_checked else IMAGE_SUFFIXES
     for given in paths:
         given = Path(given)
         if given.is_dir():
@@ -329,7 +359,7 @@ def find_images(paths, recursive: bool = True):
                 rel = p.relative_to(given)
                 if any(part.startswith(".") for part in rel.parts):
                     continue
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                if p.is_file() and p.suffix.lower() in endings:
                     yield p, Path(given.name) / rel
         else:
             yield given, Path(given.name)

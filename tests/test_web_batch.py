@@ -88,6 +88,37 @@ def test_zip_upload_keeps_photos_with_unsafe_paths_inside_the_job_and_skips_non_
     assert [p.relative_to(data).parts[:2] for p in tmp_path.rglob("escape.jpg")] == [("web", "checks")]
 
 
+@pytest.mark.parametrize("send", [send_folder, send_zip])
+def test_videos_and_unreadable_pictures_are_listed_as_could_not_check_not_passed_over(app, send):
+    client = client_as(app, "comms")
+    job_id = job_id_of(send(client, {
+        "trip/a.jpg": landscape_jpeg(), "trip/Relay.MOV": b"\x00" * 5000, "trip/IMG_2.CR2": b"II*\x00raw",
+        "trip/wave.gif": b"GIF89a", "trip/notes.txt": b"a list", "trip/.hidden.mp4": b"x",
+    }))
+    rows = {r["name"]: r for r in _db(app)["web_checks"].rows_where("job_id = ?", [job_id])}
+    assert sorted(rows) == sorted(["trip/a.jpg", "trip/IMG_2.CR2", "trip/Relay.MOV", "trip/wave.gif"])
+    assert rows["trip/a.jpg"]["state"] == "done"
+    for name, words in (("trip/Relay.MOV", "a video; this tool checks photos only"),
+                        ("trip/IMG_2.CR2", "a camera RAW file"), ("trip/wave.gif", "GIF pictures are not supported")):
+        assert rows[name]["state"] == "error" and rows[name]["upload_path"] is None, rows[name]
+        assert rows[name]["summary"].startswith(name + ": " + words), rows[name]["summary"]
+    assert client.get(f"/batch/{job_id}/progress").get_json() == {
+        "state": "done", "total": 4, "done": 4, "failed": 3, "percent": 100,
+        "counts": {"ok": 1, "review": 0, "block": 0, "error": 3}}
+    page = client.get(f"/batch/{job_id}").get_data(as_text=True)
+    assert "a video; this tool checks photos only" in page
+    report = client.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig")
+    assert "trip/Relay.MOV" in report and "a video" in report
+    assert not [p for p in job_files(app) if p.suffix.lower() in (".mov", ".cr2", ".gif")]  # never saved
+
+
+def test_a_folder_of_videos_alone_is_a_job_that_says_so(app):
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"day/clip.mp4": b"\x00" * 100}))
+    assert client.get(f"/batch/{job_id}/progress").get_json()["counts"] == {"ok": 0, "review": 0, "block": 0, "error": 1}
+    assert send_folder(client, {"day/notes.txt": b"x"}).status_code == 400
+
+
 def test_zip_that_unpacks_past_the_limit_is_refused_and_nothing_is_kept(tmp_path):
     app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_batch_upload_mb=1))
     client = client_as(app, "comms")

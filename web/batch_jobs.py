@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 import sqlite_utils
 
 from consent.batch import BatchOptions, Job
-from consent.images import IMAGE_SUFFIXES
+from consent.images import IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
 
 from . import check_thread, checked_photos
 from .tables import connect
@@ -100,8 +100,9 @@ def _file_name(stem: str, suffix: str, tag: str = "") -> str:
     return _cut(stem, NAME_BYTES - len(tag.encode()) - len(suffix.encode())) + tag + suffix
 
 
-def clean_name(raw: str) -> PurePosixPath | None:
-    """The name a photo of a folder or zip is shown by, or None for entries that are not photos.
+def clean_name(raw: str, endings=IMAGE_SUFFIXES) -> PurePosixPath | None:
+    """The name a photo of a folder or zip is shown by, or None for entries that are not photos
+    (whose ending is not in ``endings``).
 
     Unicode is normalised (NFC, so the two ways of writing "é" are one name), control
     characters go, ``\\`` counts as a folder separator, ``.``/``..``/empty parts and leading
@@ -117,7 +118,7 @@ def clean_name(raw: str) -> PurePosixPath | None:
     parts = [_clean_part(p) for p in raw_parts]
     stem, dot, ending = parts[-1].rpartition(".")
     suffix = dot + ending
-    if not dot or suffix.lower() not in IMAGE_SUFFIXES:
+    if not dot or suffix.lower() not in endings:
         return None
     folders = [_cut(p, NAME_BYTES) for p in parts[:-1] if p.strip(". ")]
     return PurePosixPath(*folders, _file_name(stem.strip() or "photo", suffix))
@@ -127,13 +128,17 @@ def clean_name(raw: str) -> PurePosixPath | None:
 class Upload:
     """The photos of one folder or zip upload, saved under ``<job>/in/`` as numbered files.
 
-    ``items`` pairs each photo's shown name (unique ignoring case) with its file. Until
-    :func:`create` records the job, nothing refers to the folder; :meth:`discard` removes it.
+    ``items`` pairs each photo's shown name (unique ignoring case) with its file; ``unchecked``
+    each video or picture this tool cannot read (``consent.images.NOT_CHECKED_SUFFIXES``) with
+    what to do about it: not saved, but listed in the job as "could not check", never passed
+    over. Until :func:`create` records the job, nothing refers to the folder; :meth:`discard`
+    removes it.
     """
 
     place: checked_photos.Place
     job_id: str = field(default_factory=checked_photos.new_id)
     items: list[tuple[str, Path]] = field(default_factory=list)
+    unchecked: list[tuple[str, str]] = field(default_factory=list)
     written: int = 0
     _names: set[str] = field(default_factory=set)
 
@@ -154,15 +159,27 @@ class Upload:
         self._names.add(candidate.casefold())
         return candidate
 
-    def _next(self, name: PurePosixPath, what: str) -> Path:
+    def _count(self, what: str) -> None:
         _, max_files, _ = self._limits()
-        if len(self.items) >= max_files:
+        if len(self.items) + len(self.unchecked) >= max_files:
             raise JobRefused(413, f"The {what} holds more than {max_files} photos; split it into smaller batches.",
                              "too_many_files")
+
+    def _next(self, name: PurePosixPath, what: str) -> Path:
+        self._count(what)
         self.root.mkdir(parents=True, exist_ok=True)
         dest = self.root / f"{len(self.items) + 1:05d}{name.suffix.lower()}"
         self.items.append((self._claim_name(name), dest))
         return dest
+
+    def _not_photo(self, raw: str, what: str) -> None:
+        """Note a file that is not a photo: a video or unreadable picture is listed; the rest
+        (documents, hidden files) is passed over."""
+        name = clean_name(raw, NOT_CHECKED_SUFFIXES)
+        if name is not None:
+            self._count(what)
+            shown = self._claim_name(name)
+            self.unchecked.append((shown, not_checked_reason(shown)))
 
     def add_files(self, files) -> None:
         """Save uploaded files (werkzeug ``FileStorage``; names may carry folder paths).
@@ -174,6 +191,7 @@ class Upload:
         for f in files:
             name = clean_name(f.filename or "")
             if name is None:
+                self._not_photo(f.filename or "", "folder")
                 continue
             dest = self._next(name, "folder")
             f.save(str(dest))
@@ -191,6 +209,8 @@ class Upload:
             for info in archive.infolist():
                 name = clean_name(info.filename) if info.filename and not info.is_dir() else None
                 if name is None:
+                    if info.filename and not info.is_dir():
+                        self._not_photo(info.filename, "zip")
                     continue
                 dest = self._next(name, "zip")
                 size = 0
@@ -221,17 +241,22 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
     With ``blur``, a photo with faces not cleared (or a pupil's name in the picture) also gets a
     copy with those blurred, re-checked (as a single check's "Download with faces blurred").
 
-    Raises :class:`JobRefused` when the upload holds no photo.
+    Videos and pictures this tool cannot read (``upload.unchecked``) are recorded at once as
+    "could not check", with what to do. Raises :class:`JobRefused` when the upload holds
+    neither a photo nor such a file.
     """
-    if not upload.items:
+    if not upload.items and not upload.unchecked:
         raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
     now = time.time()
     chans = json.dumps(channels or [])
+    entries = [(name, str(path), None) for name, path in upload.items] + [
+        (name, None, why) for name, why in upload.unchecked]
     rows = [
         {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
-         "state": "queued", "name": name, "upload_path": str(path), "channels": chans, "caption": caption,
+         "state": "queued", "name": name, "upload_path": path, "channels": chans, "caption": caption,
          "attempts": 0, "blur": int(blur)}
-        for i, (name, path) in enumerate(sorted(upload.items, key=lambda item: item[0].casefold()))
+        | ({"state": "error", "verdict": "error", "summary": why, "expires_at": now} if why else {})
+        for i, (name, path, why) in enumerate(sorted(entries, key=lambda entry: entry[0].casefold()))
     ]
     with db.atomic():
         db["web_jobs"].insert({
@@ -240,7 +265,8 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
             "blur": int(blur),
         })
         db["web_checks"].insert_all(rows)
-    return [r["id"] for r in rows]
+        refresh_job(db, upload.job_id)
+    return [r["id"] for r in rows if r["state"] == "queued"]
 
 
 def progress(db: sqlite_utils.Database, job_id: str) -> Progress | None:

@@ -77,7 +77,10 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
 
     def progress(done, total, result):
         if not quiet:
-            line = f"{'[' + VERDICT_WORDS[result.verdict] + ']':<16} {result.name}: {result.summary()}"
+            # an error names the file itself (with its folder): not twice
+            text = result.summary()
+            what = text if result.error and result.name in text else f"{result.name}: {text}"
+            line = f"{'[' + VERDICT_WORDS[result.verdict] + ']':<16} {what}"
             (bar.write if bar else click.echo)(line)
         if bar:
             bar.update(1)

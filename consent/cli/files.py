@@ -44,7 +44,7 @@ def scan(paths, as_json):
     settings = _settings()
     results = []
     failed = 0
-    for path, rel in find_images(paths):
+    for path, rel in find_images(paths, not_checked=True):
         try:
             report = scan_photo(path, settings)
         except Exception as exc:  # one bad file never stops the others
@@ -187,7 +187,7 @@ def strip(paths, out_dir, neutral_names):
         # (--out photos/safe) an earlier run's copies must not be stripped again
         earlier = out_dir / given.name
         skip = given.is_dir() and _is_within(earlier, given) and not _same_dir(earlier, given)
-        for src, rel in find_images([given]):
+        for src, rel in find_images([given], not_checked=True):
             if not (skip and _is_within(src, earlier)):
                 found.append((src, rel))
     planned: dict[Path, Path] = {}
