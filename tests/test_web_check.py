@@ -152,6 +152,11 @@ def test_non_image_upload_is_refused_clearly_and_nothing_is_stored(app):
     assert "/web/checks/" not in message
     assert stored_files(app) == []
     assert _db(app)["web_checks"].count == 0
+    response = upload(client, b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 64, "Sports day relay.mov")
+    assert response.status_code == 415
+    assert response.get_json()["error"]["message"].startswith(
+        "Sports day relay.mov: a video; this tool checks photos only, so watch it")
+    assert stored_files(app) == []
 
 
 def test_oversized_upload_is_refused_with_413_and_nothing_is_stored(tmp_path):
