@@ -112,6 +112,16 @@ def describe(path: os.PathLike | str) -> str:
     return str(path)
 
 
+def _unreadable(path: os.PathLike | str, exc: OSError) -> UnreadableImage:
+    """The clear refusal for a file the system would not let us read."""
+    name = describe(path)
+    if isinstance(exc, FileNotFoundError):
+        return UnreadableImage(f"{name}: file not found; check the path")
+    if isinstance(exc, IsADirectoryError):
+        return UnreadableImage(f"{name}: is a folder, not a photo")
+    return UnreadableImage(f"{name}: cannot be read ({exc.strerror or exc}); check permissions")
+
+
 def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
     """Open ``path`` by content and check it can be a photo we accept; nothing is decoded yet.
 
@@ -121,12 +131,10 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
     name = describe(path)
     try:
         size = os.path.getsize(path)
-    except FileNotFoundError:
-        raise UnreadableImage(f"{name}: file not found; check the path") from None
     except OSError as exc:
-        raise UnreadableImage(f"{name}: cannot be read ({exc.strerror}); check permissions") from None
+        raise _unreadable(path, exc) from None
     if os.path.isdir(path):
-        raise UnreadableImage(f"{name}: is a folder, not a photo")
+        raise _unreadable(path, IsADirectoryError())
     if size == 0:
         raise UnreadableImage(f"{name}: the file is empty (0 bytes); copy the photo again")
     _register_heif()
@@ -334,11 +342,15 @@ def load(
 
 
 def file_hash(path: os.PathLike | str) -> str:
-    """SHA-256 of a file's bytes, hex: identifies a photo across renames."""
+    """SHA-256 of a file's bytes, hex: identifies a photo across renames. A file that cannot be
+    read raises :class:`UnreadableImage` saying why."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
     return digest.hexdigest()
 
 

@@ -298,6 +298,16 @@ def test_a_video_in_an_event_folder_is_could_not_check_and_documents_are_passed_
     assert "2 photos: ok 1" in outcome.output
 
 
+def test_a_missing_photo_is_a_clear_could_not_check_not_an_internal_error(db, tmp_path):
+    missing = tmp_path / "gone.jpg"
+    result = Checker(db).check(missing, "website")
+    assert result.verdict == "error" and result.error == f"{missing}: file not found; check the path"
+    assert result.error_code == "unreadable_image"
+    outcome = CliRunner().invoke(main, ["check", "--db", str(db), "-w", "1", str(missing)])
+    assert outcome.exit_code == 1 and "internal error" not in outcome.output
+    assert f"[could not check] {missing}: file not found; check the path" in outcome.output
+
+
 def test_sportswear_photo_needs_senior_signoff(db):
     kit = fixture_dir("kit")
     result = Checker(db).check(kit / "COCO_val2014_000000000415.jpg", "website", display_name=NEUTRAL)
