@@ -53,8 +53,12 @@ def not_checked_reason(name: str) -> str | None:
     if suffix in RAW_SUFFIXES:
         return f"{name}: a camera RAW file, which this tool cannot read; export it as JPEG and check that copy"
     if suffix in OTHER_PICTURE_SUFFIXES:
-        return f"{name}: {suffix[1:].upper()} pictures are not supported; save it as JPEG or PNG and check that copy"
+        return _not_supported(name, suffix[1:].upper())
     return None
+
+
+def _not_supported(name: str, fmt: str) -> str:
+    return f"{name}: {fmt} images are not supported; save it as JPEG or PNG and try again"
 
 ORIENTATION_TAG = 0x0112
 
@@ -164,9 +168,7 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
     if img.format not in SUPPORTED_FORMATS:
         fmt = img.format
         img.close()
-        raise UnsupportedFormat(
-            f"{name}: {fmt} images are not supported; save it as JPEG or PNG and try again"
-        )
+        raise UnsupportedFormat(_not_supported(name, fmt))
     w, h = img.size
     if w <= 0 or h <= 0:
         img.close()

@@ -67,10 +67,13 @@ def models_loaded(loaders) -> set[str]:
     return {name for name, loader in loaders.items() if loader.is_loaded()}
 
 
-def model_file_error(monkeypatch, module, loader, path: Path) -> str:
+def model_file_error(monkeypatch, module, loader, path: Path, data: bytes) -> str:
     """The one error (``ModelUnavailable``) ``loader``, a model of ``module`` loaded once per
-    process, raises when its file is the one at ``path`` (e.g. a damaged copy)."""
+    process, raises when its file is ``data`` (e.g. a damaged copy), written at ``path``."""
     from consent.errors import ModelUnavailable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
     monkeypatch.setattr(module, "package_file", lambda package, relpath, what: path)
     loader.forget()

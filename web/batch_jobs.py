@@ -78,7 +78,7 @@ class Progress:
 
 
 def job_dir(place: checked_photos.Place, job_id: str) -> Path:
-    return place.data / "web" / "jobs" / job_id
+    return place.jobs / job_id
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
         {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
          "state": "queued", "name": name, "upload_path": path, "channels": chans, "caption": caption,
          "attempts": 0, "blur": int(blur)}
-        | ({"state": "error", "verdict": "error", "summary": why, "expires_at": now} if why else {})
+        | (_could_not_check(why, now) if why else {})
         for i, (name, path, why) in enumerate(sorted(entries, key=lambda entry: entry[0].casefold()))
     ]
     with db.atomic():
@@ -436,10 +436,14 @@ def _finish(db, row: dict, worker: str, changes: dict) -> bool:
     return bool(written)
 
 
+def _could_not_check(message: str, now: float) -> dict:
+    """A photo's columns once it is recorded as "could not check" with ``message``."""
+    return {"state": "error", "verdict": "error", "summary": message, "upload_path": None, "expires_at": now}
+
+
 def _fail(db, place: checked_photos.Place, row: dict, worker: str, message: str) -> None:
     """Record a photo as "could not be checked" with the reason; its files go."""
-    if _finish(db, row, worker, {"state": "error", "verdict": "error", "summary": message,
-                                 "upload_path": None, "expires_at": time.time()}):
+    if _finish(db, row, worker, _could_not_check(message, time.time())):
         Path(row["upload_path"]).unlink(missing_ok=True)
         shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
 
@@ -480,29 +484,8 @@ def recover(db: sqlite_utils.Database, place: checked_photos.Place, queued_ids: 
         enqueue(lost)
     for (job_id,) in db.execute("select id from web_jobs where state != 'done'").fetchall():
         refresh_job(db, job_id)
-    remove_leftovers(db, place)
+    checked_photos.remove_leftovers(db, place)  # files a worker stopped before deleting
     return len(lost)
-
-
-def remove_leftovers(db: sqlite_utils.Database, place: checked_photos.Place) -> int:
-    """Delete what a worker stopped before deleting (between recording a photo's outcome and
-    removing its files): an original no row names any more, and the files of a photo that
-    could not be checked. Returns how many originals went. An upload still being saved has no
-    job row yet and is left alone."""
-    root = place.data / "web" / "jobs"
-    removed = 0
-    for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if not db["web_jobs"].count_where("id = ?", [folder.name]):
-            continue
-        named = {Path(r["upload_path"]).name for r in db.query(
-            "select upload_path from web_checks where job_id = ? and upload_path is not null", [folder.name])}
-        for path in (folder / "in").glob("*"):
-            if path.is_file() and path.name not in named:
-                path.unlink(missing_ok=True)
-                removed += 1
-        for row in db.query("select id from web_checks where job_id = ? and state = 'error'", [folder.name]):
-            shutil.rmtree(place.check_dir(row["id"]), ignore_errors=True)
-    return removed
 
 
 def run_inline(place: checked_photos.Place, check_ids: list[str]) -> None:

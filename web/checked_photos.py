@@ -57,8 +57,18 @@ class Place:
     def from_app(cls, app) -> "Place":
         return cls(Path(app.config["CONSENT_DATA"]), app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
 
+    @property
+    def checks(self) -> Path:
+        """The folder of every check's files, one folder each (:meth:`check_dir`)."""
+        return self.data / "web" / "checks"
+
+    @property
+    def jobs(self) -> Path:
+        """The folder of the batch jobs' uploads, one folder each (``<job id>/in/``)."""
+        return self.data / "web" / "jobs"
+
     def check_dir(self, check_id: str) -> Path:
-        return self.data / "web" / "checks" / check_id
+        return self.checks / check_id
 
 
 def new_id() -> str:
@@ -523,8 +533,8 @@ ORPHAN_UPLOAD_AGE = 86400
 def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> int:
     """Delete expired safe copies and previews, and originals past retention; returns how many
     checks were cleared. Photos waiting for sign-off keep their files until decided; photos of
-    a batch job that is not finished are never touched. Files a stopped server left behind go
-    too (:func:`_sweep_check_folders`)."""
+    a batch job that is not finished are never touched. Files no record needs go too
+    (:func:`remove_leftovers`)."""
     now = now or time.time()
     cleared = 0
     rows = db.query(
@@ -544,40 +554,54 @@ def sweep(db: sqlite_utils.Database, place: Place, now: float | None = None) -> 
             f"and state in ('done', 'error') and {FINISHED}", [now - keep])):
         Path(row["upload_path"]).unlink(missing_ok=True)
         db["web_checks"].update(row["id"], {"upload_path": None})
-    _sweep_job_folders(db, place, now)
-    _sweep_check_folders(db, place, now)
+    remove_leftovers(db, place, now)
     return cleared
 
 
-def _sweep_check_folders(db: sqlite_utils.Database, place: Place, now: float) -> None:
-    """What a server stopped mid-check (kill, power cut) left behind: the folder of a check that
-    never got its row (its upload and any copies), once older than ``ORPHAN_UPLOAD_AGE``, and the
-    original of a finished check whose row no longer names it."""
-    root = place.data / "web" / "checks"
-    if not root.is_dir():
-        return
-    for folder in root.iterdir():
-        row = next(db.query("select upload_path from web_checks where id = ?", [folder.name]), None)
-        if row is None:
-            if now - folder.stat().st_mtime > ORPHAN_UPLOAD_AGE:
-                shutil.rmtree(folder, ignore_errors=True)
-        elif row["upload_path"] is None and (folder / "original").is_dir():
-            shutil.rmtree(folder / "original", ignore_errors=True)
+def remove_leftovers(db: sqlite_utils.Database, place: Place, now: float | None = None) -> None:
+    """Delete the files no record needs, which a server or worker stopped (kill, power cut)
+    between recording an outcome and deleting its files leaves behind:
 
+    - a batch original that no row names any more (its photo is finished), and a batch folder
+      left empty;
+    - the files of a photo recorded as "could not check", and the original of a finished single
+      check whose row no longer names it;
+    - an upload that never got its record (a single check or a batch job stopped before it was
+      recorded), once older than ``ORPHAN_UPLOAD_AGE``: one still being saved is left alone.
 
-def _sweep_job_folders(db: sqlite_utils.Database, place: Place, now: float) -> None:
-    """Remove batch folders left with nothing in them, and uploads that never became a job."""
-    root = place.data / "web" / "jobs"
-    if not root.is_dir():
-        return
-    for folder in root.iterdir():
-        known = db["web_jobs"].count_where("id = ?", [folder.name])
-        if not known:
-            if now - folder.stat().st_mtime > ORPHAN_UPLOAD_AGE:
-                shutil.rmtree(folder, ignore_errors=True)
+    Run by the sweep, and by the batch recovery (``web.batch_jobs.recover``: at each worker's
+    start and every minute), so a stopped worker's leftovers go without waiting for a page view.
+    """
+    now = now or time.time()
+    for folder in _folders(place.jobs):
+        if not db["web_jobs"].count_where("id = ?", [folder.name]):
+            _remove_if_old(folder, now)
             continue
+        named = {Path(r["upload_path"]).name for r in db.query(
+            "select upload_path from web_checks where job_id = ? and upload_path is not null", [folder.name])}
+        for path in (folder / "in").glob("*"):
+            if path.is_file() and path.name not in named:
+                path.unlink(missing_ok=True)
         for sub in (folder / "in", folder):
             try:
                 sub.rmdir()  # only when empty: every original is gone
             except OSError:
                 break
+    for folder in _folders(place.checks):
+        row = next(db.query("select state, upload_path from web_checks where id = ?", [folder.name]), None)
+        if row is None:
+            _remove_if_old(folder, now)
+        elif row["state"] == "error":
+            shutil.rmtree(folder, ignore_errors=True)
+        elif row["upload_path"] is None and (folder / "original").is_dir():
+            shutil.rmtree(folder / "original", ignore_errors=True)
+
+
+def _folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def _remove_if_old(folder: Path, now: float) -> None:
+    """An upload folder with no record: removed once older than ``ORPHAN_UPLOAD_AGE``."""
+    if now - folder.stat().st_mtime > ORPHAN_UPLOAD_AGE:
+        shutil.rmtree(folder, ignore_errors=True)

