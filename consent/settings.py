@@ -104,6 +104,9 @@ class Settings:
     match_threshold: float = 0.5
     #: if the runner-up is within this distance of the best person, the match is ambiguous
     match_margin: float = 0.06
+    #: a face beyond match_threshold but within this distance of a pupil "looks like" them: a
+    #: review reason with the suggested name, confirmed or rejected by a senior colleague
+    match_lookalike_threshold: float = 0.5
     #: face templates older than this are reported as due for re-enrolment
     template_max_age_days: int = 548
 

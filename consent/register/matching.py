@@ -11,8 +11,10 @@ photo's faces is then one matrix product, whatever the number of people:
    so on; two faces in one photo can never be the same person;
 4. a face is ``matched`` only when its person is clearly closer than anybody else: if another
    person is within ``settings.match_margin`` of it (or closer), the face is ``ambiguous``;
-   a face with nobody within the threshold is ``unknown``. Unknown and ambiguous are never
-   treated as cleared by the check.
+5. a face with nobody within the threshold but somebody within
+   ``settings.match_lookalike_threshold`` ``looks like`` that person: a suggestion for a
+   person entitled to see names to confirm or reject, never a match; a face with nobody even
+   that close is ``unknown``. Unknown, ambiguous and looks-like are never treated as cleared.
 
 No face detection here (that is :mod:`consent.vision.faces`); encodings in, matches out.
 """
@@ -25,7 +27,7 @@ import numpy as np
 
 from ..settings import DEFAULTS, Settings
 
-MATCHED, UNKNOWN, AMBIGUOUS = "matched", "unknown", "ambiguous"
+MATCHED, UNKNOWN, AMBIGUOUS, LOOKS_LIKE = "matched", "unknown", "ambiguous", "looks_like"
 
 
 @dataclass
@@ -68,6 +70,25 @@ class Gallery:
             person_ids = starts = np.zeros(0, dtype=np.int64)
         return cls(person_ids=person_ids, matrix=matrix, starts=starts, version=version)
 
+    def restricted(self, person_ids) -> "Gallery":
+        """The gallery of only these people (an event's year groups or classes): a face of
+        anybody else is compared with nobody, so it stays unknown instead of a near match."""
+        keep = np.isin(self.person_ids, np.asarray(list(person_ids), dtype=np.int64))
+        ends = np.append(self.starts[1:], len(self.matrix))
+        rows = [np.arange(a, b) for a, b, k in zip(self.starts, ends, keep) if k]
+        idx = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        owners = np.repeat(self.person_ids[keep], [len(r) for r in rows])
+        return Gallery.from_arrays(owners, self.matrix[idx], self.version)
+
+    def averaged(self) -> "Gallery":
+        """One template per person: the unit-length mean of their templates (what their
+        reference photos agree on)."""
+        if not len(self.person_ids):
+            return self
+        sums = np.add.reduceat(self.matrix, self.starts, axis=0)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return Gallery.from_arrays(self.person_ids, sums / np.maximum(norms, 1e-12), self.version)
+
     def __len__(self) -> int:
         """Number of people in the gallery."""
         return len(self.person_ids)
@@ -97,9 +118,10 @@ class Gallery:
 class Match:
     """Who one face is, as far as the register can tell.
 
-    ``status``: ``matched`` (``person_id`` set), ``unknown`` (nobody within the threshold) or
+    ``status``: ``matched`` (``person_id`` set), ``unknown`` (nobody within the threshold),
     ``ambiguous`` (too close to call: ``candidates`` lists the people it could be, closest
-    first, and ``person_id`` is None). ``distance`` is to the matched person, else to the
+    first, and ``person_id`` is None) or ``looks_like`` (nobody within the threshold, but
+    ``candidates[0]`` within the look-alike band: a suggestion to confirm, ``person_id`` None). ``distance`` is to the matched person, else to the
     closest person (``inf`` with an empty gallery); ``margin`` is how much further the
     runner-up person is (``inf`` when there is no runner-up).
     """
@@ -123,15 +145,19 @@ def match_faces(encodings, gallery: Gallery, settings: Settings = DEFAULTS) -> l
     if not len(gallery):
         return [Match(None, float("inf"), float("inf"), UNKNOWN) for _ in faces]
     distances = gallery.person_distances(np.stack(faces))
-    return assign(distances, gallery.person_ids, settings.match_threshold, settings.match_margin)
+    return assign(distances, gallery.person_ids, settings.match_threshold, settings.match_margin,
+                  settings.match_lookalike_threshold)
 
 
-def assign(distances: np.ndarray, person_ids, threshold: float, margin: float) -> list[Match]:
+def assign(distances: np.ndarray, person_ids, threshold: float, margin: float,
+           lookalike: float | None = None) -> list[Match]:
     """Turn an (F, P) face-to-person distance matrix into one :class:`Match` per face.
 
     Greedy best-pair-first over the pairs within ``threshold``: exact for the few faces a photo
-    holds, and never gives one person to two faces.
+    holds, and never gives one person to two faces. A face left with its closest person beyond
+    ``threshold`` but within ``lookalike`` (default: no band) looks like that person.
     """
+    lookalike = threshold if lookalike is None else max(lookalike, threshold)
     person_ids = np.asarray(person_ids)
     n_faces, n_people = distances.shape
     assigned: dict[int, int] = {}
@@ -169,6 +195,8 @@ def assign(distances: np.ndarray, person_ids, threshold: float, margin: float) -
             # Somebody is close enough, but they were given to a closer face in this photo.
             matches.append(Match(None, float(row[best]), gap, AMBIGUOUS,
                                  _closest(row, person_ids, threshold)))
+        elif row[best] <= lookalike:
+            matches.append(Match(None, float(row[best]), gap, LOOKS_LIKE, (int(person_ids[best]),)))
         else:
             matches.append(Match(None, float(row[best]), gap, UNKNOWN))
     return matches

