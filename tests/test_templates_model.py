@@ -384,3 +384,56 @@ def test_enrolment_guard_compares_current_model_templates_only(kept, tmp_path):
         assert again.status == "already_enrolled"
         (biden,) = enrol(reg, "A2", [photo("obama", "obama.jpg")])
         assert biden.status == "refused" and "looks like Barack Obama" in biden.reason
+
+
+# --- the web pages -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web(tmp_path):
+    """The web app with Zoë enrolled from one photo of the current model and Ben only with the
+    old one, both with biometric consent; and Cara, not enrolled."""
+    from .web_helpers import make_app
+
+    app = make_app(tmp_path)
+    with Register(app.config["CONSENT_DB"]) as r:
+        zoe = r.add_person("A100", "Zoë", "O'Brien", year_group="7")
+        ben = r.add_person("A101", "Ben", "Adams", year_group="7")
+        cara = r.add_person("A102", "Cara", "Lee", year_group="7")
+        for p in (zoe, ben):
+            r.record_consent(p, "biometric", "granted")
+        r.add_template(zoe, unit(1), "z1", 0.9)
+        r.add_template(ben, unit(2) * 0.6, "b1", 0.9, model="dlib")
+    return app, zoe, ben, cara
+
+
+def test_person_page_shows_how_well_they_are_enrolled(web):
+    from .web_helpers import client_as
+
+    app, zoe, ben, cara = web
+    client = client_as(app, "admin")
+    page = lambda p: client.get(f"/register/people/{p.id}").get_data(as_text=True)  # noqa: E731
+    assert "1 photo: add a second (two or three recommended)" in page(zoe)
+    assert "Needs a new photo (enrolled with the old face model)" in page(ben)
+    assert "consent register reencode" in page(ben)
+    assert "Not enrolled" in page(cara)
+    with Register(app.config["CONSENT_DB"]) as r:
+        r.add_template(zoe.id, apart(unit(1), DEFAULTS.match_threshold * 1.5, 5), "z2", 0.9)
+    assert "2 photos that disagree: check they are all of this pupil" in page(zoe)
+
+
+def test_register_list_offers_the_people_who_need_a_new_photo(web):
+    from .web_helpers import client_as
+
+    app, zoe, ben, cara = web
+    client = client_as(app, "admin")
+    page = client.get("/register/").get_data(as_text=True)
+    section = page.split('id="needs-new-photo"')[1].split("</section>")[0]
+    assert "1 person needs a new reference photo" in section
+    assert "Ben Adams" in section and "A101" in section and "Zoë" not in section
+    only = client.get("/register/?enrolment=needs_new_photo").get_data(as_text=True)
+    table = only.split("<tbody>")[1].split("</tbody>")[0]
+    assert "Ben Adams" in table and "Zoë O" not in table and "Cara Lee" not in table
+    with Register(app.config["CONSENT_DB"]) as r:
+        r.add_template(ben.id, unit(3), "b2", 0.9)
+    assert 'id="needs-new-photo"' not in client.get("/register/").get_data(as_text=True)
