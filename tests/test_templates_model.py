@@ -437,3 +437,19 @@ def test_register_list_offers_the_people_who_need_a_new_photo(web):
     with Register(app.config["CONSENT_DB"]) as r:
         r.add_template(ben.id, unit(3), "b2", 0.9)
     assert 'id="needs-new-photo"' not in client.get("/register/").get_data(as_text=True)
+
+
+def test_check_page_says_when_everyone_enrolled_needs_a_new_photo(tmp_path):
+    from .web_helpers import client_as, make_app
+
+    app = make_app(tmp_path)
+    with Register(app.config["CONSENT_DB"]) as r:
+        ben = r.add_person("A101", "Ben", "Adams")
+        r.record_consent(ben, "biometric", "granted")
+        r.add_template(ben, unit(2) * 0.6, "b1", 0.9, model="dlib")
+    office = client_as(app, "office").get("/check/").get_data(as_text=True)
+    notice = office.split('id="nobody-enrolled"')[1].split("</p>")[0]
+    assert "1 person was enrolled with the old model" in notice
+    assert "Ask the admin to add new reference photos." in notice
+    admin = client_as(app, "admin").get("/batch/").get_data(as_text=True)
+    assert "enrolment=needs_new_photo" in admin.split('id="nobody-enrolled"')[1].split("</p>")[0]
