@@ -69,6 +69,10 @@ def index():
     except ConsentError as exc:
         flash(str(exc), "error")
         people = []
+    need_photo = reg.needs_new_photo()
+    if a.get("enrolment") == "needs_new_photo":
+        wanted = {p.id for p in need_photo}
+        people = [p for p in people if p.id in wanted]
     q = a.get("q", "").strip().lower()
     if q:
         people = [p for p in people if q in p.mis_id.lower() or any(q in n.lower() for n in p.names() + [p.display_name])]
@@ -80,7 +84,7 @@ def index():
     return render_template(
         "register.html", people=people, states=states, channels=channels, total=total,
         page_size=PAGE_SIZE, args=a, words=STATUS_WORDS, withdrawals=withdrawals,
-        takedowns=_takedown_counts(withdrawals),
+        takedowns=_takedown_counts(withdrawals), need_photo=need_photo,
         statuses=("granted", "refused", "withdrawn", "expired", "missing", "not_granted"),
     )
 
@@ -200,12 +204,15 @@ def person(person_id: int):
         p = reg.get_person(person_id, admin=True)
     except ConsentError:
         abort(404)
+    from consent.vision.faces import RECOGNISER
+
     channels = reg.channels(include_biometric=True)
     return render_template(
         "person.html", p=p, channels=channels, words=STATUS_WORDS,
         states=reg.consent_states(p.id, include_biometric=True),
-        history=reg.consent_history(p.id)[::-1], templates=reg.templates(p.id),
-        enrolled=reg.enrolled(p.id), audit=reg.audit(person=p.id, limit=30),
+        history=reg.consent_history(p.id)[::-1], templates=reg.templates(p.id, model=RECOGNISER),
+        enrolled=reg.enrolled(p.id), strength=reg.enrolment_strength(p.id),
+        audit=reg.audit(person=p.id, limit=30),
     )
 
 

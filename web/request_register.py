@@ -29,9 +29,15 @@ def nobody_enrolled() -> bool:
     return get_register().enrolled_count() == 0
 
 
+def needing_new_photo() -> int:
+    """How many people are enrolled only with the old face model (they need a new photo)."""
+    return len(get_register().needs_new_photo())
+
+
 def enrolment_context() -> dict:
-    """For a blueprint's ``context_processor``: ``nobody_enrolled()`` in its templates."""
-    return {"nobody_enrolled": nobody_enrolled}
+    """For a blueprint's ``context_processor``: ``nobody_enrolled()`` and
+    ``needing_new_photo()`` in its templates."""
+    return {"nobody_enrolled": nobody_enrolled, "needing_new_photo": needing_new_photo}
 
 
 def channel_choices() -> list[tuple[str, str]]:

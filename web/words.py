@@ -30,6 +30,7 @@ ACTION_WORDS = {
     "flag.never_publish_cleared": "removed the never-publish mark",
     "template.add": "enrolled a face photo",
     "template.delete": "deleted face measurements",
+    "register.reencode": "re-encoded kept face photos with the new face model",
     "import": "imported from the MIS",
     "review.requested": "sent a photo for sign-off",
     "review.approved": "approved a photo",
@@ -56,6 +57,7 @@ FIELD_WORDS = {
     "people": "people", "consents": "consent records", "templates": "face templates", "photo": "photo",
     "user": "account", "roles": "roles", "photos": "photos", "title": "batch", "channels": "channels",
     "verdict": "check said", "why": "because", "link": "link", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes",
+    "model": "face model", "unmatched": "photos ignored", "still_need_new_photo": "still needing a new photo",
 }
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
          "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",

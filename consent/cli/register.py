@@ -80,6 +80,7 @@ def register(ctx, db, by):
       consent register import pupils.csv --dry-run
       consent register consent A123456789012 website grant --until 31/08/2026
       consent register enrol-folder photos/
+      consent register reencode kept-photos/   (after a face model change)
     """
     ctx.obj = _Context(db, by)
 
@@ -211,6 +212,56 @@ def enrol_folder(obj, folder, force):
         sys.exit(1)
 
 
+@register.command("reencode")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def reencode(obj, folder, as_json):
+    """Encode again, with the new face model, the enrolment photos kept in FOLDER.
+
+    A photo (in FOLDER or below) is used when it is the very file someone was enrolled from
+    with the old face model; other photos are ignored. People whose photos are not found
+    still need a new photo: they are listed, and their faces show as not recognised until
+    they are enrolled again. Exit status 1 while anyone still needs a new photo.
+    """
+    from ..register.enrolment import reencode as do_reencode
+    from ..vision.faces import RECOGNISER
+
+    def show(r):
+        if as_json:
+            return
+        if r.status == "enrolled":
+            click.echo(f"re-encoded  {r.path}: {r.person}")
+        elif r.status == "already_enrolled":
+            click.echo(f"already     {r.path}: {r.person}")
+        else:
+            click.echo(f"REFUSED     {r.path}: {r.reason}")
+
+    outcome = do_reencode(obj.register(), folder, settings=obj.settings, by=obj.by, progress=show)
+    if as_json:
+        _echo_json(outcome.to_json())
+    else:
+        matched = outcome.photos - outcome.unmatched
+        click.echo(f"{outcome.photos} photo{'' if outcome.photos == 1 else 's'}: {matched} kept "
+                   f"enrolment photo{'' if matched == 1 else 's'}, {outcome.unmatched} ignored "
+                   "(not a photo anyone was enrolled from)")
+        n = len(outcome.reencoded)
+        click.echo(f"{n} {'person' if n == 1 else 'people'} re-encoded with the new face model "
+                   f"({RECOGNISER})")
+        still = outcome.still_need
+        if still:
+            click.echo(f"{len(still)} {'person still needs' if len(still) == 1 else 'people still need'} "
+                       "a new photo (enrolled with the old face model; their faces show as not "
+                       "recognised until then):")
+            for p in still:
+                click.echo(f"  {p.display_name} ({p.mis_id})")
+            click.echo("Enrol a photo of each: consent register enrol MIS_ID photo.jpg")
+        else:
+            click.echo("Nobody needs a new photo.")
+    if outcome.still_need or outcome.refused:
+        sys.exit(1)
+
+
 @register.command("consent")
 @click.argument("person")
 @click.argument("channel")
@@ -241,6 +292,8 @@ def consent_command(obj, person, channel, action, until, note, source, recorded_
 @pass_ctx
 def show(obj, person, admin, as_json):
     """Everything about PERSON: details, consent per channel, enrolment, history."""
+    from ..vision.faces import RECOGNISER
+
     reg = obj.register()
     p = reg.find_person(person, admin=admin)
     states = reg.consent_states(p.id, include_biometric=True)
@@ -248,7 +301,8 @@ def show(obj, person, admin, as_json):
     if as_json:
         _echo_json({"person": p.to_json(admin=admin),
                     "consent": {c: s.to_json() for c, s in states.items()},
-                    "enrolled": reg.enrolled(p.id), "templates": len(templates)})
+                    "enrolled": reg.enrolled(p.id), "templates": len(templates),
+                    "enrolment": reg.enrolment_strength(p.id).to_json()})
         return
     click.echo(p.label)
     click.echo(f"  legal name: {p.legal_forename} {p.legal_surname}; role: {p.role}; "
@@ -262,11 +316,14 @@ def show(obj, person, admin, as_json):
         until = f" until {s.until}" if s.until else ""
         source = f" ({s.source})" if s.source else ""
         click.echo(f"  {labels.get(ch, ch):<30} {s.status}{since}{until}{source}")
-    if templates:
-        newest = max(t.enrolled_on for t in templates)
-        click.echo(f"  enrolled: {len(templates)} face template(s), newest {newest}")
-    else:
+    strength = reg.enrolment_strength(p.id)
+    if strength.photos:
+        newest = max(t.enrolled_on for t in templates if t.model == RECOGNISER)
+        agreement = f"; {strength.agreement}" if strength.agreement else ""
+        click.echo(f"  enrolled: {strength.photos} face template(s), newest {newest}{agreement}")
+    elif not templates:
         click.echo("  not enrolled (no face templates): faces will show as unknown")
+    click.echo(f"  face recognition: {strength.label}")
 
 
 @register.command("list")
@@ -546,6 +603,12 @@ def templates_due(obj, max_age_days, delete_lapsed):
         click.echo(f"deleted {n} face template{'s' if n != 1 else ''} whose biometric consent "
                    "had expired")
         return
+    need = reg.needs_new_photo()
+    for p in need:
+        click.echo(f"{p.label}: needs a new photo (enrolled with the old face model)")
+    if need:
+        click.echo(f"{len(need)} {'person needs' if len(need) == 1 else 'people need'} a new photo; "
+                   "if the enrolment photos were kept: consent register reencode FOLDER")
     lapsed = reg.lapsed_templates()
     for p in lapsed:
         click.echo(f"{p.label}: biometric consent expired; templates unused (--delete-lapsed)")

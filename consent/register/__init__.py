@@ -25,6 +25,7 @@ from .records import (
     Channel,
     ConsentRecord,
     ConsentState,
+    EnrolmentStrength,
     Person,
     Template,
     TemplateDue,
@@ -39,7 +40,7 @@ from .store import Register, default_path
 
 __all__ = [
     "BIOMETRIC", "PERSON_FIELDS", "RECORDED_STATUSES", "ROLES", "SOURCES", "STATUSES",
-    "AuditEntry", "Channel", "ConsentRecord", "ConsentState", "Person", "Register", "Template",
+    "AuditEntry", "Channel", "ConsentRecord", "ConsentState", "EnrolmentStrength", "Person", "Register", "Template",
     "TemplateDue", "as_date", "channel_key", "clean_person_fields", "default_path", "iso_date",
     "name_key", "today",
 ]

@@ -5,7 +5,14 @@ even opened: no biometric processing without consent); the photo must show exact
 face (:func:`consent.vision.faces.enrolment_encoding` says why not); and, as a guard against a
 mislabelled file, the face must not look like somebody else already enrolled, nor unlike the
 person's own earlier templates (``force=True`` skips that guard, e.g. for twins). Enrolling the
-same photo twice stores it once.
+same photo twice stores it once. Two or three photos per person are recommended
+(:meth:`Register.enrolment_strength` says how well someone is enrolled); every template is
+made by the current face model (:data:`consent.vision.faces.RECOGNISER`) and only those of the
+current model are compared.
+
+:func:`reencode` makes current-model templates again from the enrolment photos a school kept,
+for people enrolled with an older face model (found by the photo's SHA-256, which every
+template records).
 
 :func:`enrol_folder` takes a folder of photos named by MIS id, as MIS photo exports are
 (``A123456789012.jpg``; ``A123456789012_2.jpg`` for a second photo of the same person).
@@ -15,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +30,7 @@ import numpy as np
 from ..errors import ConsentError, NoBiometricConsent
 from ..images import file_hash, find_images
 from ..settings import DEFAULTS, Settings
+from ..vision.faces import RECOGNISER
 from .records import BIOMETRIC, Person
 from .store import Register
 
@@ -47,7 +55,11 @@ class EnrolResult:
 
 
 class _Guard:
-    """The enrolled faces, to catch a photo of the wrong person (loaded once per batch)."""
+    """The enrolled faces, to catch a photo of the wrong person (loaded once per batch).
+
+    Only templates of the current face model are compared (:meth:`Register.gallery` holds no
+    others): an old model's numbers mean nothing next to the new model's encoding.
+    """
 
     def __init__(self, register: Register):
         self.register = register
@@ -115,7 +127,7 @@ def enrol(
         except OSError as exc:
             result.reason = f"{name}: cannot be read ({exc.strerror or exc}); check the path"
             continue
-        if any(t.photo_sha256 == digest for t in register.templates(target.id)):
+        if any(t.photo_sha256 == digest for t in register.templates(target.id, model=RECOGNISER)):
             result.status, result.reason = ALREADY, "this photo is already enrolled"
             continue
         try:
@@ -181,3 +193,112 @@ def enrol_folder(
         if progress:
             progress(result)
     return results
+
+
+@dataclass
+class ReencodeResult:
+    """What :func:`reencode` did with a folder of kept enrolment photos."""
+
+    folder: str
+    #: photos looked at, and how many of them matched no old-model template (ignored)
+    photos: int = 0
+    unmatched: int = 0
+    #: one :class:`EnrolResult` per (photo, person) whose old template the photo matched
+    results: list[EnrolResult] = field(default_factory=list)
+    #: people given a template of the current model, as messages name them
+    reencoded: list[Person] = field(default_factory=list)
+    #: people still enrolled only with an old model afterwards (:meth:`Register.needs_new_photo`)
+    still_need: list[Person] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[EnrolResult]:
+        return [r for r in self.results if r.status == REFUSED]
+
+    def to_json(self) -> dict:
+        return {
+            "folder": self.folder, "photos": self.photos, "unmatched": self.unmatched,
+            "results": [r.to_json() for r in self.results],
+            "reencoded": [{"id": p.id, "mis_id": p.mis_id, "name": p.display_name} for p in self.reencoded],
+            "still_need_new_photo": [{"id": p.id, "mis_id": p.mis_id, "name": p.display_name}
+                                     for p in self.still_need],
+        }
+
+
+def reencode(
+    register: Register,
+    folder: str | os.PathLike,
+    *,
+    settings: Settings = DEFAULTS,
+    by: str | None = None,
+    progress=None,
+) -> ReencodeResult:
+    """Encode again, with the current face model, the kept enrolment photos in ``folder``.
+
+    Every photo in ``folder`` (and below) whose SHA-256 equals the ``photo_sha256`` of a
+    template of an old face model is encoded with the current model and stored for that same
+    person, while their biometric consent is granted (no consent, no encoding); storing it
+    deletes the person's old-model templates (:meth:`Register.add_template`). The photo was
+    checked to be theirs when it was first enrolled, so the look-alike guard is not run again.
+    Photos that match no old template are counted and left alone. Audited: each template as
+    ``template.add``, and the run as ``register.reencode``.
+
+    ``progress``, if given, is called with each :class:`EnrolResult` as it is made.
+    """
+    from ..vision import faces
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConsentError(f"{folder}: not a folder; give the folder where the enrolment photos are kept")
+    # read before anything is stored: storing a person's first new template deletes their old ones
+    owners: dict[str, list[int]] = {}
+    for sha, pid in register.db.conn.execute(
+            "SELECT DISTINCT photo_sha256, person_id FROM templates WHERE model <> ? "
+            "ORDER BY person_id", [RECOGNISER]):
+        owners.setdefault(sha, []).append(pid)
+    outcome = ReencodeResult(str(folder))
+    done: dict[int, Person] = {}
+    for path, _rel in find_images([folder]):
+        outcome.photos += 1
+        try:
+            digest = file_hash(path)
+        except ConsentError as exc:  # unreadable: it cannot be a kept photo we can use
+            outcome.unmatched += 1
+            if progress:
+                progress(EnrolResult(str(path), REFUSED, reason=str(exc)))
+            continue
+        if digest not in owners:
+            outcome.unmatched += 1
+            continue
+        encoding = None
+        for pid in owners[digest]:
+            person = register.get_person(pid)
+            result = EnrolResult(str(path), REFUSED, person=person.label, person_id=pid)
+            outcome.results.append(result)
+            state = register.consent_state(pid, BIOMETRIC)
+            if not state.granted:
+                result.reason = (f"biometric consent for {person.display_name} is {state.status}, "
+                                 "so their face may not be encoded")
+            else:
+                try:
+                    if encoding is None:
+                        encoding, quality = faces.enrolment_encoding(path, settings=settings)
+                    template_id = register.add_template(pid, encoding, digest, quality, by=by)
+                except ConsentError as exc:  # EnrolmentRefused, NoBiometricConsent, ...
+                    result.reason = str(exc)
+                else:
+                    result.quality = round(float(quality), 3)
+                    if template_id is None:
+                        result.status, result.reason = ALREADY, "this photo is already enrolled"
+                    else:
+                        result.status, result.template_id = ENROLLED, template_id
+                        done[pid] = person
+            if progress:
+                progress(result)
+    outcome.reencoded = sorted(done.values(), key=lambda p: (p.surname.casefold(), p.forename.casefold()))
+    outcome.still_need = register.needs_new_photo()
+    with register.transaction():
+        register.audit_change("register.reencode", None, after={
+            "folder": str(folder), "photos": outcome.photos, "unmatched": outcome.unmatched,
+            "people": len(outcome.reencoded), "model": RECOGNISER,
+            "still_need_new_photo": len(outcome.still_need)}, by=by)
+    return outcome

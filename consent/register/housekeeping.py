@@ -129,7 +129,7 @@ def export_person(register: Register, person) -> dict:
         "face_templates": [
             {
                 "id": t.id, "enrolled_on": iso_date(t.enrolled_on), "photo_sha256": t.photo_sha256,
-                "quality": t.quality,
+                "quality": t.quality, "model": t.model,
                 "encoding": [round(float(x), 8) for x in t.encoding],
             }
             for t in register.templates(p.id, with_encodings=True)

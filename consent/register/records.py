@@ -245,14 +245,53 @@ class ConsentRecord:
 
 @dataclass(frozen=True)
 class Template:
-    """A stored face template (the 128 numbers themselves are in ``encoding``)."""
+    """A stored face template (the 128 numbers themselves are in ``encoding``).
+
+    ``model`` is the face model that made it (``"sface"``, ``"dlib"``): only templates of the
+    current model (:data:`consent.vision.faces.RECOGNISER`) are compared with a photo's faces.
+    """
 
     id: int
     person_id: int
     photo_sha256: str
     enrolled_on: dt.date
     quality: float
+    model: str = "dlib"
     encoding: object = field(repr=False, compare=False, default=None)
+
+
+#: what :class:`EnrolmentStrength` says about the photos' agreement
+PHOTOS_AGREE = "the photos agree"
+PHOTOS_DISAGREE = "the photos disagree: check they are all of this pupil"
+
+
+@dataclass(frozen=True)
+class EnrolmentStrength:
+    """How well a person is enrolled for face recognition, in words for the school office.
+
+    ``photos`` counts the templates of the current face model (one per reference photo);
+    ``old_photos`` those of an older model, which are never used (the person needs a new photo,
+    or ``consent register reencode`` from the kept photos). ``spread`` is the largest distance
+    between two of the current photos' templates (None with fewer than two), ``agree`` whether
+    it is within ``settings.match_threshold`` and ``agreement`` that in words. ``in_use`` is
+    False when biometric consent is not in force, whatever is stored. ``label`` sums it up:
+    "not enrolled", "1 photo: add a second (two or three recommended)", "2 photos that agree"...
+    """
+
+    photos: int
+    old_photos: int
+    spread: float | None
+    agree: bool | None
+    agreement: str | None
+    in_use: bool
+    label: str
+
+    @property
+    def needs_new_photo(self) -> bool:
+        return self.in_use and self.photos == 0 and self.old_photos > 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ Guards that must hold whatever code writes to the database live here as triggers
   and not expired;
 - a refused or withdrawn biometric consent deletes the person's templates in the same
   transaction (the register also does this itself, to count and audit them).
+
+Each face template names the face model that made it (``templates.model``, from
+:func:`m003_templates_model` on); only templates of the current model
+(:data:`consent.vision.faces.RECOGNISER`) are ever used for matching.
 """
 
 from __future__ import annotations
@@ -197,4 +201,68 @@ def m002_publications(db) -> None:
     in it (ids only), the verdict and consent states then, and its stored check (to judge it
     again for the takedown list)."""
     for statement in _statements(_PUBLICATIONS_SQL):
+        db.execute(statement)
+
+
+_TEMPLATES_MODEL_SQL = """
+DROP TRIGGER biometric_refusal_deletes_templates;
+
+CREATE TABLE templates_by_model (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+    encoding BLOB NOT NULL CHECK (length(encoding) = 1024),
+    photo_sha256 TEXT NOT NULL,
+    enrolled_on TEXT NOT NULL,
+    quality REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT 'dlib',
+    UNIQUE (person_id, photo_sha256, model)
+);
+
+INSERT INTO templates_by_model
+    (id, person_id, encoding, photo_sha256, enrolled_on, quality, created_at, model)
+SELECT id, person_id, encoding, photo_sha256, enrolled_on, quality, created_at, 'dlib'
+FROM templates;
+
+DROP TABLE templates;
+
+ALTER TABLE templates_by_model RENAME TO templates;
+
+CREATE TRIGGER templates_need_biometric_consent BEFORE INSERT ON templates
+WHEN coalesce((
+    SELECT status = 'granted' AND (until IS NULL OR until >= date('now', 'localtime'))
+    FROM consents
+    WHERE person_id = NEW.person_id AND channel = 'biometric'
+    ORDER BY id DESC LIMIT 1
+), 0) = 0
+BEGIN
+    SELECT RAISE(ABORT, 'no granted biometric consent for this person');
+END;
+
+CREATE TRIGGER biometric_refusal_deletes_templates AFTER INSERT ON consents
+WHEN NEW.channel = 'biometric' AND NEW.status <> 'granted'
+BEGIN
+    DELETE FROM templates WHERE person_id = NEW.person_id;
+END;
+
+UPDATE meta SET value = value + 1 WHERE key = 'version' AND EXISTS (SELECT 1 FROM templates);
+"""
+
+
+@migrations()
+def m003_templates_model(db) -> None:
+    """Each face template records the face model that made it (``model``): every template
+    stored before this migration was made by dlib's recogniser. Templates of one model can never
+    be compared with encodings of another, so the same kept photo may be enrolled once per
+    model: UNIQUE (person_id, photo_sha256, model).
+
+    SQLite cannot change a UNIQUE constraint in place, so the table is rebuilt (ids kept, the
+    audit log names them) and the two triggers that name it are made again exactly as
+    :func:`m001_initial` made them. Copying into the new table fires no trigger, so templates
+    whose biometric consent has since lapsed are carried over as they were (they stay out of
+    matching, and ``templates-due --delete-lapsed`` deletes them). The old table's pages are
+    zeroed as they are freed (the register opens every connection with ``secure_delete``). When
+    there were templates the register version goes up: those a check can use change with it.
+    """
+    for statement in _statements(_TEMPLATES_MODEL_SQL):
         db.execute(statement)

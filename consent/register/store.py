@@ -15,6 +15,9 @@ Rules the register keeps, whoever calls it:
 - missing consent means no consent; a withdrawal takes effect at once; the full history stays;
 - a face template is only stored while biometric consent is granted, and refusing or
   withdrawing biometric consent deletes the person's templates in the same transaction;
+- each template names the face model that made it; only the current model's are matched
+  (:meth:`~Register.gallery`), and a person's old-model templates are deleted once they have
+  one of the current model (:meth:`~Register.needs_new_photo` lists who has not yet);
 - the never-publish reason is only returned to callers who ask as admins.
 
 The records it returns (:class:`Person`, :class:`ConsentState`, ...) and the rules for cleaning
@@ -55,6 +58,9 @@ from .records import (
     Channel,
     ConsentRecord,
     ConsentState,
+    EnrolmentStrength,
+    PHOTOS_AGREE,
+    PHOTOS_DISAGREE,
     Person,
     Template,
     TemplateDue,
@@ -69,9 +75,13 @@ from .records import (
     today,
 )
 from ..settings import DEFAULTS, Settings, data_dir
+from ..vision.faces import RECOGNISER
 from .schema import migrations
 
 BUSY_MESSAGE = "the register is busy (another import or check is writing); try again in a minute"
+
+#: why a person's templates of an old face model were deleted (they had one of the current model)
+REPLACED_BY_NEW_MODEL = "replaced by a template of the new face model"
 
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -873,10 +883,18 @@ class Register:
         quality: float,
         *,
         enrolled_on: dt.date | None = None,
+        model: str = RECOGNISER,
         by: str | None = None,
     ) -> int | None:
         """Store one 128-number face encoding for a person; returns the template id, or None
-        when the same photo was already enrolled for them.
+        when the same photo was already enrolled for them with the same face model.
+
+        ``model`` names the face model that made the encoding (default the current one,
+        :data:`~consent.vision.faces.RECOGNISER`). Once a person has a template of the current
+        model, their templates of older models are deleted in the same transaction (audited,
+        "replaced by a template of the new face model"): they are never used for matching, and
+        face templates are biometric data, kept only while needed. For the same reason an
+        old-model template is refused for someone who already has current-model ones.
 
         Raises :class:`NoBiometricConsent` unless the person's biometric consent is granted.
         """
@@ -894,37 +912,58 @@ class Register:
                     f"may be stored; record written consent first "
                     f"('consent register consent {current.mis_id} biometric grant')"
                 )
+            if model != RECOGNISER and self._has_current_template(current.id):
+                raise RegisterError(
+                    f"{current.label}: a face template of the old face model ({model}) cannot "
+                    f"be added: they are enrolled with the current one ({RECOGNISER})"
+                )
             cur = self.db.conn.execute(
                 "INSERT OR IGNORE INTO templates (person_id, encoding, photo_sha256, enrolled_on, "
-                "quality, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "quality, created_at, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [current.id, vector.tobytes(), photo_sha256,
-                 (enrolled_on or today()).isoformat(), float(quality), self._time()],
+                 (enrolled_on or today()).isoformat(), float(quality), self._time(), model],
             )
             if cur.rowcount == 0:
                 return None
             self.audit_change(
                 "template.add", current.id,
                 after={"template_id": cur.lastrowid, "photo_sha256": photo_sha256,
-                       "quality": round(float(quality), 3)},
+                       "quality": round(float(quality), 3), "model": model},
                 by=by,
             )
+            if model == RECOGNISER:
+                self._delete_templates(current.id, REPLACED_BY_NEW_MODEL, by, old_models_only=True)
             return cur.lastrowid
 
-    def enrolled_count(self) -> int:
-        """How many people have at least one face template (whom a check can recognise)."""
-        return self.db.conn.execute("SELECT COUNT(DISTINCT person_id) FROM templates").fetchone()[0]
+    def _has_current_template(self, person_id: int) -> bool:
+        return self.db.conn.execute(
+            "SELECT 1 FROM templates WHERE person_id = ? AND model = ? LIMIT 1",
+            [person_id, RECOGNISER],
+        ).fetchone() is not None
 
-    def templates(self, person_id: int, with_encodings: bool = False) -> list[Template]:
-        """A person's face templates, oldest first."""
+    def enrolled_count(self) -> int:
+        """How many people have at least one face template of the current face model (whom a
+        check can recognise)."""
+        return self.db.conn.execute(
+            "SELECT COUNT(DISTINCT person_id) FROM templates WHERE model = ?", [RECOGNISER]
+        ).fetchone()[0]
+
+    def templates(self, person_id: int, with_encodings: bool = False,
+                  model: str | None = None) -> list[Template]:
+        """A person's face templates, oldest first: of every face model, or only ``model``'s
+        (``Register.templates(pid, model=RECOGNISER)``: the ones matching uses)."""
         import numpy as np
 
-        rows = self.db.conn.execute(
-            "SELECT id, person_id, photo_sha256, enrolled_on, quality, encoding FROM templates "
-            "WHERE person_id = ? ORDER BY id", [person_id],
-        ).fetchall()
+        sql = ("SELECT id, person_id, photo_sha256, enrolled_on, quality, model, encoding "
+               "FROM templates WHERE person_id = ?")
+        params: list = [person_id]
+        if model is not None:
+            sql += " AND model = ?"
+            params.append(model)
+        rows = self.db.conn.execute(sql + " ORDER BY id", params).fetchall()
         return [
-            Template(r[0], r[1], r[2], from_iso(r[3]), r[4],
-                     np.frombuffer(r[5], dtype=np.float64) if with_encodings else None)
+            Template(r[0], r[1], r[2], from_iso(r[3]), r[4], r[5],
+                     np.frombuffer(r[6], dtype=np.float64) if with_encodings else None)
             for r in rows
         ]
 
@@ -935,8 +974,13 @@ class Register:
             current = self.resolve(person)
             return self._delete_templates(current.id, reason, by)
 
-    def _delete_templates(self, person_id: int, reason: str, by: str | None) -> int:
-        cur = self.db.conn.execute("DELETE FROM templates WHERE person_id = ?", [person_id])
+    def _delete_templates(self, person_id: int, reason: str, by: str | None,
+                          old_models_only: bool = False) -> int:
+        sql, params = "DELETE FROM templates WHERE person_id = ?", [person_id]
+        if old_models_only:
+            sql += " AND model <> ?"
+            params.append(RECOGNISER)
+        cur = self.db.conn.execute(sql, params)
         if cur.rowcount:
             self.wipe_after_commit()
             self.audit_change("template.delete", person_id,
@@ -944,22 +988,69 @@ class Register:
         return cur.rowcount
 
     def enrolled(self, person_id: int) -> bool:
-        """True when the person has a usable template (and biometric consent in force)."""
-        has = self.db.conn.execute(
-            "SELECT 1 FROM templates WHERE person_id = ? LIMIT 1", [person_id]
-        ).fetchone()
-        return bool(has) and self.biometric_granted(person_id)
+        """True when the person has a usable template (of the current face model, and
+        biometric consent in force)."""
+        return self._has_current_template(person_id) and self.biometric_granted(person_id)
+
+    def needs_new_photo(self, on: dt.date | None = None) -> list[Person]:
+        """People whose biometric consent is granted on ``on`` (default today) and who have face
+        templates of an old face model but none of the current one, sorted by name.
+
+        Their faces are unknown to every check (review, never cleared) until they are enrolled
+        again: from the kept enrolment photos (:func:`consent.register.enrolment.reencode`) or
+        from a new photo.
+        """
+        ids = [r[0] for r in self.db.conn.execute(
+            "SELECT DISTINCT person_id FROM templates t WHERE model <> ? AND NOT EXISTS "
+            "(SELECT 1 FROM templates u WHERE u.person_id = t.person_id AND u.model = ?)",
+            [RECOGNISER, RECOGNISER])]
+        states = self.consent_states_many(ids, on=on, channels=[BIOMETRIC])
+        people = self.people_by_id(pid for pid in ids if states[pid][BIOMETRIC].granted)
+        return sorted(people.values(), key=lambda p: (p.surname.casefold(), p.forename.casefold(), p.id))
+
+    def enrolment_strength(self, person, on: dt.date | None = None) -> EnrolmentStrength:
+        """How well a person is enrolled (an :class:`EnrolmentStrength`): how many reference
+        photos of the current face model, whether they agree (the largest distance between two
+        of their templates within ``settings.match_threshold``), and a label in plain English."""
+        import numpy as np
+
+        pid = person if isinstance(person, int) else self.resolve(person).id
+        every = self.templates(pid, with_encodings=True)
+        current = [t for t in every if t.model == RECOGNISER]
+        n, old = len(current), len(every) - len(current)
+        in_use = bool(every) and self.biometric_granted(pid, on)
+        spread = agree = agreement = None
+        if n >= 2:
+            m = np.stack([t.encoding for t in current])
+            spread = round(float(np.linalg.norm(m[:, None, :] - m[None, :, :], axis=2).max()), 3)
+            agree = spread <= self.settings.match_threshold
+            agreement = PHOTOS_AGREE if agree else PHOTOS_DISAGREE
+        if not every:
+            label = "not enrolled"
+        elif not in_use:
+            label = "not in use: biometric consent is not in force"
+        elif not n:
+            label = "needs a new photo (enrolled with the old face model)"
+        elif n == 1:
+            label = "1 photo: add a second (two or three recommended)"
+        elif agree:
+            label = f"{n} photos that agree"
+        else:
+            label = f"{n} photos that disagree: check they are all of this pupil"
+        return EnrolmentStrength(photos=n, old_photos=old, spread=spread, agree=agree,
+                                 agreement=agreement, in_use=in_use, label=label)
 
     def templates_due(self, max_age_days: int | None = None, on: dt.date | None = None
                       ) -> list[TemplateDue]:
-        """People whose newest template is older than ``max_age_days`` (default
-        ``settings.template_max_age_days``): children's faces change, so re-enrol them."""
+        """People whose newest template of the current face model is older than
+        ``max_age_days`` (default ``settings.template_max_age_days``): children's faces change,
+        so re-enrol them. (People with old-model templates only: :meth:`needs_new_photo`.)"""
         age = self.settings.template_max_age_days if max_age_days is None else max_age_days
         day = on or today()
         cutoff = (day - dt.timedelta(days=age)).isoformat()
         rows = self.db.conn.execute(
-            "SELECT person_id, max(enrolled_on) FROM templates GROUP BY person_id "
-            "HAVING max(enrolled_on) < ? ORDER BY max(enrolled_on)", [cutoff],
+            "SELECT person_id, max(enrolled_on) FROM templates WHERE model = ? GROUP BY person_id "
+            "HAVING max(enrolled_on) < ? ORDER BY max(enrolled_on)", [RECOGNISER, cutoff],
         ).fetchall()
         people = self.people_by_id(r[0] for r in rows)
         due = []
@@ -991,8 +1082,9 @@ class Register:
     def gallery(self, on: dt.date | None = None):
         """Every usable face template as a :class:`consent.register.matching.Gallery` (one matrix).
 
-        Only people whose biometric consent is granted and unexpired on ``on`` are included,
-        so a lapsed consent can never lead to a match.
+        Only templates of the current face model (:data:`~consent.vision.faces.RECOGNISER`;
+        another model's numbers mean nothing to it) of people whose biometric consent is granted
+        and unexpired on ``on`` are included, so a lapsed consent can never lead to a match.
         """
         from .matching import Gallery
 
@@ -1004,8 +1096,9 @@ class Register:
                       WHERE c.person_id = t.person_id AND c.channel = 'biometric'
                         AND c.recorded_on <= ?
                       ORDER BY c.id DESC LIMIT 1)
+                 AND t.model = ?
                ORDER BY t.person_id, t.id""",
-            [day, day],
+            [day, day, RECOGNISER],
         ).fetchall()
         return Gallery.from_rows(rows, version=self.version())
 

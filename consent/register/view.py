@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..rules import PersonNames
 from ..settings import DEFAULTS, Settings
+from ..vision.faces import RECOGNISER
 
 
 @dataclass
@@ -109,7 +110,9 @@ def load_view(reg, settings: Settings = DEFAULTS, *, on: dt.date | None = None,
     gallery = reg.gallery() if with_gallery else None
     fingerprint = "empty"
     if gallery is not None and len(gallery):
-        digest = hashlib.sha256(gallery.person_ids.tobytes())
+        # the model's name too: another model's templates of the same people are other numbers
+        digest = hashlib.sha256(RECOGNISER.encode())
+        digest.update(gallery.person_ids.tobytes())
         digest.update(gallery.matrix.tobytes())
         fingerprint = digest.hexdigest()[:20]
     else:
