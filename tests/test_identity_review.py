@@ -252,3 +252,19 @@ def test_the_check_page_shows_who_faces_were_compared_with(web_app):
     page = client_as(web_app, "office").get(f"/check/{check_id}").get_data(as_text=True)
     assert "compared with class 8C only (and staff)" in page
     assert "not recognised: check who this is" in page  # not a look-alike of a pupil in 7B
+
+
+def test_purging_a_leaver_deletes_the_answers_about_them(tmp_path):
+    import datetime as dt
+
+    from consent.register import identities
+    from consent.register.housekeeping import purge_leavers
+
+    with Register(tmp_path / "consent.db", user="test") as reg:
+        leaver = reg.add_person("L001", "Siân", "Llewellyn", left_on=dt.date.today() - dt.timedelta(days=400))
+        stays = reg.add_person("P001", "Harry", "Patel", year_group="7")
+        identities.record(reg, "sha-a", (10, 90, 80, 20), leaver.id, "yes", by="senior", photo="a.jpg")
+        identities.record(reg, "sha-b", (10, 90, 80, 20), stays.id, "no", by="senior", photo="b.jpg")
+        purge_leavers(reg, dt.date.today() - dt.timedelta(days=30), by="dpo")
+        assert identities.answers(reg) == {"sha-b": {(10, 90, 80, 20): (stays.id, "no")}}
+        assert all(e.redacted for e in reg.audit(person=leaver.id)[:-1])
