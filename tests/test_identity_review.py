@@ -268,3 +268,26 @@ def test_purging_a_leaver_deletes_the_answers_about_them(tmp_path):
         purge_leavers(reg, dt.date.today() - dt.timedelta(days=30), by="dpo")
         assert identities.answers(reg) == {"sha-b": {(10, 90, 80, 20): (stays.id, "no")}}
         assert all(e.redacted for e in reg.audit(person=leaver.id)[:-1])
+
+
+def test_a_batch_restricted_to_another_year_leaves_the_pupil_unknown_and_an_unknown_class_is_refused(web_app):
+    import io
+
+    from web import checked_photos
+    from web.tables import connect
+
+    web_app.config["BATCH_INLINE"] = True
+    photo = web_app.config["TEST_PHOTO"].read_bytes()
+    comms = client_as(web_app, "comms")
+    refused = post(comms, "/batch/", {"photos": [(io.BytesIO(photo), "trip.jpg")], "channel": "all",
+                                      "groups": "7Z"})
+    assert refused.status_code == 400
+    assert "Nobody on roll is in year group or class “7Z”" in refused.get_data(as_text=True)
+    assert not list(connect(web_app.config["CONSENT_DB"])["web_jobs"].rows)
+    response = post(comms, "/batch/", {"photos": [(io.BytesIO(photo), "trip.jpg")], "channel": "all",
+                                       "groups": "Year 8"})
+    assert response.status_code in (200, 302)
+    db = connect(web_app.config["CONSENT_DB"])
+    [row] = list(db["web_checks"].rows)
+    data = checked_photos.get(db, row["id"])["data"]
+    assert data["faces"][0]["match"] == "unknown" and data["compared_with"] == {"years": ["8"], "forms": []}

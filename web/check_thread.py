@@ -120,13 +120,13 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
         checker = _checker(db_path, settings)
         if analysed and "analysis" in analysed:
             try:
-                remember(checker, job.path, analysed)
+                remember(checker, job.path, analysed, options.groups)
             except RemoteResultRefused as exc:
                 log.warning("%s: %s", job.rel, exc)
         elif analysed:
             log.info("%s: checked here (%s)", job.rel, analysed.get("local"))
         result = check_photo(checker, job, options)
         return result, _stored(checker, job.path, result, options.blur_unconsented, caption=options.caption,
-                               folder=str(Path(job.rel).parent))  # as check_photo judged it
+                               folder=str(Path(job.rel).parent), groups=options.groups)  # as check_photo judged it
 
     return _executor.submit(work).result()
