@@ -38,6 +38,8 @@ class BatchOptions:
     caption: str = ""
     safe_dir: str | None = None
     blur_unconsented: bool = False
+    #: the year groups or classes who can be in the photos (faces compared with them and staff)
+    groups: list[str] | None = None
 
 
 def collect(paths: Iterable[str | os.PathLike]) -> list[Job]:
@@ -80,6 +82,7 @@ def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
         return checker.check(
             job.path, options.channels, options.caption, display_name=rel.name,
             folder=str(rel.parent), safe_dir=safe_dir, blur_unconsented=options.blur_unconsented,
+            groups=options.groups,
         )
     except Exception as exc:  # a bug must not stop the batch; the message says it is one
         result = PhotoCheck(path=job.path, name=rel.name)

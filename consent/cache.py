@@ -55,9 +55,15 @@ def fingerprint(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def analysis_key(sha256: str, settings: Settings, gallery: str, kit_profile: str) -> str:
-    """The cache key of one analysis: photo bytes, settings, face templates, kit profile."""
-    return fingerprint([ANALYSIS_FORMAT, sha256, settings.as_dict(), gallery, kit_profile])
+def analysis_key(sha256: str, settings: Settings, gallery: str, kit_profile: str,
+                 restriction: list | None = None) -> str:
+    """The cache key of one analysis: photo bytes, settings, face templates, kit profile and,
+    for a check restricted to some year groups or classes, the restriction (who faces were
+    compared with: :meth:`consent.register.groups.Restriction.fingerprint`)."""
+    parts = [ANALYSIS_FORMAT, sha256, settings.as_dict(), gallery, kit_profile]
+    if restriction is not None:  # unrestricted keys stay as they were: the cache stays valid
+        parts.append(["restricted to", restriction])
+    return fingerprint(parts)
 
 
 class AnalysisCache:

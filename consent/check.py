@@ -23,6 +23,7 @@ from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChann
 from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
 from .rules import RuleContext
 from .register.records import today
+from .register.groups import Restriction, restrict, words as compared_words
 from .register.view import RegisterView, empty_view, load_view
 from .settings import DEFAULTS, Settings
 
@@ -49,6 +50,9 @@ class Analysis:
     #: judging against a changed register needs no new reading; None when text was not read
     text: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: the year groups and classes faces were compared with (``Restriction.to_json``), or None:
+    #: everybody in the register
+    compared_with: dict | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -74,6 +78,7 @@ class Analysis:
             sha256=data["sha256"], format=data["format"], width=data["width"], height=data["height"],
             faces=faces, metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
             kit=kit, text=text, timings=dict(data.get("timings", {})),
+            compared_with=data.get("compared_with"),
         )
 
 
@@ -93,6 +98,8 @@ def judge(
     faces = []
     for face in analysis.faces:
         face = Face(**{**face.__dict__, "consent": {}})
+        if face.match == "looks_like":
+            _answered(face, analysis.sha256, view, analysis.faces)
         person = view.people.get(face.person_id) if face.match == "matched" else None
         if face.match == "matched" and person is None:
             # matched someone since removed from the register: unknown again
@@ -140,9 +147,34 @@ def judge(
         reasons=reasons,
         verdicts=verdicts,
         metadata_found=list(analysis.metadata_found),
-        notes=list(analysis.notes) + ([TEXT_NOT_READ] if analysis.text is None else []),
+        notes=list(analysis.notes) + ([TEXT_NOT_READ] if analysis.text is None else [])
+        + ([compared_words(analysis.compared_with)] if analysis.compared_with else []),
         timings=dict(analysis.timings),
+        compared_with=analysis.compared_with,
     )
+
+
+def _answered(face: Face, sha256: str, view: RegisterView, faces: list[Face]) -> None:
+    """A ``looks_like`` face as a senior answered it for this photo (consent.register.identities):
+    "yes" makes it ``matched`` to the suggested person, "no" makes it ``unknown``. No answer,
+    an answer about someone else (the suggestion changed), or a "yes" naming a person another
+    face of the photo is already matched to, leaves it a suggestion. The suggested person's
+    name is filled in for roles allowed to see names; a suggested person no longer in the
+    register leaves the face unknown."""
+    person = view.people.get(face.suggested_id)
+    if person is None:
+        face.match, face.suggested_id = "unknown", None
+        return
+    answer = view.answers.get(sha256, {}).get(tuple(face.box))
+    if answer is not None and answer[0] == face.suggested_id:
+        taken = any(f.match == "matched" and f.person_id == face.suggested_id for f in faces)
+        if answer[1] == "yes" and not taken:
+            face.match, face.person_id, face.answer = "matched", face.suggested_id, "yes"
+            return
+        if answer[1] == "no":
+            face.match, face.answer = "unknown", "no"
+            return
+    face.suggested_name = person.display_name
 
 
 def _kit_decision(measures, context: str, settings: Settings):
@@ -259,22 +291,35 @@ class Checker:
                 errors.append(str(exc))
         return errors
 
+    def restriction(self, values) -> "Restriction | None":
+        """The year groups or classes ``values`` as a restriction of who faces are compared
+        with (None for none); raises :class:`~consent.errors.UnknownGroup` for a value nobody
+        on roll has (see :mod:`consent.register.groups`)."""
+        if isinstance(values, Restriction) or values is None:
+            return values
+        return restrict(self.view(), values)
+
     # --- the expensive part -------------------------------------------------------------
-    def analysis_key(self, sha: str, view: RegisterView) -> str:
-        """The analysis cache's key for a photo: its bytes, settings, face templates, kit profile."""
+    def analysis_key(self, sha: str, view: RegisterView, only: "Restriction | None" = None) -> str:
+        """The analysis cache's key for a photo: its bytes, settings, face templates, kit
+        profile, and the year groups or classes faces were compared with (``only``)."""
         from .cache import analysis_key
 
-        return analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp)
+        return analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp,
+                            only.fingerprint() if only is not None else None)
 
-    def analyse(self, path: str | os.PathLike) -> Analysis:
-        """Decode, scan, detect, encode, match and kit-check one photo (cached by content)."""
+    def analyse(self, path: str | os.PathLike, groups=None) -> Analysis:
+        """Decode, scan, detect, encode, match and kit-check one photo (cached by content).
+        ``groups``: year groups or classes (or a :class:`~consent.register.groups.Restriction`)
+        the faces are compared with, with all staff; default everybody."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
         sha = images.file_hash(path)
         timings["hash"] = time.perf_counter() - t
         view = self.view()
+        only = self.restriction(groups)
         cache = self.cache()
-        key = self.analysis_key(sha, view)
+        key = self.analysis_key(sha, view, only)
         if cache is not None:
             cached = cache.get(key)
             if cached is not None:
@@ -286,13 +331,13 @@ class Checker:
                     analysis.text = self._read_text(photo, analysis.timings)
                     cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
                 return analysis
-        analysis = self._analyse(path, sha, view, timings)
+        analysis = self._analyse(path, sha, view, timings, only)
         # an analysis a model could not finish is not kept: after a reinstall it runs again
         if cache is not None and not (analysis.kit is not None and analysis.kit.error):
             cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
         return analysis
 
-    def _analyse(self, path, sha, view: RegisterView, timings) -> Analysis:
+    def _analyse(self, path, sha, view: RegisterView, timings, only=None) -> Analysis:
         from .vision import faces as faces_mod
         from . import metadata
 
@@ -322,7 +367,7 @@ class Checker:
         matches = {}
         if needs_match:
             idx = [i for i, d in enumerate(detected) if d.encoding is not None]
-            for i, m in zip(idx, self._match(idx, [detected[i].encoding for i in idx], view)):
+            for i, m in zip(idx, self._match(idx, [detected[i].encoding for i in idx], view, only)):
                 matches[i] = m
         timings["match"] = time.perf_counter() - t
 
@@ -333,17 +378,16 @@ class Checker:
                 status = "not_identifiable"
             elif not d.recognisable:
                 status = "unchecked"
-            elif m is None:
-                status = "unknown"
             else:
-                status = m.status
-            faces.append(Face(
+                status = "unknown"
+            face = Face(
                 index=i, box=tuple(int(v) for v in d.box), height_px=int(d.height_px),
                 identifiable=bool(d.identifiable), recognisable=bool(d.recognisable), why_not=d.why_not,
                 match=status,
-                person_id=m.person_id if m is not None and status == "matched" else None,
-                distance=None if m is None or m.distance is None else float(m.distance),
-            ))
+            )
+            if status == "unknown":
+                take_match(face, m)
+            faces.append(face)
 
         measures = None
         if self.kit_check:
@@ -357,14 +401,19 @@ class Checker:
         return Analysis(
             sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
             metadata_found=found, notes=list(photo.notes), kit=measures, text=text, timings=timings,
+            compared_with=only.to_json() if only is not None else None,
         )
 
-    def _match(self, faces: list[int], encodings: list, view: RegisterView) -> list:
-        """Match the encodings of faces ``faces`` (indices) against the register's templates
-        (a remote analysis, :mod:`consent.remote`, keeps them for the main machine instead)."""
+    def _match(self, faces: list[int], encodings: list, view: RegisterView, only=None) -> list:
+        """Match the encodings of faces ``faces`` (indices) against the register's templates,
+        of only the people of ``only`` (a restriction) when given (a remote analysis,
+        :mod:`consent.remote`, keeps them for the main machine instead)."""
         from .register.matching import match_faces
 
-        return match_faces(encodings, view.gallery, self.settings)
+        gallery = view.gallery
+        if only is not None and gallery is not None:
+            gallery = gallery.restricted(only.person_ids)
+        return match_faces(encodings, gallery, self.settings)
 
     def _decode_side(self) -> int:
         from .vision import faces as faces_mod
@@ -396,6 +445,7 @@ class Checker:
         safe_dir: str | os.PathLike | None = None,
         safe_name: str | None = None,
         blur_unconsented: bool = False,
+        groups=None,
     ) -> PhotoCheck:
         """Check one photo for some channels (default all). Never raises for a bad photo.
 
@@ -403,7 +453,9 @@ class Checker:
         ``folder`` the event folder it came from (context words such as "sports day" count);
         with ``safe_dir`` a publication-safe copy is written there as ``safe_name`` (default:
         the same file name, ``.jpg`` for re-encoded formats); ``blur_unconsented`` obscures
-        every face not cleared for all checked channels in that copy and re-checks it.
+        every face not cleared for all checked channels in that copy and re-checks it;
+        ``groups``: the year groups or classes who can be in the photo (faces are compared with
+        them and all staff only; a value nobody on roll has is an ``unknown_group`` error).
         """
         path = Path(path)
         name = display_name or path.name
@@ -411,7 +463,8 @@ class Checker:
         result = PhotoCheck(path=str(path), name=name)
         try:
             chans = self.channels(channels)
-            analysis = self.analyse(path)
+            only = self.restriction(groups)
+            analysis = self.analyse(path, only)
             result = judge(
                 analysis, self.view(), chans, path=str(path), name=name, caption=caption,
                 alt_text=alt_text, folder=folder, settings=self.settings,
@@ -419,14 +472,14 @@ class Checker:
             if safe_dir is not None:
                 t = time.perf_counter()
                 self._write_safe_copy(path, result, Path(safe_dir), safe_name, blur_unconsented,
-                                      caption=caption, alt_text=alt_text, folder=folder)
+                                      caption=caption, alt_text=alt_text, folder=folder, only=only)
                 result.timings["safe_copy"] = time.perf_counter() - t
         except ConsentError as exc:
             result.error, result.error_code = str(exc), exc.code
         return result
 
     def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool,
-                         caption: str = "", alt_text: str = "", folder: str = ""):
+                         caption: str = "", alt_text: str = "", folder: str = "", only=None):
         from . import metadata
 
         try:
@@ -450,12 +503,24 @@ class Checker:
         result.safe_copy = str(dst)
         # re-checked as it will be published: with the same caption, alt text and folder words
         recheck = self.check(dst, result.channels, caption, alt_text=alt_text, display_name=result.name,
-                             folder=folder)
+                             folder=folder, groups=only)
         if recheck.error:
             raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
         blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
         result.notes.append(f"{blurred} blurred; the blurred copy was re-checked: {recheck.summary()}")
         result.blurred_recheck = recheck.to_json(names=False, detail=True)  # internal: no names
+
+
+def take_match(face: Face, m) -> None:
+    """Set a checkable face's ``match`` from its :class:`~consent.register.matching.Match`
+    (``m``; None: not matched, it stays unknown): a person id only when matched, the suggested
+    person (never ``person_id``) when it only looks like them."""
+    if m is None:
+        return
+    face.match = m.status
+    face.person_id = m.person_id if m.status == "matched" else None
+    face.suggested_id = m.candidates[0] if m.status == "looks_like" and m.candidates else None
+    face.distance = None if m.distance is None else float(m.distance)
 
 
 def channel_verdicts(reasons, channels) -> dict[str, ChannelVerdict]:

@@ -68,6 +68,18 @@ class UnknownChannel(RegisterError):
     code = "unknown_channel"
 
 
+class UnknownGroup(RegisterError):
+    """A year group or class asked for that nobody in the register has (e.g. a typo)."""
+
+    code = "unknown_group"
+
+
+class NotALookalike(RegisterError):
+    """An answer about who a face is, for a face that is not (or no longer) a "looks like"."""
+
+    code = "not_a_lookalike"
+
+
 class PersonNotFound(RegisterError):
     code = "person_not_found"
 

@@ -61,6 +61,7 @@ class StoredCheck:
         analysis["timings"] = {}
         for face in analysis["faces"]:  # an analysis never holds names; make sure of it
             face.pop("person_name", None)
+            face.pop("suggested_name", None)
         return {
             "format": STORED_FORMAT, "analysis": analysis, "channels": list(self.channels),
             "name": self.name, "caption": self.caption, "alt_text": self.alt_text,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import __version__
 from .cache import ANALYSIS_FORMAT, fingerprint
-from .check import Analysis, Checker
+from .check import Analysis, Checker, take_match
 from .errors import ConsentError
 
 #: bumped when what travels between the machines changes meaning
@@ -108,13 +108,14 @@ def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | N
             "encodings": {str(i): e for i, e in checker.encodings.items()}}
 
 
-def remember(checker: Checker, path: str | os.PathLike, result: dict) -> Analysis:
+def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=None) -> Analysis:
     """Complete a remote analysis of the photo at ``path`` on the main machine and cache it.
 
     The encodings are matched against ``checker``'s register now (as a local analysis would
     have matched them) and dropped; the completed analysis goes in the analysis cache under the
     key ``checker.analyse(path)`` looks up. Raises :class:`RemoteResultRefused` when the result
     was made with other settings or versions, or of other bytes, than ``checker`` would use.
+    ``groups``: the year groups or classes the check is restricted to, as ``Checker.check``'s.
     """
     from .images import file_hash
 
@@ -127,15 +128,17 @@ def remember(checker: Checker, path: str | os.PathLike, result: dict) -> Analysi
         raise RemoteResultRefused("the remote worker analysed other bytes than this photo's; it is analysed again here")
     encodings = {int(i): e for i, e in result["encodings"].items()}
     view = checker.view()
+    only = checker.restriction(groups)
     idx = sorted(encodings)
-    matches = dict(zip(idx, checker._match(idx, [encodings[i] for i in idx], view))) if view.gallery is not None else {}
+    matches = (dict(zip(idx, checker._match(idx, [encodings[i] for i in idx], view, only)))
+               if view.gallery is not None else {})
     for face in analysis.faces:
         m = matches.get(face.index)
         face.distance = None if m is None or m.distance is None else float(m.distance)
-        if face.match == "unknown" and m is not None:  # a face left for the register to answer
-            face.match = m.status
-            face.person_id = m.person_id if m.status == "matched" else None
+        if face.match == "unknown":  # a face left for the register to answer
+            take_match(face, m)
+    analysis.compared_with = only.to_json() if only is not None else None
     cache = checker.cache()
     if cache is not None and not (analysis.kit is not None and analysis.kit.error):
-        cache.put(checker.analysis_key(sha, view), sha, view.gallery_fingerprint, analysis.to_json())
+        cache.put(checker.analysis_key(sha, view, only), sha, view.gallery_fingerprint, analysis.to_json())
     return analysis

@@ -141,8 +141,10 @@ class Face:
     #: why nobody could recognise the face, or why the tool cannot check who it is (too small,
     #: blurred, turned away); None when the tool checked it
     why_not: str | None = None
-    #: ``matched``, ``unknown``, ``ambiguous``, ``unchecked`` (identifiable, but the tool cannot
-    #: match it: turned away, small or blurred) or ``not_identifiable`` (nobody could recognise it)
+    #: ``matched``, ``unknown``, ``ambiguous``, ``looks_like`` (nobody close enough to match,
+    #: but one person close enough to suggest: ``suggested_id``), ``unchecked`` (identifiable,
+    #: but the tool cannot match it: turned away, small or blurred) or ``not_identifiable``
+    #: (nobody could recognise it)
     match: str = "not_identifiable"
     person_id: int | None = None
     person_name: str | None = None
@@ -154,6 +156,13 @@ class Face:
     never_publish: bool = False
     #: the tool could encode and match this face (see ``match``)
     recognisable: bool = False
+    #: ``looks_like``: the person the face looks like, to be confirmed or rejected by someone
+    #: allowed to see names. Never ``person_id``: a suggestion is not a match
+    suggested_id: int | None = None
+    suggested_name: str | None = None
+    #: a senior's answer to "is this <suggested person>?" applied to this face: ``yes`` (now
+    #: ``matched`` to them) or ``no`` (now ``unknown``); None when nobody answered
+    answer: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -202,6 +211,9 @@ class Face:
         if names:
             data["person_id"] = self.person_id
             data["person_name"] = self.person_name
+            data["suggested_id"] = self.suggested_id
+            data["suggested_name"] = self.suggested_name
+            data["answer"] = self.answer
         return data
 
     @classmethod
@@ -221,6 +233,9 @@ class Face:
             distance=f.get("distance"),
             consent=dict(f.get("consent", {})),
             never_publish=bool(f.get("never_publish", False)),
+            suggested_id=f.get("suggested_id"),
+            suggested_name=f.get("suggested_name"),
+            answer=f.get("answer"),
         )
 
 
@@ -281,6 +296,9 @@ class PhotoCheck:
     timings: dict[str, float] = field(default_factory=dict)
     #: True when the result came from the cache of an earlier identical check
     cached: bool = False
+    #: who faces were compared with, when the check was restricted to some year groups and
+    #: classes: ``{"years": ["7", "8"], "forms": ["7B"]}`` (staff always); None: everybody
+    compared_with: dict | None = None
 
     @property
     def verdict(self) -> str:
@@ -324,6 +342,7 @@ class PhotoCheck:
             "safe_copy": self.safe_copy,
             "blurred_recheck": self.blurred_recheck,
             "cached": self.cached,
+            "compared_with": self.compared_with,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -342,4 +361,5 @@ class PhotoCheck:
             error=err.get("message"), error_code=err.get("code"), safe_copy=data["safe_copy"],
             blurred_recheck=data.get("blurred_recheck"),
             timings=dict(data.get("timings", {})),
+            compared_with=data.get("compared_with"),
         )

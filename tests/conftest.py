@@ -48,10 +48,10 @@ def copy_register(src: Path, folder: Path) -> Path:
 @pytest.fixture
 def no_models_loaded():
     """Every check model dropped from this process, before and after the test."""
-    from consent.vision import centerface, encoder, faces, scene, text
+    from consent.vision import centerface, encoder, faces, scene, sface, text
 
-    loaders = {"detector": centerface.session, "landmarks": faces._landmarks, "encoder": encoder.session,
-               "text": text._engine, "scene": scene.session}
+    loaders = {"detector": centerface.session, "recogniser": sface.session, "landmarks": faces._landmarks,
+               "encoder": encoder.session, "text": text._engine, "scene": scene.session}
 
     def forget():
         for loader in loaders.values():

@@ -145,9 +145,9 @@ def test_a_checker_loads_the_models_its_checks_use_before_the_first_photo(no_mod
     from consent.check import Checker
 
     assert Checker(None, use_register=False, kit_check=False, text_check=False).load_models() == []
-    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder"}
+    assert models_loaded(no_models_loaded) == {"detector", "recogniser"}
     assert Checker(None, use_register=False, kit_check=True, text_check=True).load_models() == []
-    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder", "text", "scene"}
+    assert models_loaded(no_models_loaded) == {"detector", "recogniser", "text", "scene"}
 
 
 def test_a_model_that_cannot_load_is_returned_not_raised_and_the_others_still_load(no_models_loaded, monkeypatch):
@@ -160,4 +160,4 @@ def test_a_model_that_cannot_load_is_returned_not_raised_and_the_others_still_lo
     monkeypatch.setattr(text, "model_paths", missing)
     errors = Checker(None, use_register=False, kit_check=True, text_check=True).load_models()
     assert errors == ["the text detection model file is missing; run 'make install' again"]
-    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder", "scene"}
+    assert models_loaded(no_models_loaded) == {"detector", "recogniser", "scene"}

@@ -231,18 +231,18 @@ def test_strength_of_photos_that_agree(reg, pupil, n):
     base = unit(1)
     reg.add_template(pupil, base, "a", 0.9)
     for k in range(1, n):  # each within half the threshold of the first: at most the threshold apart
-        reg.add_template(pupil, apart(base, DEFAULTS.match_threshold * 0.45, k), f"p{k}", 0.9)
+        reg.add_template(pupil, apart(base, DEFAULTS.match_lookalike_threshold * 0.45, k), f"p{k}", 0.9)
     s = reg.enrolment_strength(pupil.id)
     assert (s.photos, s.agree, s.label) == (n, True, f"{n} photos that agree")
-    assert s.agreement == "the photos agree" and s.spread <= DEFAULTS.match_threshold
+    assert s.agreement == "the photos agree" and s.spread <= DEFAULTS.match_lookalike_threshold
 
 
 def test_strength_of_photos_that_disagree_says_to_check_them(reg, pupil):
     base = unit(1)
     reg.add_template(pupil, base, "a", 0.9)
-    reg.add_template(pupil, apart(base, DEFAULTS.match_threshold * 1.5, 2), "b", 0.9)
+    reg.add_template(pupil, apart(base, DEFAULTS.match_lookalike_threshold * 1.5, 2), "b", 0.9)
     s = reg.enrolment_strength(pupil.id)
-    assert s.agree is False and s.spread > DEFAULTS.match_threshold
+    assert s.agree is False and s.spread > DEFAULTS.match_lookalike_threshold
     assert s.agreement == "the photos disagree: check they are all of this pupil"
     assert s.label == "2 photos that disagree: check they are all of this pupil"
 
@@ -418,7 +418,7 @@ def test_person_page_shows_how_well_they_are_enrolled(web):
     assert "consent register reencode" in page(ben)
     assert "Not enrolled" in page(cara)
     with Register(app.config["CONSENT_DB"]) as r:
-        r.add_template(zoe.id, apart(unit(1), DEFAULTS.match_threshold * 1.5, 5), "z2", 0.9)
+        r.add_template(zoe.id, apart(unit(1), DEFAULTS.match_lookalike_threshold * 1.5, 5), "z2", 0.9)
     assert "2 photos that disagree: check they are all of this pupil" in page(zoe)
 
 

@@ -13,7 +13,7 @@ from tests.web_helpers import ROLES, client_as, csrf, make_app
 #: routes anyone may reach (they check tokens or passwords themselves)
 PUBLIC = {"auth.login", "auth.logout", "auth.setup", "home.index", "static", "api.check"}
 DUMMY = {"check_id": "x", "job_id": "x", "person_id": 1, "token": "x", "user_id": 999, "token_id": 999,
-         "kind": "safe", "fmt": "csv", "publication_id": 999}
+         "kind": "safe", "fmt": "csv", "publication_id": 999, "number": 1}
 
 
 @pytest.fixture(scope="module")

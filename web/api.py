@@ -7,7 +7,9 @@ routes need no CSRF token. Names of people are included only for tokens of users
 them (admin, senior). The upload is deleted as soon as it is checked; no safe copy is made.
 
 Multipart fields: ``file`` (the photo), ``channel`` (optional, repeatable; ``all`` or absent
-means every channel), ``caption`` (optional).
+means every channel), ``caption`` (optional), ``group`` (optional, repeatable or
+comma-separated: the year groups or classes who can be in the photo; faces are compared with
+them and all staff only).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ def check():
         return error_response(400, "Send the photo as the multipart field 'file'.", "no_file")
     channels = [c for c in request.form.getlist("channel") if c and c != "all"] or None
     caption = request.form.get("caption", "")[:2000]
+    from consent.register.groups import parse
+
+    groups = parse([v[:500] for v in request.form.getlist("group")][:50]) or None
     place = checked_photos.Place.from_app(current_app)
     name = checked_photos.display_name(upload.filename)
     tmp_root = place.data / "web" / "api"
@@ -68,13 +73,13 @@ def check():
         except ConsentError as exc:
             return _refused(415, name, without_paths(str(exc).replace(str(path), name)), exc.code)
         result = check_thread.run_check(place.db_path, place.settings, path, channels=channels,
-                                  caption=caption, display_name=name, folder="")
+                                  caption=caption, display_name=name, folder="", groups=groups)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.path = name
     if result.error:
         result.error = without_paths(result.error.replace(str(path), name))
-        status = 400 if result.error_code == "unknown_channel" else 422
+        status = 400 if result.error_code in ("unknown_channel", "unknown_group") else 422
         return jsonify(result.to_json(names=False)), status
     from consent.check import for_viewer
 

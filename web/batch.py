@@ -76,13 +76,25 @@ def create():
     caption = request.form.get("caption", "").strip()[:2000]
     title = request.form.get("title", "").strip() or _guess_title(files, archive)
     blur = request.form.get("blur") == "1"
+    from consent.errors import UnknownGroup
+    from consent.register.groups import restrict
+    from consent.register.view import current_view
+
+    from .check import groups_asked
+
+    groups = groups_asked()
+    try:  # a year group or class nobody has: refused before anything is uploaded
+        restrict(current_view(get_register(), place.settings), groups)
+    except UnknownGroup as exc:
+        return _refuse(400, str(exc)[:1].upper() + str(exc)[1:] + ".")
     upload = batch_jobs.Upload(place)
     try:
         if files:
             upload.add_files(files)
         if archive is not None and archive.filename:
             upload.add_zip(archive.stream)
-        check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title, blur=blur)
+        check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title, blur=blur,
+                                      groups=groups)
     except batch_jobs.JobRefused as exc:
         upload.discard()
         return _refuse(exc.status, str(exc))

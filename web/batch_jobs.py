@@ -235,11 +235,13 @@ class Upload:
 
 
 def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: list[str] | None,
-           caption: str, title: str, *, blur: bool = False) -> list[str]:
+           caption: str, title: str, *, blur: bool = False, groups: list[str] | None = None) -> list[str]:
     """Record the job and its photos in one transaction; returns the photos' check ids (to queue).
 
     With ``blur``, a photo with faces not cleared (or a pupil's name in the picture) also gets a
     copy with those blurred, re-checked (as a single check's "Download with faces blurred").
+    ``groups``: the year groups or classes who can be in the photos (faces compared with them
+    and staff only), kept on each photo.
 
     Videos and pictures this tool cannot read (``upload.unchecked``) are recorded at once as
     "could not check", with what to do. Raises :class:`JobRefused` when the upload holds
@@ -249,12 +251,13 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
         raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
     now = time.time()
     chans = json.dumps(channels or [])
+    who = json.dumps(groups) if groups else None
     entries = [(name, str(path), None) for name, path in upload.items] + [
         (name, None, why) for name, why in upload.unchecked]
     rows = [
         {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
          "state": "queued", "name": name, "upload_path": path, "channels": chans, "caption": caption,
-         "attempts": 0, "blur": int(blur)}
+         "attempts": 0, "blur": int(blur), "groups": who}
         | (_could_not_check(why, now) if why else {})
         for i, (name, path, why) in enumerate(sorted(entries, key=lambda entry: entry[0].casefold()))
     ]
@@ -262,7 +265,7 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
         db["web_jobs"].insert({
             "id": upload.job_id, "user_id": user_id, "created_at": now, "state": "queued", "channels": chans,
             "caption": caption, "title": title[:200], "total": len(rows), "done": 0, "failed": 0,
-            "blur": int(blur),
+            "blur": int(blur), "groups": who,
         })
         db["web_checks"].insert_all(rows)
         refresh_job(db, upload.job_id)
@@ -401,12 +404,14 @@ def _check(place: checked_photos.Place, row: dict, analysed: dict | None = None)
     channels = json.loads(row["channels"] or "[]") or None
     job = Job(row["upload_path"], row["name"])
     folder = place.check_dir(row["id"])
-    options = BatchOptions(channels, row["caption"] or "", str(folder / "safe"))
+    groups = json.loads(row["groups"]) if row.get("groups") else None
+    options = BatchOptions(channels, row["caption"] or "", str(folder / "safe"), groups=groups)
     result, stored = check_thread.run_batch_photo(place.db_path, place.settings, job, options, analysed)
     blurred = (None, None)
     if row.get("blur") and checked_photos.something_to_blur(result):
         # the original's analysis is in the checker's cache now; only the blurred copy is analysed
-        options = BatchOptions(channels, row["caption"] or "", str(folder / "blurred"), blur_unconsented=True)
+        options = BatchOptions(channels, row["caption"] or "", str(folder / "blurred"), blur_unconsented=True,
+                               groups=groups)
         blurred = checked_photos.usable_blurred(
             check_thread.run_batch_photo(place.db_path, place.settings, job, options))
     return (result, stored), blurred

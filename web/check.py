@@ -34,12 +34,21 @@ def _options() -> tuple[list[str] | None, str]:
     return (None if channel in ("", "all") else [channel]), request.form.get("caption", "").strip()[:2000]
 
 
+def groups_asked() -> list[str]:
+    """The year groups or classes who can be in the photos (the optional form field, "7, 8B";
+    empty: everybody in the register)."""
+    from consent.register.groups import parse
+
+    return parse([request.form.get("groups", "")[:500]])
+
+
 def _check_file(file_storage) -> str:
     channels, caption = _options()
     place = checked_photos.Place.from_app(current_app)
     return checked_photos.check_upload(
         get_db(), place, g.user.id, file_storage.save, file_storage.filename, channels, caption,
         before_check=lambda path: caption_probes.guard(get_db(), g.user, path, caption, place.settings),
+        groups=groups_asked(),
     )
 
 

@@ -76,7 +76,7 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
         result = checker.check(path, **kwargs)
         return result, _stored(checker, path, result, kwargs.get("blur_unconsented", False),
                                caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
-                               folder=kwargs.get("folder") or "")
+                               folder=kwargs.get("folder") or "", groups=kwargs.get("groups"))
 
     return _executor.submit(work).result()
 
@@ -89,20 +89,21 @@ def analysis_config(db_path: str, settings) -> dict:
     return _executor.submit(lambda: config(_checker(db_path, settings))).result()
 
 
-def _stored(checker, path, result, blurred: bool, **words):
+def _stored(checker, path, result, blurred: bool, groups=None, **words):
     """What the web app keeps of ``result`` (a check of ``path``): its StoredCheck, or None when
     the photo could not be checked. For a ``blurred`` check it is the blurred copy's, judged as
-    ``Checker`` re-checks a blurred copy: same channels and name, no caption or folder."""
+    ``Checker`` re-checks a blurred copy: same channels and name, no caption or folder.
+    ``groups``: the restriction the photo was checked with (the same cached analysis)."""
     from consent.rejudge import StoredCheck
 
     if result.error:
         return None
     if not blurred:
-        return StoredCheck.of(checker.analyse(path), result, **words)
+        return StoredCheck.of(checker.analyse(path, groups), result, **words)
     recheck = result.blurred_recheck
     if not result.safe_copy or not recheck:
         return None
-    return StoredCheck(checker.analyse(result.safe_copy), list(result.channels), result.name,
+    return StoredCheck(checker.analyse(result.safe_copy, groups), list(result.channels), result.name,
                        verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
 
 
@@ -119,13 +120,13 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
         checker = _checker(db_path, settings)
         if analysed and "analysis" in analysed:
             try:
-                remember(checker, job.path, analysed)
+                remember(checker, job.path, analysed, options.groups)
             except RemoteResultRefused as exc:
                 log.warning("%s: %s", job.rel, exc)
         elif analysed:
             log.info("%s: checked here (%s)", job.rel, analysed.get("local"))
         result = check_photo(checker, job, options)
         return result, _stored(checker, job.path, result, options.blur_unconsented, caption=options.caption,
-                               folder=str(Path(job.rel).parent))  # as check_photo judged it
+                               folder=str(Path(job.rel).parent), groups=options.groups)  # as check_photo judged it
 
     return _executor.submit(work).result()

@@ -111,10 +111,12 @@ def check_upload(
     *,
     blurred: bool = True,
     before_check=None,
+    groups: list[str] | None = None,
 ) -> str:
     """Store, check and record one upload; returns the new check id.
 
     ``before_check(path)``, when given, sees the stored upload first and may refuse it.
+    ``groups``: the year groups or classes who can be in the photo (see ``Checker.check``).
 
     ``stream_save(path)`` writes the uploaded bytes to ``path`` (a werkzeug ``FileStorage.save``).
     Raises :class:`UploadRefused` (415 not a photo, 413 too many pixels, 422 cannot be checked,
@@ -129,7 +131,7 @@ def check_upload(
         if before_check is not None:
             before_check(original)
         check_file(db, place, check_id, user_id, original, display_name(filename), channels, caption,
-                   blurred=blurred)
+                   blurred=blurred, groups=groups)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -143,13 +145,14 @@ def check_upload(
 def check_file(
     db: sqlite_utils.Database, place: Place, check_id: str, user_id: int, original: Path, label: str,
     channels: list[str] | None, caption: str = "", *, blurred: bool = True, folder_context: str = "",
-    extra: dict | None = None,
+    extra: dict | None = None, groups: list[str] | None = None,
 ) -> str:
     """Check a stored ``original`` and record it as ``check_id``; returns ``check_id``.
 
     ``label`` is how pages name the photo (a batch item's path inside its folder or zip);
     ``folder_context`` the event folder it came from (its words count, e.g. "sports day");
-    ``extra`` more columns for the record (a batch item's job and position). The original is
+    ``extra`` more columns for the record (a batch item's job and position); ``groups`` the
+    year groups or classes faces are compared with (with staff; default everybody). The original is
     deleted afterwards unless ``upload_retention_days`` > 0. Raises :class:`UploadRefused`.
     """
     settings = place.settings
@@ -161,9 +164,9 @@ def check_file(
     except ConsentError as exc:
         raise UploadRefused(415, plain(str(exc), original, label), exc.code) from None
     (result, stored), (blurred_result, blurred_stored) = _run(
-        place, check_id, original, name, channels, caption, folder_context, blurred)
+        place, check_id, original, name, channels, caption, folder_context, blurred, groups)
     if result.error:
-        status = 400 if result.error_code == "unknown_channel" else 422
+        status = 400 if result.error_code in ("unknown_channel", "unknown_group") else 422
         raise UploadRefused(status, plain(result.error, original, label), result.error_code or "error")
     record = result_record(place, check_id, user_id, original, label, caption, result, stored,
                            blurred_result, blurred_stored)
@@ -191,11 +194,12 @@ def result_record(place: Place, check_id: str, user_id: int, original: Path, lab
 
 
 def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
-         blurred: bool):
+         blurred: bool, groups: list[str] | None = None):
     """The library check (safe copy included) and, when some face is not cleared or a pupil's
     name is written in the picture, the blurred copy: ``((result, stored), (blurred result, blurred stored))``, the blurred pair ``None``s."""
     folder = place.check_dir(check_id)
-    kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context)
+    kwargs = dict(channels=channels or None, caption=caption, display_name=name, folder=folder_context,
+                  groups=groups or None)
     result, stored = check_thread.run_stored_check(
         place.db_path, place.settings, original, safe_dir=folder / "safe", **kwargs)
     blurred_pair = (None, None)

@@ -34,6 +34,14 @@ WHO_DECIDES = {
 }
 
 
+#: a face that looks like someone in the register, as each viewer reads it (its state is
+#: ``review``: amber until a senior confirms who it is)
+LOOKS_LIKE_WORDS = "looks like {name}: check who this is"
+LOOKS_LIKE_NEUTRAL = "looks like a pupil in the register: a senior colleague must confirm who it is"
+#: a face a senior answered, beside its state (names roles only)
+ANSWER_WORDS = {"yes": "a senior confirmed who this is", "no": "a senior said it is not who it looked like"}
+
+
 #: a verdict or sign-off state as the pages say it (``review`` -> "needs sign-off"): the
 #: library's words, the same as the command line's and the reports'
 verdict_words = state_words
@@ -122,6 +130,15 @@ def card(row: dict, user) -> dict:
             face["name"] = f["person_name"]
         elif f.get("match") in ("not_identifiable", "unchecked") and f.get("why_not"):
             face["why"] = f["why_not"]
+        elif f.get("match") == "looks_like":
+            if user.sees_names and f.get("suggested_name"):
+                face["words"] = LOOKS_LIKE_WORDS.format(name=f["suggested_name"])
+                # one click per face: "Yes, this is <name>" / "No, not them"
+                face["confirm"] = f["suggested_name"]
+            else:
+                face["words"] = LOOKS_LIKE_NEUTRAL
+        if user.sees_names and f.get("answer") in ANSWER_WORDS:
+            face["answer"] = ANSWER_WORDS[f["answer"]]
         faces.append(face)
     reasons = []
     for r in data.get("reasons", []):

@@ -7,6 +7,11 @@ the senior ticks it and gives the reason (never-publish: the designated safeguar
 decision). A senior can approve every photo of one batch at once after looking through them.
 Every decision is written to the web audit log; the sender sees it, with the senior's note, on
 their recent checks and under "Sent for sign-off", and the header counts what is new.
+
+A face that only looks like someone in the register is answered here too, one click per face
+("Yes, this is <name>" / "No, not them"), by seniors and admins only: the answer is kept for
+that photo in the register and audited there (:mod:`consent.register.identities`), and every
+check of the same photo applies it. It says who the face is; consent still decides.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from . import accounts, checked_photos, email_notice, result_cards
 from .audit_log import log_event
+from .request_register import get_register
 from .security import roles_required
 from .tables import get_db
 
@@ -128,6 +134,44 @@ def _decide(check_id: str, decision: str):
     _tell_sender(row, decision, note)
     flash(f"{row['name']}: {'approved' if decision == 'approved' else 'not approved'}.", "info")
     return redirect(url_for("review.index"))
+
+
+@bp.post("/<check_id>/faces/<int:number>/identity")
+@roles_required("senior")
+def identity(check_id: str, number: int):
+    """A senior's answer for face ``number`` of a photo that looks like someone: ``answer`` is
+    ``yes`` (it is them) or ``no`` (not them). Back to the page the answer came from."""
+    from consent.errors import ConsentError
+    from consent.register import identities
+
+    db = get_db()
+    row = checked_photos.get(db, check_id)
+    if row is None or not checked_photos.can_view(g.user, row):
+        abort(404)
+    back = (url_for("review.index") if request.form.get("back") == "review.index"
+            else url_for("check.show", check_id=check_id))
+    data = row.get("data") or {}
+    face = next((f for f in data.get("faces", []) if f["index"] == number - 1), None)
+    answer = request.form.get("answer", "")
+    if face is None or face.get("match") != "looks_like" or not face.get("suggested_id"):
+        flash(f"{row['name']}: face {number} is not waiting for anyone to say who it is "
+              "(someone may have answered already).", "error")
+        return redirect(back)
+    if answer not in (identities.YES, identities.NO):
+        flash("Choose “Yes, this is …” or “No, not them”.", "error")
+        return redirect(back)
+    name = face.get("suggested_name") or "them"
+    try:
+        identities.record(get_register(), data["sha256"], tuple(face["box"][k] for k in ("top", "right", "bottom", "left")),
+                          face["suggested_id"], answer, by=g.user.username, photo=row["name"])
+    except ConsentError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    if answer == identities.YES:
+        flash(f"{row['name']}: face {number} is {name}. Their consent now decides, as for anyone recognised.", "info")
+    else:
+        flash(f"{row['name']}: face {number} is not {name}; it now counts as a face not recognised.", "info")
+    return redirect(back)
 
 
 def _tell_sender(row: dict, decision: str, note: str) -> None:

@@ -222,3 +222,10 @@ def m014_batch_blurred_copies(db: sqlite_utils.Database) -> None:
     """Batch jobs that also make blurred copies (a job's choice, kept on each of its photos)."""
     db["web_jobs"].add_column("blur", int)
     db["web_checks"].add_column("blur", int)
+
+
+@MIGRATIONS()
+def m015_batch_year_groups(db: sqlite_utils.Database) -> None:
+    """Batch jobs restricted to the year groups or classes who can be in the photos (JSON list)."""
+    db["web_jobs"].add_column("groups", str)
+    db["web_checks"].add_column("groups", str)

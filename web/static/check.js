@@ -41,6 +41,7 @@
     data.append("photo", item.file, item.file.name);
     data.append("channel", form.elements.channel.value);
     data.append("caption", form.elements.caption.value);
+    data.append("groups", form.elements.groups.value);
     fetch(form.dataset.uploadUrl, {
       method: "POST",
       body: data,
