@@ -140,7 +140,7 @@ def test_a_starting_server_loads_the_check_models_before_the_first_upload(app, n
 
     check_thread.warm_up(app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
     check_thread.run(lambda: None)  # the check thread runs in order: this waits for the warm-up
-    assert models_loaded(no_models_loaded) == {"detector", "landmarks", "encoder", "text", "scene"}
+    assert models_loaded(no_models_loaded) == {"detector", "recogniser", "text", "scene"}
 
 
 def test_non_image_upload_is_refused_clearly_and_nothing_is_stored(app):
