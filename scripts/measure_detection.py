@@ -483,10 +483,10 @@ def _encode_variant(path: Path, face: faces.DetectedFace, height: int, blur: flo
     small = images.Photo(path=path, format="JPEG", width=im.width, height=im.height, orientation=1,
                          image=im, scale=1.0)
     t, r, b, l = (round(v * s) for v in face.box)
-    # the landmarks scale with the box: dlib's box is centred on them (faces.dlib_box)
+    # the landmarks scale with the box: the recogniser aligns the face by them
     marks = [(round(x * s), round(y * s)) for x, y in face.landmarks]
     f = dataclasses.replace(face, box=(t, r, b, l), landmarks=marks, identifiable=True, recognisable=True,
-                            encoding=None)
+                            encoding=None, points=None if face.points is None else face.points * s)
     faces.encode(small, [f])
     return f.encoding, faces.face_sharpness(im, (t, r, b, l))
 
