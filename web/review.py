@@ -6,7 +6,8 @@ releases the channels that needed sign-off; a channel the check blocked is relea
 the senior ticks it and gives the reason. A photo holding someone flagged never-publish is the
 designated safeguarding lead's decision alone: only users an admin marked as safeguarding lead
 see it in the queue or may decide it (the routes refuse everyone else, whatever the page
-shows); other seniors see it as "waiting for the designated safeguarding lead". A senior can approve every photo of one batch at once after looking through them.
+shows); other seniors see it as "waiting for the designated safeguarding lead". A senior can
+approve every photo of one batch at once after looking through them.
 Every decision is written to the web audit log; the sender sees it, with the senior's note, on
 their recent checks and under "Sent for sign-off", and the header counts what is new.
 
