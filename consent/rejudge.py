@@ -10,6 +10,12 @@ shown or served it is judged again (:meth:`StoredCheck.judge`, no models needed)
 
     consent for newsletter was withdrawn on 3 March
 
+A sign-off approves what the senior saw: :func:`covered` is what each reason was about, per
+channel (its code, and the face and person it concerned), and :func:`uncovered` the reasons the
+photo has now that an approval did not cover. An approval clears only the reasons it covered,
+on the channels it released; anything new (a withdrawal, a never-publish flag, a consent that
+expired, a face now recognised as someone) means the approval no longer stands.
+
 Names are looked up in the register only when a result is judged, so purging a person leaves
 nothing of them behind in stored results (their id matches nobody any more: the face reads
 "not recognised").
@@ -112,6 +118,63 @@ class Change:
 def reason_codes(result: PhotoCheck) -> dict[str, list[str]]:
     """Channel -> sorted codes of the reasons that are not just information."""
     return {c: sorted({r.code for r in result.reasons_for(c) if r.verdict != OK}) for c in result.verdicts}
+
+
+#: one thing a reason was about: (code, face index, person id); face and person are None for a
+#: reason about the whole photo (PE kit, a name in the caption), the person None for a face
+#: nobody is matched to
+Subject = tuple
+
+
+def covered(result: PhotoCheck, channels=None) -> dict[str, list[list]]:
+    """Channel -> the subjects (``[code, face, person]``) of its reasons that are not just
+    information, for ``channels`` (default every channel checked): what an approval covers."""
+    people = {f.index: (f.person_id if f.match == "matched" else None) for f in result.faces}
+    out = {}
+    for channel in (result.verdicts if channels is None else channels):
+        subjects = set()
+        for r in result.reasons_for(channel):
+            if r.verdict == OK:
+                continue
+            if r.faces:
+                subjects.update((r.code, i, people.get(i)) for i in r.faces)
+            else:
+                subjects.add((r.code, None, None))
+        out[channel] = sorted([list(s) for s in subjects], key=repr)
+    return out
+
+
+def uncovered(basis: dict[str, list[list]], now: PhotoCheck, view: RegisterView,
+              was: dict[str, str] | None = None) -> list["Change"]:
+    """The channels of ``basis`` (what an approval covered: :func:`covered`) on which ``now``
+    has a reason the approval did not cover, each with why in one sentence without names:
+    "a person in the photo must never be published", "consent for website expired on 3 March",
+    or the new reason's own words. ``was``: each channel's verdict when it was approved."""
+    changes = []
+    for channel, subjects in basis.items():
+        verdict = now.verdicts.get(channel)
+        if verdict is None or verdict.verdict == OK:
+            continue
+        seen = {tuple(s) for s in subjects}
+        new = [s for s in map(tuple, covered(now, [channel])[channel]) if s not in seen]
+        if not new:
+            continue
+        sentences, details = [], []
+        for code, face, person in new:
+            if person is not None:
+                because, detail = _because(channel, now, view, [person])
+                if because:
+                    sentences.append(because)
+                    details.extend([detail] if detail else [])
+                    continue
+            reason = next((r for r in now.reasons_for(channel) if r.code == code
+                           and (face is None or face in r.faces)), None)
+            if reason is not None:
+                sentences.append(reason.message)
+        sentences = list(dict.fromkeys(sentences)) or [_fallback(verdict)]
+        changes.append(Change(channel, (was or {}).get(channel, verdict.verdict), verdict.verdict, "; ".join(sentences),
+                              "; ".join(dict.fromkeys(details)) or None))
+    return changes
 
 
 def worse(now: str, was: str | None) -> bool:

@@ -55,6 +55,9 @@ class User:
     display_name: str
     roles: frozenset[str]
     active: bool
+    #: the designated safeguarding lead (one or more users; set by an admin, beside the roles):
+    #: the only people who see and decide sign-offs of photos holding a never-publish pupil
+    safeguarding_lead: bool = False
     #: the sign-in session this user object came from (web pages only; see Flask-Login)
     session_id: str | None = field(default=None, compare=False, repr=False)
 
@@ -95,6 +98,7 @@ def _row_to_user(row: dict) -> User:
         display_name=row["display_name"] or row["username"],
         roles=frozenset(r for r in (row["roles"] or "").split(",") if r),
         active=bool(row["active"]),
+        safeguarding_lead=bool(row.get("safeguarding_lead")),
     )
 
 
@@ -184,6 +188,29 @@ def set_roles(db: sqlite_utils.Database, user_id: int, roles) -> None:
         raise AccountError("give the user at least one role (or deactivate the account)")
     _keep_an_admin(db, user_id, "admin" in stored.split(","), True)
     db["web_users"].update(user_id, {"roles": stored})
+
+
+#: roles that can sign photos off, one of which a safeguarding lead needs for the mark to count
+SIGN_OFF_ROLES = ("senior", "admin")
+
+
+def set_safeguarding_lead(db: sqlite_utils.Database, user_id: int, lead: bool) -> User:
+    """Mark (or unmark) a user as a designated safeguarding lead; returns the user as now.
+    Raises :class:`AccountError` for an unknown user, or when marking someone who cannot sign
+    photos off (neither senior nor admin): give them the senior role first."""
+    user = get_user(db, user_id)
+    if user is None:
+        raise AccountError("no such user")
+    if lead and not user.has("senior"):
+        raise AccountError(f"{user.username} cannot sign photos off; give them the senior role first, "
+                           "then mark them as safeguarding lead")
+    db["web_users"].update(user_id, {"safeguarding_lead": int(lead)})
+    return get_user(db, user_id)
+
+
+def safeguarding_leads(db: sqlite_utils.Database) -> list[User]:
+    """The active users who are designated safeguarding leads and can sign photos off."""
+    return [u for u in list_users(db) if u.safeguarding_lead and u.active and u.has("senior")]
 
 
 def set_active(db: sqlite_utils.Database, user_id: int, active: bool) -> None:

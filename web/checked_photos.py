@@ -29,7 +29,7 @@ from werkzeug.utils import secure_filename
 
 from consent import images
 from consent.errors import ConsentError, ImageTooLarge
-from consent.rejudge import Change, StoredCheck, what_changed
+from consent.rejudge import Change, StoredCheck, covered, uncovered, what_changed
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
 
 from . import check_thread, preview
@@ -287,18 +287,33 @@ def _judge_again(db: sqlite_utils.Database, row: dict) -> None:
     row.update(data=data, verdict=result.verdict, summary=result.summary())
     basis = json.loads(row["review_basis"]) if row.get("review_basis") else {
         "verdicts": check.verdicts, "codes": check.codes}
-    row["changes"] = what_changed(basis["verdicts"], result, view, check.person_ids, basis.get("codes"))
+    changes = {c.channel: c for c in what_changed(basis["verdicts"], result, view, check.person_ids,
+                                                  basis.get("codes"))}
+    if basis.get("covered") is not None:
+        # an approval clears only the reasons it covered, on the channels it released
+        for c in uncovered(basis["covered"], result, view, basis["verdicts"]):
+            if c.channel in changes:  # both say why: keep each sentence once
+                had = changes[c.channel]
+                c.because = "; ".join(dict.fromkeys(had.because.split("; ") + c.because.split("; ")))
+                c.admin_detail = "; ".join(dict.fromkeys(d for d in (had.admin_detail, c.admin_detail) if d)) or None
+            changes[c.channel] = c
+    row["changes"] = list(changes.values())
     if row["changes"] and row.get("review_state") == "approved":
         _back_to_queue(db, row)
 
 
-def basis_now(row: dict) -> dict:
-    """What a sign-off given now rests on: each channel's verdict and reason codes today."""
+def basis_now(row: dict, channels: list[str] | None = None) -> dict:
+    """What a sign-off given now rests on: each channel's verdict and reason codes today, and
+    what the approval of ``channels`` covers: each reason's code and the face and person it is
+    about (:func:`consent.rejudge.covered`), as the senior saw them."""
     verdicts = channel_verdicts(row)
     reasons = [r for r in (row.get("data") or {}).get("reasons", []) if r.get("severity") != "info"]
     codes = {c: sorted({r["code"] for r in reasons if not r.get("channels") or c in r["channels"]})
              for c in verdicts}
-    return {"verdicts": verdicts, "codes": codes}
+    basis = {"verdicts": verdicts, "codes": codes}
+    if channels is not None and row.get("data"):
+        basis["covered"] = covered(PhotoCheck.from_json(row["data"]), [c for c in channels if c in verdicts])
+    return basis
 
 
 def _today(db: sqlite_utils.Database):
@@ -393,8 +408,23 @@ def recheck_signoffs(db: sqlite_utils.Database) -> int:
 
 
 def can_view(user, row: dict) -> bool:
-    """The person who checked it, and seniors (sign-off) and admins."""
-    return row["user_id"] == user.id or user.has("senior")
+    """The person who checked it, admins, and seniors (sign-off); a photo holding someone who
+    must never be published only the designated safeguarding lead among the seniors."""
+    if row["user_id"] == user.id or user.is_admin:
+        return True
+    return user.has("senior") and (user.safeguarding_lead or not needs_safeguarding_lead(row))
+
+
+def needs_safeguarding_lead(row: dict) -> bool:
+    """Only the designated safeguarding lead may see and decide this photo's sign-off: someone
+    in it must never be published (as the register stands today)."""
+    return never_publish_pictured(row)
+
+
+def may_decide(user, row: dict) -> bool:
+    """``user`` may approve or not approve ``row``'s sign-off: a senior (or admin), and for a
+    photo holding someone who must never be published, a designated safeguarding lead."""
+    return user.has("senior") and (user.safeguarding_lead or not needs_safeguarding_lead(row))
 
 
 def channel_verdicts(row: dict) -> dict[str, str]:
@@ -483,7 +513,7 @@ def record_decision(db: sqlite_utils.Database, row: dict, decision: str, user_id
     if decision == "approved":
         changes["expires_at"] = time.time() + expiry_hours * 3600
         # what the approval rests on: if a verdict gets worse, it comes back to the queue
-        changes["review_basis"] = json.dumps(basis_now(row))
+        changes["review_basis"] = json.dumps(basis_now(row, channels))
     db["web_checks"].update(row["id"], changes)
 
 

@@ -62,6 +62,10 @@ def headline(row: dict) -> tuple[str, str]:
     if row["verdict"] == "error" or not verdicts:
         return "error", VERDICT_HEADLINES["error"]
     if review_state == "pending":
+        if checked_photos.needs_safeguarding_lead(row):
+            return "pending", "Waiting for the designated safeguarding lead"
+        if row.get("review_basis") and row.get("changes"):
+            return "pending", "Needs sign-off again: the register changed since it was approved"
         return "pending", "Waiting for a senior's sign-off"
     if review_state == "rejected":
         return "block", "Not approved: do not publish"
@@ -190,6 +194,12 @@ def card(row: dict, user) -> dict:
         "blurred_for": ", ".join(channel_label(c) for c in checked_photos.blurred_channels(row)),
         "expired": row.get("safe_path") is None and row["state"] == "done",
         "review_state": row.get("review_state"),
+        #: who a pending sign-off waits for, as the badge says it
+        "waiting_words": ("waiting for the designated safeguarding lead" if checked_photos.needs_safeguarding_lead(row)
+                          else SIGN_OFF_WORDS["pending"]),
+        #: the heading of ``changes``: since the check, or since a senior approved it
+        "changes_heading": ("The register changed since it was approved" if row.get("review_basis")
+                            else "Changed since it was checked"),
         "review_note": row.get("review_note"),
         "request_note": row.get("review_request_note"),
         "reviewable": checked_photos.reviewable(row),

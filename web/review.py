@@ -3,8 +3,11 @@
 Office staff and comms send a photo that is not ok (one at a time from its result card, or many
 batch photos at once); the senior's queue shows each photo with the sender's note. Approving
 releases the channels that needed sign-off; a channel the check blocked is released only when
-the senior ticks it and gives the reason (never-publish: the designated safeguarding lead's
-decision). A senior can approve every photo of one batch at once after looking through them.
+the senior ticks it and gives the reason. A photo holding someone flagged never-publish is the
+designated safeguarding lead's decision alone: only users an admin marked as safeguarding lead
+see it in the queue or may decide it (the routes refuse everyone else, whatever the page
+shows); other seniors see it as "waiting for the designated safeguarding lead". A senior can
+approve every photo of one batch at once after looking through them.
 Every decision is written to the web audit log; the sender sees it, with the senior's note, on
 their recent checks and under "Sent for sign-off", and the header counts what is new.
 
@@ -18,8 +21,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from consent.results import join_words
+
 from . import accounts, checked_photos, email_notice, result_cards
 from .audit_log import log_event
+from .errors import error_response
 from .request_register import get_register
 from .security import roles_required
 from .tables import get_db
@@ -52,6 +58,7 @@ def _cards(where: str, params: list, limit: int = 100, order: str = "review_requ
             "reviewed_by": name(row["reviewed_by"]),
             "reviewed_at": row["reviewed_at"],
             "batch_title": titles.get(row.get("job_id")),
+            "for_lead": checked_photos.needs_safeguarding_lead(row),
         })
         cards.append(c)
     return cards
@@ -76,9 +83,35 @@ def _groups(cards: list[dict]) -> list[dict]:
 @roles_required("senior")
 def index():
     checked_photos.recheck_signoffs(get_db())  # approvals whose basis changed come back here
-    pending = _cards("review_state = 'pending'", [], order="review_requested_at, seq")
-    decided = _cards("review_state in ('approved', 'rejected')", [], limit=20, order="reviewed_at desc")
-    return render_template("review.html", groups=_groups(pending), pending=pending, decided=decided)
+    cards = _cards("review_state = 'pending'", [], order="review_requested_at, seq")
+    pending = [c for c in cards if not c["for_lead"] or g.user.safeguarding_lead]
+    for_lead = [c for c in cards if c["for_lead"] and not g.user.safeguarding_lead]
+    decided = [c for c in _cards("review_state in ('approved', 'rejected')", [], limit=20, order="reviewed_at desc")
+               if not c["for_lead"] or g.user.safeguarding_lead]
+    return render_template("review.html", groups=_groups(pending), pending=pending, decided=decided,
+                           for_lead=for_lead, who_to_ask=who_to_ask())
+
+
+def who_to_ask() -> dict:
+    """Who decides photos holding someone who must never be published: the designated
+    safeguarding leads' names, or (nobody marked) the admins who can mark one."""
+    db = get_db()
+    leads = accounts.safeguarding_leads(db)
+    admins = [u.display_name for u in accounts.list_users(db) if u.is_admin and u.active]
+    return {"leads": [u.display_name for u in leads], "admins": admins}
+
+
+def lead_only_message(row: dict) -> str:
+    """Why someone who is not the designated safeguarding lead cannot decide ``row``."""
+    ask = who_to_ask()
+    if ask["leads"]:
+        who = f"Ask {join_words(ask['leads'])}."
+    else:
+        who = ("Nobody is marked as designated safeguarding lead yet: ask an admin"
+               + (f" ({join_words(ask['admins'])})" if ask["admins"] else "")
+               + " to mark them on the Users page.")
+    return (f"Only the designated safeguarding lead can decide on {row['name']}: someone in it must never "
+            f"be published. {who}")
 
 
 @bp.get("/mine")
@@ -113,6 +146,8 @@ def _decide(check_id: str, decision: str):
     row = checked_photos.get(db, check_id)
     if row is None:
         abort(404)
+    if not checked_photos.may_decide(g.user, row):
+        return error_response(403, lead_only_message(row), "safeguarding_lead_only")
     if row["review_state"] != "pending":
         flash("This photo is not waiting for sign-off (someone may have decided already).", "error")
         return redirect(url_for("review.index"))
@@ -208,7 +243,8 @@ def approve_batch(job_id: str):
     approved, skipped = 0, 0
     for check_id in request.form.getlist("check")[:5000]:
         row = checked_photos.get(db, check_id)
-        if row is None or row.get("job_id") != job_id or row["review_state"] != "pending":
+        if (row is None or row.get("job_id") != job_id or row["review_state"] != "pending"
+                or not checked_photos.may_decide(g.user, row)):
             skipped += 1
             continue
         channels = [c for c, v in checked_photos.channel_verdicts(row).items() if v == "review"]
@@ -235,7 +271,7 @@ def notifications(user) -> dict | None:
         return None
     db = get_db()
     if user.has("senior"):
-        n = db.execute("select count(*) from web_checks where review_state = 'pending'").fetchone()[0]
+        n = waiting_for(db, user)
         return {"count": n, "url": url_for("review.index"),
                 "text": f"{n} photo{'' if n == 1 else 's'} waiting for your sign-off"} if n else None
     if user.has("office", "comms"):
@@ -245,6 +281,16 @@ def notifications(user) -> dict | None:
         return {"count": n, "url": url_for("review.mine"),
                 "text": f"{n} new sign-off decision{'' if n == 1 else 's'}"} if n else None
     return None
+
+
+def waiting_for(db, user) -> int:
+    """How many photos wait for ``user``'s sign-off: every pending one for a designated
+    safeguarding lead; for other seniors those without anyone who must never be published
+    (judged as the register stands today)."""
+    ids = [r["id"] for r in db.query("select id from web_checks where review_state = 'pending'")]
+    if user.safeguarding_lead:
+        return len(ids)
+    return sum(1 for i in ids if not checked_photos.needs_safeguarding_lead(checked_photos.get(db, i) or {}))
 
 
 @bp.app_context_processor

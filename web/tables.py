@@ -229,3 +229,10 @@ def m015_batch_year_groups(db: sqlite_utils.Database) -> None:
     """Batch jobs restricted to the year groups or classes who can be in the photos (JSON list)."""
     db["web_jobs"].add_column("groups", str)
     db["web_checks"].add_column("groups", str)
+
+
+@MIGRATIONS()
+def m016_safeguarding_lead(db: sqlite_utils.Database) -> None:
+    """Users marked as designated safeguarding lead (0/1, beside their roles): only they decide
+    sign-offs of photos holding a never-publish pupil."""
+    db["web_users"].add_column("safeguarding_lead", int, not_null_default=0)

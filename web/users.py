@@ -22,6 +22,7 @@ def _page(status: int = 200, **extra):
             users=accounts.list_users(db),
             tokens=accounts.list_api_tokens(db),
             roles=accounts.ROLES,
+            leads=accounts.safeguarding_leads(db),
             **extra,
         ),
         status,
@@ -70,6 +71,21 @@ def set_roles(user_id: int):
     roles = request.form.getlist("roles")
     return _change(lambda: accounts.set_roles(get_db(), user_id, roles), "Roles saved.", "account.roles",
                    user_id, {"roles": ",".join(sorted(roles))})
+
+
+@bp.post("/<int:user_id>/safeguarding-lead")
+@roles_required("admin")
+def set_safeguarding_lead(user_id: int):
+    """Mark or unmark a user as designated safeguarding lead (``lead`` = 1 or 0); audited with
+    who did it and when (the audit log's own time)."""
+    lead = request.form.get("lead") == "1"
+    user = accounts.get_user(get_db(), user_id)
+    name = user.display_name if user else "them"
+    done = (f"{name} is now a designated safeguarding lead: they decide sign-offs of photos holding "
+            "someone who must never be published." if lead else
+            f"{name} is no longer a designated safeguarding lead.")
+    return _change(lambda: accounts.set_safeguarding_lead(get_db(), user_id, lead), done,
+                   "account.safeguarding_lead_set" if lead else "account.safeguarding_lead_removed", user_id)
 
 
 @bp.post("/<int:user_id>/active")
