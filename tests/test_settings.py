@@ -94,3 +94,23 @@ def test_consent_settings_prints_what_is_weakened_and_refuses_a_file_out_of_rang
     path.write_text("min_identifiable_face_px = 100000\n")
     bad = CliRunner().invoke(settings_command, ["--file", str(path)])
     assert bad.exit_code != 0 and "must be between 10 and 80 px" in bad.output
+
+
+def test_every_report_footer_says_which_checks_were_weakened(tmp_path, monkeypatch):
+    import csv
+    import io
+
+    from consent import reports
+    from consent.results import PhotoCheck
+
+    results = [PhotoCheck(path="a.jpg", name="a.jpg", error="could not read")]
+    weak = settings.from_mapping({"min_identifiable_face_px": 60, "text_check_batch": False})
+    words = "Checks weakened: min identifiable face 60 px (default 40 px); text check batch off (default on)"
+    rows = list(csv.reader(io.StringIO(reports.render_csv(results, weak))))
+    assert rows[-2:] == [[], [words]]
+    assert words in reports.render_html(results, settings=weak)
+    assert "Checks weakened" not in reports.render_html(results, settings=settings.DEFAULTS)
+    assert list(csv.reader(io.StringIO(reports.render_csv(results, settings.DEFAULTS))))[-1][0] == "a.jpg"
+    (tmp_path / "settings.toml").write_text("min_identifiable_face_px = 60\n")  # by default, those in force
+    monkeypatch.setenv("CONSENT_DATA", str(tmp_path))
+    assert "min identifiable face 60 px" in reports.write_csv(results, tmp_path / "r.csv").read_text("utf-8-sig")
