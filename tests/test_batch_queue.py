@@ -347,3 +347,42 @@ def test_a_queue_that_cannot_be_read_is_said_once_a_minute_not_at_every_poll(mon
                        "Connection refused.); first failure; retrying, and saying so once a minute")
     assert "60 failed reads since the last message" in seen[1] and "Traceback" not in "".join(seen)
     assert seen[2] == "something else"
+
+
+def test_a_worker_checks_its_next_photo_with_settings_changed_since_it_started(tmp_path, monkeypatch):
+    # a worker process's state, as the queue's task reads it before every photo (no restart)
+    from web import batch_queue
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("CONSENT_DATA", str(data))
+    monkeypatch.delenv("CONSENT_DB", raising=False)
+    monkeypatch.setattr(batch_queue, "_connections", {})
+    place, db = batch_queue.worker_state()
+    assert place.settings.min_identifiable_face_px == 40
+    toml = data / "settings.toml"
+    toml.write_text("min_identifiable_face_px = 30\n")  # an admin saves a stricter value
+    os.utime(toml, ns=(1, 10**18))  # a different time even on a coarse file-system clock
+    place, same_db = batch_queue.worker_state()
+    assert place.settings.min_identifiable_face_px == 30 and same_db is db
+    toml.write_text("min_identifiable_face_px = 100000\n")  # out of range: logged, the last good ones kept
+    os.utime(toml, ns=(1, 2 * 10**18))
+    assert batch_queue.worker_state()[0].settings.min_identifiable_face_px == 30
+    toml.unlink()  # back to the defaults
+    assert batch_queue.worker_state()[0].settings.min_identifiable_face_px == 40
+    db.conn.close()
+
+
+def test_the_check_thread_checks_with_the_settings_it_is_given_and_lets_the_old_ones_go(tmp_path, monkeypatch):
+    import dataclasses
+
+    from consent.settings import DEFAULTS
+    from web import check_thread
+
+    monkeypatch.setattr(check_thread, "_checkers", {})
+    db_path = str(tmp_path / "consent.db")
+    stricter = dataclasses.replace(DEFAULTS, min_identifiable_face_px=30)
+    assert check_thread._checker(db_path, DEFAULTS).settings is DEFAULTS
+    assert check_thread._checker(db_path, dataclasses.replace(DEFAULTS)) is check_thread._checker(db_path, DEFAULTS)
+    assert check_thread._checker(db_path, stricter).settings.min_identifiable_face_px == 30
+    assert len(check_thread._checkers) == 1

@@ -243,8 +243,9 @@ def test_batch_goes_on_past_a_bad_file_and_keeps_input_order(db, tmp_path):
                               workers=2, kit_check=False, progress=lambda d, t, r: seen.append((d, t)))
     assert [r.name for r in results] == ["IMG_0000.jpg", "IMG_0001.jpg", "IMG_0002.jpg"]
     # obama1 is a close-up (review); kit_with_rose shows both consented pupils and, at its edge,
-    # a third person too small to recognise, who counts towards the group of three (ok)
-    assert batch.counts(results) == {"ok": 1, "review": 1, "block": 0, "error": 1}
+    # a third person too small to recognise, who does not count towards the group of three: only
+    # pupils someone could recognise do (review: only 2)
+    assert batch.counts(results) == {"ok": 0, "review": 2, "block": 0, "error": 1}
     assert seen[-1] == (3, 3)
     assert (tmp_path / "safe" / "Summer fair" / "IMG_0001.jpg").exists()
 
@@ -263,7 +264,7 @@ def test_reports_are_written_and_self_contained(db, tmp_path):
     lines = rows.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("photo,verdict,website,summary") and len(lines) == 3
     doc = json.loads(reports.write_json(results, tmp_path / "r.json").read_text())
-    assert doc["version"] == JSON_VERSION == 2 and doc["counts"]["review"] == 1 and doc["counts"]["ok"] == 1  # as the batch test
+    assert doc["version"] == JSON_VERSION == 2 and doc["counts"]["review"] == 2 and doc["counts"]["ok"] == 0  # as the batch test
 
 
 def test_cli_exit_codes_follow_the_worst_verdict(db, tmp_path):

@@ -397,3 +397,11 @@ def test_a_face_nobody_could_recognise_is_grey_counted_as_a_person_and_still_blu
     blurred = Checker(use_register=False, use_cache=False, kit_check=False).check(
         path, safe_dir=tmp_path / "safe", blur_unconsented=True)
     assert f"{len(result.faces)} face(s) blurred" in " ".join(blurred.notes)
+
+
+def test_a_street_photo_of_one_passer_by_nobody_could_recognise_gets_no_group_warning():
+    # faces-wild/det_16004479832...: the detector finds one blurred head about 21 px tall
+    result = _check_without_register(fixture_dir("faces-wild") / "det_16004479832_a748d55f21_k.jpg")
+    assert result.faces and not any(f.identifiable for f in result.faces)
+    assert result.pupil_count == len(result.faces)  # still counted as people present
+    assert "small_group" not in [r.code for r in result.reasons]

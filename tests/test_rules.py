@@ -121,9 +121,23 @@ def test_one_or_two_pupils_need_review_and_staff_do_not_count():
     assert reasons[0].message.startswith("only 2 pupils")
 
 
-def test_unrecognisable_faces_still_count_as_pupils_present():
+def test_the_group_rule_counts_only_pupils_someone_could_recognise():
     faces = three_cleared()[:2] + [face(2, identifiable=False, height=20)]
-    assert evaluate(ctx(faces, pictured=(ZOE, JACK))) == []
+    reasons = evaluate(ctx(faces, pictured=(ZOE, JACK)))
+    assert codes(reasons) == [("small_group", "review")]
+    assert reasons[0].message.startswith("only 2 pupils in the photo could be recognised")
+    assert reasons[0].faces == [0, 1]
+
+
+def test_passers_by_nobody_could_recognise_get_no_group_warning():
+    two_strangers = [face(0, identifiable=False, height=11), face(1, identifiable=False, height=9)]
+    assert evaluate(ctx(two_strangers)) == []
+    assert evaluate(ctx([face(0, identifiable=False, height=20)])) == []
+
+
+def test_a_recognisable_staff_member_with_tiny_pupils_gets_no_group_warning():
+    faces = [face(0, MRS_B, role="staff", consent=granted("website")), face(1, identifiable=False, height=15)]
+    assert evaluate(ctx(faces, pictured=(MRS_B,))) == []
 
 
 def test_no_face_at_all_passes_the_group_rule():

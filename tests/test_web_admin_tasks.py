@@ -3,6 +3,7 @@ consent changes that can be undone, settings changed in the page, and an audit l
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -116,3 +117,53 @@ def test_dates_shown_as_text_are_in_uk_style_read_as_the_register_reads_them():
     assert uk_date("2026-09-01T10:30:00") == "1 Sep 2026"
     assert uk_date(None) == uk_date("") == ""
     assert uk_date("not known") == "not known"  # shown as it is, never a traceback
+
+
+def test_a_setting_outside_its_range_is_refused_naming_the_field_and_keeping_the_other_edits(app, admin):
+    page = post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "48", "min_identifiable_face_px": "100000"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "Nothing was changed: min identifiable face px must be between 10 and 80 px" in text
+    assert re.search(r'id="s-min_identifiable_face_px" name="min_identifiable_face_px" value="100000"[^>]*aria-invalid="true"', text)
+    assert 'name="safe_copy_expiry_hours" value="48"' in text  # the other edit is kept in the form
+    assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 40
+    assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
+    assert not os.path.exists(app.config["CONSENT_DATA"] + "/settings.toml")
+    post(admin, "/admin/settings/", {"detect_side": "0"})
+    assert app.config["CONSENT_SETTINGS"].detect_side == 1600
+
+
+def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admins_only(app, admin):
+    first = post(admin, "/admin/settings/", {"min_identifiable_face_px": "60", "safe_copy_expiry_hours": "48"})
+    text = first.get_data(as_text=True)
+    assert "I understand this weakens: min identifiable face 60 px (default 40 px)" in text
+    assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 40  # nothing saved yet
+    assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
+    token = re.search(r'name="confirm_weakening" value="(\w+)"', text).group(1)
+    post(admin, "/admin/settings/", {"min_identifiable_face_px": "60", "confirm_weakening": "wrong"})
+    assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 40
+    done = post(admin, "/admin/settings/", {"min_identifiable_face_px": "60", "safe_copy_expiry_hours": "48",
+                                            "confirm_weakening": token}, follow_redirects=True)
+    assert "Saved and in force now" in done.get_data(as_text=True)
+    assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 60
+    log = admin.get("/audit/").get_data(as_text=True)
+    assert "min identifiable face px: 40 → 60" in log and "weakens min identifiable face 60 px (default 40 px)" in log
+    from web.audit_log import events
+    from web.tables import connect
+
+    entry = events(connect(app.config["CONSENT_DB"]), 1, action="settings")[0]
+    assert entry["by_user"] == "admin"
+    assert entry["detail"] == {"changes": "min identifiable face px: 40 → 60; safe copy expiry hours: 24 → 48",
+                               "weakens": "min identifiable face 60 px (default 40 px)"}
+    home = admin.get("/").get_data(as_text=True)
+    assert "Checks weakened: min identifiable face 60 px (default 40 px)" in home
+    assert "Checks weakened" not in client_as(app, "office").get("/").get_data(as_text=True)
+    # a later change of something else does not ask again
+    post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "36"})
+    assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 36
+
+
+def test_a_stricter_change_needs_no_confirmation(app, admin):
+    post(admin, "/admin/settings/", {"min_identifiable_face_px": "30", "detect_threshold": "0.3"})
+    assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 30
+    assert "Checks weakened" not in admin.get("/").get_data(as_text=True)

@@ -298,9 +298,10 @@ def report(job_id: str, fmt: str):
     if fmt not in ("csv", "html"):
         abort(404)
     if fmt == "csv":
-        data = reports.csv_bytes(_results(job_id, False, job["title"]))
+        data = reports.csv_bytes(_results(job_id, False, job["title"]), current_app.config["CONSENT_SETTINGS"])
     else:
-        data = reports.render_html(_results(job_id, True, job["title"]), title=f"Photo check: {job['title']}").encode()
+        data = reports.render_html(_results(job_id, True, job["title"]), title=f"Photo check: {job['title']}",
+                                   settings=current_app.config["CONSENT_SETTINGS"]).encode()
     mimetype = "text/csv" if fmt == "csv" else "text/html"
     response = current_app.response_class(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{_slug(job["title"])}-report.{fmt}"'

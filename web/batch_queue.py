@@ -18,6 +18,7 @@ stopped worker or server left behind.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from pathlib import Path
 import click
 
 from consent import settings as consent_settings
+from consent.errors import SettingsError
 from consent.vision.models import one_thread_per_process
 
 from . import batch_jobs, checked_photos, remote_queue
@@ -183,14 +185,40 @@ def place_from_env() -> checked_photos.Place:
     return checked_photos.Place(data, db_path, consent_settings.load(data / "settings.toml"))
 
 
+def _settings_stamp(data: Path) -> int | None:
+    try:
+        return (Path(data) / "settings.toml").stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def worker_state():
-    """This process's place and database connection (opened after any fork, once)."""
+    """This process's place and database connection (opened after any fork, once).
+
+    Called before every photo (and by the minute's recovery): when ``settings.toml`` changed
+    since it was read, the new settings are in force for the next photo, as they are in the web
+    server at once (a worker never checks photos with settings an admin has changed). A file
+    that cannot be read, or has a value out of range, is logged and the settings in force kept,
+    as the server does."""
     key = (os.getpid(),)
     state = _connections.get(key)
     if state is None:
+        data = Path(os.environ.get("CONSENT_DATA") or "data").resolve()
+        stamp = _settings_stamp(data)  # taken before reading: a change while reading is seen next time
         place = place_from_env()
-        state = _connections[key] = (place, connect(place.db_path, place.settings.register_busy_timeout_s))
-    return state
+        state = _connections[key] = [place, connect(place.db_path, place.settings.register_busy_timeout_s), stamp]
+        return place, state[1]
+    place, db, stamp = state
+    now = _settings_stamp(place.data)
+    if now != stamp:
+        state[2] = now
+        try:
+            state[0] = dataclasses.replace(place, settings=consent_settings.load(place.data / "settings.toml"))
+        except SettingsError as exc:
+            log.error("settings not reloaded, those in force are kept: %s", exc)
+        else:
+            log.info("settings.toml changed: the new settings are in force from the next photo")
+    return state[0], db
 
 
 def run_worker(workers: int, analysis_workers: int = 0) -> None:

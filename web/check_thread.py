@@ -21,12 +21,16 @@ log = logging.getLogger("consent.worker")
 
 
 def _checker(db_path: str, settings):
-    """The Checker for this register and settings (called on the check thread only)."""
-    key = (str(db_path), id(settings))
+    """The Checker for this register and settings (called on the check thread only). When the
+    settings change (an admin saved new ones), the register's Checker for the old ones is let
+    go: the face models are loaded once per process whichever Checker uses them."""
+    key = (str(db_path), settings)
     checker = _checkers.get(key)
     if checker is None:
         from consent.check import Checker
 
+        for old in [k for k in _checkers if k[0] == str(db_path)]:
+            del _checkers[old]
         checker = _checkers[key] = Checker(db_path, settings)
     return checker
 

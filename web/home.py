@@ -41,4 +41,9 @@ def index():
         from .takedowns import open_takedowns
 
         takedown_count = len(open_takedowns())
-    return render_template("index.html", home_items=items, takedown_count=takedown_count)
+    weakened = None
+    if g.user.has("admin"):  # settings in force that weaken a safety check (admins may change them)
+        from consent.settings import weakened as weakened_settings
+
+        weakened = weakened_settings(current_app.config["CONSENT_SETTINGS"])
+    return render_template("index.html", home_items=items, takedown_count=takedown_count, weakened=weakened)

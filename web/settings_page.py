@@ -1,15 +1,20 @@
-"""Admin: the settings in force, each with its default and what it does, changed in the page.
+"""Admin: the settings in force, each with its default, safe range and what it does, changed in
+the page.
 
-A change is checked (type, and no negative number where the default is not negative), written
-atomically to ``settings.toml`` in the data folder, recorded in the audit log and applied at
-once: every request compares the file's time with the one it was read at, so the server picks
-it up without a restart (so does a hand edit of the file). Batch worker processes read the
-settings when they start.
+A change is checked (type, and the setting's safe range from ``consent.settings``): a value
+outside it is refused, the page shown again with the bad field named and the other edits kept.
+A change that weakens a safety check compared with its default is saved only on a second submit
+with "I understand this weakens: ..." ticked. A saved change is written atomically to
+``settings.toml`` in the data folder, recorded in the audit log (who, old and new values, what
+it weakens) and applied at once: every request compares the file's time with the one it was
+read at, so the server picks it up without a restart (so does a hand edit of the file). Batch
+worker processes compare it before each photo (``web.batch_queue.worker_state``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import os
 from pathlib import Path
@@ -18,7 +23,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from consent import settings as consent_settings
 from consent.errors import SettingsError
-from consent.settings import DEFAULTS, Settings
+from consent.settings import DEFAULTS, Settings, label, limits, out_of_range, problems, weakened
 
 from .audit_log import log_event
 from .security import roles_required
@@ -52,6 +57,15 @@ def _shown(value) -> str:
     return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
+def _range(name: str) -> str:
+    """A setting's safe range in words ("10 to 80 px, or 0: off"), "" when it has none."""
+    lim = limits()[name]
+    if lim.lo is None:
+        return ""
+    off = f", or {lim.off}: off" if lim.off is not None else ""
+    return f"{lim.lo} to {lim.hi}{lim.unit}{off}"
+
+
 def _parse(name: str, text: str):
     """The form's text for setting ``name`` as its type; ``SettingsError`` if it is not one."""
     default = getattr(DEFAULTS, name)
@@ -71,8 +85,6 @@ def _parse(name: str, text: str):
     except ValueError:
         kind = "a whole number" if isinstance(default, int) else "a number"
         raise SettingsError(f"{label}: “{text}” is not {kind}") from None
-    if default >= 0 and value < 0:
-        raise SettingsError(f"{label} cannot be negative")
     return value
 
 
@@ -121,18 +133,32 @@ def reload_if_changed(app) -> None:
         app.logger.error("settings not reloaded: %s", exc)
 
 
-@bp.get("/")
-@roles_required("admin")
-def index():
-    settings = current_app.config["CONSENT_SETTINGS"]
-    helps = _help()
+def _page(settings: Settings, submitted: dict | None = None, errors: dict | None = None,
+          confirm: list | None = None, token: str = "", status: int = 200):
+    """The settings page: ``settings`` in force, or the form as ``submitted`` with each refused
+    field's ``errors`` and the weakenings to ``confirm``."""
+    helps, submitted, errors = _help(), submitted or {}, errors or {}
     rows = [
-        {"name": f.name, "label": f.name.replace("_", " "), "value": _shown(getattr(settings, f.name)),
+        {"name": f.name, "label": label(f.name),
+         "value": submitted.get(f.name, _shown(getattr(settings, f.name))),
          "default": _shown(getattr(DEFAULTS, f.name)), "help": helps.get(f.name, ""),
+         "range": _range(f.name), "why": limits()[f.name].why, "error": errors.get(f.name),
          "changed": getattr(settings, f.name) != getattr(DEFAULTS, f.name)}
         for f in dataclasses.fields(settings)
     ]
-    return render_template("settings.html", rows=rows, path=_path())
+    return render_template("settings.html", rows=rows, path=_path(), errors=errors, confirm=confirm or [],
+                           token=token), status
+
+
+@bp.get("/")
+@roles_required("admin")
+def index():
+    return _page(current_app.config["CONSENT_SETTINGS"])
+
+
+def _token(weakenings) -> str:
+    """What the confirmation tick stands for: exactly these weakenings (a different set asks again)."""
+    return hashlib.sha256("; ".join(w.words for w in weakenings).encode()).hexdigest()[:16]
 
 
 @bp.post("/")
@@ -140,29 +166,45 @@ def index():
 def save():
     """Change the settings from the form: every value checked before anything is written."""
     current = current_app.config["CONSENT_SETTINGS"]
-    overrides, changes = {}, []
-    try:
-        for f in dataclasses.fields(Settings):
-            if f.name not in request.form:
-                value = getattr(current, f.name)
-            else:
-                value = _parse(f.name, request.form[f.name])
-            if value != getattr(DEFAULTS, f.name):
-                overrides[f.name] = list(value) if isinstance(value, tuple) else value
-            if value != getattr(current, f.name):
-                changes.append(f"{f.name.replace('_', ' ')}: {_shown(getattr(current, f.name))} → {_shown(value)}")
-        new = consent_settings.from_mapping(overrides, source="the settings form")
-    except SettingsError as exc:
-        flash(f"Nothing was changed: {exc}.", "error")
-        return redirect(url_for("settings.index"))
-    if not changes:
+    submitted = {f.name: request.form[f.name] for f in dataclasses.fields(Settings) if f.name in request.form}
+    values, errors = {}, {}
+    for f in dataclasses.fields(Settings):
+        if f.name not in submitted:
+            values[f.name] = getattr(current, f.name)
+            continue
+        try:
+            value = _parse(f.name, submitted[f.name])
+        except SettingsError as exc:
+            errors[f.name] = str(exc)
+            continue
+        why = out_of_range(f.name, value)
+        if why:
+            errors[f.name] = f"{label(f.name)} {why}"
+        values[f.name] = value
+    if not errors:
+        errors = {name: f"{label(name)} {why}" for name, why in problems(dataclasses.replace(DEFAULTS, **values))}
+    if errors:
+        flash(f"Nothing was changed: {'; '.join(errors.values())}.", "error")
+        return _page(current, submitted, errors, status=400)
+    overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v != getattr(DEFAULTS, k)}
+    new = consent_settings.from_mapping(overrides, source="the settings form")
+    changed = [k for k in values if values[k] != getattr(current, k)]
+    if not changed:
         flash("Nothing to change: every value is as it was.", "info")
         return redirect(url_for("settings.index"))
+    newly_weak = [w for w in weakened(new) if w.name in changed]
+    if newly_weak and request.form.get("confirm_weakening") != _token(newly_weak):
+        return _page(current, submitted, confirm=newly_weak, token=_token(newly_weak))
     path = _path()
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(path, _toml({k: getattr(new, k) for k in overrides}))
     current_app.extensions["consent_settings_stamp"] = path.stat().st_mtime_ns
     apply(current_app, new)
-    log_event(get_db(), g.user.username, "settings.changed", None, {"changes": "; ".join(changes)})
-    flash(f"Saved and in force now: {'; '.join(changes)}.", "info")
+    changes = [f"{label(k)}: {_shown(getattr(current, k))} → {_shown(getattr(new, k))}" for k in changed]
+    detail = {"changes": "; ".join(changes)}  # each "name: old → new"; who is the event's user
+    if newly_weak:
+        detail["weakens"] = "; ".join(w.words for w in newly_weak)
+    log_event(get_db(), g.user.username, "settings.changed", None, detail)
+    weak = f" This weakens: {detail['weakens']}." if newly_weak else ""
+    flash(f"Saved and in force now: {'; '.join(changes)}.{weak}", "info")
     return redirect(url_for("settings.index"))

@@ -102,7 +102,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
     for path, writer in ((json_path, reports.write_json), (csv_path, reports.write_csv),
                          (html_path, reports.write_html)):
         if path:
-            writer(results, path)
+            writer(results, path, **({} if writer is reports.write_json else {"settings": settings}))
             click.echo(f"wrote {path}")
     n = batch.counts(results)
     click.echo(counts_words(n))

@@ -78,6 +78,11 @@ class RuleContext:
         return [f for f in self.faces if not f.is_staff]
 
     @property
+    def identifiable_pupils(self) -> list[Face]:
+        """Pupil faces someone could recognise (not too small or blurred to know who it is)."""
+        return [f for f in self.pupil_faces if f.identifiable]
+
+    @property
     def context_text(self) -> str:
         """Folder, file name, caption and alt text: where context words are looked for."""
         return " ".join(t for t in (self.folder, self.file_name, self.caption, self.alt_text) if t)

@@ -28,13 +28,18 @@ def close_up(ctx: RuleContext):
 
 @rule
 def small_group(ctx: RuleContext):
-    pupils = ctx.pupil_faces
+    """Fewer than ``min_group_size`` pupils someone could recognise: each is easier to single out.
+
+    Only identifiable pupils count (faces not matched to staff, not too small or blurred for
+    anyone to recognise): passers-by a few pixels tall neither make a small group nor hide a
+    pupil in a large one, and a photo where nobody is identifiable gets no warning at all."""
+    pupils = ctx.identifiable_pupils
     if 0 < len(pupils) < ctx.settings.min_group_size:
         yield Reason(
             code="small_group",
             severity=SEV_REVIEW,
             message=(
-                f"only {plural(len(pupils), 'pupil')} in the photo; groups of "
+                f"only {plural(len(pupils), 'pupil')} in the photo could be recognised; groups of "
                 f"{ctx.settings.min_group_size} or more are safest"
             ),
             faces=[f.index for f in pupils],
