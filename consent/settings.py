@@ -122,17 +122,18 @@ class Settings:
     min_identifiable_sharpness: float = setting(8.0, 0.0, 40.0, weaker=HIGHER,
         why="natural faces measured sharpness 53 and up: above 40 real faces would count as too blurred to recognise")
     #: the shortest face the tool matches (CenterFace's box height, brow to chin). Chosen as
-    #: 28 px of dlib's own boxes x 1.23; measured again with the landmark-centred boxes
-    #: (make measure-faces, section size, 7 known faces): matched 3 of 7 at 32 px, 5 at 36,
-    #: 6 at 40, all from 48. A face it fails to match goes to review as unknown, and no face
-    #: came near anyone else at any size (nearest other person 0.65 or more, threshold 0.5).
+    #: 28 px of dlib's own boxes x 1.23 with dlib's recogniser; measured again with SFace (make
+    #: measure-faces, section size, 7 known faces): matched 3 of 7 at 28-32 px, 4 at 36-40,
+    #: all from 48. A face it fails to match goes to review as unknown, and no face came near
+    #: anyone else at any size (nearest other person 1.20 or more, threshold 0.80).
     #: A face must be identifiable first, so with the defaults the tool matches from 40 px
     #: (``min_identifiable_face_px``); this limit matters only if that one is set lower
     min_recognisable_face_px: int = setting(34, 28, 200, weaker=LOWER, unit=" px",
         why="below 28 px (dlib's measured smallest) a face is matched with too little detail to be trusted")
-    #: below this sharpness the tool does not match a face (measured again, section blur, faces
-    #: 100 px tall: every face matched down to sharpness 46, 4 of 7 at 29-40, none at 27 or
-    #: less; a face it fails to match goes to review as unknown, never cleared)
+    #: below this sharpness the tool does not match a face (measured again with SFace, section
+    #: blur, faces 100 px tall: every face matched down to sharpness 148, 4 of 7 at 60-105,
+    #: 1 at 27, none below; no blurred face came nearer than 1.20 to anyone else; a face it
+    #: fails to match goes to review as unknown, never cleared)
     min_face_sharpness: float = setting(15.0, 10.0, 100.0, weaker=LOWER,
         why="no face was matched at sharpness 27 or less: below 10 a match would rest on blur")
     #: nose-tip offset from the midpoint of the eyes (CenterFace's landmarks), as a share of the
