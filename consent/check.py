@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import images, rules
 from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChannel
-from .results import OK, SEVERITY_VERDICT, ChannelVerdict, Face, PhotoCheck, worst
+from .results import Face, PhotoCheck, channel_verdicts
 from .rules import RuleContext
 from .register.records import today
 from .register.groups import Restriction, restrict, words as compared_words
@@ -494,21 +494,26 @@ class Checker:
             copy = metadata.make_safe_copy(path, safe_dir / name, self.settings)
             result.safe_copy = str(copy.dst)
             return
+        from . import blurring
         from .vision.blur import write_blurred_copy
 
-        to_blur = [f for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
-        names = [box for r in result.reasons if r.code == "name_in_picture" for box in r.regions]
+        faces, names = blurring.to_blur(result)
+        boxes = [result.faces[i].box for i in faces] + names
         name = safe_name or (Path(result.name).stem + "-blurred.jpg")
-        dst = write_blurred_copy(path, [f.box for f in to_blur] + names, safe_dir / name, self.settings)
+        dst = write_blurred_copy(path, boxes, safe_dir / name, self.settings)
         result.safe_copy = str(dst)
         # re-checked as it will be published: with the same caption, alt text and folder words
         recheck = self.check(dst, result.channels, caption, alt_text=alt_text, display_name=result.name,
                              folder=folder, groups=only)
         if recheck.error:
             raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
-        blurred = f"{len(to_blur)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
-        result.notes.append(f"{blurred} blurred; the blurred copy was re-checked: {recheck.summary()}")
+        # what blurring cured is decided by rule; the re-check may only add reasons
+        copy = blurring.blurred_check(result, recheck, faces, names)
+        blurred = f"{len(faces)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
+        result.notes.append(f"{blurred} blurred; the blurred copy was re-checked, and what blurring does not "
+                            f"change still counts: {copy.summary()}")
         result.blurred_recheck = recheck.to_json(names=False, detail=True)  # internal: no names
+        result.blurred = blurring.to_json(copy, faces, names)
 
 
 def take_match(face: Face, m) -> None:
@@ -521,17 +526,6 @@ def take_match(face: Face, m) -> None:
     face.person_id = m.person_id if m.status == "matched" else None
     face.suggested_id = m.candidates[0] if m.status == "looks_like" and m.candidates else None
     face.distance = None if m.distance is None else float(m.distance)
-
-
-def channel_verdicts(reasons, channels) -> dict[str, ChannelVerdict]:
-    """Each channel's verdict: the worst severity of the reasons applying to it."""
-    verdicts = {}
-    for channel in channels:
-        relevant = [r for r in reasons if r.applies_to(channel)]
-        verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
-        detail = "; ".join(r.message for r in relevant if SEVERITY_VERDICT[r.severity] == verdict and verdict != OK)
-        verdicts[channel] = ChannelVerdict(channel, verdict, detail)
-    return verdicts
 
 
 def for_viewer(result: PhotoCheck, names: bool) -> PhotoCheck:

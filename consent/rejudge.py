@@ -27,13 +27,42 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
+from .blurring import blurred_check
 from .check import Analysis, judge
 from .register.view import RegisterView
-from .results import OK, VERDICT_ORDER, VERDICT_WORDS, PhotoCheck, channel_label
+from .results import OK, VERDICT_ORDER, VERDICT_WORDS, PhotoCheck, box_from_json, box_json, channel_label
 from .settings import DEFAULTS, Settings
 
 #: bumped when the stored form changes meaning
 STORED_FORMAT = 1
+
+
+@dataclass
+class BlurredFrom:
+    """What a blurred copy was made from: the original photo's analysis, and the faces (indices
+    into it) and places in the picture (name boxes) the copy blurred (``consent.blurring``)."""
+
+    original: Analysis
+    faces: list[int]
+    regions: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"original": _without_names(self.original.to_json()), "faces": list(self.faces),
+                "regions": [box_json(b) for b in self.regions]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "BlurredFrom":
+        return cls(Analysis.from_json(data["original"]), list(data["faces"]),
+                   [box_from_json(b) for b in data.get("regions", [])])
+
+
+def _without_names(analysis: dict) -> dict:
+    """An analysis's JSON as it is stored: no timings, and never a name (make sure of it)."""
+    analysis["timings"] = {}
+    for face in analysis["faces"]:
+        face.pop("person_name", None)
+        face.pop("suggested_name", None)
+    return analysis
 
 
 @dataclass
@@ -51,6 +80,10 @@ class StoredCheck:
     #: channel -> codes of the reasons that were not "info" then: a new one changes the basis
     #: even when the verdict stays the same (a signed-off photo in which someone is now unknown)
     codes: dict[str, list[str]] = field(default_factory=dict)
+    #: for a blurred copy (``analysis`` is the copy's): the photo it was made from and what was
+    #: blurred, so the copy is judged by rule (:func:`consent.blurring.blurred_check`), not by
+    #: its pixels alone
+    blurred_from: BlurredFrom | None = None
 
     @classmethod
     def of(cls, analysis: Analysis, result: PhotoCheck, *, caption: str = "", alt_text: str = "",
@@ -63,16 +96,15 @@ class StoredCheck:
         )
 
     def to_json(self) -> dict:
-        analysis = self.analysis.to_json()
-        analysis["timings"] = {}
-        for face in analysis["faces"]:  # an analysis never holds names; make sure of it
-            face.pop("person_name", None)
-            face.pop("suggested_name", None)
-        return {
-            "format": STORED_FORMAT, "analysis": analysis, "channels": list(self.channels),
+        data = {
+            "format": STORED_FORMAT, "analysis": _without_names(self.analysis.to_json()),
+            "channels": list(self.channels),
             "name": self.name, "caption": self.caption, "alt_text": self.alt_text,
             "folder": self.folder, "verdicts": dict(self.verdicts), "codes": dict(self.codes),
         }
+        if self.blurred_from is not None:
+            data["blurred_from"] = self.blurred_from.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "StoredCheck":
@@ -81,21 +113,27 @@ class StoredCheck:
             name=data["name"], caption=data.get("caption", ""), alt_text=data.get("alt_text", ""),
             folder=data.get("folder", ""), verdicts=dict(data.get("verdicts", {})),
             codes={c: list(v) for c, v in data.get("codes", {}).items()},
+            blurred_from=BlurredFrom.from_json(data["blurred_from"]) if data.get("blurred_from") else None,
         )
 
     @functools.cached_property
     def person_ids(self) -> list[int]:
-        """Ids of the people recognised in the photo when it was analysed."""
-        return sorted({f.person_id for f in self.analysis.faces if f.match == "matched" and f.person_id})
+        """Ids of the people recognised in the photo when it was analysed (a blurred copy: in
+        the copy or in the photo it was made from)."""
+        faces = self.analysis.faces + (self.blurred_from.original.faces if self.blurred_from else [])
+        return sorted({f.person_id for f in faces if f.match == "matched" and f.person_id})
 
     def judge(self, view: RegisterView, settings: Settings = DEFAULTS,
               channels: list[str] | None = None) -> PhotoCheck:
         """The check as the register stands in ``view`` (for ``channels``, default the stored ones)."""
         chans = [c for c in (channels or self.channels) if c in view.channels]
-        return judge(
-            self.analysis, view, chans, path=self.name, name=self.name, caption=self.caption,
-            alt_text=self.alt_text, folder=self.folder, settings=settings,
-        )
+        words = dict(path=self.name, name=self.name, caption=self.caption, alt_text=self.alt_text,
+                     folder=self.folder, settings=settings)
+        result = judge(self.analysis, view, chans, **words)
+        if self.blurred_from is None:
+            return result
+        original = judge(self.blurred_from.original, view, chans, **words)
+        return blurred_check(original, result, self.blurred_from.faces, self.blurred_from.regions)
 
 
 @dataclass

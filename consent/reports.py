@@ -122,17 +122,18 @@ def render_csv(results: list[PhotoCheck], settings=None) -> str:
 def blurred_copy(result: PhotoCheck) -> str | None:
     """The copy of ``result`` with faces (and names in the picture) blurred, if there is one:
     the one beside the plain safe copy, or the safe copy itself when it was blurred."""
-    return result.blurred_copy or (result.safe_copy if result.blurred_recheck else None)
+    return result.blurred_copy or (result.safe_copy if result.blurred else None)
 
 
 def blurred_words(result: PhotoCheck) -> str | None:
-    """What a report says of the blurred copy: "faces without consent blurred; re-checked: ok for
-    website and newsletter; needs sign-off for press" (None without a blurred copy)."""
-    name, recheck = blurred_copy(result), result.blurred_recheck
-    if not name or not recheck:
+    """What a report says of the blurred copy, judged by rule (``consent.blurring``): "faces
+    without consent blurred; re-checked: ok for website and newsletter; needs sign-off for press"
+    (None without a blurred copy)."""
+    name, copy = blurred_copy(result), result.blurred
+    if not name or not copy:
         return None
     groups: dict[str, list[str]] = {}
-    for channel, v in recheck.get("channels", {}).items():
+    for channel, v in copy.get("channels", {}).items():
         groups.setdefault(v["verdict"], []).append(channel_label(channel))
     checked = "; ".join(f"{VERDICT_WORDS[v]} for {join_words(c)}" for v, c in groups.items())
     return f"{name}: faces without consent blurred; re-checked: {checked}"

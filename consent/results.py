@@ -288,8 +288,12 @@ class PhotoCheck:
     error: str | None = None
     error_code: str | None = None
     safe_copy: str | None = None
-    #: with blurring: the JSON of the re-check of the blurred safe copy
+    #: with blurring: the JSON of the re-check of the blurred safe copy (its pixels alone)
     blurred_recheck: dict | None = None
+    #: with blurring: what the blurred copy may be published for, by rule
+    #: (:func:`consent.blurring.blurred_check`): ``{"faces", "regions", "verdict", "summary",
+    #: "channels", "reasons"}``; the re-check can add a reason, never remove one
+    blurred: dict | None = None
     #: a blurred copy kept beside the plain ``safe_copy`` (the web batch's zip holds both);
     #: for reports only, not part of the JSON
     blurred_copy: str | None = None
@@ -341,6 +345,7 @@ class PhotoCheck:
             "error": None if not self.error else {"code": self.error_code, "message": self.error},
             "safe_copy": self.safe_copy,
             "blurred_recheck": self.blurred_recheck,
+            "blurred": self.blurred,
             "cached": self.cached,
             "compared_with": self.compared_with,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -359,7 +364,18 @@ class PhotoCheck:
             verdicts={c: ChannelVerdict(c, v["verdict"], v.get("detail", "")) for c, v in data["channels"].items()},
             metadata_found=list(data["metadata_found"]), notes=list(data["notes"]),
             error=err.get("message"), error_code=err.get("code"), safe_copy=data["safe_copy"],
-            blurred_recheck=data.get("blurred_recheck"),
+            blurred_recheck=data.get("blurred_recheck"), blurred=data.get("blurred"),
             timings=dict(data.get("timings", {})),
             compared_with=data.get("compared_with"),
         )
+
+
+def channel_verdicts(reasons, channels) -> dict[str, ChannelVerdict]:
+    """Each channel's verdict: the worst severity of the reasons applying to it."""
+    verdicts = {}
+    for channel in channels:
+        relevant = [r for r in reasons if r.applies_to(channel)]
+        verdict = worst(SEVERITY_VERDICT[r.severity] for r in relevant)
+        detail = "; ".join(r.message for r in relevant if SEVERITY_VERDICT[r.severity] == verdict and verdict != OK)
+        verdicts[channel] = ChannelVerdict(channel, verdict, detail)
+    return verdicts

@@ -283,8 +283,8 @@ def _results(job_id: str, for_html: bool, title: str = ""):
         in_zip = {kind: name for _, kind, name, _ in _zip_files([row], title)}
         result.safe_copy = in_zip.get("safe")
         result.blurred_copy = in_zip.get("blurred")
-        if result.blurred_copy:  # what the blurred copy was re-checked as, judged today
-            result.blurred_recheck = row["data"]["blurred"]
+        if result.blurred_copy:  # what the blurred copy may be used for, judged today by rule
+            result.blurred = row["data"]["blurred"]
         results.append(result)
     return results
 

@@ -95,20 +95,26 @@ def analysis_config(db_path: str, settings) -> dict:
 
 def _stored(checker, path, result, blurred: bool, groups=None, **words):
     """What the web app keeps of ``result`` (a check of ``path``): its StoredCheck, or None when
-    the photo could not be checked. For a ``blurred`` check it is the blurred copy's, judged as
-    ``Checker`` re-checks a blurred copy: same channels and name, no caption or folder.
+    the photo could not be checked. For a ``blurred`` check it is the blurred copy's: the copy's
+    analysis judged with the same words, and the photo it was made from with what was blurred in
+    it, so that it is judged by rule whenever it is shown (``consent.blurring``).
     ``groups``: the restriction the photo was checked with (the same cached analysis)."""
-    from consent.rejudge import StoredCheck
+    from consent.rejudge import BlurredFrom, StoredCheck, reason_codes
+    from consent.results import box_from_json
 
     if result.error:
         return None
     if not blurred:
         return StoredCheck.of(checker.analyse(path, groups), result, **words)
-    recheck = result.blurred_recheck
-    if not result.safe_copy or not recheck:
+    if not result.safe_copy or not result.blurred:
         return None
-    return StoredCheck(checker.analyse(result.safe_copy, groups), list(result.channels), result.name,
-                       verdicts={c: v["verdict"] for c, v in recheck["channels"].items()})
+    made_from = BlurredFrom(checker.analyse(path, groups), list(result.blurred["faces"]),
+                            [box_from_json(b) for b in result.blurred["regions"]])
+    stored = StoredCheck(checker.analyse(result.safe_copy, groups), list(result.channels), result.name,
+                         blurred_from=made_from, **words)
+    judged = stored.judge(checker.view(), checker.settings)
+    stored.verdicts, stored.codes = {c: v.verdict for c, v in judged.verdicts.items()}, reason_codes(judged)
+    return stored
 
 
 def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None = None):

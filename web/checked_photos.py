@@ -281,9 +281,13 @@ def _judge_again(db: sqlite_utils.Database, row: dict) -> None:
     for face in data["faces"]:
         face["state"] = states[face["index"]]
     if stored.get("blurred"):
-        blurred = StoredCheck.from_json(stored["blurred"]).judge(view, settings)
-        data["blurred"] = {"verdict": blurred.verdict,
-                           "channels": {c: v.to_json() for c, v in blurred.verdicts.items()}}
+        copy = StoredCheck.from_json(stored["blurred"])
+        if copy.blurred_from is not None:  # judged by rule: consent.blurring
+            blurred = copy.judge(view, settings)
+            data["blurred"] = {"verdict": blurred.verdict,
+                               "channels": {c: v.to_json() for c, v in blurred.verdicts.items()}}
+        else:  # kept before the rule: its pixels alone cannot say what blurring cured
+            data["blurred"] = {"verdict": "review", "channels": {}}
     row.update(data=data, verdict=result.verdict, summary=result.summary())
     basis = json.loads(row["review_basis"]) if row.get("review_basis") else {
         "verdicts": check.verdicts, "codes": check.codes}
@@ -460,16 +464,16 @@ def never_publish_pictured(row: dict) -> bool:
 
 def names_a_pupil_beside_the_photo(row: dict) -> bool:
     """The caption, alt text or file name names someone on roll: blurring the picture does not
-    change the words published with it (the blurred copy's re-check sees only the picture and
-    its name, so it cannot say so itself)."""
+    change the words published with it (the page says so when it offers no blurred copy)."""
     return any(r.get("code") == "name_in_caption" for r in (row.get("data") or {}).get("reasons", []))
 
 
 def blurred_channels(row: dict) -> list[str]:
-    """Channels the blurred copy was re-checked ok for; none when a never-publish person is in
-    the photo (hair, body and setting still identify them: only sign-off can release it), and
-    none when the caption names a pupil (see :func:`names_a_pupil_beside_the_photo`)."""
-    if never_publish_pictured(row) or names_a_pupil_beside_the_photo(row):
+    """Channels the blurred copy may be used for today, by rule (``consent.blurring``: blurring
+    clears only what belongs to the faces and names it blurred; PE kit, undress, a name in the
+    caption and the rest stay as on the original). None when a never-publish person is in the
+    photo: hair, body and setting still identify them, only sign-off can release it."""
+    if never_publish_pictured(row):
         return []
     blurred = (row["data"] or {}).get("blurred") or {}
     return [c for c, v in blurred.get("channels", {}).items() if v["verdict"] == "ok"]

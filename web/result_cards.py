@@ -206,6 +206,8 @@ def card(row: dict, user) -> dict:
         "next_step": next_step(row),
         "never_publish": checked_photos.never_publish_pictured(row),
         "named_beside": checked_photos.names_a_pupil_beside_the_photo(row),
+        # blurring faces does not change what people are wearing (consent.rules.FACE_BLUR)
+        "clothing": any(r.get("code") in ("pe_kit", "exposure") for r in data.get("reasons", [])),
         "blocked_channels": [c for c, v in checked_photos.channel_verdicts(row).items() if v == "block"],
         "job_id": row.get("job_id"),
         "caption": row.get("caption") or "",

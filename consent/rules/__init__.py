@@ -88,6 +88,40 @@ class RuleContext:
         return " ".join(t for t in (self.folder, self.file_name, self.caption, self.alt_text) if t)
 
 
+#: What a copy of the photo with faces blurred does to a reason (:mod:`consent.blurring`):
+#: the reason is cleared on the blurred copy only when ...
+FACES = "faces"  # ... every face it is about was blurred in that copy
+IDENTIFIABLE_FACES = "identifiable_faces"  # ... every face it counts was blurred and could be recognised
+PICTURE_PLACES = "picture_places"  # ... every place in the picture it points at was blurred
+KEPT = "kept"  # never: it stays on the blurred copy exactly as on the original
+
+#: Every reason code the rules give (docs/json.md), and what blurring faces does to it. A rule
+#: giving a code that is not here is a bug (:func:`evaluate` refuses it): decide first what a
+#: blurred copy does to it.
+FACE_BLUR = {
+    "never_publish": KEPT,  # hair, body and setting still identify them: only sign-off can help
+    "no_consent": FACES,
+    "unrecognised_face": FACES,
+    "unchecked_face": FACES,
+    "ambiguous_match": FACES,
+    "looks_like": FACES,
+    "close_up": FACES,
+    "small_group": IDENTIFIABLE_FACES,  # a face nobody could recognise is not helped by blurring
+    "name_in_caption": KEPT,  # the words published beside the photo do not change
+    "name_in_picture": PICTURE_PLACES,  # the blurred copy blurs the names it found too
+    "text_unreadable": KEPT,
+    "location_metadata": KEPT,
+    "pe_kit": KEPT,
+    "exposure": KEPT,
+    "kit_unknown": KEPT,
+}
+REASON_CODES = tuple(FACE_BLUR)
+
+
+class UnknownReasonCode(Exception):
+    """A rule gave a reason code that is not in :data:`FACE_BLUR` (a bug, not a user error)."""
+
+
 Rule = Callable[[RuleContext], Iterable[Reason]]
 RULES: list[Rule] = []
 
@@ -116,6 +150,10 @@ def evaluate(ctx: RuleContext) -> list[Reason]:
     reasons: list[Reason] = []
     for func in load_rules():
         reasons.extend(func(ctx))
+    for reason in reasons:
+        if reason.code not in FACE_BLUR:
+            raise UnknownReasonCode(f"reason code {reason.code!r} is not in consent.rules.FACE_BLUR: "
+                                    "add it there, saying what a blurred copy does to it")
     return reasons
 
 

@@ -124,8 +124,12 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var data = new FormData();
-    ["csrf_token", "title", "channel", "caption"].forEach(function (name) {
-      data.append(name, form.elements[name].value);
+    // every field of the form but the file choosers (those are added below): the options
+    // (title, channel, caption, year groups) and a ticked "Also make copies with faces blurred"
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled || el.type === "file" || el.type === "submit") return;
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) return;
+      data.append(el.name, el.value);
     });
     if (dropped.length) {
       dropped.forEach(function (pair) { data.append("photos", pair[0], pair[1]); });
