@@ -6,6 +6,7 @@ import pytest
 
 from consent.check import Checker
 from consent.register import Register
+from consent.settings import DEFAULTS, limits
 from tests.conftest import fixture_dir
 from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium
 
@@ -30,9 +31,11 @@ def test_a_senior_confirms_who_a_look_alike_face_is_in_one_click(tmp_path):
             reg.add_template(harry, encoding, file_hash(photo), quality)
     photo = fixture_dir("people", "test") / "obama1.jpg"
     distance = Checker(db, use_cache=False, kit_check=False, text_check=False).check(photo).faces[0].distance
-    # the face lands in the look-alike band (around its measured distance, no fixed number)
-    (data / "settings.toml").write_text(
-        f"match_threshold = {distance * 0.9}\nmatch_lookalike_threshold = {distance * 1.1}\ntext_check = false\n")
+    # the face lands in the look-alike band: the strictest match threshold the settings allow,
+    # below its measured distance, and the band as shipped
+    strict = limits()["match_threshold"].lo
+    assert strict < distance < DEFAULTS.match_lookalike_threshold, distance
+    (data / "settings.toml").write_text(f"match_threshold = {strict}\ntext_check = false\n")
     with LiveServer(data) as server, playwright_api.sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
