@@ -102,6 +102,17 @@ def next_step(row: dict) -> dict | None:
             "button": "Send to a senior for sign-off"}
 
 
+def publish_choices(row: dict, safe: bool, blurred: bool) -> list[tuple[str, str]]:
+    """The channels a copy can be downloaded for publishing on, as ``("safe:website",
+    "website")``: the safe copy's, then the blurred copy's where the safe copy is not cleared."""
+    cleared = checked_photos.cleared_channels(row) if safe else []
+    out = [(f"safe:{c}", channel_label(c)) for c in cleared]
+    if blurred:
+        out += [(f"blurred:{c}", f"{channel_label(c)} (faces blurred)")
+                for c in checked_photos.blurred_channels(row) if c not in cleared]
+    return out
+
+
 def viewer_data(row: dict, user) -> dict:
     """The stored result JSON as ``user`` may see it (see :func:`consent.check.for_viewer`)."""
     data = row["data"] or {}
@@ -186,6 +197,8 @@ def card(row: dict, user) -> dict:
         "has_preview": bool(row.get("preview_path")),
         "safe": bool(safe),
         "safe_for": ", ".join(channel_label(c) for c in checked_photos.cleared_channels(row)),
+        #: "I am publishing this on <channel>" at download: (value, words), safe copy first
+        "publish_choices": publish_choices(row, bool(safe), bool(blurred)),
         "blurred": bool(blurred),
         "blurred_for": ", ".join(channel_label(c) for c in checked_photos.blurred_channels(row)),
         "expired": row.get("safe_path") is None and row["state"] == "done",
