@@ -53,11 +53,12 @@ def _check_file(file_storage) -> str:
 
 
 def _own_checks() -> list[dict]:
+    """The signed-in user's recent checks, each as ``result_cards.listing`` (the photo page's words)."""
     rows = get_db().query(
         "select id from web_checks where user_id = ? and job_id is null order by created_at desc limit ?",
         [g.user.id, RECENT],
     )
-    return [checked_photos.get(get_db(), r["id"]) for r in rows]
+    return [result_cards.listing(checked_photos.get(get_db(), r["id"]), g.user) for r in rows]
 
 
 @bp.get("/")
