@@ -144,9 +144,9 @@ def describe_event(detail: dict) -> str:
         elif key == "note":
             parts.append(f"note “{value}”")
         elif key == "verdict":
-            from .result_cards import verdict_words
+            from consent.results import state_words
 
-            parts.append(f"check said {verdict_words(value)}")
+            parts.append(f"check said {state_words(value)}")
         else:
             parts.append(f"{FIELD_WORDS.get(key, key.replace('_', ' '))} {value}")
     return "; ".join(parts)
