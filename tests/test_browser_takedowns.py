@@ -1,6 +1,6 @@
 """The takedown journey in real headless Chromium against a real waitress server: a photo of an
-enrolled pupil is signed off and its safe copy downloaded (published); the admin withdraws the
-pupil's consent; the home page counts the photo to take down; the list says why; it is marked
+enrolled pupil is signed off, its safe copy downloaded (a copy, not published), then downloaded
+"to publish on the newsletter" (published); the admin withdraws the pupil's consent; the home page counts the photo to take down; the list says why; it is marked
 taken down."""
 
 from __future__ import annotations
@@ -56,13 +56,22 @@ def test_publish_withdraw_see_the_count_open_the_list_mark_taken_down(server, br
     senior.get_by_role("button", name="Approve").first.click()
     senior.get_by_text("obama1.jpg: approved").wait_for()
 
-    # office downloads the safe copy: it is published
+    # office downloads the safe copy to look at it: a copy left, not published
     office.goto(check_url)
     with office.expect_download() as info:
         office.get_by_role("link", name="Download safe copy").click()
     info.value.save_as(tmp_path / info.value.suggested_filename)
     office.reload()
-    assert "newsletter" in office.locator("#published").inner_text()
+    published = office.locator("#published").inner_text()
+    assert "Copies downloaded, not marked published" in published and "Not recorded as published" in published
+
+    # then downloads it again, saying it is going in the newsletter: published there
+    office.get_by_label("I am publishing this on").select_option(label="newsletter")
+    with office.expect_download() as info:
+        office.get_by_role("button", name="Download and record as published").click()
+    info.value.save_as(tmp_path / ("published-" + info.value.suggested_filename))
+    office.reload()
+    assert "Published on newsletter" in office.locator("#published").inner_text()
 
     # nothing to take down yet
     admin = new_page(browser, server, "admin")
@@ -73,13 +82,16 @@ def test_publish_withdraw_see_the_count_open_the_list_mark_taken_down(server, br
     admin.get_by_role("button", name="Withdraw consent for every channel").click()
     admin.get_by_text("Consent withdrawn for 4 channels").wait_for()
 
-    # the home page counts the photo on each channel it went out on
+    # the home page counts the photo on each channel it went out on (not each download)
     admin.goto(server.url + "/")
     count = admin.locator("#takedown-count")
-    assert "4 published photos to take down" in count.inner_text()
+    assert "4 photos to take down" in count.inner_text()
     count.get_by_role("link", name="Open the takedown list").click()
     rows = admin.locator("#takedown-list tbody tr")
     assert rows.count() == 4
+    listed = admin.locator("#takedown-list").inner_text()
+    assert listed.count("published; copies downloaded too") == 1
+    assert listed.count("copies downloaded, not marked published") == 3
     first = rows.first.inner_text()
     assert "obama1.jpg" in first and "consent for" in first and "was withdrawn on" in first
     assert "Tamsin Okonkwo-Reyes" in first  # admins see who

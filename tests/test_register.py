@@ -46,7 +46,8 @@ def encoding(seed: int) -> np.ndarray:
 
 
 def test_new_register_has_schema_and_builtin_channels(reg):
-    assert reg.schema() == ["m001_initial", "m002_publications", "m003_templates_model"]
+    assert reg.schema() == ["m001_initial", "m002_publications", "m003_templates_model",
+                            "m004_publication_published"]
     assert reg.channel_names() == ["website", "social_media", "newsletter", "press"]
     assert "biometric" in reg.channel_names(include_biometric=True)
     assert reg.db.journal_mode == "wal"

@@ -65,7 +65,7 @@ def test_after_sign_off_the_headline_no_longer_says_do_not_publish():
     state, text = result_cards.headline(row)
     assert state == "ok" and text == "Signed off: OK for website; not for press"
     assert "Do not publish" not in text
-    assert result_cards.headline(_row({"website": "review"}, review_state="pending"))[1] == "Waiting for a senior's sign-off"
+    assert result_cards.headline(_row({"website": "review"}, review_state="pending"))[1] == "Waiting for a senior's sign-off: do not publish it yet"
 
 
 @pytest.mark.parametrize("reasons, who", [

@@ -148,8 +148,8 @@ def test_never_publish_after_publication_lists_it_with_the_reason_for_admins_onl
     assert LAST not in comms_list  # comms does not see names
     admin_list = admin.get("/takedowns/").get_data(as_text=True)
     assert REASON in admin_list and f"{FIRST} {LAST}" in admin_list
-    assert "4 published photos to take down" in admin.get("/").get_data(as_text=True)
-    assert "4 published photos to take down" in client_as(app, "comms").get("/").get_data(as_text=True)
+    assert "4 photos to take down" in admin.get("/").get_data(as_text=True)
+    assert "4 photos to take down" in client_as(app, "comms").get("/").get_data(as_text=True)
     assert "to take down" not in client_as(app, "office").get("/").get_data(as_text=True)
     assert client_as(app, "office").get("/takedowns/").status_code == 403
     assert REASON not in client_as(app, "office").get(f"/check/{check_id}").get_data(as_text=True)
@@ -171,6 +171,70 @@ def test_marking_published_with_a_link_then_taking_it_down(app):
         assert post(comms, f"/takedowns/{pub_id}/done").status_code == 302
     assert "Nothing to take down" in comms.get("/takedowns/").get_data(as_text=True)
     assert "taken down by comms" in comms.get("/takedowns/").get_data(as_text=True)
+
+
+def records(app) -> list[publications.Publication]:
+    with register(app) as reg:
+        return publications.publications(reg)
+
+
+def test_a_plain_download_records_a_copy_downloaded_not_a_publication(app):
+    check_id = signed_off_and_downloaded(app)
+    out = records(app)
+    assert sorted(p.channel for p in out) == sorted(CHANNELS)  # once per channel it is cleared for
+    assert not any(p.published for p in out)
+    office = client_as(app, "office")
+    assert office.get(f"/check/{check_id}/download/safe").status_code == 200
+    assert len(records(app)) == len(CHANNELS)  # downloading again: once per photo and channel
+    page = office.get(f"/check/{check_id}").get_data(as_text=True)
+    assert "Not recorded as published" in page and "Copies downloaded, not marked published" in page
+
+
+def test_a_download_confirmed_as_publishing_records_it_published_on_that_channel(app):
+    check_id = signed_off_and_downloaded(app)
+    office = client_as(app, "office")
+    page = office.get(f"/check/{check_id}").get_data(as_text=True)
+    assert "I am publishing this on" in page and 'value="safe:website"' in page
+    response = post(office, f"/check/{check_id}/download", {"copy": "safe:website"})
+    assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("attachment")
+    published = [p for p in records(app) if p.published]
+    assert [(p.channel, p.how) for p in published] == [("website", "download")]
+    assert "Published on website" in office.get(f"/check/{check_id}").get_data(as_text=True)
+
+
+def test_a_download_to_publish_without_a_form_token_is_refused(app):
+    check_id = signed_off_and_downloaded(app)
+    office = client_as(app, "office")
+    assert office.post(f"/check/{check_id}/download", data={"copy": "safe:website"}).status_code in (400, 403)
+    assert not any(p.published for p in records(app))
+
+
+def test_a_download_and_a_mark_as_published_are_one_row_on_the_takedown_list(app):
+    check_id = signed_off_and_downloaded(app)
+    office = client_as(app, "office")
+    assert post(office, f"/check/{check_id}/published",
+                {"channel": "website", "link": "https://school.example/news/1"}).status_code == 302
+    with register(app) as reg:
+        reg.record_consent(pupil_id(app), "website", "withdrawn")
+    with register(app) as reg:
+        [item] = publications.takedowns(reg)
+    assert item.publication.channel == "website" and item.words == "published; copies downloaded too"
+    assert len(item.records) == 2 and item.link == "https://school.example/news/1"
+    comms = client_as(app, "comms")
+    listed = comms.get("/takedowns/").get_data(as_text=True)
+    assert listed.count("Mark taken down") == 1 and "published; copies downloaded too" in listed
+    assert "1 photo to take down" in comms.get("/").get_data(as_text=True)
+    assert post(comms, f"/takedowns/{item.publication.id}/done").status_code == 302
+    assert "Nothing to take down" in comms.get("/takedowns/").get_data(as_text=True)
+    assert "to take down" not in comms.get("/").get_data(as_text=True)
+
+
+def test_copies_downloaded_and_not_published_still_reach_the_takedown_list(app):
+    signed_off_and_downloaded(app)
+    with register(app) as reg:
+        reg.record_consent(pupil_id(app), "press", "withdrawn")
+    listed = client_as(app, "comms").get("/takedowns/").get_data(as_text=True)
+    assert "copies downloaded, not marked published" in listed and "consent for press was withdrawn" in listed
 
 
 def test_register_page_links_a_withdrawal_to_its_takedowns(app):

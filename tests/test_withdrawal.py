@@ -194,15 +194,15 @@ def test_cli_lists_takedowns_links_withdrawals_to_them_and_marks_one_done(reg):
     out = cli(reg, "takedowns")
     assert out.exit_code == 0, out.output
     assert f"#{pub.id} sports-day-04.jpg on social_media: consent for social media was withdrawn" in out.output
-    assert "https://social.example/p/1" in out.output and "1 published photo to take down" in out.output
+    assert "https://social.example/p/1" in out.output and "1 photo to take down" in out.output
 
     out = cli(reg, "withdrawals", "--since", TODAY.isoformat())
     assert "Zabriskie" in out.output and f"take down: #{pub.id} sports-day-04.jpg" in out.output
 
     out = cli(reg, "takedowns", "--done", pub.id)
     assert out.exit_code == 0 and "marked taken down by comms" in out.output
-    assert "0 published photos to take down" in cli(reg, "takedowns").output
-    assert "no published photo to take down" in cli(reg, "withdrawals", "--since", TODAY.isoformat()).output
+    assert "0 photos to take down" in cli(reg, "takedowns").output
+    assert "no photo to take down" in cli(reg, "withdrawals", "--since", TODAY.isoformat()).output
 
 
 def test_cli_takedowns_shows_the_never_publish_reason_only_with_admin(reg):
@@ -215,7 +215,7 @@ def test_cli_takedowns_shows_the_never_publish_reason_only_with_admin(reg):
 def test_cli_takedowns_on_a_later_day_shows_end_dates_passing(reg):
     reg.record_consent(ids(reg)[0], "press", "granted", until=TODAY)
     publish(reg, group_photo(ids(reg)), "press")
-    assert "0 published photos" in cli(reg, "takedowns").output
+    assert "0 photos to take down" in cli(reg, "takedowns").output
     later = cli(reg, "takedowns", "--on", (TODAY + dt.timedelta(days=1)).isoformat())
     assert "consent for press expired" in later.output
 
@@ -238,3 +238,19 @@ def test_the_list_follows_each_change_when_computed_again_and_again(reg):
     reg.set_never_publish(pupil, "reason")
     [item] = publications.takedowns(reg)
     assert "Quill Zabriskie" in item.change.admin_detail
+
+
+def test_a_copy_is_recorded_once_per_photo_and_channel_and_is_not_a_publication(reg):
+    stored = group_photo(ids(reg))
+    first = publications.record(reg, stored, "website", by="office", how="download")
+    again = publications.record(reg, stored, "website", by="office", how="download")
+    assert again.id == first.id and not first.published
+    marked = publish(reg, stored, "website", "https://school.example/news/3")
+    assert marked.published and marked.id != first.id
+    reg.record_consent(ids(reg)[0], "website", "withdrawn")
+    [item] = publications.takedowns(reg)
+    assert item.publication.id == marked.id and [p.id for p in item.copies] == [first.id]
+    assert item.words == "published; copies downloaded too"
+    publications.mark_taken_down(reg, marked.id, by="comms")
+    assert publications.takedowns(reg) == []
+    assert all(p.taken_down_at for p in publications.publications(reg))

@@ -225,7 +225,7 @@ def safe_zip(job_id: str):
         for _, _, name, path in files:
             zf.write(path, name)
     out.seek(0)
-    for item, kind, _, _ in files:  # each copy is now published on the channels it is cleared for
+    for item, kind, _, _ in files:  # a copy left for the channels it is cleared for (not published)
         channels = (checked_photos.cleared_channels(item) if kind == "safe"
                     else checked_photos.blurred_channels(item))
         checked_photos.record_publication(

@@ -53,11 +53,12 @@ def _check_file(file_storage) -> str:
 
 
 def _own_checks() -> list[dict]:
+    """The signed-in user's recent checks, each as ``result_cards.listing`` (the photo page's words)."""
     rows = get_db().query(
         "select id from web_checks where user_id = ? and job_id is null order by created_at desc limit ?",
         [g.user.id, RECENT],
     )
-    return [checked_photos.get(get_db(), r["id"]) for r in rows]
+    return [result_cards.listing(checked_photos.get(get_db(), r["id"]), g.user) for r in rows]
 
 
 @bp.get("/")
@@ -161,10 +162,26 @@ def preview_image(check_id: str):
 @bp.get("/<check_id>/download/<kind>")
 @roles_required("office", "comms", "senior")
 def download(check_id: str, kind: str):
+    """A copy "just to look": recorded as a copy that left the system (for the takedown list),
+    never as published."""
+    return _download(check_id, kind, request.args.get("channel") or None, publishing=False)
+
+
+@bp.post("/<check_id>/download")
+@roles_required("office", "comms")
+def download_to_publish(check_id: str):
+    """A copy downloaded by someone who says "I am publishing this on <channel>" (``copy`` is
+    ``safe:<channel>`` or ``blurred:<channel>``): recorded as published on that channel."""
+    kind, _, channel = request.form.get("copy", "").partition(":")
+    if not channel:
+        return error_response(400, "Choose the channel you are publishing the photo on.", "no_channel")
+    return _download(check_id, kind, channel, publishing=True)
+
+
+def _download(check_id: str, kind: str, channel: str | None, publishing: bool):
     if kind not in ("safe", "blurred"):
         abort(404)
     row = _row_for_viewer(check_id)
-    channel = request.args.get("channel") or None
     path = checked_photos.available(row, kind, channel)
     why = checked_photos.refusal(row, channel)
     if path is None and why:
@@ -181,8 +198,11 @@ def download(check_id: str, kind: str):
     name = checked_photos.download_name(row, kind, suffix, _event_title(row))
     channels = [channel] if channel else (
         checked_photos.cleared_channels(row) if kind == "safe" else checked_photos.blurred_channels(row))
-    record_publication(row, kind, channels, "download")
-    log_event(get_db(), g.user.username, f"download.{kind}", check_id, {"photo": row["name"], "channels": channels})
+    record_publication(row, kind, channels, "download", published=publishing)
+    detail = {"photo": row["name"], "channels": channels}
+    if publishing:
+        detail["publishing"] = channel
+    log_event(get_db(), g.user.username, f"download.{kind}", check_id, detail)
     return send_file(path, as_attachment=True, download_name=name, mimetype=mimetype, max_age=0)
 
 
@@ -225,10 +245,13 @@ def send_for_review(check_id: str):
     return redirect(url_for("check.show", check_id=check_id))
 
 
-def record_publication(row: dict, kind: str, channels: list[str], how: str, link: str | None = None) -> None:
-    """Record ``row``'s photo as published on ``channels`` by the signed-in user."""
+def record_publication(row: dict, kind: str, channels: list[str], how: str, link: str | None = None,
+                       published: bool | None = None) -> None:
+    """Record that ``row``'s photo went out on ``channels`` (published, or a copy downloaded)
+    by the signed-in user."""
     checked_photos.record_publication(get_register(), row, kind, channels, how=how, by=g.user.username,
-                                      settings=current_app.config["CONSENT_SETTINGS"], link=link)
+                                      settings=current_app.config["CONSENT_SETTINGS"], link=link,
+                                      published=published)
 
 
 @bp.post("/<check_id>/published")

@@ -380,17 +380,20 @@ def stored_check(row: dict, kind: str = "safe") -> StoredCheck | None:
 
 
 def record_publication(reg, row: dict, kind: str, channels: list[str], *, how: str, by: str, settings,
-                       link: str | None = None) -> None:
-    """Record the photo of ``row`` (its ``safe`` or ``blurred`` copy) as published on
-    ``channels`` in the register's publication record. A download without a channel counts for
-    every channel it is cleared for: the takedown list errs on the side of listing it."""
+                       link: str | None = None, published: bool | None = None) -> None:
+    """Record that the photo of ``row`` (its ``safe`` or ``blurred`` copy) went out on
+    ``channels`` in the register's publication record: published when someone says so
+    (``published``; default only for ``how="marked"``), else a copy downloaded (once per photo
+    and channel). A plain download without a channel counts as a copy for every channel it is
+    cleared for: the takedown list errs on the side of listing it."""
     from consent.register import publications
 
     stored = stored_check(row, kind)
     if stored is None:
         return  # a check made before stored checks existed cannot be judged again
     for channel in channels:
-        publications.record(reg, stored, channel, by=by, how=how, link=link, ref=row["id"], settings=settings)
+        publications.record(reg, stored, channel, by=by, how=how, link=link, ref=row["id"], settings=settings,
+                            published=published)
 
 
 def refusal(row: dict, channel: str | None = None) -> str | None:

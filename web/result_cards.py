@@ -7,6 +7,8 @@ never be published) is shown to admins only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, state_words
 
 from . import checked_photos
@@ -53,34 +55,68 @@ def _labels(channels: list[str]) -> str:
     return join_words([channel_label(c) for c in channels])
 
 
-def headline(row: dict) -> tuple[str, str]:
-    """(state, headline): one sentence for the whole photo, channel by channel when the channels
-    differ ("OK for website after sign-off; not for press"). ``state`` colours it: ok, review,
-    block, pending or error."""
+@dataclass(frozen=True)
+class Status:
+    """What every page and list says about one checked photo: its colour ``state`` (ok, review,
+    block, pending, error), the page's ``headline``, and the short ``badge`` words a list shows
+    (the card shows the same badge beside its headline)."""
+
+    state: str
+    headline: str
+    badge: str
+
+
+#: a sign-off whose basis changed (a withdrawal since the approval): back in the senior's queue
+#: the badge of a photo only the designated safeguarding lead may decide
+LEAD_PENDING = "waiting for the designated safeguarding lead"
+NO_LONGER_STANDS = Status("block", "This approval no longer stands: do not publish (waiting for sign-off again)",
+                          "approval no longer stands")
+
+
+def status(row: dict, user) -> Status:
+    """The one reading of a checked photo (``row`` from ``checked_photos.get``: judged again
+    against today's register, with its sign-off state) as ``user`` may see it. The recent
+    checks, the photo's page, the sign-off queue and "Sent for sign-off" all use it, so they
+    cannot disagree, nor say more than the viewer may know (a caption naming a pupil reads the
+    same for everyone who may not see names)."""
+    return _status(_seen_row(row, viewer_data(row, user)))
+
+
+def _seen_row(row: dict, data: dict) -> dict:
+    return {**row, "data": data, "verdict": data.get("verdict", row["verdict"]),
+            "summary": data.get("summary", row["summary"])}
+
+
+def _status(row: dict) -> Status:
     verdicts = checked_photos.channel_verdicts(row)
     review_state = row.get("review_state")
     if row["verdict"] == "error" or not verdicts:
-        return "error", VERDICT_HEADLINES["error"]
+        return Status("error", VERDICT_HEADLINES["error"], verdict_words("error"))
     if review_state == "pending":
         if checked_photos.needs_safeguarding_lead(row):
-            return "pending", "Waiting for the designated safeguarding lead"
+            return Status("pending", "Waiting for the designated safeguarding lead: do not publish it yet",
+                          LEAD_PENDING)
         if row.get("review_basis") and row.get("changes"):
-            return "pending", "Needs sign-off again: the register changed since it was approved"
-        return "pending", "Waiting for a senior's sign-off"
+            return NO_LONGER_STANDS
+        again = " again" if row.get("review_basis") else ""
+        return Status("pending", f"Waiting for a senior's sign-off{again}: do not publish it yet",
+                      SIGN_OFF_WORDS["pending"])
     if review_state == "rejected":
-        return "block", "Not approved: do not publish"
+        return Status("block", "Not approved: do not publish", SIGN_OFF_WORDS["rejected"])
     cleared = checked_photos.cleared_channels(row)
     if review_state == "approved":
         rest = [c for c in verdicts if c not in cleared]
         if not cleared:
-            return "block", "Signed off, but not for any channel checked: do not publish"
+            return Status("block", "Signed off, but not for any channel checked: do not publish",
+                          verdict_words("block"))
         if not rest:
-            return "ok", "Signed off: OK to publish"
-        return "ok", f"Signed off: OK for {_labels(cleared)}; not for {_labels(rest)}"
+            return Status("ok", "Signed off: OK to publish", SIGN_OFF_WORDS["approved"])
+        return Status("ok", f"Signed off: OK for {_labels(cleared)}; not for {_labels(rest)}",
+                      SIGN_OFF_WORDS["approved"])
     distinct = set(verdicts.values())
     if len(distinct) == 1:
         verdict = distinct.pop()
-        return verdict, VERDICT_HEADLINES[verdict]
+        return Status(verdict, VERDICT_HEADLINES[verdict], verdict_words(verdict))
     parts = []
     for verdict, words in (("ok", "OK for {}"), ("review", "OK for {} after sign-off"), ("block", "not for {}")):
         chans = [c for c, v in verdicts.items() if v == verdict]
@@ -88,7 +124,42 @@ def headline(row: dict) -> tuple[str, str]:
             parts.append(words.format(_labels(chans)))
     text = "; ".join(parts)
     worst = "block" if "block" in distinct else "review"
-    return worst, text[:1].upper() + text[1:]
+    return Status(worst, text[:1].upper() + text[1:], verdict_words(worst))
+
+
+def headline(row: dict) -> tuple[str, str]:
+    """(state, headline) of a row as it is (no viewer filtering): see :func:`status`."""
+    found = _status(row)
+    return found.state, found.headline
+
+
+def listing(row: dict, user) -> dict:
+    """One line of a list of checked photos (recent checks, "Sent for sign-off", recent
+    decisions): the photo and its :func:`status` as ``user`` may see it."""
+    found = status(row, user)
+    return {"id": row["id"], "name": row["name"], "created_at": row.get("created_at"),
+            "review_state": row.get("review_state"), "review_note": row.get("review_note"),
+            "state": found.state, "badge": found.badge, "headline": found.headline}
+
+
+def face_words(face: dict, channels: list[str]) -> str | None:
+    """A recognised face's legend for someone who may see names, from the consent held for the
+    channels checked: "consent held", "no consent for newsletter (withdrawn)", "must never be
+    published, whatever consent says". None when the face carries no consent detail."""
+    consent = face.get("consent")
+    if face.get("match") != "matched" or not isinstance(consent, dict):
+        return None
+    if face.get("never_publish"):
+        return "must never be published, whatever consent says"
+    from .words import CONSENT_WORDS
+
+    held = [c for c in channels if consent.get(c) == "granted"]
+    missing = [c for c in channels if consent.get(c) != "granted"]
+    if not missing:
+        return "consent held"
+    why = "; ".join(f"not for {channel_label(c)} ({CONSENT_WORDS.get(consent.get(c, 'missing'), 'not asked')})"
+                    for c in missing)
+    return f"consent held for {_labels(held)}; {why}" if held else f"no consent: {why}"
 
 
 def next_step(row: dict) -> dict | None:
@@ -104,6 +175,17 @@ def next_step(row: dict) -> dict | None:
                 "button": "Send to a senior for sign-off"}
     return {"text": "A senior colleague decides whether it can be published.",
             "button": "Send to a senior for sign-off"}
+
+
+def publish_choices(row: dict, safe: bool, blurred: bool) -> list[tuple[str, str]]:
+    """The channels a copy can be downloaded for publishing on, as ``("safe:website",
+    "website")``: the safe copy's, then the blurred copy's where the safe copy is not cleared."""
+    cleared = checked_photos.cleared_channels(row) if safe else []
+    out = [(f"safe:{c}", channel_label(c)) for c in cleared]
+    if blurred:
+        out += [(f"blurred:{c}", f"{channel_label(c)} (faces blurred)")
+                for c in checked_photos.blurred_channels(row) if c not in cleared]
+    return out
 
 
 def viewer_data(row: dict, user) -> dict:
@@ -132,6 +214,7 @@ def card(row: dict, user) -> dict:
         face = {"number": f["index"] + 1, "state": state, "words": FACE_STATE_WORDS[state]}
         if f.get("match") == "matched" and user.sees_names and f.get("person_name"):
             face["name"] = f["person_name"]
+            face["words"] = face_words(f, list(data.get("channels") or {})) or face["words"]
         elif f.get("match") in ("not_identifiable", "unchecked") and f.get("why_not"):
             face["why"] = f["why_not"]
         elif f.get("match") == "looks_like":
@@ -162,11 +245,9 @@ def card(row: dict, user) -> dict:
          "words": SIGN_OFF_WORDS["approved"] if c in released and v["verdict"] != "ok" else verdict_words(v["verdict"])}
         for c, v in data.get("channels", {}).items()
     ]
-    # as this viewer may see it; once a senior has decided, their decision is what counts
-    seen_row = row if row.get("review_state") else {
-        **row, "data": data, "verdict": data.get("verdict", row["verdict"]),
-        "summary": data.get("summary", row["summary"])}
-    state, headline_text = headline(seen_row)
+    # as this viewer may see it (the same reading every list uses)
+    seen_row = _seen_row(row, data)
+    found = _status(seen_row)
     changes = [{"text": text} for text in checked_photos.change_sentences(row)]
     if user.is_admin:
         details = [c.admin_detail for c in row.get("changes", []) if c.admin_detail]
@@ -178,8 +259,9 @@ def card(row: dict, user) -> dict:
         "id": row["id"],
         "name": row["name"],
         "verdict": seen_row["verdict"],
-        "state": state,
-        "headline": headline_text,
+        "state": found.state,
+        "headline": found.headline,
+        "badge": found.badge,
         "summary": seen_row["summary"],
         "channels": channels,
         "faces": faces,
@@ -190,13 +272,13 @@ def card(row: dict, user) -> dict:
         "has_preview": bool(row.get("preview_path")),
         "safe": bool(safe),
         "safe_for": ", ".join(channel_label(c) for c in checked_photos.cleared_channels(row)),
+        #: "I am publishing this on <channel>" at download: (value, words), safe copy first
+        "publish_choices": publish_choices(row, bool(safe), bool(blurred)),
         "blurred": bool(blurred),
         "blurred_for": ", ".join(channel_label(c) for c in checked_photos.blurred_channels(row)),
         "expired": row.get("safe_path") is None and row["state"] == "done",
         "review_state": row.get("review_state"),
         #: who a pending sign-off waits for, as the badge says it
-        "waiting_words": ("waiting for the designated safeguarding lead" if checked_photos.needs_safeguarding_lead(row)
-                          else SIGN_OFF_WORDS["pending"]),
         #: the heading of ``changes``: since the check, or since a senior approved it
         "changes_heading": ("The register changed since it was approved" if row.get("review_basis")
                             else "Changed since it was checked"),

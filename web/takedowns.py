@@ -1,4 +1,5 @@
-"""The takedown list (admin, comms): published photos that are no longer ok on their channel.
+"""The takedown list (admin, comms): photos that went out on a channel (published, or copies
+downloaded and not marked published) and are no longer ok there; one row per photo and channel.
 
 Computed each time it is shown (``consent.register.publications.takedowns``) from the
 publication record and the register as it is today, so a withdrawal, a never-publish flag or a
@@ -43,7 +44,12 @@ def index():
     if g.user.sees_names:
         ids = {i for t in items for i in t.person_ids}
         names = {p.id: p.display_name for p in reg.people_by_id(ids).values()}
-    done = [p for p in publications.publications(reg) if p.taken_down_at][:20]
+    done, seen = [], set()
+    for p in publications.publications(reg):  # one line per photo and channel taken down
+        if p.taken_down_at and (key := (p.photo_sha256, p.channel, p.taken_down_at)) not in seen:
+            seen.add(key)
+            done.append(p)
+    done = done[:20]
     return render_template("takedowns.html", items=items, done=done, names=names,
                            person=person, channel=channel)
 

@@ -60,7 +60,7 @@ FIELD_WORDS = {
     "never_publish": "never publish", "reason": "reason", "label": "label", "name": "name",
     "people": "people", "consents": "consent records", "templates": "face templates", "photo": "photo",
     "user": "account", "roles": "roles", "photos": "photos", "title": "batch", "channels": "channels",
-    "verdict": "check said", "why": "because", "link": "link", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes", "answer": "answer",
+    "verdict": "check said", "why": "because", "link": "link", "publishing": "publishing it on", "job": "batch", "staff": "staff list", "consent_changes": "consent changes", "batch": "batch", "token": "token", "changes": "changes", "answer": "answer",
     "model": "face model", "unmatched": "photos ignored", "still_need_new_photo": "still needing a new photo",
 }
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
@@ -146,9 +146,9 @@ def describe_event(detail: dict) -> str:
         elif key == "note":
             parts.append(f"note “{value}”")
         elif key == "verdict":
-            from .result_cards import verdict_words
+            from consent.results import state_words
 
-            parts.append(f"check said {verdict_words(value)}")
+            parts.append(f"check said {state_words(value)}")
         else:
             parts.append(f"{FIELD_WORDS.get(key, key.replace('_', ' '))} {value}")
     return "; ".join(parts)

@@ -378,14 +378,14 @@ def withdrawals(obj, since):
         for item in caused:
             click.echo(f"    take down: {_takedown_line(item)}")
         if not caused:
-            click.echo("    no published photo to take down")
+            click.echo("    no photo to take down")
     click.echo(f"{len(rows)} withdrawal{'s' if len(rows) != 1 else ''} since {_date(since)}")
 
 
 def _takedown_line(item, admin: bool = False) -> str:
     p = item.publication
-    line = (f"#{p.id} {p.photo_name} on {p.channel}: {item.change.because}; "
-            f"{p.link or 'no link recorded'}; published by {p.published_by} at {p.published_at}")
+    line = (f"#{p.id} {p.photo_name} on {p.channel}: {item.change.because}; {item.words}; "
+            f"{item.link or 'no link recorded'}; by {p.published_by} at {p.published_at}")
     if admin and item.change.admin_detail:
         line += f" [admins only: {item.change.admin_detail}]"
     return line
@@ -400,11 +400,12 @@ def _takedown_line(item, admin: bool = False) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def takedowns(obj, done_id, on, admin, as_json):
-    """Published photos that are no longer OK on their channel: take each down, then mark it.
+    """Photos out on a channel that are no longer OK there: take each down, then mark it.
 
     A withdrawal, refusal, never-publish flag, purge or consent end date that has passed puts a
-    photo here without anyone acting. Photos are recorded as published when a safe copy or a
-    batch zip is downloaded in the web app, or marked "published" there.
+    photo here without anyone acting. One line per photo and channel: published (marked
+    "published" in the web app, or confirmed when downloading it), or copies downloaded and not
+    marked published. --done marks every record of that photo on that channel.
     """
     from ..register import publications
 
@@ -420,7 +421,7 @@ def takedowns(obj, done_id, on, admin, as_json):
         return
     for item in items:
         click.echo(_takedown_line(item, admin))
-    click.echo(f"{len(items)} published photo{'s' if len(items) != 1 else ''} to take down")
+    click.echo(f"{len(items)} photo{'s' if len(items) != 1 else ''} to take down")
 
 
 @register.command("never-publish")

@@ -1,8 +1,11 @@
 """The publication record and the takedown list.
 
-When a photo goes out (a safe copy downloaded for a channel, a batch zip downloaded, or someone
-marks it "published on <channel>"), :func:`record` keeps the evidence a school needs if the ICO
-asks: the photo's hash, the channel, who and when, the people in it (ids), the verdict and each
+A download is not a publication. A photo is *published* on a channel only when someone says so:
+they mark it "published on <channel>" (with an optional link), or they confirm at download that
+they are publishing it there. A plain download (a safe or blurred copy, a batch zip) records
+only that a *copy left the system* for the channels it was cleared for, once per photo and
+channel, so that a withdrawal still reaches it. Either way :func:`record` keeps the evidence a
+school needs if the ICO asks: the photo's hash, the channel, who and when, the people in it (ids), the verdict and each
 person's consent state at that moment, and the stored check (:class:`consent.rejudge.StoredCheck`:
 no names) so the photo can be judged again.
 
@@ -28,8 +31,8 @@ from ..rejudge import Change, StoredCheck, reason_codes, what_changed
 from ..settings import Settings
 from .records import iso_date
 
-#: how a photo came to be published
-HOW = {"download": "safe copy downloaded", "batch_zip": "batch zip downloaded", "marked": "marked as published"}
+#: how a copy of a photo left the system (a download is published only when ``published``)
+HOW = {"download": "copy downloaded", "batch_zip": "batch zip downloaded", "marked": "marked as published"}
 
 
 @dataclass
@@ -51,23 +54,64 @@ class Publication:
     ref: str | None = None
     taken_down_at: str | None = None
     taken_down_by: str | None = None
+    #: someone said it is published on the channel (marked, or confirmed at download); False:
+    #: only a copy was downloaded
+    published: bool = True
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
 
+    @property
+    def words(self) -> str:
+        """How it went out, as the pages say it: "published (marked as published)", "copy
+        downloaded, not marked published"."""
+        if self.published:
+            return "published" + (" (confirmed at download)" if self.how != "marked" else "")
+        return f"{HOW[self.how]}, not marked published"
+
 
 @dataclass
 class Takedown:
-    """A published photo that is no longer ok on its channel."""
+    """A photo that went out on a channel (published, or copies downloaded) and is no longer ok
+    there: one per photo and channel, whatever number of records it has."""
 
+    #: the record that stands for the photo on the channel: the newest published one, else the
+    #: newest copy downloaded
     publication: Publication
     change: Change
     #: ids of the people in the photo whose consent or flag caused it
     person_ids: list[int] = field(default_factory=list)
+    #: every open record of the photo on the channel, newest first
+    records: list[Publication] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[Publication]:
+        """The records saying it is published on the channel (marked, or confirmed at download)."""
+        return [p for p in self.records or [self.publication] if p.published]
+
+    @property
+    def copies(self) -> list[Publication]:
+        """The records of copies downloaded without saying they were published."""
+        return [p for p in self.records or [self.publication] if not p.published]
+
+    @property
+    def words(self) -> str:
+        """"published", "copies downloaded, not marked published", or "published; copies downloaded too"."""
+        if self.published and self.copies:
+            return "published; copies downloaded too"
+        if self.published:
+            return "published"
+        return "copies downloaded, not marked published"
+
+    @property
+    def link(self) -> str | None:
+        return next((p.link for p in self.published if p.link), None)
 
     def to_json(self, admin: bool = False) -> dict:
         data = {"publication": self.publication.to_json(), "reason": self.change.because,
-                "verdict_now": self.change.now, "person_ids": list(self.person_ids)}
+                "verdict_now": self.change.now, "person_ids": list(self.person_ids),
+                "published": bool(self.published), "copies_downloaded": len(self.copies),
+                "records": [p.id for p in self.records or [self.publication]]}
         if admin and self.change.admin_detail:
             data["admin_detail"] = self.change.admin_detail
         return data
@@ -82,8 +126,15 @@ def _now() -> str:
 
 
 def record(reg, stored: StoredCheck, channel: str, *, by: str, how: str, link: str | None = None,
-           ref: str | None = None, settings: Settings | None = None, view=None) -> Publication:
-    """Record that the photo of ``stored`` was published on ``channel``; returns the record.
+           ref: str | None = None, settings: Settings | None = None, view=None,
+           published: bool | None = None) -> Publication:
+    """Record that the photo of ``stored`` went out on ``channel``; returns the record.
+
+    ``published``: someone said it is published there (default: only when ``how`` is
+    ``marked``); otherwise it records a copy downloaded. A copy is recorded once per photo and
+    channel: while the photo has an open record on the channel (published or a copy), another
+    download adds nothing and that record is returned. Marking it published again adds nothing
+    either, except a link where the open one had none.
 
     The verdict and consent states written are those of the register now (``view``, default a
     fresh one). ``how`` is one of :data:`HOW`; ``ref`` the web check it came from.
@@ -93,7 +144,18 @@ def record(reg, stored: StoredCheck, channel: str, *, by: str, how: str, link: s
     if how not in HOW:
         raise ValueError(f"unknown way of publishing: {how}")
     settings = settings or reg.settings
+    published = (how == "marked") if published is None else bool(published)
     channel = reg.channel(channel).name  # UnknownChannel for a name the register does not know
+    link = (link or "").strip()[:500] or None
+    if link and not link.lower().startswith(("https://", "http://")):
+        raise RegisterError(f"{link}: a link to where the photo is published starts with https://")
+    already = _open_on(reg, stored.analysis.sha256, channel)
+    same = [p for p in already if p.published] if published else already
+    if same:
+        if link and not any(p.link for p in same):
+            with reg.transaction():
+                reg.db.conn.execute("UPDATE publications SET link = ? WHERE id = ?", [link, same[0].id])
+        return get(reg, same[0].id)
     view = view or load_view(reg, settings, with_gallery=False)
     result = stored.judge(view, settings, channels=[channel])
     verdict = result.verdicts[channel].verdict if channel in result.verdicts else "block"
@@ -104,31 +166,35 @@ def record(reg, stored: StoredCheck, channel: str, *, by: str, how: str, link: s
         states[str(pid)] = {"status": view.consent.get((pid, channel), "missing"),
                             "since": iso_date(since), "until": iso_date(until),
                             "never_publish": view.people[pid].never_publish}
-    link = (link or "").strip()[:500] or None
-    if link and not link.lower().startswith(("https://", "http://")):
-        raise RegisterError(f"{link}: a link to where the photo is published starts with https://")
     basis = StoredCheck(**{**stored.__dict__, "verdicts": {channel: verdict},
                            "codes": {channel: reason_codes(result).get(channel, [])}})
     with reg.transaction():
         cur = reg.db.conn.execute(
             "INSERT INTO publications (photo_sha256, photo_name, channel, how, link, ref, published_by, "
-            "published_at, verdict, person_ids, consent_states, stored) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "published_at, verdict, person_ids, consent_states, stored, published) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [stored.analysis.sha256, stored.name, channel, how, link, ref, by, _now(), verdict,
-             json.dumps(ids), json.dumps(states), json.dumps(basis.to_json())],
+             json.dumps(ids), json.dumps(states), json.dumps(basis.to_json()), int(published)],
         )
         pub_id = cur.lastrowid
     return get(reg, pub_id)
 
 
 _COLUMNS = ("id, photo_sha256, photo_name, channel, how, published_by, published_at, verdict, "
-            "person_ids, consent_states, link, ref, taken_down_at, taken_down_by")
+            "person_ids, consent_states, link, ref, taken_down_at, taken_down_by, published")
 
 
 def _publication(row) -> Publication:
-    (pid, sha, name, channel, how, by, at, verdict, ids, states, link, ref, down_at, down_by) = row
+    (pid, sha, name, channel, how, by, at, verdict, ids, states, link, ref, down_at, down_by, published) = row
     return Publication(pid, sha, name, channel, how, by, at, verdict, json.loads(ids), json.loads(states),
-                       link, ref, down_at, down_by)
+                       link, ref, down_at, down_by, bool(published))
+
+
+def _open_on(reg, sha256: str, channel: str) -> list[Publication]:
+    """The records of one photo on one channel not yet taken down, newest first."""
+    return [_publication(r) for r in reg.db.conn.execute(
+        f"SELECT {_COLUMNS} FROM publications WHERE photo_sha256 = ? AND channel = ? "
+        "AND taken_down_at IS NULL ORDER BY id DESC", [sha256, channel])]
 
 
 def get(reg, publication_id: int) -> Publication:
@@ -217,7 +283,8 @@ class _Inputs:
 
 def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = None, view=None,
               include_done: bool = False) -> list[Takedown]:
-    """Published photos no longer ok on their channel on day ``on`` (default today), newest first.
+    """Photos out on a channel (published, or copies downloaded) and no longer ok there on day
+    ``on`` (default today), newest first: one per photo and channel, holding all its records.
 
     Each is judged again from its stored check against the register on that day, so an end
     date that has passed puts a photo here without anyone acting. ``include_done`` also lists
@@ -232,12 +299,21 @@ def takedowns(reg, settings: Settings | None = None, *, on: dt.date | None = Non
     view = view or load_view(reg, settings, on=on, with_gallery=False)
     with _lock:
         found = _judge_all(reg, settings, view, include_done)
-    out = []
+    grouped: dict[tuple[str, str, str | None], Takedown] = {}
     for pub_id, changes in found:
         pub = get(reg, pub_id)
         causes = [p for p in pub.person_ids if _causes(view, p, pub.channel)]
-        out.extend(Takedown(pub, change, causes) for change in changes)
-    return out
+        for change in changes:
+            key = (pub.photo_sha256, pub.channel, pub.taken_down_at and pub.id)
+            item = grouped.get(key)
+            if item is None:
+                grouped[key] = Takedown(pub, change, causes, [pub])
+                continue
+            item.records.append(pub)
+            item.person_ids = sorted(set(item.person_ids) | set(causes))
+            if pub.published and not item.publication.published:
+                item.publication = pub  # a published record stands for the photo before a copy
+    return list(grouped.values())
 
 
 def _judge_all(reg, settings: Settings, view, include_done: bool) -> list[tuple[int, list[Change]]]:
@@ -296,12 +372,14 @@ def _causes(view, person_id: int, channel: str) -> bool:
 
 
 def open_count(reg, settings: Settings | None = None) -> int:
-    """How many published photos are waiting to be taken down (today)."""
+    """How many photos (per channel) are waiting to be taken down (today)."""
     return len(takedowns(reg, settings))
 
 
 def mark_taken_down(reg, publication_id: int, *, by: str) -> Publication:
-    """Record that ``by`` took the photo down (now). Marking it twice is refused."""
+    """Record that ``by`` took the photo down (now) from the channel of ``publication_id``:
+    every open record of that photo on that channel (published and copies downloaded) with it.
+    Marking it twice is refused."""
     pub = get(reg, publication_id)
     if pub.taken_down_at:
         raise RegisterError(
@@ -310,8 +388,9 @@ def mark_taken_down(reg, publication_id: int, *, by: str) -> Publication:
         )
     with reg.transaction():
         reg.db.conn.execute(
-            "UPDATE publications SET taken_down_at = ?, taken_down_by = ? WHERE id = ? AND taken_down_at IS NULL",
-            [_now(), by, publication_id],
+            "UPDATE publications SET taken_down_at = ?, taken_down_by = ? "
+            "WHERE photo_sha256 = ? AND channel = ? AND taken_down_at IS NULL",
+            [_now(), by, pub.photo_sha256, pub.channel],
         )
     return get(reg, publication_id)
 

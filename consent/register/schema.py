@@ -266,3 +266,27 @@ def m003_templates_model(db) -> None:
     """
     for statement in _statements(_TEMPLATES_MODEL_SQL):
         db.execute(statement)
+
+
+_PUBLICATION_PUBLISHED_SQL = """
+ALTER TABLE publications ADD COLUMN published INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1));
+
+UPDATE publications SET published = 1 WHERE how = 'marked';
+
+CREATE INDEX publications_photo ON publications (photo_sha256, channel, taken_down_at);
+"""
+
+
+@migrations()
+def m004_publication_published(db) -> None:
+    """A download is not a publication: ``published`` says whether someone said the photo went
+    out on the channel (marked it published, or confirmed at download that they were publishing
+    it); a plain download (``how`` download or batch_zip, ``published`` 0) only records that a
+    copy left the system, so a withdrawal still reaches it on the takedown list.
+
+    Rows from before it: those marked published are published; downloads were recorded as
+    published without anyone saying so, so they become copies downloaded (still listed when
+    consent changes, as "copies downloaded, not marked published").
+    """
+    for statement in _statements(_PUBLICATION_PUBLISHED_SQL):
+        db.execute(statement)
