@@ -204,20 +204,27 @@ def test_an_approval_stops_clearing_the_photo_after_a_new_never_publish_flag(app
     assert audit_log.events(connect(app.config["CONSENT_DB"]), action="review.returned")
 
 
-def test_an_approval_stops_clearing_the_photo_after_a_withdrawal_even_when_the_verdict_is_the_same(app):
+def test_no_sign_off_releases_a_missing_consent_and_an_approval_stops_after_a_withdrawal(app):
     with register(app) as reg:
         reg.record_consent(pupil(app, 0), "website", "withdrawn")
     sent_for_sign_off(app, "w1")  # website: "do not publish" (the first pupil has no consent)
     senior = client_as(app, "senior")
-    post(senior, "/review/w1/approve", {"release": ["website"], "note": "signed form arrived today"})
-    # website released (blocked, ticked); social media needed sign-off (a small group)
+    queue = senior.get("/review/").get_data(as_text=True)
+    assert "Sign-off cannot release website: record the written consent in the register" in queue
+    refused = post(senior, "/review/w1/approve", {"release": ["website"], "note": "signed form arrived today"})
+    assert row(app, "w1")["review_state"] == "pending"  # a parent's consent is recorded, not signed off
+    page = senior.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "w1.jpg: Sign-off cannot release website: record the written consent in the register" in page
+    with register(app) as reg:  # the cure: the consent recorded
+        reg.record_consent(pupil(app, 0), "website", "granted")
+    post(senior, "/review/w1/approve", {"note": "a group of two is fine here"})
     assert checked_photos.cleared_channels(row(app, "w1")) == ["website", "social_media"]
 
     with register(app) as reg:
-        reg.record_consent(pupil(app, 1), "website", "withdrawn")  # another pupil: same code, same verdict
+        reg.record_consent(pupil(app, 1), "website", "withdrawn")
     returned = row(app, "w1")
     assert returned["review_state"] == "pending" and checked_photos.cleared_channels(returned) == []
-    sentence = f"consent for website was withdrawn on {day_words(dt.date.today())}: this approval no longer stands"
+    sentence = f"consent for website was withdrawn on {day_words(dt.date.today())}"
     assert sentence in client_as(app, "office").get("/check/w1").get_data(as_text=True)
 
 

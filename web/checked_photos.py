@@ -434,6 +434,17 @@ def may_decide(user, row: dict) -> bool:
     return user.has("senior") and (user.safeguarding_lead or not needs_safeguarding_lead(row))
 
 
+def releasable(row: dict, user):
+    """What ``user`` may release of ``row`` by signing it off (:func:`consent.signoff.releasable`:
+    channels needing sign-off, blocked channels they may tick, channels no sign-off of theirs
+    can release and what cures those instead), as the photo is judged today."""
+    from consent.signoff import Releasable, releasable as rule
+
+    if not row.get("data") or row.get("verdict") == "error":
+        return Releasable([], [], {})
+    return rule(PhotoCheck.from_json(row["data"]), bool(getattr(user, "safeguarding_lead", False)))
+
+
 def channel_verdicts(row: dict) -> dict[str, str]:
     """{channel: verdict} as the check found it."""
     return {c: v["verdict"] for c, v in ((row.get("data") or {}).get("channels") or {}).items()}

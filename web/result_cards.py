@@ -290,7 +290,8 @@ def card(row: dict, user) -> dict:
         "named_beside": checked_photos.names_a_pupil_beside_the_photo(row),
         # blurring faces does not change what people are wearing (consent.rules.FACE_BLUR)
         "clothing": any(r.get("code") in ("pe_kit", "exposure") for r in data.get("reasons", [])),
-        "blocked_channels": [c for c, v in checked_photos.channel_verdicts(row).items() if v == "block"],
+        # what this viewer may release by signing it off, and what cures the rest (consent.signoff)
+        "releasable": checked_photos.releasable(row, user),
         "job_id": row.get("job_id"),
         "caption": row.get("caption") or "",
         #: why today's verdict is worse than when it was checked or signed off (shown first)

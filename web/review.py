@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from consent.results import join_words
+from consent.results import channel_label, join_words
 
 from . import accounts, checked_photos, email_notice, result_cards
 from .audit_log import log_event
@@ -127,18 +127,23 @@ def mine():
 
 
 def _released(row: dict, form) -> tuple[list[str], str | None]:
-    """The channels an approval releases, or an error message. Channels that needed sign-off
-    are released; a blocked channel only when ticked, with a note saying why."""
-    verdicts = checked_photos.channel_verdicts(row)
-    channels = [c for c, v in verdicts.items() if v == "review"]
-    blocked = [c for c, v in verdicts.items() if v == "block"]
-    ticked = [c for c in form.getlist("release") if c in blocked]
+    """The channels an approval releases, or an error message (consent.signoff): channels that
+    needed sign-off are released; a blocked channel only when ticked, with a note saying why,
+    and only when every reason blocking it is one this decider may release (swimwear by a
+    senior; never-publish by the safeguarding lead; never a missing consent or a pupil named
+    in the caption, which only their own cure releases)."""
+    may = checked_photos.releasable(row, g.user)
+    asked = form.getlist("release")
+    held = [c for c in asked if c in may.held]
+    if held:
+        return [], " ".join(f"Sign-off cannot release {channel_label(c)}: {may.held[c]}." for c in held)
+    ticked = [c for c in asked if c in may.blocked]
     if ticked and not form.get("note", "").strip():
         return [], "Give the reason for releasing a blocked photo in the note; it is kept in the audit log."
-    if not channels and not ticked:
+    if not may.review and not ticked:
         return [], ("Every channel checked says “do not publish” for this photo. Tick the channels you release "
                     "(with the reason in the note), or choose “Do not approve”.")
-    return channels + ticked, None
+    return may.review + ticked, None
 
 
 def _decide(check_id: str, decision: str):
@@ -247,7 +252,7 @@ def approve_batch(job_id: str):
                 or not checked_photos.may_decide(g.user, row)):
             skipped += 1
             continue
-        channels = [c for c, v in checked_photos.channel_verdicts(row).items() if v == "review"]
+        channels = checked_photos.releasable(row, g.user).review
         if not channels:
             skipped += 1  # blocked everywhere: only a decision on its own can release it
             continue

@@ -117,9 +117,40 @@ FACE_BLUR = {
 }
 REASON_CODES = tuple(FACE_BLUR)
 
+#: Who may release, by signing the photo off, a channel a reason holds back (:mod:`consent.signoff`)
+SENIOR = "senior"  # any senior colleague (or admin)
+SAFEGUARDING_LEAD = "safeguarding_lead"  # only a designated safeguarding lead
+NOBODY = "nobody"  # no sign-off: only what cures it at its source (written consent recorded,
+#                    the caption changed, the name cropped or blurred)
+
+#: For every reason code: who may release it by sign-off when it asks for review, and when it
+#: blocks; and what cures it otherwise, in the office's words. Sign-off is a person looking and
+#: deciding: it can settle what a person can judge by looking (who a face is, whether kit or a
+#: close-up is fine), never a parent's missing consent or words published beside the photo.
+SIGN_OFF = {
+    "never_publish": (SAFEGUARDING_LEAD, SAFEGUARDING_LEAD,
+                      "only the designated safeguarding lead can release it"),
+    "no_consent": (NOBODY, NOBODY,
+                   "record the written consent in the register (an admin), or use the copy with faces blurred"),
+    "unrecognised_face": (SENIOR, SENIOR, "a senior colleague checks who it is"),
+    "unchecked_face": (SENIOR, SENIOR, "a senior colleague checks who it is"),
+    "ambiguous_match": (SENIOR, SENIOR, "a senior colleague checks who it is"),
+    "looks_like": (SENIOR, SENIOR, "a senior colleague confirms who it is"),
+    "close_up": (SENIOR, SENIOR, "a senior colleague signs it off, or use a wider crop"),
+    "small_group": (SENIOR, SENIOR, "a senior colleague signs it off"),
+    "name_in_caption": (SENIOR, NOBODY, "take the pupil's name out of the caption, alt text or file name"),
+    "name_in_picture": (SENIOR, NOBODY, "crop the name out, or use the copy with faces and names blurred"),
+    "text_unreadable": (SENIOR, SENIOR, "a senior colleague reads the picture for names"),
+    "location_metadata": (SENIOR, SENIOR, "use the safe copy: it carries no location"),
+    "pe_kit": (SENIOR, SENIOR, "a senior colleague signs it off"),
+    "exposure": (SENIOR, SENIOR, "a senior colleague signs it off"),
+    "kit_unknown": (SENIOR, SENIOR, "a senior colleague looks for PE kit and undress"),
+}
+
 
 class UnknownReasonCode(Exception):
-    """A rule gave a reason code that is not in :data:`FACE_BLUR` (a bug, not a user error)."""
+    """A rule gave a reason code that is not in :data:`FACE_BLUR` and :data:`SIGN_OFF` (a bug,
+    not a user error)."""
 
 
 Rule = Callable[[RuleContext], Iterable[Reason]]
@@ -151,9 +182,9 @@ def evaluate(ctx: RuleContext) -> list[Reason]:
     for func in load_rules():
         reasons.extend(func(ctx))
     for reason in reasons:
-        if reason.code not in FACE_BLUR:
-            raise UnknownReasonCode(f"reason code {reason.code!r} is not in consent.rules.FACE_BLUR: "
-                                    "add it there, saying what a blurred copy does to it")
+        if reason.code not in FACE_BLUR or reason.code not in SIGN_OFF:
+            raise UnknownReasonCode(f"reason code {reason.code!r} is not in consent.rules.FACE_BLUR and "
+                                    "SIGN_OFF: add it to both, saying what a blurred copy and a sign-off do to it")
     return reasons
 
 
