@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .results import OK, PhotoCheck, Reason
-from .rules import NOBODY, SAFEGUARDING_LEAD, SENIOR, SIGN_OFF
+from .rules import SAFEGUARDING_LEAD, SENIOR, SIGN_OFF
 
 
 def who_may_release(reason: Reason) -> str:
