@@ -160,7 +160,9 @@ def _answered(face: Face, sha256: str, view: RegisterView, faces: list[Face]) ->
     an answer about someone else (the suggestion changed), or a "yes" naming a person another
     face of the photo is already matched to, leaves it a suggestion. The suggested person's
     name is filled in for roles allowed to see names; a suggested person no longer in the
-    register leaves the face unknown."""
+    register leaves the face unknown. A face that still only looks like someone who must never
+    be published carries their never-publish flag: only the designated safeguarding lead may
+    say who it is or sign the photo off, and no blurred copy is offered for it."""
     person = view.people.get(face.suggested_id)
     if person is None:
         face.match, face.suggested_id = "unknown", None
@@ -175,6 +177,7 @@ def _answered(face: Face, sha256: str, view: RegisterView, faces: list[Face]) ->
             face.match, face.answer = "unknown", "no"
             return
     face.suggested_name = person.display_name
+    face.never_publish = bool(person.never_publish)
 
 
 def _kit_decision(measures, context: str, settings: Settings):

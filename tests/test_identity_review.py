@@ -19,7 +19,7 @@ from consent.register import Register
 from consent.settings import DEFAULTS
 
 from .conftest import copy_register, fixture_dir
-from .web_helpers import client_as, make_app, post
+from .web_helpers import PASSWORD, client_as, make_app, post
 
 PUBLICATION = ("website", "social_media", "newsletter", "press")
 
@@ -227,7 +227,7 @@ def test_a_senior_confirms_a_face_in_one_click_and_the_page_shows_it_matched(web
     response = post(senior, f"/review/{check_id}/faces/1/identity", {"answer": "yes"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/check/{check_id}")
     page = senior.get(f"/check/{check_id}").get_data(as_text=True)
-    assert "Harry Patel: cleared" in page and "a senior confirmed who this is" in page
+    assert "Harry Patel: consent held" in page and "a senior confirmed who this is" in page
     assert "Yes, this is Harry Patel" not in page
     with Register(web_app.config["CONSENT_DB"]) as reg:
         [entry] = reg.audit(action="identity")
@@ -291,3 +291,29 @@ def test_a_batch_restricted_to_another_year_leaves_the_pupil_unknown_and_an_unkn
     [row] = list(db["web_checks"].rows)
     data = checked_photos.get(db, row["id"])["data"]
     assert data["faces"][0]["match"] == "unknown" and data["compared_with"] == {"years": ["8"], "forms": []}
+
+
+def test_a_face_that_looks_like_a_never_publish_pupil_is_for_the_safeguarding_lead_alone(web_app):
+    """Not matched, so the never-publish rule does not fire on it; but only the designated
+    safeguarding lead may say who it is or sign the photo off, and no blurred copy clears it:
+    a senior saying "no, not them" must not turn a looked-after child into a stranger."""
+    from web import accounts, checked_photos
+    from web.tables import connect
+
+    with Register(web_app.config["CONSENT_DB"]) as reg:
+        reg.set_never_publish(reg.find_person("P001"), "looked after")
+    check_id = _checked(web_app, "office")
+    row = checked_photos.get(connect(web_app.config["CONSENT_DB"]), check_id)
+    [face] = row["data"]["faces"]
+    assert face["match"] == "looks_like" and face["never_publish"]
+    assert checked_photos.needs_safeguarding_lead(row) and checked_photos.blurred_channels(row) == []
+    refused = post(client_as(web_app, "admin"), f"/review/{check_id}/faces/1/identity", {"answer": "no"})
+    assert refused.status_code == 403  # an admin who is not the lead may not say either
+    with Register(web_app.config["CONSENT_DB"]) as reg:
+        assert reg.audit(action="identity") == []
+    db = connect(web_app.config["CONSENT_DB"])
+    lead = accounts.create_user(db, "dsl", PASSWORD, ["senior"])
+    accounts.set_safeguarding_lead(db, lead.id, True)
+    db.conn.close()
+    response = post(client_as(web_app, "dsl"), f"/review/{check_id}/faces/1/identity", {"answer": "yes"})
+    assert response.status_code == 302

@@ -188,6 +188,8 @@ def identity(check_id: str, number: int):
     row = checked_photos.get(db, check_id)
     if row is None or not checked_photos.can_view(g.user, row):
         abort(404)
+    if not checked_photos.may_decide(g.user, row):  # a face that looks like a never-publish pupil
+        return error_response(403, lead_only_message(row), "safeguarding_lead_only")
     back = (url_for("review.index") if request.form.get("back") == "review.index"
             else url_for("check.show", check_id=check_id))
     data = row.get("data") or {}
