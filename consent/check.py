@@ -100,6 +100,8 @@ def judge(
         face = Face(**{**face.__dict__, "consent": {}})
         if face.match == "looks_like":
             _answered(face, analysis.sha256, view, analysis.faces)
+        elif face.match == "ambiguous":  # too close to call, and one of them must never be published
+            face.never_publish = any(getattr(view.people.get(p), "never_publish", False) for p in face.candidate_ids)
         person = view.people.get(face.person_id) if face.match == "matched" else None
         if face.match == "matched" and person is None:
             # matched someone since removed from the register: unknown again
@@ -528,6 +530,7 @@ def take_match(face: Face, m) -> None:
     face.match = m.status
     face.person_id = m.person_id if m.status == "matched" else None
     face.suggested_id = m.candidates[0] if m.status == "looks_like" and m.candidates else None
+    face.candidate_ids = tuple(m.candidates) if m.status == "ambiguous" else ()
     face.distance = None if m.distance is None else float(m.distance)
 
 

@@ -160,6 +160,8 @@ class Face:
     #: allowed to see names. Never ``person_id``: a suggestion is not a match
     suggested_id: int | None = None
     suggested_name: str | None = None
+    #: ``ambiguous``: the people the face is too close to call between, closest first (ids)
+    candidate_ids: tuple[int, ...] = ()
     #: a senior's answer to "is this <suggested person>?" applied to this face: ``yes`` (now
     #: ``matched`` to them) or ``no`` (now ``unknown``); None when nobody answered
     answer: str | None = None
@@ -214,6 +216,8 @@ class Face:
             data["suggested_id"] = self.suggested_id
             data["suggested_name"] = self.suggested_name
             data["answer"] = self.answer
+            if self.candidate_ids:
+                data["candidate_ids"] = list(self.candidate_ids)
         return data
 
     @classmethod
@@ -236,6 +240,7 @@ class Face:
             suggested_id=f.get("suggested_id"),
             suggested_name=f.get("suggested_name"),
             answer=f.get("answer"),
+            candidate_ids=tuple(f.get("candidate_ids", ())),
         )
 
 

@@ -14,7 +14,8 @@ import dataclasses
 
 import pytest
 
-from consent.check import Checker
+from consent.check import Analysis, Checker
+from consent.register.view import load_view
 from consent.register import Register
 from consent.settings import DEFAULTS
 
@@ -317,3 +318,25 @@ def test_a_face_that_looks_like_a_never_publish_pupil_is_for_the_safeguarding_le
     db.conn.close()
     response = post(client_as(web_app, "dsl"), f"/review/{check_id}/faces/1/identity", {"answer": "yes"})
     assert response.status_code == 302
+
+
+def test_a_face_too_close_to_call_between_a_pupil_and_a_never_publish_pupil_is_for_the_lead(enrolled, db):
+    """Ambiguous between two people, one of whom must never be published: the face carries the
+    flag (only the safeguarding lead decides; no blurred copy clears it)."""
+    from consent.register.matching import Match
+    from consent.check import judge, take_match
+    from consent.results import Face
+
+    with Register(db) as reg:
+        amy = reg.find_person("P002")
+        reg.set_never_publish(amy, "court order")
+        harry = reg.find_person("P001")
+        view = load_view(reg)
+    face = Face(index=0, box=(10, 60, 60, 10), height_px=50, identifiable=True, recognisable=True, match="unknown")
+    take_match(face, Match(None, 0.5, 0.02, "ambiguous", (harry.id, amy.id)))
+    analysis = Analysis(sha256="ab" * 32, format="JPEG", width=100, height=100, faces=[face])
+    [judged] = judge(Analysis.from_json(analysis.to_json()), view, list(PUBLICATION), path="p.jpg", name="p.jpg").faces
+    assert judged.match == "ambiguous" and judged.never_publish and judged.candidate_ids == (harry.id, amy.id)
+    take_match(face, Match(None, 0.5, 0.02, "ambiguous", (harry.id,)))
+    [judged] = judge(analysis, view, list(PUBLICATION), path="p.jpg", name="p.jpg").faces
+    assert not judged.never_publish
