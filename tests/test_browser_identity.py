@@ -51,7 +51,7 @@ def test_a_senior_confirms_who_a_look_alike_face_is_in_one_click(tmp_path):
         card.get_by_role("button", name="Yes, this is Harry Patel").click()
         page.get_by_text("face 1 is Harry Patel").wait_for()
         faces_list = page.locator("article.result .faces").inner_text()
-        assert "Harry Patel: cleared" in faces_list and "a senior confirmed who this is" in faces_list
+        assert "Harry Patel: consent held" in faces_list and "a senior confirmed who this is" in faces_list
         assert page.locator("article.result .swatch-cleared").count() == 1
         assert page.get_by_role("button", name="Yes, this is Harry Patel").count() == 0
         browser.close()

@@ -59,7 +59,10 @@ def _card(page, name):
     return card
 
 
-def test_office_sends_a_blocked_photo_with_a_note_a_senior_releases_it_and_office_sees_the_note(server, browser):
+def test_office_sends_a_blocked_photo_with_a_note_and_the_senior_is_told_no_sign_off_releases_it(server, browser):
+    """A photo blocked for press because a pupil has no press consent: the senior sees that no
+    sign-off can release it (the consent is recorded in the register, by an admin), says so in a
+    note, and office sees the decision and the note."""
     office = _page(browser)
     browser_sign_in(office, server.url, "office")
     office.goto(server.url + "/check/")
@@ -86,23 +89,23 @@ def test_office_sends_a_blocked_photo_with_a_note_a_senior_releases_it_and_offic
     item = senior.locator(".review-item", has_text="obama1.jpg")
     assert "His mum says press is fine now" in item.locator(".sent-by").inner_text()
     assert "A senior colleague will look at it" not in item.inner_text()
-    item.get_by_label("Release for press too").check()
-    item.get_by_label("Your note").fill("Written consent for press seen today")
-    item.get_by_role("button", name="Approve", exact=True).click()
-    senior.get_by_text("obama1.jpg: approved.").wait_for()
+    assert "Sign-off cannot release press: record the written consent in the register" in item.inner_text()
+    assert item.get_by_label("Release for press too").count() == 0
+    item.get_by_label("Your note").fill("Ask the admin to record the press consent form")
+    item.get_by_role("button", name="Do not approve", exact=True).click()
+    senior.get_by_text("obama1.jpg: not approved.").wait_for()
 
     office.goto(server.url + "/")
     assert office.locator(".notify-count").inner_text() == "1"
     office.locator("a.notify").click()  # "Sent for sign-off": the decision and both notes
     sent = office.locator("tr", has_text="obama1.jpg")
-    assert "signed off" in sent.inner_text() and "Written consent for press seen today" in sent.inner_text()
+    assert "not approved" in sent.inner_text() and "Ask the admin to record the press consent form" in sent.inner_text()
     office.goto(server.url + "/check/")
     recent = office.locator("#recent li", has_text="obama1.jpg")
-    assert "signed off" in recent.inner_text()
-    assert "Written consent for press seen today" in recent.inner_text()
+    assert "not approved" in recent.inner_text()
     recent.get_by_role("link", name="obama1.jpg").click()
-    assert office.locator(".verdict-big").inner_text() == "Signed off: OK to publish"
-    assert office.get_by_role("link", name="Download safe copy").is_visible()
+    assert office.locator(".verdict-big").inner_text() == "Not approved: do not publish"
+    assert office.get_by_role("link", name="Download safe copy").count() == 0
     assert office.locator(".notify").count() == 0  # the decision has been seen
 
 

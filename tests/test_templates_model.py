@@ -103,7 +103,7 @@ def migrated(tmp_path):
 
 def test_migration_names_every_existing_template_dlib_and_keeps_its_id(migrated):
     reg, made = migrated
-    assert reg.schema()[-1] == "m003_templates_model"
+    assert "m003_templates_model" in reg.schema()
     rows = reg.db.conn.execute("SELECT id, person_id, model, encoding FROM templates ORDER BY id").fetchall()
     assert [r[2] for r in rows] == ["dlib"] * 4
     assert [r[0] for r in rows] == [1, 2, 3, 4]
