@@ -12,7 +12,7 @@ export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 .PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces measure-identity screenshots clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 install: $(STAMP) system-tools ## Build .venv and install system tools (idempotent, fast when done)
 
