@@ -164,7 +164,7 @@ def test_photos_analysed_on_a_remote_machine_get_the_verdicts_of_a_local_check(t
 def test_killing_a_remote_worker_mid_batch_loses_no_photo_and_checks_none_twice(tmp_path, redis_url):
     import redis
 
-    from web.remote_queue import ANALYSING
+    from consent.jobs.remote_queue import ANALYSING
 
     data = tmp_path / "data"
     n = 8
