@@ -61,7 +61,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return targets
 
 
-def web_imports(path: Path) -> list[str]:
+def web_imports(path: Path, root: Path = ROOT) -> list[str]:
     """The imports of ``web`` in library module ``path`` (``import web...``, ``from web...``, a
     relative import climbing out of ``consent``, or a string that is a ``web`` module path),
     each as ``line: what``."""
@@ -71,8 +71,8 @@ def web_imports(path: Path) -> list[str]:
             names = [a.name for a in node.names if a.name == "web" or a.name.startswith("web.")]
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            depth = len(path.relative_to(ROOT).parts) - 1  # packages above the module
-            names = [("." * node.level) + module] if (
+            depth = len(path.relative_to(root).parts) - 1  # packages above the module
+            names = [("." * node.level) + (module or ", ".join(a.name for a in node.names))] if (
                 not node.level and (module == "web" or module.startswith("web.")) or node.level > depth) else []
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and WEB_PATH.fullmatch(node.value):
             names = [repr(node.value)]
@@ -122,7 +122,7 @@ def main(root: Path = ROOT) -> int:
     cycles = find_cycles(graph)
     edges = sum(len(t) for t in graph.values())
     upward = [f"{path.relative_to(root)}:{line}" for name, path in modules.items()
-              if name.split(".")[0] == "consent" for line in web_imports(path)]
+              if name.split(".")[0] == "consent" for line in web_imports(path, root)]
     for line in upward:
         print(f"the library imports the web app: {line}")
     if cycles:
