@@ -95,7 +95,8 @@ def run_queue(folder: Path, workers: int = 2, redis_url: str = "", remote_worker
     from werkzeug.datastructures import FileStorage
 
     from consent.settings import load
-    from web import accounts, batch_jobs, batch_queue, checked_photos
+    from consent.jobs import batch_jobs, batch_queue
+    from web import accounts, checked_photos
     from web.tables import connect
 
     os.environ.pop("CONSENT_QUEUE", None)  # the default queue: SQLite in the data folder

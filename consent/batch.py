@@ -71,7 +71,7 @@ def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
     """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`).
 
     The one function behind every batch: this module's worker processes (``consent check``)
-    and the web app's queue (``web.batch_queue``) both call it. It never raises: a bad photo,
+    and the web app's queue (``consent.jobs.batch_queue``) both call it. It never raises: a bad photo,
     a busy register (``error_code`` ``register_busy``) or a bug is an error result.
     """
     rel = Path(job.rel)

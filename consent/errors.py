@@ -6,6 +6,8 @@ user and carry on with the next file. Anything else escaping the library is a bu
 
 from __future__ import annotations
 
+import re
+
 
 class ConsentError(Exception):
     """Base class: ``str(error)`` is one plain sentence for school office staff."""
@@ -131,3 +133,13 @@ class ModelUnavailable(ConsentError):
     """
 
     code = "model_unavailable"
+
+
+#: an absolute path in a message (its last part is group 1)
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its last part: what users read never shows
+    the server's folders (``.../data/web/checks/<id>/safe/x.jpg`` becomes ``x.jpg``)."""
+    return _PATH.sub(lambda m: m.group(1), message)

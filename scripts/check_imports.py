@@ -1,18 +1,24 @@
-"""Fail when modules of ``consent`` or ``web`` import each other in a circle.
+"""Fail when modules of ``consent`` or ``web`` import each other in a circle, or when the
+library (``consent``) imports its web shell (``web``).
 
 Every import counts, including those inside functions (a lazy import still ties two modules
-together). ``python -m scripts.check_imports`` prints each circle it finds and exits 1, or
-prints how many modules and imports it read and exits 0. ``make lint`` runs it.
+together), and so does a string naming a module of ``web`` (``"web.x:command"``, as the CLI's
+lazy sub-commands do). ``python -m scripts.check_imports`` prints each circle and each such
+import it finds and exits 1, or prints how many modules and imports it read and exits 0.
+``make lint`` runs it.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("consent", "web")
+#: a string that is a module path of the web app (``web.batch``, ``web.batch:command``)
+WEB_PATH = re.compile(r"web(\.\w+)+(:\w+)?|web:\w+")
 
 
 def module_names(root: Path = ROOT) -> dict[str, Path]:
@@ -55,6 +61,27 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return targets
 
 
+def web_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """The imports of ``web`` in library module ``path`` (``import web...``, ``from web...``, a
+    relative import climbing out of ``consent``, or a string that is a ``web`` module path),
+    each as ``line: what``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name == "web" or a.name.startswith("web.")]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            depth = len(path.relative_to(root).parts) - 1  # packages above the module
+            names = [("." * node.level) + (module or ", ".join(a.name for a in node.names))] if (
+                not node.level and (module == "web" or module.startswith("web.")) or node.level > depth) else []
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and WEB_PATH.fullmatch(node.value):
+            names = [repr(node.value)]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names]
+    return found
+
+
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan), each sorted."""
     index, low, stack, on_stack, out = {}, {}, [], set(), []
@@ -94,12 +121,17 @@ def main(root: Path = ROOT) -> int:
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
     cycles = find_cycles(graph)
     edges = sum(len(t) for t in graph.values())
+    upward = [f"{path.relative_to(root)}:{line}" for name, path in modules.items()
+              if name.split(".")[0] == "consent" for line in web_imports(path, root)]
+    for line in upward:
+        print(f"the library imports the web app: {line}")
     if cycles:
         for cycle in cycles:
             ties = [f"{a} -> {b}" for a in cycle for b in sorted(graph[a]) if b in cycle]
             print(f"import cycle among {len(cycle)} modules: " + "; ".join(ties))
+    if cycles or upward:
         return 1
-    print(f"no import cycles: {len(modules)} modules, {edges} imports between them")
+    print(f"no import cycles, and consent never imports web: {len(modules)} modules, {edges} imports between them")
     return 0
 
 

@@ -318,7 +318,7 @@ def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path):
 def test_a_queue_that_cannot_be_read_is_said_once_a_minute_not_at_every_poll(monkeypatch):
     import logging
 
-    from web import remote_queue
+    from consent.jobs import remote_queue
 
     clock = [1000.0]
     monkeypatch.setattr(remote_queue.time, "monotonic", lambda: clock[0])
@@ -351,7 +351,7 @@ def test_a_queue_that_cannot_be_read_is_said_once_a_minute_not_at_every_poll(mon
 
 def test_a_worker_checks_its_next_photo_with_settings_changed_since_it_started(tmp_path, monkeypatch):
     # a worker process's state, as the queue's task reads it before every photo (no restart)
-    from web import batch_queue
+    from consent.jobs import batch_queue
 
     data = tmp_path / "data"
     data.mkdir()
@@ -377,7 +377,7 @@ def test_the_check_thread_checks_with_the_settings_it_is_given_and_lets_the_old_
     import dataclasses
 
     from consent.settings import DEFAULTS
-    from web import check_thread
+    from consent.jobs import check_thread
 
     monkeypatch.setattr(check_thread, "_checkers", {})
     db_path = str(tmp_path / "consent.db")

@@ -1,4 +1,5 @@
-"""The package layout: no module of consent/ or web/ imports another in a circle."""
+"""The package layout: no module of consent/ or web/ imports another in a circle, and the library
+never imports its web shell."""
 
 from __future__ import annotations
 
@@ -44,3 +45,22 @@ def test_importing_a_sibling_submodule_through_the_package_is_not_a_cycle(tmp_pa
         "web/__init__.py": "",
     })
     assert check_imports.main(root) == 0
+
+
+def test_the_library_importing_the_web_app_is_found(tmp_path, capsys):
+    root = _tree(tmp_path, {
+        "consent/__init__.py": "",
+        "consent/cli.py": 'COMMANDS = {"worker": "web.batch_queue:worker_command"}\n',
+        "consent/jobs/__init__.py": "",
+        "consent/jobs/queue.py": "def f():\n    from web import tables\n    import web.batch\n    from ... import web\n",
+        "consent/jobs/paths.py": 'FOLDER = "web"\n',  # a word, not a module path
+        "web/__init__.py": "from consent.jobs import queue\n",
+        "web/batch.py": "",
+        "web/tables.py": "",
+    })
+    assert check_imports.main(root) == 1
+    out = capsys.readouterr().out
+    assert "consent/cli.py:1: 'web.batch_queue:worker_command'" in out
+    assert "consent/jobs/queue.py:2: web" in out and "consent/jobs/queue.py:3: web.batch" in out
+    assert "consent/jobs/queue.py:4: ...web" in out
+    assert "paths.py" not in out

@@ -55,6 +55,7 @@ class RemoteMachine:
         (home / "tmp").mkdir(parents=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
         env.update({"HOME": str(home), "TMPDIR": str(home / "tmp"), "CONSENT_DATA": str(home / "data"),
+                    "PYTHONPATH": str(ROOT),  # the code under test, wherever the package is installed from
                     **(extra_env or {})})
         self.log_path = home / "worker.log"
         self.process = subprocess.Popen(
@@ -93,7 +94,8 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def run(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "consent", "worker", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "consent", "worker", *args], cwd=cwd,
+                          env={**env, "PYTHONPATH": str(ROOT)},  # the code under test
                           capture_output=True, text=True, timeout=60)
 
 
@@ -164,7 +166,7 @@ def test_photos_analysed_on_a_remote_machine_get_the_verdicts_of_a_local_check(t
 def test_killing_a_remote_worker_mid_batch_loses_no_photo_and_checks_none_twice(tmp_path, redis_url):
     import redis
 
-    from web.remote_queue import ANALYSING
+    from consent.jobs.remote_queue import ANALYSING
 
     data = tmp_path / "data"
     n = 8

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from consent.settings import Settings
-from web import batch_jobs, checked_photos
+from consent.jobs import batch_jobs
+from web import checked_photos
 from web.tables import connect
 
 from tests.conftest import fixture_dir

@@ -136,7 +136,7 @@ def test_until_someone_is_enrolled_the_check_and_batch_pages_say_every_face_will
 def test_a_starting_server_loads_the_check_models_before_the_first_upload(app, no_models_loaded):
     """python -m web warms the check thread up as it starts; an upload meanwhile waits its turn
     on that thread, so the first photo never loads a model itself."""
-    from web import check_thread
+    from consent.jobs import check_thread
 
     check_thread.warm_up(app.config["CONSENT_DB"], app.config["CONSENT_SETTINGS"])
     check_thread.run(lambda: None)  # the check thread runs in order: this waits for the warm-up

@@ -3,7 +3,7 @@
 On a first start with no accounts it prints a one-time setup link that creates the first admin
 (there is no default password). It loads the check's models in the background as it starts,
 so that the first photo uploaded does not wait for them. It also starts ``consent worker``
-beside the server (the batch queue's workers, ``web.batch_queue``; ``--workers 0`` when they
+beside the server (the batch queue's workers, ``consent.jobs.batch_queue``; ``--workers 0`` when they
 run elsewhere) and queues again any photo a stopped server or worker left behind.
 """
 
@@ -15,7 +15,9 @@ import sys
 
 from waitress import serve
 
-from . import accounts, body_limits, check_thread, create_app
+from consent.jobs import check_thread
+
+from . import accounts, body_limits, create_app
 from .tables import connect
 
 
@@ -55,7 +57,7 @@ def main(argv=None):
     message = setup_link_message(app, args.host, args.port)
     if message:
         print(message, flush=True)
-    from . import batch_queue
+    from consent.jobs import batch_queue
 
     try:
         queue = batch_queue.describe(app.config["CONSENT_DATA"])

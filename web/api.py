@@ -22,9 +22,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from consent import images
 from consent.errors import ConsentError, ImageTooLarge
+from consent.jobs import check_thread
 from consent.results import PhotoCheck
 
-from . import caption_probes, check_thread, checked_photos
+from . import caption_probes, checked_photos
 from .errors import error_response, without_paths
 from .security import bearer_user
 from .tables import get_db

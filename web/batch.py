@@ -1,6 +1,6 @@
 """Batch jobs (comms): send a whole folder or a zip, watch the progress, browse and download.
 
-The upload is unpacked and queued (``web.batch_jobs``); background workers check the photos while
+The upload is unpacked and queued (``consent.jobs.batch_jobs``); background workers check the photos while
 ``static/batch.js`` polls ``/batch/<id>/progress`` and fills the progress bar. When the job is
 done the page shows the results gallery (filter by verdict), a zip of every downloadable safe
 copy and the CSV and HTML reports (``consent.reports``).
@@ -18,9 +18,10 @@ from flask import (
     url_for,
 )
 
+from consent.jobs import batch_jobs
 from consent.results import VERDICT_LABELS
 
-from . import batch_jobs, checked_photos, email_notice
+from . import checked_photos, email_notice
 from .audit_log import log_event
 from .tables import get_db
 from .errors import error_response
@@ -107,7 +108,7 @@ def create():
     if current_app.config.get("BATCH_INLINE"):
         batch_jobs.run_inline(place, check_ids)  # tests of the pages, without worker processes
     else:
-        from . import batch_queue
+        from consent.jobs import batch_queue
 
         try:
             batch_queue.enqueue(place, check_ids)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from consent.errors import ConsentError
+from consent.errors import ConsentError, without_paths
 
 from .security import CsrfError
 
@@ -32,13 +30,6 @@ MESSAGES = {
 }
 
 
-_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
-
-
-def without_paths(message: str) -> str:
-    """``message`` with every absolute path cut to its last part: what users read never shows
-    the server's folders (``.../data/web/checks/<id>/safe/x.jpg`` becomes ``x.jpg``)."""
-    return _PATH.sub(lambda m: m.group(1), message)
 
 
 def wants_json() -> bool:

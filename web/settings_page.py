@@ -8,7 +8,7 @@ with "I understand this weakens: ..." ticked. A saved change is written atomical
 ``settings.toml`` in the data folder, recorded in the audit log (who, old and new values, what
 it weakens) and applied at once: every request compares the file's time with the one it was
 read at, so the server picks it up without a restart (so does a hand edit of the file). Batch
-worker processes compare it before each photo (``web.batch_queue.worker_state``).
+worker processes compare it before each photo (``consent.jobs.batch_queue.worker_state``).
 """
 
 from __future__ import annotations

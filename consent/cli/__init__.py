@@ -20,8 +20,8 @@ COMMANDS = {
     "kit": "consent.cli.kit:kit",
     "check": "consent.cli.check:check",
     "register": "consent.cli.register:register",
-    # the web app's batch queue: its jobs and tables are the web app's (see web/batch_queue.py)
-    "worker": "web.batch_queue:worker_command",
+    # the batch jobs' queue (consent/jobs/): the web app creates the jobs, the workers check them
+    "worker": "consent.jobs.batch_queue:worker_command",
 }
 
 

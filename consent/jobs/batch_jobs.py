@@ -1,7 +1,7 @@
 """Batch jobs: a whole folder or zip of photos, checked photo by photo through the task queue.
 
 A job is a ``web_jobs`` row; each photo in it is a ``web_checks`` row (``job_id``, ``seq``)
-that goes ``queued`` -> ``running`` -> ``done`` or ``error``. The queue (``web.batch_queue``,
+that goes ``queued`` -> ``running`` -> ``done`` or ``error``. The queue (``consent.jobs.batch_queue``,
 Huey) carries one task per photo; the task calls :func:`process`, which
 
 1. claims the photo in one atomic ``UPDATE`` (so two workers, or a task queued twice, never
@@ -42,7 +42,7 @@ import sqlite_utils
 from consent.batch import BatchOptions, Job
 from consent.images import IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
 
-from . import check_thread, checked_photos
+from . import check_thread, photos
 from .tables import connect
 
 MB = 1024 * 1024
@@ -52,7 +52,7 @@ NAME_BYTES = 150
 _FORBIDDEN = set('<>:"|?*')
 
 
-class JobRefused(checked_photos.UploadRefused):
+class JobRefused(photos.UploadRefused):
     """The folder or zip cannot become a job (too large, too many photos, not a zip, empty)."""
 
 
@@ -77,7 +77,7 @@ class Progress:
                 "percent": self.percent, "counts": self.counts}
 
 
-def job_dir(place: checked_photos.Place, job_id: str) -> Path:
+def job_dir(place: photos.Place, job_id: str) -> Path:
     return place.jobs / job_id
 
 
@@ -135,8 +135,8 @@ class Upload:
     removes it.
     """
 
-    place: checked_photos.Place
-    job_id: str = field(default_factory=checked_photos.new_id)
+    place: photos.Place
+    job_id: str = field(default_factory=photos.new_id)
     items: list[tuple[str, Path]] = field(default_factory=list)
     unchecked: list[tuple[str, str]] = field(default_factory=list)
     written: int = 0
@@ -255,7 +255,7 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
     entries = [(name, str(path), None) for name, path in upload.items] + [
         (name, None, why) for name, why in upload.unchecked]
     rows = [
-        {"id": checked_photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
+        {"id": photos.new_id(), "user_id": user_id, "job_id": upload.job_id, "seq": i, "created_at": now,
          "state": "queued", "name": name, "upload_path": path, "channels": chans, "caption": caption,
          "attempts": 0, "blur": int(blur), "groups": who}
         | (_could_not_check(why, now) if why else {})
@@ -324,7 +324,7 @@ def claim(db: sqlite_utils.Database, check_id: str, worker: str) -> dict | None:
             "update web_checks set state = 'running', worker = ?, claimed_at = ?, "
             "attempts = coalesce(attempts, 0) + 1 where id = ? and state = 'queued' returning id",
             [worker, time.time(), check_id]).fetchone()
-    return checked_photos.get(db, check_id, judge=False) if row else None
+    return photos.read(db, check_id) if row else None
 
 
 def release(db: sqlite_utils.Database, check_id: str, worker: str) -> None:
@@ -352,10 +352,10 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
-def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: str, worker: str, *,
+def process(db: sqlite_utils.Database, place: photos.Place, check_id: str, worker: str, *,
             last_try: bool = True, analysed: dict | None = None) -> str:
     """Check one queued photo and store its result; returns ``done``, ``failed`` or ``skipped``.
-    ``analysed``: its analysis from another machine (``web.remote_queue``), used when it fits.
+    ``analysed``: its analysis from another machine (``consent.jobs.remote_queue``), used when it fits.
 
     Skipped: another worker has it, or it is finished already. A passing failure raises
     :class:`TryAgain` with the photo back in the queue, unless ``last_try``: then, like any
@@ -379,7 +379,7 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
         if result.error_code == "register_busy":
             raise TryAgain(result.error)
         if result.error:
-            _fail(db, place, row, worker, checked_photos.plain(result.error, Path(row["upload_path"]), row["name"]))
+            _fail(db, place, row, worker, photos.plain(result.error, Path(row["upload_path"]), row["name"]))
             return "failed"
         _store(db, place, row, worker, result, stored, blurred)
         return "done"
@@ -396,7 +396,7 @@ def process(db: sqlite_utils.Database, place: checked_photos.Place, check_id: st
         return "failed"
 
 
-def _check(place: checked_photos.Place, row: dict, analysed: dict | None = None):
+def _check(place: photos.Place, row: dict, analysed: dict | None = None):
     """The library's check of one batch photo (safe copy under the photo's own folder) and its
     stored form, and when the job asked for blurred copies and there is something to blur, the
     same for the blurred copy (under ``blurred/``, re-checked):
@@ -408,20 +408,20 @@ def _check(place: checked_photos.Place, row: dict, analysed: dict | None = None)
     options = BatchOptions(channels, row["caption"] or "", str(folder / "safe"), groups=groups)
     result, stored = check_thread.run_batch_photo(place.db_path, place.settings, job, options, analysed)
     blurred = (None, None)
-    if row.get("blur") and checked_photos.something_to_blur(result):
+    if row.get("blur") and photos.something_to_blur(result):
         # the original's analysis is in the checker's cache now; only the blurred copy is analysed
         options = BatchOptions(channels, row["caption"] or "", str(folder / "blurred"), blur_unconsented=True,
                                groups=groups)
-        blurred = checked_photos.usable_blurred(
+        blurred = photos.usable_blurred(
             check_thread.run_batch_photo(place.db_path, place.settings, job, options))
     return (result, stored), blurred
 
 
-def _store(db, place: checked_photos.Place, row: dict, worker: str, result, stored, blurred=(None, None)) -> None:
+def _store(db, place: photos.Place, row: dict, worker: str, result, stored, blurred=(None, None)) -> None:
     """Record the result (and the blurred copy's, if any) while this worker still holds the
     photo; then delete the original."""
     original = Path(row["upload_path"])
-    record = checked_photos.result_record(place, row["id"], row["user_id"], original, row["name"],
+    record = photos.result_record(place, row["id"], row["user_id"], original, row["name"],
                                           row["caption"] or "", result, stored, *blurred)
     keep = place.settings.upload_retention_days > 0
     record.update(state="done", upload_path=str(original) if keep else None)
@@ -446,7 +446,7 @@ def _could_not_check(message: str, now: float) -> dict:
     return {"state": "error", "verdict": "error", "summary": message, "upload_path": None, "expires_at": now}
 
 
-def _fail(db, place: checked_photos.Place, row: dict, worker: str, message: str) -> None:
+def _fail(db, place: photos.Place, row: dict, worker: str, message: str) -> None:
     """Record a photo as "could not be checked" with the reason; its files go."""
     if _finish(db, row, worker, _could_not_check(message, time.time())):
         Path(row["upload_path"]).unlink(missing_ok=True)
@@ -470,7 +470,7 @@ def _alive_here(worker: str | None) -> bool | None:
     return True
 
 
-def recover(db: sqlite_utils.Database, place: checked_photos.Place, queued_ids: set[str], enqueue) -> int:
+def recover(db: sqlite_utils.Database, place: photos.Place, queued_ids: set[str], enqueue) -> int:
     """Put back in the queue every unfinished photo that no task will reach; returns how many.
 
     A photo held by a worker that has died (a process of this machine that is gone, or a claim
@@ -489,11 +489,11 @@ def recover(db: sqlite_utils.Database, place: checked_photos.Place, queued_ids: 
         enqueue(lost)
     for (job_id,) in db.execute("select id from web_jobs where state != 'done'").fetchall():
         refresh_job(db, job_id)
-    checked_photos.remove_leftovers(db, place)  # files a worker stopped before deleting
+    photos.remove_leftovers(db, place)  # files a worker stopped before deleting
     return len(lost)
 
 
-def run_inline(place: checked_photos.Place, check_ids: list[str]) -> None:
+def run_inline(place: photos.Place, check_ids: list[str]) -> None:
     """Check photos in this process, one after another (tests of the pages, no queue)."""
     db = connect(place.db_path, place.settings.register_busy_timeout_s)
     try:

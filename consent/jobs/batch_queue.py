@@ -6,12 +6,12 @@ Where the queue lives:
   more (``python -m web`` starts the worker processes beside the web server);
 - with ``CONSENT_QUEUE=redis://host:port/db``, ``RedisHuey``: the web app and the
   ``consent worker`` processes of the main machine share one queue, and photos are analysed by
-  any machine's ``consent worker --remote`` through a second queue (``web.remote_queue``;
+  any machine's ``consent worker --remote`` through a second queue (``consent.jobs.remote_queue``;
   docs/operations.md).
 
-The task is a thin shell: :func:`web.batch_jobs.process` checks the photo and stores its
+The task is a thin shell: :func:`consent.jobs.batch_jobs.process` checks the photo and stores its
 result; it knows nothing about the queue. Workers are Huey's consumer with process workers;
-each process loads the face models once, on its first photo (``web.check_thread``). When a
+each process loads the face models once, on its first photo (``consent.jobs.check_thread``). When a
 worker process starts, and every minute, :func:`recover` puts back in the queue any photo a
 stopped worker or server left behind.
 """
@@ -32,7 +32,7 @@ from consent import settings as consent_settings
 from consent.errors import SettingsError
 from consent.vision.models import one_thread_per_process
 
-from . import batch_jobs, checked_photos, remote_queue
+from . import batch_jobs, photos, remote_queue
 from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, worker_logging
 from .tables import connect
 
@@ -117,7 +117,7 @@ def _make_huey(url: str, data: Path):
     return huey
 
 
-def enqueue(place: checked_photos.Place, check_ids: list[str]) -> None:
+def enqueue(place: photos.Place, check_ids: list[str]) -> None:
     """Queue one task per photo, each retried up to ``batch_retries`` times when the register is busy."""
     huey = huey_for(place.data)
     for check_id in check_ids:
@@ -137,7 +137,7 @@ def give_back(check_id: str, analysed: dict, retries: int) -> None:
 def queued_ids(huey, claim_timeout: float = consent_settings.DEFAULTS.batch_claim_timeout_s) -> set[str]:
     """Photo ids of the tasks waiting in the queue or scheduled for a retry, and (Redis) of the
     photos waiting for an analysis or being analysed for less than ``claim_timeout`` seconds
-    (:mod:`web.remote_queue`)."""
+    (:mod:`consent.jobs.remote_queue`)."""
     tasks = list(huey.pending()) + list(huey.scheduled())
     ids = {t.args[0] for t in tasks if t.name.endswith("check_photo") and t.args}
     if queue_url():
@@ -145,7 +145,7 @@ def queued_ids(huey, claim_timeout: float = consent_settings.DEFAULTS.batch_clai
     return ids
 
 
-def send_for_analysis(place: checked_photos.Place, db, check_id: str) -> bool:
+def send_for_analysis(place: photos.Place, db, check_id: str) -> bool:
     """(Redis queue) Send a queued photo to the analysis queue, which workers on any machine
     serve; False when it is not to be sent (finished, or its file cannot be read: it is then
     checked here, which records why)."""
@@ -163,8 +163,8 @@ def send_for_analysis(place: checked_photos.Place, db, check_id: str) -> bool:
     return True
 
 
-def recover(place: checked_photos.Place, db) -> int:
-    """:func:`web.batch_jobs.recover` against this queue (several processes may run it at once:
+def recover(place: photos.Place, db) -> int:
+    """:func:`consent.jobs.batch_jobs.recover` against this queue (several processes may run it at once:
     a photo queued twice is still checked once)."""
     n = batch_jobs.recover(db, place, queued_ids(huey_for(place.data), place.settings.batch_claim_timeout_s),
                            lambda ids: enqueue(place, ids))
@@ -178,11 +178,11 @@ def recover(place: checked_photos.Place, db) -> int:
 _consumer_pid = os.getpid()
 
 
-def place_from_env() -> checked_photos.Place:
+def place_from_env() -> photos.Place:
     """Data folder, register and settings as the web app finds them (``CONSENT_DATA``, ``CONSENT_DB``)."""
     data = Path(os.environ.get("CONSENT_DATA") or "data").resolve()
     db_path = os.environ.get("CONSENT_DB") or str(data / "consent.db")
-    return checked_photos.Place(data, db_path, consent_settings.load(data / "settings.toml"))
+    return photos.Place(data, db_path, consent_settings.load(data / "settings.toml"))
 
 
 def _settings_stamp(data: Path) -> int | None:
@@ -275,7 +275,7 @@ def stop_worker_process(process: subprocess.Popen, timeout: float = 10.0) -> Non
 
 def recover_at_start(app) -> int:
     """At server start: photos a stopped server or worker left behind go back in the queue."""
-    place = checked_photos.Place.from_app(app)
+    place = photos.Place.from_app(app)
     db = connect(place.db_path, place.settings.register_busy_timeout_s)
     try:
         return recover(place, db)

@@ -10,7 +10,7 @@ With ``CONSENT_QUEUE=redis://...`` a batch photo goes through two queues:
    machine and by the main machine's own analysis processes: the worker analyses the bytes
    (:func:`consent.remote.analyse_bytes`), puts the analysis (face boxes, encodings, kit and
    text measures; no names) back on the main queue, and deletes the bytes;
-3. the main machine matches, judges and stores the photo (``web.batch_jobs.process``), with
+3. the main machine matches, judges and stores the photo (``consent.jobs.batch_jobs.process``), with
    every rule of the main queue: claimed once, stored once, original deleted only after.
 
 Nothing of the register travels: no names, no consent, no face templates. A photo a remote
@@ -256,7 +256,7 @@ def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None
     conn.hdel(ANALYSING, check_id)
 
 
-#: how an analysis goes back to the main queue (``web.batch_queue.give_back``; set by the worker)
+#: how an analysis goes back to the main queue (``consent.jobs.batch_queue.give_back``; set by the worker)
 _give_back = None
 
 

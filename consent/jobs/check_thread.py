@@ -1,6 +1,7 @@
-"""The check engine as the web app uses it: one :class:`consent.check.Checker` per process.
+"""The check engine as the web app and the batch workers use it: one :class:`consent.check.Checker`
+per process.
 
-Every check in a server process runs on one dedicated thread that owns the process's single
+Every check in a server or worker process runs on one dedicated thread that owns the process's single
 ``Checker`` (its face models, its register snapshot and its register connection; SQLite
 connections belong to the thread that opened them). Request threads hand their photo over and
 wait for the result. So the models load once per process, the register snapshot is re-read only
@@ -121,7 +122,7 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
     """One photo of a batch job (``consent.batch.check_photo``, as ``consent check`` does it) on
     the process's check thread, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or
     None)`` as :func:`run_stored_check` (the blurred copy's with ``options.blur_unconsented``).
-    ``analysed``: the photo's analysis made by another machine (``web.remote_queue``), matched
+    ``analysed``: the photo's analysis made by another machine (``consent.jobs.remote_queue``), matched
     and judged here; without it, or when it does not fit, the photo is analysed here."""
     def work():
         from consent.batch import check_photo
