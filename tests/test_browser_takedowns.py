@@ -87,7 +87,9 @@ def test_publish_withdraw_see_the_count_open_the_list_mark_taken_down(server, br
     count = admin.locator("#takedown-count")
     assert "4 photos to take down" in count.inner_text()
     count.get_by_role("link", name="Open the takedown list").click()
+    admin.wait_for_url("**/takedowns/")
     rows = admin.locator("#takedown-list tbody tr")
+    rows.nth(3).wait_for()  # the list has loaded (counting at once can race the navigation)
     assert rows.count() == 4
     listed = admin.locator("#takedown-list").inner_text()
     assert listed.count("published; copies downloaded too") == 1
