@@ -36,6 +36,27 @@ BUILTIN_CHANNELS = {
 
 migrations = Migrations(MIGRATION_SET)
 
+#: the two guards on face templates: inserted only with granted biometric consent, deleted when
+#: it is refused or withdrawn. The first migration creates them; a migration that rebuilds the
+#: templates table makes them again, the same
+_TEMPLATE_TRIGGERS = """CREATE TRIGGER templates_need_biometric_consent BEFORE INSERT ON templates
+WHEN coalesce((
+    SELECT status = 'granted' AND (until IS NULL OR until >= date('now', 'localtime'))
+    FROM consents
+    WHERE person_id = NEW.person_id AND channel = 'biometric'
+    ORDER BY id DESC LIMIT 1
+), 0) = 0
+BEGIN
+    SELECT RAISE(ABORT, 'no granted biometric consent for this person');
+END;
+
+CREATE TRIGGER biometric_refusal_deletes_templates AFTER INSERT ON consents
+WHEN NEW.channel = 'biometric' AND NEW.status <> 'granted'
+BEGIN
+    DELETE FROM templates WHERE person_id = NEW.person_id;
+END;
+"""
+
 _INITIAL_SQL = """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -125,23 +146,7 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 
-CREATE TRIGGER templates_need_biometric_consent BEFORE INSERT ON templates
-WHEN coalesce((
-    SELECT status = 'granted' AND (until IS NULL OR until >= date('now', 'localtime'))
-    FROM consents
-    WHERE person_id = NEW.person_id AND channel = 'biometric'
-    ORDER BY id DESC LIMIT 1
-), 0) = 0
-BEGIN
-    SELECT RAISE(ABORT, 'no granted biometric consent for this person');
-END;
-
-CREATE TRIGGER biometric_refusal_deletes_templates AFTER INSERT ON consents
-WHEN NEW.channel = 'biometric' AND NEW.status <> 'granted'
-BEGIN
-    DELETE FROM templates WHERE person_id = NEW.person_id;
-END;
-"""
+""" + _TEMPLATE_TRIGGERS + """"""
 
 
 @migrations()
@@ -228,23 +233,7 @@ DROP TABLE templates;
 
 ALTER TABLE templates_by_model RENAME TO templates;
 
-CREATE TRIGGER templates_need_biometric_consent BEFORE INSERT ON templates
-WHEN coalesce((
-    SELECT status = 'granted' AND (until IS NULL OR until >= date('now', 'localtime'))
-    FROM consents
-    WHERE person_id = NEW.person_id AND channel = 'biometric'
-    ORDER BY id DESC LIMIT 1
-), 0) = 0
-BEGIN
-    SELECT RAISE(ABORT, 'no granted biometric consent for this person');
-END;
-
-CREATE TRIGGER biometric_refusal_deletes_templates AFTER INSERT ON consents
-WHEN NEW.channel = 'biometric' AND NEW.status <> 'granted'
-BEGIN
-    DELETE FROM templates WHERE person_id = NEW.person_id;
-END;
-
+""" + _TEMPLATE_TRIGGERS + """
 UPDATE meta SET value = value + 1 WHERE key = 'version' AND EXISTS (SELECT 1 FROM templates);
 """
 
