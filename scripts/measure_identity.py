@@ -158,10 +158,10 @@ def encode_all(sets: dict[str, list[Path]], cache: Path | None) -> dict:
         done[(ident, path.name)] = entry
         if n % 100 == 99:
             print(f"  encoded {n + 1}/{len(todo)}", file=sys.stderr)
-    if cache and todo:
-        np.save(cache.with_suffix(".tmp.npy"), done, allow_pickle=True)
-        np.savez(cache, done=np.array(done, dtype=object))
-        cache.with_suffix(".tmp.npy").unlink()
+    if cache and todo:  # written whole, then put in place
+        partial = cache.with_name(cache.name + ".partial.npz")
+        np.savez(partial, done=np.array(done, dtype=object))
+        os.replace(partial, cache)
     return done
 
 
