@@ -15,6 +15,12 @@ register names. It does store the lines of text read in the picture (with their 
 may include names written on a badge or a page: they are what the picture shows to anyone, and
 keeping them is what lets a register change be judged without reading the photo again. ``forget_stale`` deletes analyses made against other template sets, which is how
 withdrawn or purged people's matches leave the cache.
+
+Provenance: each analysis records where it was made (``origin``): ``local`` (this machine's
+models), or a remote worker's analysis that this machine verified, naming the worker key it
+was signed with (``consent.remote.remember`` is the only writer of those, and writes only after
+checking the signature). Every check that reads the cache trusts what it finds, so nothing
+else may put an analysis here.
 """
 
 from __future__ import annotations
@@ -50,6 +56,12 @@ def m001_analyses(db: Database) -> None:
     db.execute("CREATE INDEX analyses_gallery ON analyses (gallery)")
 
 
+@migrations()
+def m002_origin(db: Database) -> None:
+    """Where each analysis was made: ``local``, or a verified remote worker's (and its key)."""
+    db.execute("ALTER TABLE analyses ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'")
+
+
 def fingerprint(value) -> str:
     """A short stable hash of any JSON-able value."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -82,14 +94,21 @@ class AnalysisCache:
         row = self.db.execute("SELECT analysis FROM analyses WHERE key = ?", [key]).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def put(self, key: str, sha256: str, gallery: str, analysis: dict) -> None:
+    def put(self, key: str, sha256: str, gallery: str, analysis: dict, origin: str = "local") -> None:
+        """Store an analysis; ``origin``: ``local``, or (``consent.remote.remember`` only) the
+        verified remote worker's key it was signed with."""
         with self.db.atomic():
             self.db.execute(
-                "INSERT OR REPLACE INTO analyses (key, sha256, gallery, analysed_at, analysis) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO analyses (key, sha256, gallery, analysed_at, analysis, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [key, sha256, gallery, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 json.dumps(analysis)],
+                 json.dumps(analysis), origin],
             )
+
+    def origin(self, key: str) -> str | None:
+        """Where the analysis under ``key`` was made (None: there is none)."""
+        row = self.db.execute("SELECT origin FROM analyses WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
 
     def forget_stale(self, gallery: str) -> int:
         """Delete analyses made against another set of face templates; returns how many."""

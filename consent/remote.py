@@ -12,10 +12,15 @@ consent as it stands, and stores the check. Names, consent and face templates ne
 - :func:`analyse_bytes` (remote machine): photo bytes + config -> a JSON-able result: the
   :class:`~consent.check.Analysis` with every checkable face "unknown", and the encodings of
   the faces the register is to be asked about;
-- :func:`remember` (main machine): match those encodings against the gallery and put the
-  completed analysis in the analysis cache, where the main checker's next ``analyse`` of the
-  photo finds it, so the check goes on exactly as a local one. A result that does not fit (other
-  settings or versions, other bytes) is refused and the photo is analysed on the main machine.
+- :func:`sign_result` (remote machine): the result signed with the worker key
+  (:mod:`consent.jobs.signing`): an HMAC over the photo's hash, the settings and versions it
+  was analysed with, the code version and the result itself;
+- :func:`remember` (main machine): check that signature first, then match those encodings
+  against the gallery and put the completed analysis in the analysis cache (marked as a
+  verified remote analysis), where the main checker's next ``analyse`` of the photo finds it,
+  so the check goes on exactly as a local one. A result that is unsigned or wrongly signed, or
+  does not fit (other settings or versions, other bytes), is refused before anything of it is
+  used, and the photo is analysed on the main machine. Nothing unverified reaches the cache.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from . import __version__
 from .cache import ANALYSIS_FORMAT, fingerprint
 from .check import Analysis, Checker, take_match
 from .errors import ConsentError
+from .jobs import signing
 
 #: bumped when what travels between the machines changes meaning
 WIRE_FORMAT = 1
@@ -83,9 +90,47 @@ class PixelChecker(Checker):
             self._view = dataclasses.replace(empty_view(), gallery=Gallery.from_arrays([], []))
         return self._view
 
-    def _match(self, faces, encodings, view):
+    def _match(self, faces, encodings, view, only=None):
         self.encodings = {i: [float(v) for v in e] for i, e in zip(faces, encodings)}
-        return super()._match(faces, encodings, view)
+        return super()._match(faces, encodings, view, only)
+
+
+#: the start of the name of the temporary file a photo's bytes are analysed from: then the pid
+TEMP_PREFIX = "consent-remote-"
+#: seconds after which a temporary file whose name gives no process is a leftover (older versions)
+TEMP_MAX_AGE_S = 3600
+
+
+def remove_temp_leftovers(folder: str | os.PathLike | None = None) -> int:
+    """Delete the ``consent-remote-*`` files that analyses killed mid-photo left in the
+    temporary folder (``folder``, default this machine's): those of processes that no longer
+    run, and any over :data:`TEMP_MAX_AGE_S` old whose name gives no process. Files of running
+    analyses are kept. Returns how many were deleted. Run when a worker starts and each minute."""
+    folder = Path(folder or tempfile.gettempdir())
+    removed = 0
+    for path in folder.glob(f"{TEMP_PREFIX}*"):
+        pid = path.name[len(TEMP_PREFIX):].partition("-")[0]
+        try:
+            if pid.isdigit() and path.name.count("-") >= 3:
+                if _running(int(pid)):
+                    continue
+            elif time.time() - path.stat().st_mtime < TEMP_MAX_AGE_S:
+                continue
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue  # gone already, or not ours to delete
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: its file is not ours
+    return True
 
 
 def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | None = None) -> dict:
@@ -96,7 +141,7 @@ def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | N
     machine then checks it itself, and says what is wrong with it in its own words).
     """
     checker = checker or PixelChecker(cfg)
-    fd, tmp = tempfile.mkstemp(prefix="consent-remote-", suffix=suffix if suffix.startswith(".") else "")
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix if suffix.startswith(".") else "")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -104,14 +149,40 @@ def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | N
         analysis = checker.analyse(tmp)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"wire": WIRE_FORMAT, "config": fingerprint(cfg), "analysis": analysis.to_json(),
+    return {"wire": WIRE_FORMAT, "version": __version__, "config": fingerprint(cfg), "analysis": analysis.to_json(),
             "encodings": {str(i): e for i, e in checker.encodings.items()}}
 
 
-def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=None) -> Analysis:
+def _signed_fields(result: dict, photo: str | None) -> dict:
+    body = {k: v for k, v in result.items() if k != "signature"}
+    return {"photo": photo, "config": body.get("config"), "version": body.get("version"), "result": body}
+
+
+def sign_result(key: bytes, photo_sha256: str | None, result: dict) -> dict:
+    """``result`` (:func:`analyse_bytes`'s, or ``{"local": why}``) with its signature (remote
+    machine): an HMAC-SHA256 over ``photo_sha256`` (the bytes analysed), the fingerprint of the
+    settings and versions used, the code version, and the result's canonical JSON."""
+    result = {**result, "version": result.get("version", __version__)}
+    return {**result, "signature": signing.sign(key, "result", **_signed_fields(result, photo_sha256))}
+
+
+def verify_result(key: bytes, sha256: str, result) -> dict:
+    """``result`` without its signature, if it is signed with ``key`` for the photo whose bytes
+    hash to ``sha256``; else :class:`RemoteResultRefused` (nothing of it is used)."""
+    if not isinstance(result, dict) or not signing.verify(key, result.get("signature"), "result",
+                                                          **_signed_fields(result, sha256)):
+        raise RemoteResultRefused("the analysis that came back is not signed with this machine's worker key (a "
+                                  "worker with another key, or something else writing to the queue); it is "
+                                  "analysed again here")
+    return {k: v for k, v in result.items() if k != "signature"}
+
+
+def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=None, *, key: bytes) -> Analysis:
     """Complete a remote analysis of the photo at ``path`` on the main machine and cache it.
 
-    The encodings are matched against ``checker``'s register now (as a local analysis would
+    First the result's signature is checked with the worker ``key`` against this photo's bytes
+    (:func:`verify_result`): an unsigned or wrongly signed result raises
+    :class:`RemoteResultRefused` before anything of it is read. The encodings are matched against ``checker``'s register now (as a local analysis would
     have matched them) and dropped; the completed analysis goes in the analysis cache under the
     key ``checker.analyse(path)`` looks up. Raises :class:`RemoteResultRefused` when the result
     was made with other settings or versions, or of other bytes, than ``checker`` would use.
@@ -119,11 +190,12 @@ def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=Non
     """
     from .images import file_hash
 
+    sha = file_hash(path)
+    result = verify_result(key, sha, result)
     if result.get("wire") != WIRE_FORMAT or result.get("config") != fingerprint(config(checker)):
         raise RemoteResultRefused("the remote worker analysed this photo with other settings or another "
                                   "version of consent; it is analysed again here")
     analysis = Analysis.from_json(result["analysis"])
-    sha = file_hash(path)
     if analysis.sha256 != sha:
         raise RemoteResultRefused("the remote worker analysed other bytes than this photo's; it is analysed again here")
     encodings = {int(i): e for i, e in result["encodings"].items()}
@@ -140,5 +212,6 @@ def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=Non
     analysis.compared_with = only.to_json() if only is not None else None
     cache = checker.cache()
     if cache is not None and not (analysis.kit is not None and analysis.kit.error):
-        cache.put(checker.analysis_key(sha, view, only), sha, view.gallery_fingerprint, analysis.to_json())
+        cache.put(checker.analysis_key(sha, view, only), sha, view.gallery_fingerprint, analysis.to_json(),
+                  origin=f"remote, signed with worker key {signing.key_id(key)}")
     return analysis

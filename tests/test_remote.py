@@ -13,7 +13,7 @@ import pytest
 from consent.check import Checker
 from consent.images import file_hash
 from consent.register import Register
-from consent.remote import PixelChecker, RemoteResultRefused, analyse_bytes, config, remember
+from consent.remote import PixelChecker, RemoteResultRefused, analyse_bytes, config, remember, sign_result
 from consent.settings import DEFAULTS, from_mapping
 
 from tests.test_web_check import landscape_jpeg
@@ -46,20 +46,24 @@ def test_a_remote_analysis_is_used_only_for_the_same_bytes_settings_and_version(
     photo.write_bytes(landscape_jpeg())
     main = Checker(register, DEFAULTS, kit_check=False, text_check=False)
     cfg = config(main)
-    result = analyse_bytes(photo.read_bytes(), ".jpg", cfg)
+    key = b"k" * 32
+    result = sign_result(key, file_hash(photo), analyse_bytes(photo.read_bytes(), ".jpg", cfg))
     assert result["analysis"]["sha256"] == file_hash(photo)
-    remember(main, photo, result)
+    remember(main, photo, result, key=key)
     assert main.check(photo).timings.get("cached") == 1.0  # the check used the remote analysis
 
     other = tmp_path / "other.jpg"
     other.write_bytes(landscape_jpeg(with_exif=False))
+    # a worker that signs what it analysed: other bytes than the photo's are found out
     with pytest.raises(RemoteResultRefused, match="other bytes"):
-        remember(main, other, result)
+        remember(main, other, sign_result(key, file_hash(other), result), key=key)
+    with pytest.raises(RemoteResultRefused, match="not signed with this machine's worker key"):
+        remember(main, other, result, key=key)  # signed for the photo's own bytes
     stricter = Checker(register, dataclasses.replace(DEFAULTS, match_threshold=0.4), kit_check=False, text_check=False)
     with pytest.raises(RemoteResultRefused, match="other settings or another version"):
-        remember(stricter, photo, result)
+        remember(stricter, photo, result, key=key)
     with pytest.raises(RemoteResultRefused, match="other settings or another version"):
-        remember(main, photo, {**result, "config": "0" * 20})
+        remember(main, photo, sign_result(key, file_hash(photo), {**result, "config": "0" * 20}), key=key)
 
 
 def test_a_remote_worker_refuses_work_in_a_format_it_cannot_read(register):

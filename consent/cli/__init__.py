@@ -22,6 +22,8 @@ COMMANDS = {
     "register": "consent.cli.register:register",
     # the batch jobs' queue (consent/jobs/): the web app creates the jobs, the workers check them
     "worker": "consent.jobs.batch_queue:worker_command",
+    # the key that signs the work the main machine and its workers exchange over Redis
+    "worker-key": "consent.cli.worker_key:worker_key",
 }
 
 

@@ -32,7 +32,7 @@ from consent import settings as consent_settings
 from consent.errors import SettingsError
 from consent.vision.models import one_thread_per_process
 
-from . import batch_jobs, photos, remote_queue
+from . import batch_jobs, photos, remote_queue, signing
 from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, worker_logging
 from .tables import connect
 
@@ -46,7 +46,8 @@ _connections: dict[tuple, object] = {}
 
 
 class QueueMisconfigured(Exception):
-    """``CONSENT_QUEUE`` is set to something that is not a Redis address."""
+    """``CONSENT_QUEUE`` is set to something that is not a Redis address, or there is no worker
+    key for it (``consent worker-key create``)."""
 
 
 def queue_url() -> str:
@@ -60,11 +61,17 @@ def queue_url() -> str:
 
 
 def describe(data: Path) -> str:
-    """Where the queue is, for start-up messages (a Redis password is not shown)."""
+    """Where the queue is, for start-up messages (a Redis password is not shown). With Redis,
+    raises :class:`QueueMisconfigured` when there is no usable worker key: the server and the
+    workers refuse to start rather than exchange unsigned work (``consent.jobs.signing``)."""
     url = queue_url()
     if not url:
         return f"SQLite {Path(data) / 'queue.db'}"
-    return describe_url(url)
+    try:
+        key = signing.load_key(signing.key_path(data))
+    except signing.WorkerKeyMissing as exc:
+        raise QueueMisconfigured(str(exc)) from None
+    return f"{describe_url(url)}, worker key {signing.key_id(key)}"
 
 
 def huey_for(data: Path):
@@ -81,8 +88,8 @@ def _make_huey(url: str, data: Path):
     from huey import RedisHuey, SqliteHuey, crontab
     from huey.exceptions import CancelExecution
 
-    if url:
-        huey = RedisHuey(QUEUE_NAME, url=url, results=False)
+    if url:  # tasks as JSON: nothing read from a network server is unpickled (consent.jobs.signing)
+        huey = RedisHuey(QUEUE_NAME, url=url, results=False, serializer=signing.JsonSerializer())
     else:
         data.mkdir(parents=True, exist_ok=True)
         huey = SqliteHuey(QUEUE_NAME, filename=str(data / "queue.db"), results=False,
@@ -94,8 +101,10 @@ def _make_huey(url: str, data: Path):
         if url and analysed is None and send_for_analysis(place, db, check_id):
             return  # the analysis comes back as a new task with ``analysed`` set
         try:
-            batch_jobs.process(db, place, check_id, batch_jobs.worker_name(), last_try=not task.retries,
-                               analysed=analysed)
+            outcome = batch_jobs.process(db, place, check_id, batch_jobs.worker_name(), last_try=not task.retries,
+                                         analysed=analysed)
+            if url and outcome != "skipped":
+                remote_queue.forget(url, check_id)  # stored: its bytes are not needed in Redis any more
         except batch_jobs.TryAgain as exc:
             log.warning("%s: %s; trying again (%d tries left)", check_id, exc, task.retries)
             raise CancelExecution(retry=True) from None
@@ -158,8 +167,13 @@ def send_for_analysis(place: photos.Place, db, check_id: str) -> bool:
         data = Path(row["upload_path"]).read_bytes()
     except OSError:
         return False
+    try:
+        key = signing.load_key(signing.key_path(place.data))
+    except signing.WorkerKeyMissing as exc:
+        log.error("%s: not sent for analysis, checked here: %s", check_id, exc)
+        return False
     cfg = check_thread.analysis_config(place.db_path, place.settings)
-    remote_queue.send(queue_url(), check_id, data, Path(row["upload_path"]).suffix, cfg)
+    remote_queue.send(queue_url(), check_id, data, Path(row["upload_path"]).suffix, cfg, key=key)
     return True
 
 
@@ -304,11 +318,16 @@ def worker_command(workers, remote, analysis_workers):
     """
     if remote is not None:
         url = remote_queue.remote_url(None if remote == "CONSENT_QUEUE" else remote)
+        try:
+            signing.load_key()
+        except signing.WorkerKeyMissing as exc:
+            raise click.ClickException(str(exc)) from None
         _wait_for_redis(url)
         remote_queue.run_remote_worker(url, workers or len(os.sched_getaffinity(0)), give_back)
         return
     try:
         url = queue_url()
+        describe(place_from_env().data)  # with Redis: the worker key, or a clear refusal
     except QueueMisconfigured as exc:
         raise click.ClickException(str(exc))
     if url:

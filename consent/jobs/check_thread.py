@@ -128,14 +128,18 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
         from consent.batch import check_photo
         from consent.remote import RemoteResultRefused, remember
 
+        from . import signing
+
         checker = _checker(db_path, settings)
-        if analysed and "analysis" in analysed:
+        if analysed is not None:  # logged by the upload's number, never by the photo's name
+            photo = f"job {Path(job.path).parent.parent.name}, photo {Path(job.path).name}"
             try:
-                remember(checker, job.path, analysed, options.groups)
-            except RemoteResultRefused as exc:
-                log.warning("%s: %s", job.rel, exc)
-        elif analysed:
-            log.info("%s: checked here (%s)", job.rel, analysed.get("local"))
+                if not isinstance(analysed, dict) or "analysis" in analysed:
+                    remember(checker, job.path, analysed, options.groups, key=signing.load_key())
+                else:
+                    log.info("%s: checked here (%s)", photo, str(analysed.get("local"))[:200])
+            except (RemoteResultRefused, signing.WorkerKeyMissing) as exc:
+                log.warning("%s: remote analysis refused: %s", photo, exc)
         result = check_photo(checker, job, options)
         return result, _stored(checker, job.path, result, options.blur_unconsented, caption=options.caption,
                                folder=str(Path(job.rel).parent), groups=options.groups)  # as check_photo judged it

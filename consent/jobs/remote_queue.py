@@ -16,6 +16,13 @@ With ``CONSENT_QUEUE=redis://...`` a batch photo goes through two queues:
 Nothing of the register travels: no names, no consent, no face templates. A photo a remote
 machine cannot analyse is checked on the main machine instead, which records why.
 
+Every task is signed by the main machine and every result by the worker, with the worker key
+(:mod:`consent.jobs.signing`); tasks travel as JSON, never pickle. A worker refuses a task whose
+signature, or whose photo bytes, do not match; the main machine refuses a result whose
+signature does not, and analyses that photo itself. Workers' logs name photos by their id only
+(never by file name), and a worker deletes any ``consent-remote-*`` file a killed analysis
+left in its temporary folder when it starts and once a minute.
+
 A remote worker that dies mid-photo loses nothing: each analysis process records the photo it
 holds in ``consent.analysing`` and keeps a key ``consent.alive.<host:pid>`` alive (expiring
 after :data:`ALIVE_TTL_S`); any analysis process that finds a photo held by a process whose key
@@ -32,12 +39,16 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import click
 
 from consent.vision.models import one_thread_per_process
+
+from . import signing
 
 log = logging.getLogger("consent.worker")
 
@@ -117,11 +128,17 @@ def die_with_parent(sig: int) -> None:
 
 
 def describe_url(url: str) -> str:
-    """A Redis address as start-up messages show it (without its password)."""
+    """A Redis address as messages show it: host, port and database, whether it is TLS and has
+    a password; never the user name or password."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    return f"Redis {parts.hostname or parts.path}:{parts.port or 6379}{parts.path if parts.hostname else ''}"
+    auth = " with a password" if parts.password else ""
+    if parts.scheme == "unix":
+        return f"Redis socket {parts.path}{auth}"
+    db = parts.path.strip("/")
+    where = f"{parts.hostname}:{parts.port or 6379}" + (f"/{db}" if db not in ("", "0") else "")
+    return f"Redis {where}{' (TLS)' if parts.scheme == 'rediss' else ''}{auth}"
 
 
 def photo_key(check_id: str) -> str:
@@ -159,11 +176,11 @@ def pixels_huey(url: str):
 def _make_huey(url: str):
     from huey import RedisHuey
 
-    huey = RedisHuey(QUEUE_NAME, url=url, results=False)
+    huey = RedisHuey(QUEUE_NAME, url=url, results=False, serializer=signing.JsonSerializer())
 
     @huey.task(name="analyse_photo")
-    def analyse_photo(check_id: str, suffix: str, cfg: dict, tries: int = 0):
-        analyse(url, check_id, suffix, cfg, tries)
+    def analyse_photo(check_id: str, suffix: str, cfg: dict, tries: int = 0, signature: str | None = None):
+        analyse(url, check_id, suffix, cfg, tries, signature)
 
     @huey.on_startup("consent-analysis")
     def startup():
@@ -186,15 +203,27 @@ def worker_name() -> str:
 # --- the main machine's side --------------------------------------------------------------------
 
 
-def send(url: str, check_id: str, data: bytes, suffix: str, cfg: dict, tries: int = 0) -> None:
-    """Put a photo's bytes in Redis and its analysis task on the analysis queue."""
+def task_signature(key: bytes, check_id: str, photo_sha256: str, suffix: str, cfg: dict) -> str:
+    """The main machine's signature of an analysis task: the photo's id, its bytes' hash, its
+    suffix and the settings to analyse it with (not the try count, which a worker raises when
+    it sends a photo out again)."""
+    return signing.sign(key, "task", check=check_id, photo=photo_sha256, suffix=suffix, config=cfg)
+
+
+def send(url: str, check_id: str, data: bytes, suffix: str, cfg: dict, *, key: bytes) -> None:
+    """Put a photo's bytes in Redis and its signed analysis task on the analysis queue."""
     _conn(url).set(photo_key(check_id), data, ex=PHOTO_TTL_S)
-    _enqueue(url, check_id, suffix, cfg, tries)
+    _enqueue(url, check_id, suffix, cfg, 0, task_signature(key, check_id, signing.photo_hash(data), suffix, cfg))
 
 
-def _enqueue(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None:
+def _enqueue(url: str, check_id: str, suffix: str, cfg: dict, tries: int, signature: str | None) -> None:
     huey = pixels_huey(url)
-    huey.enqueue(huey.consent_analyse_photo.s(check_id, suffix, cfg, tries))
+    huey.enqueue(huey.consent_analyse_photo.s(check_id, suffix, cfg, tries, signature))
+
+
+def forget(url: str, check_id: str) -> None:
+    """Delete a photo's bytes from Redis (its result is stored, or it is checked on the main machine)."""
+    _conn(url).delete(photo_key(check_id))
 
 
 def waiting_ids(url: str, max_age: float) -> set[str]:
@@ -228,16 +257,38 @@ def _checker(cfg: dict):
     return _checkers[key]
 
 
-def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None:
-    """Analyse one photo from Redis and put the result on the main queue (never raises for a
-    bad photo: the main machine then checks it itself and records why)."""
-    from consent.errors import ConsentError
-    from consent.remote import analyse_bytes
+#: the worker key of this analysis process (read when the worker starts: :func:`run_remote_worker`)
+_key: bytes | None = None
 
+
+def _worker_key() -> bytes:
+    global _key
+    if _key is None:
+        _key = signing.load_key()
+    return _key
+
+
+def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int, signature: str | None = None) -> None:
+    """Analyse one photo from Redis and put the signed result on the main queue (never raises
+    for a bad photo: the main machine then checks it itself and records why).
+
+    A task that is not signed with the worker key, or whose bytes in Redis are not the ones
+    signed, is refused: nothing is analysed, nothing sent back, and the bytes are left alone
+    (the genuine task, if there is one, still comes)."""
+    from consent.errors import ConsentError
+    from consent.remote import analyse_bytes, sign_result
+
+    key = _worker_key()
     conn = _conn(url)
-    conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": _now(conn),
-                                               "args": [check_id, suffix, cfg, tries]}))
     data = conn.get(photo_key(check_id))
+    sha = signing.photo_hash(data) if data is not None else None
+    if data is not None and not signing.verify(key, signature, "task", check=check_id, photo=sha, suffix=suffix,
+                                               config=cfg):
+        log.warning("%s: refused a task not signed with this worker's key (or whose photo bytes were changed); "
+                    "nothing analysed", check_id)
+        return
+    conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": _now(conn),
+                                               "args": [check_id, suffix, cfg, tries, signature]}))
     if data is None:  # analysed already (a task sent twice), or waited longer than PHOTO_TTL_S
         analysed = {"local": "the photo was no longer in the queue"}
     else:
@@ -246,12 +297,14 @@ def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int) -> None
         try:
             analysed = analyse_bytes(data, suffix, cfg, _checker(cfg))
             log.info("analysed %s in %.2f s", check_id, time.perf_counter() - t)
-        except ConsentError as exc:
+        except ConsentError as exc:  # said without the file's name (the main machine names it)
+            log.info("%s: cannot be analysed here (%s); the main machine checks it", check_id, type(exc).__name__)
             analysed = {"local": str(exc)}
         except Exception as exc:  # a bug here must not lose the photo: the main machine checks it
-            log.exception("%s: could not analyse", check_id)
+            log.error("%s: could not analyse (%s)", check_id, type(exc).__name__)
+            log.debug("the error", exc_info=True)
             analysed = {"local": f"internal error while analysing ({type(exc).__name__})"}
-    _return(url, check_id, analysed, cfg)
+    _return(url, check_id, sign_result(key, sha, analysed), cfg)
     conn.delete(photo_key(check_id))
     conn.hdel(ANALYSING, check_id)
 
@@ -272,16 +325,34 @@ def _test_hook() -> None:
         time.sleep(delay)
 
 
+#: seconds between two looks for ``consent-remote-*`` files left in the temporary folder
+TEMP_SWEEP_S = 60
+
+
 def _heartbeat(url: str) -> None:
-    """Keep this process's "alive" key, and send out again photos held by stopped processes."""
-    conn, me = _conn(url), worker_name()
+    """Keep this process's "alive" key, send out again photos held by stopped processes, and
+    once a minute delete temporary files that killed analyses left."""
+    conn, me, swept = _conn(url), worker_name(), time.monotonic()
     while True:
         try:
             conn.set(alive_key(me), "1", ex=ALIVE_TTL_S)
             rescue(url)
         except Exception as exc:  # Redis away for a moment: try again at the next beat
             log.warning("heartbeat: %s", exc)
+        if time.monotonic() - swept > TEMP_SWEEP_S:
+            swept = time.monotonic()
+            sweep_temp()
         time.sleep(HEARTBEAT_S)
+
+
+def sweep_temp() -> int:
+    """Delete ``consent-remote-*`` files killed analyses left in this machine's temporary folder."""
+    from consent.remote import remove_temp_leftovers
+
+    n = remove_temp_leftovers()
+    if n:
+        log.warning("deleted %d temporary photo file(s) left by analyses that were stopped", n)
+    return n
 
 
 def rescue(url: str) -> int:
@@ -294,15 +365,22 @@ def rescue(url: str) -> int:
             continue
         if not conn.hdel(ANALYSING, check_id):
             continue  # another process took it first
-        check_id, suffix, cfg, tries = held["args"]
+        check_id, suffix, cfg, tries, signature = (held["args"] + [None])[:5]
         n += 1
         if tries + 1 >= MAX_TRIES:
             log.warning("%s: %d analysis processes stopped on it; it is checked on the main machine", check_id, tries + 1)
-            _return(url, check_id, {"local": f"{tries + 1} analysis processes stopped on it"}, cfg)
+            _return(url, check_id, signed_reply(None, {"local": f"{tries + 1} analysis processes stopped on it"}), cfg)
+            forget(url, check_id)  # its bytes are not needed any more
         else:
             log.warning("%s: the process analysing it (%s) stopped; sent out again", check_id, held["worker"])
-            _enqueue(url, check_id, suffix, cfg, tries + 1)
+            _enqueue(url, check_id, suffix, cfg, tries + 1, signature)
     return n
+
+
+def signed_reply(sha: str | None, reply: dict) -> dict:
+    from consent.remote import sign_result
+
+    return sign_result(_worker_key(), sha, reply)
 
 
 _consumer_pid = os.getpid()
@@ -312,13 +390,17 @@ def run_remote_worker(url: str, workers: int, give_back) -> None:
     """Serve the analysis queue with ``workers`` processes until stopped; each analysis goes
     back through ``give_back(check_id, analysed, retries)``. Never opens a register or a data
     folder: everything comes with the work."""
-    global _consumer_pid, _give_back
+    global _consumer_pid, _give_back, _key
 
     _consumer_pid, _give_back = os.getpid(), give_back
     os.environ["CONSENT_QUEUE"] = url  # the main queue, for the results, is on the same server
+    path = signing.key_path().resolve()
+    _key = signing.load_key(path)  # WorkerKeyMissing: the command says what to do
+    os.environ[signing.KEY_ENV] = str(path)  # for the process workers, whatever they read
     worker_logging()
-    log.info("consent worker --remote: %d analysis process(es), queue %s; they open no register or data folder",
-             workers, describe_url(url))
+    sweep_temp()
+    log.info("consent worker --remote: %d analysis process(es), queue %s, worker key %s; they open no register "
+             "or data folder", workers, describe_url(url), signing.key_id(_key))
     if workers > 1:  # one check per core: each process's models on one thread
         one_thread_per_process()
     consumer = pixels_huey(url).create_consumer(
