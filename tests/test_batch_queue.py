@@ -71,6 +71,17 @@ def redis_server(tmp_path_factory):
     proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def worker_key(tmp_path_factory) -> dict:
+    """The environment naming a worker key (``consent worker-key create``), which every process
+    of a Redis queue needs: the main machine's and the workers'."""
+    from consent.jobs import signing
+
+    path = tmp_path_factory.mktemp("key") / "worker.key"
+    signing.create_key(path)
+    return {signing.KEY_ENV: str(path)}
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def queue_env(request) -> dict:
     """Environment for servers and workers: the SQLite queue in the data folder, or Redis."""
@@ -81,6 +92,7 @@ def queue_env(request) -> dict:
         url = request.getfixturevalue("redis_server")
         redis.Redis.from_url(url).flushdb()
         env["CONSENT_QUEUE"] = url
+        env.update(request.getfixturevalue("worker_key"))
     return env
 
 
@@ -274,7 +286,7 @@ def test_two_workers_share_one_queue_and_no_photo_is_checked_twice(tmp_path, que
     assert_every_photo_checked_once(data, job_id, n)
 
 
-def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path):
+def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path, worker_key):
     # Redis keeps the queue in memory only (as a school would run it, no persistence): when it
     # dies and comes back empty, the tasks waiting in it are gone; the photos are not, because
     # the register's own table says which are unfinished, and the workers' recovery (every
@@ -282,7 +294,7 @@ def test_redis_restarting_empty_mid_job_loses_no_photo(tmp_path):
     port = free_port()
     (tmp_path / "redis-1").mkdir()
     redis_proc = start_redis(tmp_path / "redis-1", port)
-    env = {"CONSENT_TEST_SLOW_S": "1.0", "CONSENT_QUEUE": f"redis://127.0.0.1:{port}/0"}
+    env = {"CONSENT_TEST_SLOW_S": "1.0", "CONSENT_QUEUE": f"redis://127.0.0.1:{port}/0", **worker_key}
     data = tmp_path / "data"
     n = 10
     try:

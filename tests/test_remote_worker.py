@@ -22,19 +22,24 @@ import pytest
 
 from tests.conftest import copy_register, fixture_dir
 from tests.test_batch_queue import (ROOT, Client, assert_every_photo_checked_once, finished, kill_group, photos,
-                                    redis_server, rows, wait_until)
+                                    redis_server, rows, wait_until, worker_key)
 from tests.test_check import enrolled_db  # noqa: F401  (a fixture: the five fixture people enrolled)
 from tests.web_helpers import LiveServer
 
-__all__ = ["redis_server"]
+__all__ = ["redis_server", "worker_key"]
 
 
 @pytest.fixture
-def redis_url(redis_server):  # noqa: F811
+def redis_url(redis_server, worker_key):  # noqa: F811
+    """The Redis queue, emptied, with the worker key in this process's environment (the main
+    machine's and every remote machine's: they share it)."""
     import redis
 
     redis.Redis.from_url(redis_server).flushdb()
-    return redis_server
+    os.environ.update(worker_key)
+    yield redis_server
+    for name in worker_key:
+        os.environ.pop(name, None)
 
 
 def start_main_worker(data: Path, url: str) -> subprocess.Popen:
@@ -55,6 +60,7 @@ class RemoteMachine:
         (home / "tmp").mkdir(parents=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
         env.update({"HOME": str(home), "TMPDIR": str(home / "tmp"), "CONSENT_DATA": str(home / "data"),
+                    "CONSENT_WORKER_KEY_FILE": os.environ["CONSENT_WORKER_KEY_FILE"],  # its copy of the key
                     "PYTHONPATH": str(ROOT),  # the code under test, wherever the package is installed from
                     **(extra_env or {})})
         self.log_path = home / "worker.log"
@@ -108,7 +114,8 @@ def test_a_remote_worker_needs_a_redis_queue_and_says_so(tmp_path, redis_url):
     assert sqlite.returncode == 1 and "is not a Redis address" in sqlite.stderr, sqlite.stderr
     assert "cannot be shared between machines" in sqlite.stderr
     # a plain worker on a machine without the register refuses, instead of making an empty one
-    plain = run([], {**env, "CONSENT_QUEUE": redis_url, "CONSENT_DATA": str(tmp_path / "data")}, tmp_path)
+    plain = run([], {**env, "CONSENT_QUEUE": redis_url, "CONSENT_DATA": str(tmp_path / "data"),
+                     "CONSENT_WORKER_KEY_FILE": os.environ["CONSENT_WORKER_KEY_FILE"]}, tmp_path)
     assert plain.returncode == 1 and "no register at" in plain.stderr and "--remote" in plain.stderr, plain.stderr
     assert not (tmp_path / "data" / "consent.db").exists()
 

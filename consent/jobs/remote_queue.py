@@ -39,10 +39,8 @@ import logging
 import os
 import signal
 import socket
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import click
 
@@ -298,7 +296,7 @@ def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int, signatu
             analysed = analyse_bytes(data, suffix, cfg, _checker(cfg))
             log.info("analysed %s in %.2f s", check_id, time.perf_counter() - t)
         except ConsentError as exc:  # said without the file's name (the main machine names it)
-            log.info("%s: cannot be analysed here (%s); the main machine checks it", check_id, type(exc).__name__)
+            log.info("%s: unreadable here (%s); the main machine checks it", check_id, type(exc).__name__)
             analysed = {"local": str(exc)}
         except Exception as exc:  # a bug here must not lose the photo: the main machine checks it
             log.error("%s: could not analyse (%s)", check_id, type(exc).__name__)
