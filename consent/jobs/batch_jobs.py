@@ -32,8 +32,10 @@ import shutil
 import socket
 import sqlite3
 import time
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -50,6 +52,18 @@ MB = 1024 * 1024
 NAME_BYTES = 150
 #: characters that some systems refuse in file names (a zip of results must unpack anywhere)
 _FORBIDDEN = set('<>:"|?*')
+#: the most a photo in a zip may be compressed (unpacked size / packed size): JPEG, HEIC and
+#: WebP hardly compress at all, PNG barely, an uncompressed TIFF of a photo a few times; a zip
+#: bomb's entries reach 1,000
+ZIP_MAX_RATIO = 100
+#: photos smaller than this (unpacked) are not held to ZIP_MAX_RATIO (a tiny file can compress well)
+ZIP_RATIO_FROM = MB
+#: entries a zip may hold beyond twice max_batch_files (a photo and its macOS "._" twin) for
+#: its folders, before it is refused unread
+ZIP_SPARE_ENTRIES = 1000
+#: the most bytes one central directory record may take on average (46 fixed, the rest name,
+#: extra fields and comment)
+_CD_RECORD_BYTES = 2048
 
 
 class JobRefused(photos.UploadRefused):
@@ -122,6 +136,63 @@ def clean_name(raw: str, endings=IMAGE_SUFFIXES) -> PurePosixPath | None:
         return None
     folders = [_cut(p, NAME_BYTES) for p in parts[:-1] if p.strip(". ")]
     return PurePosixPath(*folders, _file_name(stem.strip() or "photo", suffix))
+
+
+def zip_contents(stream, zip_name: str, max_files: int) -> int:
+    """How many entries the zip in ``stream`` holds, read from its end records and counted in its
+    central directory without building anything per entry (a zip of a million tiny entries
+    costs its central directory's bytes, not a million objects); :class:`JobRefused` when it
+    holds more than twice ``max_files`` and :data:`ZIP_SPARE_ENTRIES` (folders, macOS "._"
+    twins), or is not a zip. ``stream`` is left where it was found."""
+    most = 2 * max_files + ZIP_SPARE_ENTRIES
+
+    def refuse_count(n):
+        return JobRefused(413, f"{zip_name} holds {n:,} files or more, and a batch may have at most {max_files:,} "
+                               "photos; split it into smaller zips of photos.", "too_many_files")
+
+    bad = JobRefused(400, f"{zip_name} is not a zip archive that can be opened; zip the folder again.", "bad_zip")
+    start = stream.tell()
+    try:
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        tail_at = max(0, size - (22 + 65535))
+        stream.seek(tail_at)
+        tail = stream.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise bad
+        eocd = tail_at + at
+        entries, cd_size = struct.unpack("<10xHI6x", tail[at:at + 22])[0:2]
+        cd_end = eocd
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:  # zip64: the counts are in the zip64 end record
+            locator = tail[at - 20:at] if at >= 20 else b""
+            if not locator.startswith(b"PK\x06\x07"):
+                raise bad
+            (record_at,) = struct.unpack("<8xQ4x", locator)
+            stream.seek(record_at)
+            record = stream.read(56)
+            if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
+                raise bad
+            entries, cd_size = struct.unpack("<32xQQ8x", record)
+            cd_end = record_at
+        if entries > most or cd_size > most * _CD_RECORD_BYTES:
+            raise refuse_count(max(entries, most + 1))
+        if cd_size > cd_end:
+            raise bad
+        stream.seek(cd_end - cd_size)
+        directory = stream.read(cd_size)
+        count, pos = 0, 0
+        while pos + 46 <= len(directory) and directory[pos:pos + 4] == b"PK\x01\x02":
+            name_len, extra_len, comment_len = struct.unpack("<HHH", directory[pos + 28:pos + 34])
+            pos += 46 + name_len + extra_len + comment_len
+            count += 1
+            if count > most:
+                raise refuse_count(count)
+        return max(count, entries)
+    except (OSError, struct.error):
+        raise bad from None
+    finally:
+        stream.seek(start)
 
 
 @dataclass
@@ -198,34 +269,80 @@ class Upload:
             if dest.stat().st_size > file_limit:
                 raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB; send a smaller copy.", "file_too_large")
 
-    def add_zip(self, stream) -> None:
-        """Unpack the photos of a zip (a file object) safely (zip-slip and zip-bomb safe)."""
-        total_limit, _, file_limit = self._limits()
+    def add_zip(self, stream, zip_name: str = "The zip") -> None:
+        """Unpack the photos of a zip (a seekable file object) safely; ``zip_name``: the name
+        the messages give it (the uploaded file's name).
+
+        Zip-slip safe (files are saved under numbers) and zip-bomb safe in two steps: first the
+        zip's own table of contents (its central directory) is read, without unpacking anything
+        or even listing it when it holds too many entries (:func:`zip_contents`), and the zip is
+        refused when it has more photos than ``max_batch_files``, declares more bytes than
+        ``max_batch_upload_mb`` (or a photo over ``max_upload_mb``), or compresses a photo more
+        than :data:`ZIP_MAX_RATIO` times (no photo format compresses that well; a zip bomb
+        does). Then each photo is unpacked with a counter, and the zip is refused the moment a
+        photo gives more bytes than the zip declared for it. A refused zip leaves nothing
+        (:meth:`discard`)."""
+        total_limit, max_files, file_limit = self._limits()
+        zip_name = _clean_part(zip_name or "") or "The zip"
+        entries = zip_contents(stream, zip_name, max_files)
         try:
             archive = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, OSError):
-            raise JobRefused(400, "The file is not a zip archive that can be opened; zip the folder again.", "bad_zip") from None
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise JobRefused(400, f"{zip_name} is not a zip archive that can be opened; zip the folder again.",
+                             "bad_zip") from None
         with archive:
-            for info in archive.infolist():
-                name = clean_name(info.filename) if info.filename and not info.is_dir() else None
+            members = [(info, clean_name(info.filename) if info.filename and not info.is_dir() else None)
+                       for info in archive.infolist()]
+            if len(members) > entries:  # the central directory holds more than its end record says
+                raise JobRefused(400, f"{zip_name} is damaged (its table of contents does not add up); zip the "
+                                      "folder again.", "bad_zip")
+            photos_in = [(info, name) for info, name in members if name is not None]
+            others = sum(1 for info, name in members if name is None and info.filename and not info.is_dir()
+                         and clean_name(info.filename, NOT_CHECKED_SUFFIXES) is not None)
+            if len(photos_in) + others + len(self.items) + len(self.unchecked) > max_files:
+                raise JobRefused(413, f"{zip_name} holds {len(photos_in) + others} photos and videos, more than the "
+                                      f"{max_files} a batch may have; split it into smaller zips.", "too_many_files")
+            for info, name in photos_in:
+                if info.file_size > file_limit:
+                    raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller "
+                                          "copy.", "file_too_large")
+            declared = sum(info.file_size for info, _ in photos_in)
+            if self.written + declared > total_limit:
+                raise JobRefused(413, f"{zip_name} unpacks to more than {total_limit // MB} MB ({declared / MB:,.0f} MB "
+                                      "of photos); split it into smaller batches.", "zip_too_large")
+            for info, name in photos_in:
+                if info.file_size > ZIP_RATIO_FROM and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
+                    raise JobRefused(413, f"{zip_name}: {name} would unpack to {info.file_size / max(info.compress_size, 1):,.0f} "
+                                          f"times its packed size, which no photo does (a 'zip bomb'); zip the photos "
+                                          "again from their folder.", "zip_bomb")
+            for info, name in members:
                 if name is None:
                     if info.filename and not info.is_dir():
                         self._not_photo(info.filename, "zip")
                     continue
-                dest = self._next(name, "zip")
-                size = 0
-                try:
-                    with archive.open(info) as src, open(dest, "wb") as out:
-                        while chunk := src.read(MB):
-                            size += len(chunk)
-                            self.written += len(chunk)
-                            if size > file_limit:
-                                raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller copy.", "file_too_large")
-                            if self.written > total_limit:
-                                raise JobRefused(413, f"The zip unpacks to more than {total_limit // MB} MB; split it into smaller batches.", "zip_too_large")
-                            out.write(chunk)
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
-                    raise JobRefused(400, f"{name}: cannot be unzipped ({exc}); zip the folder again.", "bad_zip") from None
+                self._unpack(archive, info, name, zip_name, total_limit, file_limit)
+
+    def _unpack(self, archive, info, name, zip_name: str, total_limit: int, file_limit: int) -> None:
+        """Unpack one photo, counting its bytes: refused the moment they pass what the zip declared."""
+        dest = self._next(name, "zip")
+        size = 0
+        try:
+            with archive.open(info) as src, open(dest, "wb") as out:
+                while chunk := src.read(MB):
+                    size += len(chunk)
+                    self.written += len(chunk)
+                    if size > info.file_size:
+                        raise JobRefused(400, f"{zip_name}: {name} unpacks to more bytes than the zip says it holds "
+                                              "(a damaged or forged zip); zip the photos again from their folder.",
+                                         "zip_lies")
+                    if size > file_limit:
+                        raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller copy.", "file_too_large")
+                    if self.written > total_limit:
+                        raise JobRefused(413, f"{zip_name} unpacks to more than {total_limit // MB} MB; split it into smaller batches.", "zip_too_large")
+                    out.write(chunk)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+                zlib.error) as exc:
+            raise JobRefused(400, f"{zip_name}: {name} cannot be unzipped ({exc}); zip the folder again.", "bad_zip") from None
 
     def discard(self) -> None:
         shutil.rmtree(job_dir(self.place, self.job_id), ignore_errors=True)
