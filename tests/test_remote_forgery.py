@@ -152,3 +152,53 @@ def test_a_worker_refuses_a_task_not_signed_by_the_main_machine(redis_url, how, 
     assert "refused a task not signed with this worker's key" in caplog.text
     assert conn.get(remote_queue.photo_key("c1")) == data  # the genuine task's bytes are left alone
     assert not conn.hlen(remote_queue.ANALYSING)
+
+
+# --- leftovers ----------------------------------------------------------------------------------
+
+
+def test_a_photo_that_stopped_its_last_analyser_leaves_no_bytes_in_redis(redis_url, monkeypatch):
+    from consent.jobs import remote_queue, signing
+    from consent.remote import verify_result
+
+    sent = []
+    monkeypatch.setattr(remote_queue, "_give_back", lambda *args: sent.append(args))
+    monkeypatch.setattr(remote_queue, "_key", None)
+    conn = remote_queue.pixels_huey(redis_url).storage.conn
+    conn.set(remote_queue.photo_key("c2"), b"photo bytes")
+    held = {"worker": "gone-machine:1", "at": 0,
+            "args": ["c2", ".jpg", {"settings": {}}, remote_queue.MAX_TRIES - 1, "sig"]}
+    conn.hset(remote_queue.ANALYSING, "c2", json.dumps(held))
+    assert remote_queue.rescue(redis_url) == 1
+    ((check_id, reply, _),) = sent
+    assert check_id == "c2" and "analysis processes stopped on it" in reply["local"]
+    verify_result(signing.load_key(), None, reply)  # signed: the main machine trusts the reason it logs
+    assert conn.get(remote_queue.photo_key("c2")) is None  # not left for 48 hours
+    assert not conn.hlen(remote_queue.ANALYSING)
+
+
+def test_a_worker_deletes_temporary_photos_a_killed_analysis_left_when_it_starts(tmp_path, redis_url):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_batch_queue import ROOT
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp / f"consent-remote-{dead.pid}-k1ll3d00.png"
+    left.write_bytes(b"a pupil's photo")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}, "TMPDIR": str(tmp),
+           "PYTHONPATH": str(ROOT), "CONSENT_WORKER_KEY_FILE": os.environ["CONSENT_WORKER_KEY_FILE"]}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "consent", "worker", "--remote", redis_url, "--workers", "1"],
+                              cwd=tmp_path, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        wait_until(lambda: not left.exists(), timeout=60, what="the leftover to be deleted")
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.wait(timeout=30)
+    assert "deleted 1 temporary photo file(s) left by analyses that were stopped" in log.read_text()

@@ -143,6 +143,8 @@ def test_photos_analysed_on_a_remote_machine_get_the_verdicts_of_a_local_check(t
             stop(main)
     assert remote.analysed() == n - 1, remote.log()[-3000:]  # every analysis was the remote machine's
     remote.assert_kept_nothing()
+    named = [name for name in members if Path(name).name in remote.log()]
+    assert not named, f"the remote worker's log names photos: {named}"  # photo ids only
 
     got = {r["name"]: r for r in rows(data, job_id)}
     assert sorted(got) == sorted(members)

@@ -607,6 +607,9 @@ def recover(db: sqlite_utils.Database, place: photos.Place, queued_ids: set[str]
     for (job_id,) in db.execute("select id from web_jobs where state != 'done'").fetchall():
         refresh_job(db, job_id)
     photos.remove_leftovers(db, place)  # files a worker stopped before deleting
+    from consent.remote import remove_temp_leftovers
+
+    remove_temp_leftovers()  # photo bytes an analysis process killed mid-photo left in the temporary folder
     return len(lost)
 
 
