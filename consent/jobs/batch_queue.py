@@ -315,6 +315,8 @@ def worker_command(workers, remote, analysis_workers):
     for workers on several machines; the data folder is CONSENT_DATA (default ./data).
     On the main machine (the register's): consent worker
     On any other machine (no register, no shared folder): consent worker --remote redis://HOST:6379/0
+    With Redis, every machine needs the worker key: consent worker-key create on the main machine
+    (data/worker.key), a copy on the others named by CONSENT_WORKER_KEY_FILE.
     """
     if remote is not None:
         url = remote_queue.remote_url(None if remote == "CONSENT_QUEUE" else remote)

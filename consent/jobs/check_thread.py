@@ -137,7 +137,7 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
                 if not isinstance(analysed, dict) or "analysis" in analysed:
                     remember(checker, job.path, analysed, options.groups, key=signing.load_key())
                 else:
-                    log.info("%s: checked here (%s)", photo, str(analysed.get("local"))[:200])
+                    log.info("%s: checked here (%s)", photo, " ".join(str(analysed.get("local")).split())[:200])
             except (RemoteResultRefused, signing.WorkerKeyMissing) as exc:
                 log.warning("%s: remote analysis refused: %s", photo, exc)
         result = check_photo(checker, job, options)
