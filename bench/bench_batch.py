@@ -110,6 +110,11 @@ def run_queue(folder: Path, workers: int = 2, redis_url: str = "", remote_worker
         port = s.getsockname()[1]
     env = {**os.environ, "CONSENT_DATA": str(data)}
     env.pop("CONSENT_DB", None)
+    if redis_url:  # a Redis queue needs the worker key, on the main machine and the remote one
+        from consent.jobs import signing
+
+        signing.create_key(data / "worker.key")
+        env[signing.KEY_ENV] = str(data / "worker.key")
     log = open(data / "server.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", "web", "--port", str(port), "--workers", str(workers)],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
