@@ -282,8 +282,8 @@ def analyse(url: str, check_id: str, suffix: str, cfg: dict, tries: int, signatu
     sha = signing.photo_hash(data) if data is not None else None
     if data is not None and not signing.verify(key, signature, "task", check=check_id, photo=sha, suffix=suffix,
                                                config=cfg):
-        log.warning("%s: refused a task not signed with this worker's key (or whose photo bytes were changed); "
-                    "nothing analysed", check_id)
+        log.warning("%r: refused a task not signed with this worker's key (or whose photo bytes were changed); "
+                    "nothing analysed", str(check_id)[:40])  # repr: whoever wrote it chose the text
         return
     conn.hset(ANALYSING, check_id, json.dumps({"worker": worker_name(), "at": _now(conn),
                                                "args": [check_id, suffix, cfg, tries, signature]}))
