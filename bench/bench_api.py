@@ -61,7 +61,7 @@ def run() -> None:
     from consent.register import Register
     from tests.web_helpers import LiveServer
     from web import accounts
-    from web.tables import connect
+    from web.core.db import connect
 
     faces = FIXTURES / "faces"
     if not faces.is_dir():

@@ -201,7 +201,7 @@ def upload(app, role: str, **fields):
 
 def _checked(app, role: str = "admin", **fields) -> str:
     """Check the test photo on the check page as ``role``; returns the check id."""
-    from web.tables import connect
+    from web.core.db import connect
 
     response = upload(app, role, **fields)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
@@ -275,7 +275,7 @@ def test_a_batch_restricted_to_another_year_leaves_the_pupil_unknown_and_an_unkn
     import io
 
     from web import checked_photos
-    from web.tables import connect
+    from web.core.db import connect
 
     web_app.config["BATCH_INLINE"] = True
     photo = web_app.config["TEST_PHOTO"].read_bytes()
@@ -299,7 +299,7 @@ def test_a_face_that_looks_like_a_never_publish_pupil_is_for_the_safeguarding_le
     safeguarding lead may say who it is or sign the photo off, and no blurred copy clears it:
     a senior saying "no, not them" must not turn a looked-after child into a stranger."""
     from web import accounts, checked_photos
-    from web.tables import connect
+    from web.core.db import connect
 
     with Register(web_app.config["CONSENT_DB"]) as reg:
         reg.set_never_publish(reg.find_person("P001"), "looked after")

@@ -15,7 +15,7 @@ import pytest
 from consent.settings import Settings
 from consent.jobs import batch_jobs
 from web import checked_photos
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg

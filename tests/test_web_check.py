@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from consent.settings import Settings
 from web import checked_photos
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import far_away_group, fixture_dir, models_loaded
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, metadata_tags, post

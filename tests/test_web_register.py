@@ -10,7 +10,7 @@ import pytest
 
 from consent.register import Register
 from web import audit_log
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from web import audit_log, checked_photos
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload

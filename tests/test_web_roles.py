@@ -9,7 +9,7 @@ import pytest
 
 from consent.register import Register
 from web import accounts
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.web_helpers import client_as, csrf, make_app

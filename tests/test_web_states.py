@@ -15,7 +15,7 @@ import re
 import pytest
 
 from web import result_cards
-from web.tables import connect
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from web import accounts
-from web.tables import connect
+from web.core.db import connect
 
 from tests.web_helpers import PASSWORD, ROLES, client_as, make_app, post, sign_in
 

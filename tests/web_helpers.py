@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from web import accounts, create_app
-from web.tables import connect
+from web.core.db import connect
 
 PASSWORD = "correct horse battery"
 ROLES = ("office", "comms", "senior", "admin")

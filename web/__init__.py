@@ -12,7 +12,7 @@ Configuration (``test_config`` overrides any of it):
   sessions survive restarts and every server thread and process agrees.
 - ``MAX_CONTENT_LENGTH``: ``max_form_kb`` from the settings; the upload routes get
   ``max_upload_mb`` (a batch ``max_batch_upload_mb``), only for someone allowed to upload there
-  (see ``web.body_limits``).
+  (see ``web.core.body_limits``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _sweep_now_and_then(app: Flask) -> None:
     if time.time() - last < checked_photos.SWEEP_EVERY:
         return
     app.extensions["consent_last_sweep"] = time.time()
-    from .tables import get_db
+    from .core.db import get_db
 
     checked_photos.sweep(get_db(), checked_photos.Place.from_app(app))
 
@@ -84,16 +84,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data)
 
-    from . import body_limits, security
-    from .tables import close_db
-    from .request_register import close_register
+    from .core import body_limits, security
+    from .core.db import close_db
+    from .core.request_register import close_register
 
     app.session_interface = security.SessionInterface()
     security.init_app(app)
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
-    from .words import uk_date, uk_when
+    from .core.words import uk_date, uk_when
 
     app.jinja_env.filters["when"] = uk_when
     app.jinja_env.filters["date"] = uk_date
@@ -123,7 +123,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import api, audit, auth, batch, check, errors, home, register, review, settings_page, takedowns, users
+    from . import api, audit, auth, batch, check, home, register, review, settings_page, takedowns, users
+    from .core import errors
 
     errors.register(app)
     for module in (home, auth, users, check, batch, review, register, takedowns, audit, settings_page, api):

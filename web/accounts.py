@@ -1,6 +1,6 @@
 """Accounts, roles, sign-in sessions, API tokens, one-time setup links and sign-in throttling.
 
-Plain functions over the web tables (see ``web.tables``). Passwords are hashed by werkzeug
+Plain functions over the web tables (made by ``consent.jobs.tables``). Passwords are hashed by werkzeug
 (scrypt) and must pass zxcvbn's guessability estimate as well as the length rule. Sign-in
 sessions, API tokens, setup tokens and known-browser marks are random and stored only as
 SHA-256 hashes, so a copy of the database does not give anyone a working token; a session or a

@@ -26,9 +26,9 @@ from consent.jobs import check_thread
 from consent.results import PhotoCheck
 
 from . import caption_probes, checked_photos
-from .errors import error_response, without_paths
-from .security import bearer_user
-from .tables import get_db
+from .core.errors import error_response, without_paths
+from .core.security import bearer_user
+from .core.db import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from . import audit_log, words
-from .tables import get_db
-from .request_register import get_register
-from .security import roles_required
+from . import audit_log
+from .core import words
+from .core.db import get_db
+from .core.request_register import get_register
+from .core.security import roles_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -10,10 +10,10 @@ from flask import (
 )
 
 from . import accounts
-from .tables import get_db
-from .errors import error_response
+from .core.db import get_db
+from .core.errors import error_response
 from .audit_log import log_event
-from .security import end_this_session, known_browser, roles_required, sign_in
+from .core.security import end_this_session, known_browser, roles_required, sign_in
 
 bp = Blueprint("auth", __name__)
 

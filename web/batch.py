@@ -23,10 +23,10 @@ from consent.results import VERDICT_LABELS
 
 from . import checked_photos, email_notice
 from .audit_log import log_event
-from .tables import get_db
-from .errors import error_response
-from .request_register import channel_choices, enrolment_context, get_register
-from .security import roles_required
+from .core.db import get_db
+from .core.errors import error_response
+from .core.request_register import channel_choices, enrolment_context, get_register
+from .core.security import roles_required
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
 bp.context_processor(enrolment_context)

@@ -17,10 +17,10 @@ from consent.register import publications
 
 from . import caption_probes, checked_photos, email_notice, result_cards
 from .audit_log import log_event
-from .tables import get_db
-from .errors import error_response, wants_json
-from .request_register import channel_choices, enrolment_context, get_register
-from .security import roles_required
+from .core.db import get_db
+from .core.errors import error_response, wants_json
+from .core.request_register import channel_choices, enrolment_context, get_register
+from .core.security import roles_required
 
 bp = Blueprint("check", __name__, url_prefix="/check")
 bp.context_processor(enrolment_context)

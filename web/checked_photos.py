@@ -220,7 +220,7 @@ def _today(db: sqlite_utils.Database):
     from consent.register.view import current_view
 
     if has_app_context():
-        from .request_register import get_register
+        from .core.request_register import get_register
 
         settings = current_app.config["CONSENT_SETTINGS"]
         return current_view(get_register(), settings), settings

@@ -21,10 +21,10 @@ from flask import (
 
 from consent.errors import ConsentError
 
-from .errors import wants_json
-from .words import uk_date
-from .request_register import get_register
-from .security import roles_required
+from .core.errors import wants_json
+from .core.words import uk_date
+from .core.request_register import get_register
+from .core.security import roles_required
 
 bp = Blueprint("register", __name__, url_prefix="/register")
 

@@ -151,7 +151,7 @@ def face_words(face: dict, channels: list[str]) -> str | None:
         return None
     if face.get("never_publish"):
         return "must never be published, whatever consent says"
-    from .words import CONSENT_WORDS
+    from .core.words import CONSENT_WORDS
 
     held = [c for c in channels if consent.get(c) == "granted"]
     missing = [c for c in channels if consent.get(c) != "granted"]

@@ -25,10 +25,10 @@ from consent.results import channel_label, join_words
 
 from . import accounts, checked_photos, email_notice, result_cards
 from .audit_log import log_event
-from .errors import error_response
-from .request_register import get_register
-from .security import roles_required
-from .tables import get_db
+from .core.errors import error_response
+from .core.request_register import get_register
+from .core.security import roles_required
+from .core.db import get_db
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 

@@ -26,8 +26,8 @@ from consent.errors import SettingsError
 from consent.settings import DEFAULTS, Settings, label, limits, out_of_range, problems, weakened
 
 from .audit_log import log_event
-from .security import roles_required
-from .tables import get_db
+from .core.security import roles_required
+from .core.db import get_db
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings")
 

@@ -17,9 +17,9 @@ from consent.register import publications
 from consent.register.view import current_view
 
 from .audit_log import log_event
-from .request_register import get_register
-from .security import roles_required
-from .tables import get_db
+from .core.request_register import get_register
+from .core.security import roles_required
+from .core.db import get_db
 
 bp = Blueprint("takedowns", __name__, url_prefix="/takedowns")
 

@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from . import accounts
 from .audit_log import log_event
-from .tables import get_db
-from .security import roles_required, sign_in
+from .core.db import get_db
+from .core.security import roles_required, sign_in
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 

@@ -23,8 +23,9 @@ import flask_login
 from flask import abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from . import accounts, body_limits
-from .tables import get_db
+from .. import accounts
+from . import body_limits
+from .db import get_db
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -78,8 +78,8 @@ def make_gate(app):
     answering from the headers alone, as the server needs before it reads a body."""
     from urllib.parse import parse_qs
 
-    from . import accounts
-    from .tables import connect
+    from .. import accounts
+    from .db import connect
 
     settings = app.config["CONSENT_SETTINGS"]
     small = form_limit(settings)
