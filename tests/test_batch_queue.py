@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from web import checked_photos
+from web.check import checked_photos
 from web.core.db import connect
 
 from tests.test_web_check import landscape_jpeg

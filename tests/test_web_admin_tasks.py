@@ -148,7 +148,7 @@ def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admi
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 60
     log = admin.get("/audit/").get_data(as_text=True)
     assert "min identifiable face px: 40 → 60" in log and "weakens min identifiable face 60 px (default 40 px)" in log
-    from web.audit_log import events
+    from web.audit.audit_log import events
     from web.core.db import connect
 
     entry = events(connect(app.config["CONSENT_DB"]), 1, action="settings")[0]

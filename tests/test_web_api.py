@@ -8,7 +8,7 @@ import pytest
 
 from consent.results import JSON_VERSION
 from consent.settings import Settings
-from web import accounts
+from web.accounts import accounts
 from web.core.db import connect
 
 from tests.conftest import fixture_dir

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web import accounts, create_app
+from web.accounts import accounts
+from web import create_app
 from web.core.db import connect
 
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, post, sign_in

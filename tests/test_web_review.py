@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web import audit_log, checked_photos
+from web.audit import audit_log
+from web.check import checked_photos
 from web.core.db import connect
 
 from tests.conftest import fixture_dir

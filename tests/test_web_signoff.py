@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from web import checked_photos, result_cards
+from web.check import checked_photos, result_cards
 from web.core.db import connect
 
 from tests.web_helpers import client_as, make_app, post

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from web import accounts, create_app
+from web.accounts import accounts
+from web import create_app
 from web.core.db import connect
 
 PASSWORD = "correct horse battery"

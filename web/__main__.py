@@ -17,7 +17,8 @@ from waitress import serve
 
 from consent.jobs import check_thread
 
-from . import accounts, create_app
+from .accounts import accounts
+from . import create_app
 from .core import body_limits
 from .core.db import connect
 

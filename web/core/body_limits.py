@@ -78,7 +78,7 @@ def make_gate(app):
     answering from the headers alone, as the server needs before it reads a body."""
     from urllib.parse import parse_qs
 
-    from .. import accounts
+    from ..accounts import accounts
     from .db import connect
 
     settings = app.config["CONSENT_SETTINGS"]

@@ -1,7 +1,7 @@
 """Who is signed in, what they may do, CSRF tokens and security headers.
 
 Sessions: Flask-Login keeps only a random session token in the (signed) cookie; the session
-itself is a row on the server (``web_sessions``, see ``web.accounts``), so signing out, a
+itself is a row on the server (``web_sessions``, see ``web.accounts.accounts``), so signing out, a
 password change and turning an account off end it everywhere, at once. The cookie holds no
 user id, name or role.
 
@@ -23,7 +23,7 @@ import flask_login
 from flask import abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from .. import accounts
+from ..accounts import accounts
 from . import body_limits
 from .db import get_db
 
@@ -54,7 +54,7 @@ def check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
     if request.blueprint == "api":
-        return  # bearer tokens only, no cookies: see web.api
+        return  # bearer tokens only, no cookies: see web.check.api
     sent = body_limits.csrf_sent(request.headers.get, request.args.get)
     if not sent:
         # in the form: read within the request's limit (an upload's only for someone allowed)
@@ -74,7 +74,7 @@ def bearer_user():
 def allow_upload(endpoint: str) -> bool:
     """True when this request may send an upload's large body; a page upload from someone not
     allowed to make it is refused (401/403) before its body is read. An API request without a
-    valid token gets False (its small limit stays; web.api answers it with its own 401/403)."""
+    valid token gets False (its small limit stays; web.check.api answers it with its own 401/403)."""
     if endpoint == "api.check":
         user = bearer_user()
         return body_limits.may_upload(user, endpoint, None)
