@@ -132,12 +132,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .core import errors
     from .home.views import bp as home
     from .register.views import bp as register
-    from .settings.views import bp as settings
+    from .settings.views import bp as settings_page  # (``settings`` above is the Settings)
     from .signoff.views import bp as signoff
     from .takedowns.views import bp as takedowns
 
     errors.register(app)
     # each area is a package with its blueprint (and its templates, under <area>/templates/<area>/)
-    for bp in (home, auth, users, check, batch, signoff, register, takedowns, audit, settings, api):
+    for bp in (home, auth, users, check, batch, signoff, register, takedowns, audit, settings_page, api):
         app.register_blueprint(bp)
     return app
