@@ -60,8 +60,8 @@ def run() -> None:
     from consent.check import Checker
     from consent.register import Register
     from tests.web_helpers import LiveServer
-    from web import accounts
-    from web.tables import connect
+    from web.accounts import accounts
+    from web.core.db import connect
 
     faces = FIXTURES / "faces"
     if not faces.is_dir():

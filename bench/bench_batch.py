@@ -96,8 +96,9 @@ def run_queue(folder: Path, workers: int = 2, redis_url: str = "", remote_worker
 
     from consent.settings import load
     from consent.jobs import batch_jobs, batch_queue
-    from web import accounts, checked_photos
-    from web.tables import connect
+    from web.accounts import accounts
+    from web.check import checked_photos
+    from web.core.db import connect
 
     os.environ.pop("CONSENT_QUEUE", None)  # the default queue: SQLite in the data folder
     if redis_url:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from web import checked_photos
-from web.tables import connect
+from web.check import checked_photos
+from web.core.db import connect
 
 from tests.test_web_check import landscape_jpeg
 from tests.web_helpers import PASSWORD, LiveServer

@@ -201,7 +201,7 @@ def upload(app, role: str, **fields):
 
 def _checked(app, role: str = "admin", **fields) -> str:
     """Check the test photo on the check page as ``role``; returns the check id."""
-    from web.tables import connect
+    from web.core.db import connect
 
     response = upload(app, role, **fields)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
@@ -274,8 +274,8 @@ def test_purging_a_leaver_deletes_the_answers_about_them(tmp_path):
 def test_a_batch_restricted_to_another_year_leaves_the_pupil_unknown_and_an_unknown_class_is_refused(web_app):
     import io
 
-    from web import checked_photos
-    from web.tables import connect
+    from web.check import checked_photos
+    from web.core.db import connect
 
     web_app.config["BATCH_INLINE"] = True
     photo = web_app.config["TEST_PHOTO"].read_bytes()
@@ -298,8 +298,9 @@ def test_a_face_that_looks_like_a_never_publish_pupil_is_for_the_safeguarding_le
     """Not matched, so the never-publish rule does not fire on it; but only the designated
     safeguarding lead may say who it is or sign the photo off, and no blurred copy clears it:
     a senior saying "no, not them" must not turn a looked-after child into a stranger."""
-    from web import accounts, checked_photos
-    from web.tables import connect
+    from web.accounts import accounts
+    from web.check import checked_photos
+    from web.core.db import connect
 
     with Register(web_app.config["CONSENT_DB"]) as reg:
         reg.set_never_publish(reg.find_person("P001"), "looked after")

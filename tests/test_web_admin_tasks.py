@@ -111,7 +111,7 @@ def test_a_hand_edit_of_settings_toml_is_picked_up_without_a_restart(tmp_path):
 def test_dates_shown_as_text_are_in_uk_style_read_as_the_register_reads_them():
     import datetime as dt
 
-    from web.words import uk_date
+    from web.core.words import uk_date
 
     assert uk_date("2026-09-01") == uk_date("01/09/2026") == uk_date(dt.date(2026, 9, 1)) == "1 Sep 2026"
     assert uk_date("2026-09-01T10:30:00") == "1 Sep 2026"
@@ -148,8 +148,8 @@ def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admi
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 60
     log = admin.get("/audit/").get_data(as_text=True)
     assert "min identifiable face px: 40 → 60" in log and "weakens min identifiable face 60 px (default 40 px)" in log
-    from web.audit_log import events
-    from web.tables import connect
+    from web.audit.audit_log import events
+    from web.core.db import connect
 
     entry = events(connect(app.config["CONSENT_DB"]), 1, action="settings")[0]
     assert entry["by_user"] == "admin"

@@ -8,8 +8,8 @@ import pytest
 
 from consent.results import JSON_VERSION
 from consent.settings import Settings
-from web import accounts
-from web.tables import connect
+from web.accounts import accounts
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg

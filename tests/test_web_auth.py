@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from web import accounts, create_app
-from web.tables import connect
+from web.accounts import accounts
+from web import create_app
+from web.core.db import connect
 
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, post, sign_in
 

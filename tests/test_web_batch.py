@@ -14,8 +14,8 @@ import pytest
 
 from consent.settings import Settings
 from consent.jobs import batch_jobs
-from web import checked_photos
-from web.tables import connect
+from web.check import checked_photos
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg
@@ -335,7 +335,7 @@ def test_batch_pages_are_refused_to_other_roles(app, role):
 
 
 def test_another_comms_user_cannot_open_my_job(app):
-    from web import accounts
+    from web.accounts import accounts
     from tests.web_helpers import PASSWORD
 
     job_id = job_id_of(send_folder(client_as(app, "comms"), {"e/a.jpg": landscape_jpeg()}))

@@ -10,13 +10,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from consent.settings import Settings
-from web import checked_photos
-from web.tables import connect
+from web.check import checked_photos
+from web.core.db import connect
 
 from tests.conftest import far_away_group, fixture_dir, models_loaded
 from tests.web_helpers import PASSWORD, client_as, csrf, make_app, metadata_tags, post
 
-from web import accounts
+from web.accounts import accounts
 
 
 @pytest.fixture

@@ -137,8 +137,8 @@ def test_a_refusal_never_shows_the_servers_folders(app, tmp_path):
 
 
 def test_a_failed_safe_copy_is_reported_without_the_servers_folders(app, tmp_path):
-    from web import checked_photos
-    from web.tables import connect
+    from web.check import checked_photos
+    from web.core.db import connect
 
     place = checked_photos.Place.from_app(app)
     original = tmp_path / "upload" / "field.jpg"

@@ -9,8 +9,8 @@ import io
 import pytest
 
 from consent.register import Register
-from web import audit_log
-from web.tables import connect
+from web.audit import audit_log
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload
@@ -216,7 +216,7 @@ def _check_page(app, role):
     photo = fixture_dir("people", "test") / "obama1.jpg"
     if role != "office":
         db = connect(app.config["CONSENT_DB"])
-        from web import accounts
+        from web.accounts import accounts
 
         user = accounts.find_user(db, role)
         accounts.set_roles(db, user.id, sorted(user.roles | {"office"}))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from web import audit_log, checked_photos
-from web.tables import connect
+from web.audit import audit_log
+from web.check import checked_photos
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import upload

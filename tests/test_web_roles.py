@@ -8,8 +8,8 @@ import io
 import pytest
 
 from consent.register import Register
-from web import accounts
-from web.tables import connect
+from web.accounts import accounts
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.web_helpers import client_as, csrf, make_app
@@ -87,7 +87,7 @@ def test_a_senior_is_still_told_whether_the_named_pupil_is_pictured(app):
 
 
 def test_trying_caption_after_caption_on_one_photo_is_limited_and_audited(tmp_path):
-    from web.audit_log import events
+    from web.audit.audit_log import events
 
     app = make_app(tmp_path)
     office = client_as(app, "office")

@@ -21,8 +21,10 @@ from consent.register.view import load_view
 from consent.rejudge import StoredCheck, day_words, reason_codes
 from consent.results import Face
 from tests.web_helpers import PASSWORD, client_as, make_app, post
-from web import accounts, audit_log, checked_photos
-from web.tables import connect
+from web.accounts import accounts
+from web.audit import audit_log
+from web.check import checked_photos
+from web.core.db import connect
 
 CHANNELS = ["website", "social_media"]
 PUPILS = [("S1", "Perpetua", "Quarrington"), ("S2", "Ambrose", "Winterbottom")]

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from web import checked_photos, result_cards
-from web.tables import connect
+from web.check import checked_photos, result_cards
+from web.core.db import connect
 
 from tests.web_helpers import client_as, make_app, post
 

@@ -2,7 +2,7 @@
 
 For each state a photo can be in, the office user's recent checks, the photo's page and "Sent
 for sign-off" show the same badge, and the senior's photo page and sign-off queue agree with
-each other; both read ``web.result_cards.status`` (the stored check judged again against today's
+each other; both read ``web.check.result_cards.status`` (the stored check judged again against today's
 register, with its sign-off state, as the viewer may see it). Real app, real register, the
 fixture's Obama photo under a pupil name of our own."""
 
@@ -14,8 +14,8 @@ import re
 
 import pytest
 
-from web import result_cards
-from web.tables import connect
+from web.check import result_cards
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_check import landscape_jpeg

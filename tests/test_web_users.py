@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web import accounts
-from web.tables import connect
+from web.accounts import accounts
+from web.core.db import connect
 
 from tests.web_helpers import PASSWORD, ROLES, client_as, make_app, post, sign_in
 
@@ -125,7 +125,7 @@ def test_settings_page_lists_the_settings_in_force_for_admins(tmp_path):
 
 
 def test_expired_safe_copies_are_swept_by_the_server_itself(app):
-    from web import checked_photos
+    from web.check import checked_photos
 
     db = _db(app)
     db["web_checks"].insert({"id": "old", "user_id": 1, "state": "done", "name": "a.jpg", "safe_path": "/nonexistent",

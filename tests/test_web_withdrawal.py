@@ -13,8 +13,9 @@ import pytest
 
 from consent.register import Register, publications
 from consent.rejudge import day_words
-from web import audit_log, checked_photos
-from web.tables import connect
+from web.audit import audit_log
+from web.check import checked_photos
+from web.core.db import connect
 
 from tests.conftest import fixture_dir
 from tests.test_web_batch import job_id_of, send_zip

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from web import accounts, create_app
-from web.tables import connect
+from web.accounts import accounts
+from web import create_app
+from web.core.db import connect
 
 PASSWORD = "correct horse battery"
 ROLES = ("office", "comms", "senior", "admin")

@@ -12,7 +12,7 @@ Configuration (``test_config`` overrides any of it):
   sessions survive restarts and every server thread and process agrees.
 - ``MAX_CONTENT_LENGTH``: ``max_form_kb`` from the settings; the upload routes get
   ``max_upload_mb`` (a batch ``max_batch_upload_mb``), only for someone allowed to upload there
-  (see ``web.body_limits``).
+  (see ``web.core.body_limits``).
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ def _sweep_now_and_then(app: Flask) -> None:
     """Delete expired safe copies at most every ``checked_photos.SWEEP_EVERY`` seconds, on a request's way in."""
     import time
 
-    from . import checked_photos
+    from .check import checked_photos
 
     last = app.extensions.get("consent_last_sweep", 0.0)
     if time.time() - last < checked_photos.SWEEP_EVERY:
         return
     app.extensions["consent_last_sweep"] = time.time()
-    from .tables import get_db
+    from .core.db import get_db
 
     checked_photos.sweep(get_db(), checked_photos.Place.from_app(app))
 
@@ -84,20 +84,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data)
 
-    from . import body_limits, security
-    from .tables import close_db
-    from .request_register import close_register
+    from .core import body_limits, security
+    from .core.db import close_db
+    from .core.request_register import close_register
 
     app.session_interface = security.SessionInterface()
     security.init_app(app)
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
-    from .words import uk_date, uk_when
+    from .core.words import uk_date, uk_when
 
     app.jinja_env.filters["when"] = uk_when
     app.jinja_env.filters["date"] = uk_date
-    from .result_cards import verdict_words
+    from .check.result_cards import verdict_words
 
     app.jinja_env.filters["verdict_words"] = verdict_words
 
@@ -106,7 +106,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         g.user = None
         if request.endpoint == "static":
             return
-        from .settings_page import reload_if_changed
+        from .settings.views import reload_if_changed
 
         reload_if_changed(app)
         security.load_user()
@@ -123,9 +123,21 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security.set_security_headers)
 
-    from . import api, audit, auth, batch, check, errors, home, register, review, settings_page, takedowns, users
+    from .accounts.auth import bp as auth
+    from .accounts.users import bp as users
+    from .audit.views import bp as audit
+    from .batch.views import bp as batch
+    from .check.api import bp as api
+    from .check.views import bp as check
+    from .core import errors
+    from .home.views import bp as home
+    from .register.views import bp as register
+    from .settings.views import bp as settings_page  # (``settings`` above is the Settings)
+    from .signoff.views import bp as signoff
+    from .takedowns.views import bp as takedowns
 
     errors.register(app)
-    for module in (home, auth, users, check, batch, review, register, takedowns, audit, settings_page, api):
-        app.register_blueprint(module.bp)
+    # each area is a package with its blueprint (and its templates, under <area>/templates/<area>/)
+    for bp in (home, auth, users, check, batch, signoff, register, takedowns, audit, settings_page, api):
+        app.register_blueprint(bp)
     return app

@@ -17,8 +17,10 @@ from waitress import serve
 
 from consent.jobs import check_thread
 
-from . import accounts, body_limits, create_app
-from .tables import connect
+from .accounts import accounts
+from . import create_app
+from .core import body_limits
+from .core.db import connect
 
 
 def setup_link_message(app, host: str, port: int) -> str | None:
@@ -76,7 +78,7 @@ def main(argv=None):
     else:
         print(f"batch queue: {queue}; no workers here: run 'consent worker' to check batch photos", flush=True)
     # waitress refuses bodies over 1 GB by default; batch uploads may be larger (only the upload
-    # routes, for someone allowed to upload: see web.body_limits)
+    # routes, for someone allowed to upload: see web.core.body_limits)
     limit = app.config["CONSENT_SETTINGS"].max_batch_upload_mb * 1024 * 1024 + 16 * 1024 * 1024
     options = {"max_request_body_size": limit}
     if args.trusted_proxy:

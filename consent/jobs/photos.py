@@ -1,6 +1,6 @@
 """Checked photos as the engine stores them: a ``web_checks`` row and a private folder each.
 
-The web app's single checks (``web.checked_photos``) and the batch jobs' photos
+The web app's single checks (``web.check.checked_photos``) and the batch jobs' photos
 (:mod:`consent.jobs.batch_jobs`) are stored alike: :class:`Place` says where (the data folder,
 the register, the settings), :func:`result_record` makes a finished check's row and writes its
 annotated preview (:mod:`consent.jobs.preview`), :func:`read` reads a row back as stored.
@@ -134,7 +134,7 @@ def _record(check_id, user_id, name, channels, caption, result: PhotoCheck, blur
 
 
 def read(db: sqlite_utils.Database, check_id: str) -> dict | None:
-    """The ``web_checks`` row of a check as stored (not judged again: ``web.checked_photos.get``
+    """The ``web_checks`` row of a check as stored (not judged again: ``web.check.checked_photos.get``
     does that), with ``row["data"]`` (its JSON, if any), ``row["channel_list"]`` and
     ``row["changes"] = []``; None when there is no such check."""
     rows = list(db["web_checks"].rows_where("id = ?", [check_id], limit=1))

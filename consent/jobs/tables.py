@@ -1,6 +1,6 @@
 """The tables of the jobs and of the web app, in the register's SQLite file: :func:`connect`.
 
-The web app opens one connection per request with it (``web.tables.get_db``); the batch
+The web app opens one connection per request with it (``web.core.db.get_db``); the batch
 workers open one per process (``consent.jobs.batch_queue``). These tables (accounts, API
 tokens, sign-in failures, checks, batch jobs) are created by their own migration set,
 ``consent-web``, so they never collide with the register's migrations.
