@@ -156,9 +156,10 @@ def test_too_many_photos_are_refused(tmp_path):
 
 def test_not_a_zip_is_refused_clearly(app):
     client = client_as(app, "comms")
-    response = client.post("/batch/", data={"zip": (io.BytesIO(b"PK nope"), "x.zip"), "csrf_token": csrf(client)})
+    response = client.post("/batch/", data={"zip": (io.BytesIO(b"PK nope"), "sports day.zip"),
+                                            "csrf_token": csrf(client)})
     assert response.status_code == 400
-    assert "not a zip archive" in response.get_data(as_text=True)
+    assert "sports day.zip is not a zip archive" in response.get_data(as_text=True)
 
 
 def test_folder_without_photos_is_refused(app):

@@ -94,7 +94,7 @@ def create():
         if files:
             upload.add_files(files)
         if archive is not None and archive.filename:
-            upload.add_zip(archive.stream)
+            upload.add_zip(archive.stream, archive.filename)
         check_ids = batch_jobs.create(db, upload, g.user.id, channels, caption, title, blur=blur,
                                       groups=groups)
     except batch_jobs.JobRefused as exc:
