@@ -236,3 +236,19 @@ def test_office_sees_face_states_without_names(enrolled_app):
 def test_senior_and_admin_see_who_is_in_the_photo(enrolled_app, role):
     page = _check_page(enrolled_app, role)
     assert "Barack Obama" in page
+
+
+def test_enrolment_photo_with_several_faces_is_named_as_uploaded_and_says_what_to_do(app):
+    """Issue 28: not "0-obama_and_biden.jpg: several faces (3)" (the stored name), but the
+    file as the admin named it, and what to do instead."""
+    biden = imported(app).find_person("A101")
+    client = client_as(app, "admin")
+    post(client, f"/register/people/{biden.id}/consent", {"channel": "biometric", "status": "granted"})
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    page = client.post(f"/register/people/{biden.id}/enrol", data={
+        "photos": [(io.BytesIO(photo.read_bytes()), "Joe and Barack, sports day.jpg")],
+        "csrf_token": csrf(client)}, follow_redirects=True).get_data(as_text=True)
+    assert ("Joe and Barack, sports day.jpg: not enrolled: 3 faces found; use a photo with only Joe "
+            "in it, or crop it to Joe&#39;s face.") in page
+    assert "0-" not in page.split("not enrolled")[0][-80:] and "several faces" not in page
+    assert not reg(app).enrolled(biden.id)

@@ -273,20 +273,19 @@ def enrol(person_id: int):
             f.save(str(path))
             paths.append(path)
         try:
-            results = enrolment.enrol(get_register(), person_id, paths,
+            results = enrolment.enrol(get_register(), person_id, paths, names=[f.filename for f in files],
                                       settings=current_app.config["CONSENT_SETTINGS"], by=_by())
         except ConsentError as exc:
             return _fail(exc, back)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for f, r in zip(files, results):
-        reason = (r.reason or "").replace(str(tmp) + "/", "")
+    for r in results:  # r.path: the photo as the user named it; r.reason: what to do
         if r.status == "enrolled":
-            flash(f"{f.filename}: enrolled.", "info")
+            flash(f"{r.path}: enrolled.", "info")
         elif r.status == "already_enrolled":
-            flash(f"{f.filename}: this photo is already enrolled.", "info")
+            flash(f"{r.path}: this photo is already enrolled.", "info")
         else:
-            flash(f"{f.filename}: not enrolled: {reason}", "error")
+            flash(f"{r.path}: not enrolled: {r.reason}.", "error")
     return redirect(back)
 
 
