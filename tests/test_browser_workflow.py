@@ -280,7 +280,11 @@ def test_keyboard_only_check_batch_and_register(server, browser):
     posts = []
     admin.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     admin.goto(server.url + "/register/?q=obama")
-    _tab_to(admin, "el => el.id && el.id.startsWith('c-') && el.id.endsWith('-social_media')")
+    # one Tab stop per person (their name); → goes into their consent cells, → again along them
+    _tab_to(admin, "el => el.classList.contains('person-link') && el.textContent.trim() === 'Barack Obama'")
+    for _ in range(3):  # Website's answer, its Save, then Social media's answer
+        admin.keyboard.press("ArrowRight")
+    assert admin.evaluate("() => document.activeElement.id").endswith("-social_media")
     admin.keyboard.press("ArrowDown")
     admin.keyboard.press("ArrowDown")
     admin.wait_for_timeout(500)
