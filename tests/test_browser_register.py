@@ -202,3 +202,29 @@ def test_the_glance_prints_on_one_sheet(admin, server):
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_typing_finds_people_beyond_the_first_page_from_the_server(browser, tmp_path):
+    """A register longer than one page (250 people): the script asks the server, whose ?q= sees
+    everyone, and the people it brings back get the same keys."""
+    with LiveServer(tmp_path / "data") as live:
+        reg = Register(live.data / "consent.db")
+        with reg.transaction():
+            for i in range(260):
+                reg.add_person(f"M{i:03d}", f"Many{i}", f"Pupil{i:03d}", year_group="9", form="9M")
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        browser_sign_in(page, live.url, "admin")
+        page.goto(live.url + "/register/")
+        assert page.locator("#people tr.person").count() == 250
+        assert page.get_by_role("link", name="Many259 Pupil259").count() == 0
+        page.locator("#q").type("pupil259")
+        page.get_by_role("link", name="Many259 Pupil259").wait_for()
+        assert page.locator("#people tr.person:visible").count() == 1
+        page.locator("#q").press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Many259 Pupil259"
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("document.activeElement.id").startswith("c-")
+        context.close()
