@@ -191,3 +191,23 @@ def test_a_term_ends_at_christmas_easter_or_the_end_of_august(day, end):
 def test_easter_sundays():
     assert [easter(y) for y in (2024, 2025, 2026, 2038)] == [
         dt.date(2024, 3, 31), dt.date(2025, 4, 20), dt.date(2026, 4, 5), dt.date(2038, 4, 25)]
+
+
+def test_photos_waiting_on_a_decision_are_counted_and_link_to_the_sign_off_queue(tmp_path):
+    from tests.conftest import fixture_dir
+    from tests.test_web_check import upload
+    from tests.web_helpers import post
+    from web.core.db import connect
+
+    app = make_app(tmp_path)
+    office = client_as(app, "office")
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    assert upload(office, photo.read_bytes(), photo.name).status_code == 200
+    check_id = next(connect(app.config["CONSENT_DB"])["web_checks"].rows)["id"]
+    tile = lambda role: client_as(app, role).get("/register/glance").get_data(as_text=True).split(  # noqa: E731
+        'id="tile-waiting"')[1].split("</li>")[0]
+    assert '<span class="fig">0</span>' in tile("admin")
+    assert post(office, f"/check/{check_id}/review", {"note": "for the newsletter"}).status_code == 302
+    for role in ("admin", "senior"):
+        assert '<a class="fig" href="/review/">1</a>' in tile(role)
+        assert "photo waiting on a senior" in tile(role)
