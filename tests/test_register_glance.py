@@ -211,3 +211,11 @@ def test_photos_waiting_on_a_decision_are_counted_and_link_to_the_sign_off_queue
     for role in ("admin", "senior"):
         assert '<a class="fig" href="/review/">1</a>' in tile(role)
         assert "photo waiting on a senior" in tile(role)
+
+
+def test_a_year_group_page_lists_its_classes_and_an_unknown_year_is_not_found(app):
+    client = client_as(app, "admin")
+    page = client.get("/register/glance?year=none").get_data(as_text=True)
+    assert "Classes in No year group" in page and "No classes are recorded for the pupils in No year group." in page
+    assert client.get("/register/glance?year=99").status_code == 404
+    assert client_as(app, "admin").get("/register/glance?year=8").status_code == 200

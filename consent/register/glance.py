@@ -118,8 +118,8 @@ def glance(register: Register, on: dt.date | None = None, last_day: dt.date | No
     ``last_day`` (default :func:`term_end`) counts as expiring."""
     day = on or today()
     last = last_day or term_end(day)
-    channels = [c for c in register.channels(include_biometric=True) if c.kind != BIOMETRIC] + \
-               [c for c in register.channels(include_biometric=True) if c.kind == BIOMETRIC]
+    every = register.channels(include_biometric=True)
+    channels = [c for c in every if c.kind != BIOMETRIC] + [c for c in every if c.kind == BIOMETRIC]
     pupils = register.people(role="pupil", on_roll=True, on=day)
     ids = [p.id for p in pupils]
     states = register.consent_states_many(ids, on=day, channels=[c.name for c in channels])

@@ -95,21 +95,21 @@ def glance():
     from ..core.db import get_db
     from ..signoff.views import waiting_for
 
-    g_ = figures.glance(get_register())
+    at_a_glance = figures.glance(get_register())
     year = request.args.get("year") or None
-    rows = g_.classes_of(year) if year else g_.years
-    year_group = next((y for y in g_.years if y.year == year), None) if year else None
+    year_group = next((y for y in at_a_glance.years if y.year == year), None) if year else None
     if year and year_group is None:
         abort(404)
+    rows = at_a_glance.classes_of(year) if year else at_a_glance.years
 
     def link(group, channel=None, figure=None):
+        """The register list behind one figure; None for roles that may not open it (names)."""
         if not g.user.has("admin"):
             return None
-        q = figures.list_query(group, channel, figure, g_.term_end)
-        return url_for("register.index", **q.args())
+        return url_for("register.index", **figures.list_query(group, channel, figure, at_a_glance.term_end).args())
 
     return render_template(
-        "register/glance.html", glance=g_, rows=rows, year_group=year_group, link=link,
+        "register/glance.html", glance=at_a_glance, rows=rows, year_group=year_group, link=link,
         states=figures.STATES, waiting=waiting_for(get_db(), g.user),
     )
 
