@@ -6,7 +6,8 @@
 //   consent.register.listing.search_text: names, MIS id, class, year, folded); when the server
 //   listed only the first part of the register, the server is asked too (the same rule);
 // - Tab goes from person to person (their name's link); → goes into that person's consent
-//   cells, where Tab or ←/→ moves between the cells' controls and Esc goes back to the name.
+//   cells, where ←/→ go from channel to channel, Tab also reaches each Save, and Esc goes back
+//   to the name.
 (function () {
   "use strict";
   var box = document.getElementById("q");
@@ -130,10 +131,13 @@
       setStops(row, false);
       link.focus();
     } else if ((e.key === "ArrowRight" || e.key === "ArrowLeft") && e.target.type !== "date") {
-      // on a closed list, ←/→ would change the answer: here they move between controls
+      // ←/→ go from channel to channel (each cell's answer; on a closed list they would change
+      // it); Tab also reaches each cell's Save
       e.preventDefault();
-      var to = at + (e.key === "ArrowRight" ? 1 : -1);
-      if (to < 0) { setStops(row, false); link.focus(); } else if (to < list.length) list[to].focus();
+      var answers = list.filter(function (c) { return c.tagName === "SELECT"; });
+      var here = answers.indexOf(e.target.closest("td").querySelector("select"));
+      var to = here + (e.key === "ArrowRight" ? 1 : -1);
+      if (to < 0) { setStops(row, false); link.focus(); } else if (to < answers.length) answers[to].focus();
     }
   }
 

@@ -65,6 +65,9 @@
       var text = "Record " + form.dataset.channelLabel + " consent for " + form.dataset.person + ": “" + words + "”" +
         (until && until.value && select.value === "granted" ? " until " + ukDate(until.value) : "") +
         "?\nNow: “" + select.dataset.currentWords + "”. You can undo it for a short while.";
+      if (form.classList.contains("flagged")) {
+        text += "\nWhatever the form says, nothing of " + form.dataset.person + " is published: they are flagged never publish.";
+      }
       if (form.dataset.channel === "biometric" && select.value !== "granted") {
         text += "\nThis deletes their face measurements at once; it cannot be undone.";
       }
