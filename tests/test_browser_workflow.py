@@ -302,8 +302,8 @@ def test_keyboard_only_check_batch_and_register(server, browser):
 PAGES = {
     "office": ["/", "/check/", "/review/mine", "CHECK"],
     "comms": ["/batch/", "BATCH"],
-    "senior": ["/review/"],
-    "admin": ["/register/", "/register/?roll=all", "PERSON", "/register/people/new", "/register/import",
+    "senior": ["/review/", "/register/glance"],
+    "admin": ["/register/", "/register/?roll=all", "/register/glance", "PERSON", "/register/people/new", "/register/import",
               "/register/leavers", "/audit/", "/admin/users/", "/admin/settings/"],
 }
 
