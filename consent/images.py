@@ -1,15 +1,19 @@
-"""Photo intake: open a photo by its content, refuse bad files clearly, decode it upright.
+"""Photo intake: read a photo's bytes, open them by content, refuse bad files clearly, decode
+the picture upright.
 
-``open_image`` checks a file and returns a lazily-decoded Pillow image; ``load`` decodes it
-upright (EXIF orientation applied) and, for analysis, at a reduced size: JPEGs are decoded with
-DCT scaling (``Image.draft``), so a 12-megapixel photo is never fully decoded when a
-1600-pixel one serves. Every refusal is a :class:`~consent.errors.ConsentError` whose message
-names the file and the problem.
+``read_file`` reads a file's bytes (the one time a check opens the photo: see
+:class:`consent.photo.Photo`); ``open_bytes`` checks them and returns a lazily-decoded Pillow
+image; ``decode_bytes`` decodes them upright (EXIF orientation applied) as a :class:`Picture`
+and, for analysis, at a reduced size: JPEGs are decoded with DCT scaling (``Image.draft``), so a
+12-megapixel photo is never fully decoded when a 1600-pixel one serves. ``open_image`` and
+``load`` do the same from a path (tools, previews, enrolment). Every refusal is a
+:class:`~consent.errors.ConsentError` whose message names the file and the problem.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import warnings
@@ -86,9 +90,10 @@ def _register_heif() -> None:
 
 
 @dataclass
-class Photo:
-    """A decoded photo, upright, ready for analysis."""
+class Picture:
+    """A photo's picture, decoded upright, ready for analysis."""
 
+    #: the file it was read from (named in messages; never opened again)
     path: Path
     #: the name users know: JPEG, PNG, WebP, TIFF, HEIC/HEIF
     format: str
@@ -103,6 +108,9 @@ class Photo:
     scale: float
     #: things the user should know (e.g. only the first frame of an animation was checked)
     notes: list[str] = field(default_factory=list)
+    #: the file's bytes, when kept: a face too small in ``image`` is encoded from them decoded
+    #: again, larger (:func:`consent.vision.faces.encode`)
+    data: bytes | None = field(default=None, repr=False)
 
     def array(self):
         """The picture as a ``numpy`` uint8 array of shape (height, width, 3)."""
@@ -126,20 +134,30 @@ def _unreadable(path: os.PathLike | str, exc: OSError) -> UnreadableImage:
     return UnreadableImage(f"{name}: cannot be read ({exc.strerror or exc}); check permissions")
 
 
-def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
-    """Open ``path`` by content and check it can be a photo we accept; nothing is decoded yet.
-
-    Raises :class:`UnreadableImage` (missing, empty, not an image), :class:`UnsupportedFormat`
-    (e.g. GIF) or :class:`ImageTooLarge` (more pixels than ``settings.max_pixels``).
-    """
-    name = describe(path)
+def read_file(path: os.PathLike | str) -> bytes:
+    """The bytes of the file at ``path``, or :class:`UnreadableImage` saying why not (missing,
+    a folder, no permission)."""
     try:
-        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    if os.path.isdir(path):
-        raise _unreadable(path, IsADirectoryError())
-    if size == 0:
+
+
+def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
+    """Open ``path`` by content and check it can be a photo we accept (:func:`open_bytes`)."""
+    return open_bytes(read_file(path), path, settings)
+
+
+def open_bytes(data: bytes, path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
+    """Open the bytes of the file ``path`` by content and check they can be a photo we accept;
+    nothing is decoded yet.
+
+    Raises :class:`UnreadableImage` (empty, not an image), :class:`UnsupportedFormat` (e.g.
+    GIF) or :class:`ImageTooLarge` (more pixels than ``settings.max_pixels``).
+    """
+    name = describe(path)
+    if not data:
         raise UnreadableImage(f"{name}: the file is empty (0 bytes); copy the photo again")
     _register_heif()
     try:
@@ -149,7 +167,7 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             warnings.simplefilter("always")
             # We apply our own pixel limit below, with a clearer message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageTooLarge(
             f"{name}: the picture has too many pixels to check safely (limit "
@@ -301,14 +319,25 @@ def load(
     path: os.PathLike | str,
     max_side: int | None = None,
     settings: Settings = DEFAULTS,
-) -> Photo:
-    """Decode ``path`` upright as RGB, no larger than ``max_side`` on its longest side.
+) -> Picture:
+    """The photo at ``path`` decoded (:func:`decode_bytes`)."""
+    return decode_bytes(read_file(path), path, max_side, settings)
 
-    ``max_side=None`` decodes at full size. Raises the errors of :func:`open_image`, and
+
+def decode_bytes(
+    data: bytes,
+    path: os.PathLike | str,
+    max_side: int | None = None,
+    settings: Settings = DEFAULTS,
+) -> Picture:
+    """Decode the bytes of the photo ``path`` upright as RGB, no larger than ``max_side`` on its
+    longest side; the picture keeps the bytes (a larger decode for small faces).
+
+    ``max_side=None`` decodes at full size. Raises the errors of :func:`open_bytes`, and
     :class:`UnreadableImage` when the picture data is truncated or corrupted.
     """
     name = describe(path)
-    img = open_image(path, settings)
+    img = open_bytes(data, path, settings)
     notes: list[str] = []
     try:
         fmt = SUPPORTED_FORMATS[img.format]
@@ -331,7 +360,7 @@ def load(
         factor = max_side / max(rgb.size)
         target = (max(1, round(rgb.width * factor)), max(1, round(rgb.height * factor)))
         rgb = rgb.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return Photo(
+    return Picture(
         path=Path(path),
         format=fmt,
         width=width,
@@ -340,7 +369,18 @@ def load(
         image=rgb,
         scale=width / rgb.width,
         notes=notes,
+        data=data,
     )
+
+
+def copy_suffix(data: bytes) -> str:
+    """The file ending a publication-safe copy of these bytes gets, by content: ``.png``,
+    ``.webp`` or ``.jpg`` (everything else is copied as, or re-encoded to, JPEG)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return ".jpg"
 
 
 def file_hash(path: os.PathLike | str) -> str:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
-from pathlib import Path
 
 from . import __version__
 from .cache import ANALYSIS_FORMAT, fingerprint
 from .check import Analysis, Checker, take_match
 from .errors import ConsentError
+from .photo import Photo
 
 #: bumped when what travels between the machines changes meaning
 WIRE_FORMAT = 1
@@ -91,39 +90,33 @@ class PixelChecker(Checker):
 def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | None = None) -> dict:
     """Analyse one photo's bytes (remote machine); returns what goes back to the main machine.
 
-    The bytes are written to a private temporary file for the decoders and deleted afterwards.
-    Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
+    The bytes are analysed as they are (a :class:`~consent.photo.Photo` made of them, known as
+    ``photo`` + ``suffix`` in messages); nothing is written to disk. Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
     machine then checks it itself, and says what is wrong with it in its own words).
     """
     checker = checker or PixelChecker(cfg)
-    fd, tmp = tempfile.mkstemp(prefix="consent-remote-", suffix=suffix if suffix.startswith(".") else "")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        checker.encodings = {}
-        analysis = checker.analyse(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    photo = Photo.of_bytes(data, "photo" + (suffix if suffix.startswith(".") else ""), checker.settings)
+    checker.encodings = {}
+    analysis = checker.analyse(photo)
     return {"wire": WIRE_FORMAT, "config": fingerprint(cfg), "analysis": analysis.to_json(),
             "encodings": {str(i): e for i, e in checker.encodings.items()}}
 
 
-def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=None) -> Analysis:
-    """Complete a remote analysis of the photo at ``path`` on the main machine and cache it.
+def remember(checker: Checker, photo: Photo | str | os.PathLike, result: dict, groups=None) -> Analysis:
+    """Complete a remote analysis of ``photo`` (a :class:`~consent.photo.Photo`, or its path)
+    on the main machine and cache it.
 
     The encodings are matched against ``checker``'s register now (as a local analysis would
     have matched them) and dropped; the completed analysis goes in the analysis cache under the
-    key ``checker.analyse(path)`` looks up. Raises :class:`RemoteResultRefused` when the result
+    key ``checker.analyse(photo)`` looks up. Raises :class:`RemoteResultRefused` when the result
     was made with other settings or versions, or of other bytes, than ``checker`` would use.
     ``groups``: the year groups or classes the check is restricted to, as ``Checker.check``'s.
     """
-    from .images import file_hash
-
     if result.get("wire") != WIRE_FORMAT or result.get("config") != fingerprint(config(checker)):
         raise RemoteResultRefused("the remote worker analysed this photo with other settings or another "
                                   "version of consent; it is analysed again here")
     analysis = Analysis.from_json(result["analysis"])
-    sha = file_hash(path)
+    sha = checker.intake(photo).sha256
     if analysis.sha256 != sha:
         raise RemoteResultRefused("the remote worker analysed other bytes than this photo's; it is analysed again here")
     encodings = {int(i): e for i, e in result["encodings"].items()}

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConsentError, EnrolmentRefused, ModelUnavailable
-from ..images import Photo, load
+from ..images import Picture as Photo, decode_bytes, load
 from ..settings import DEFAULTS, Settings
 from .encoder import MODEL_PACKAGE
 from .models import broken, load_once, package_file
@@ -336,7 +336,7 @@ def hog_like_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
 
 
 def _larger_source(photo: Photo, side: int, settings: Settings):
-    """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
+    """(image, image_scale) of the photo decoded again at up to ``side`` from its bytes, when the
     original has more pixels than ``photo.image``; else the analysis image itself.
 
     The larger copy is kept on the photo (``photo._larger``) so the encodings of small faces
@@ -347,11 +347,11 @@ def _larger_source(photo: Photo, side: int, settings: Settings):
     cached = getattr(photo, "_larger", None)
     if cached is not None and max(cached[0].size) >= min(side, max(photo.width, photo.height)):
         return cached
-    if not photo.path.is_file():
+    if photo.data is None:
         return photo.image, photo.scale
     try:
-        again = load(photo.path, max_side=side, settings=settings)
-    except ConsentError:  # the file changed or vanished since: use what we have
+        again = decode_bytes(photo.data, photo.path, max_side=side, settings=settings)
+    except ConsentError:  # cannot happen to bytes decoded once already: use what we have
         return photo.image, photo.scale
     if max(again.image.size) <= max(photo.image.size):
         return photo.image, photo.scale
