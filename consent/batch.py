@@ -69,7 +69,7 @@ def _init_pool_worker(*init) -> None:
 
 def check_photo(checker, job: Job, options: BatchOptions, photo=None) -> PhotoCheck:
     """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`);
-    ``photo``: the job's photo already read (a :class:`~consent.photo.Photo`), if it was.
+    ``photo``: the job's photo already read (a :class:`~consent.images.Photo`), if it was.
 
     The one function behind every batch: this module's worker processes (``consent check``)
     and the web app's queue (``consent.jobs.batch_queue``) both call it. It never raises: a bad photo,

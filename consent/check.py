@@ -1,14 +1,24 @@
-"""The photo check: intake -> metadata scan -> faces -> identifiability -> encodings -> register
-match -> kit -> rules per channel -> verdict -> publication-safe copy.
+"""The photo check, as the sequence of its stages; each takes the photo (a
+:class:`consent.images.Photo`, read once at intake) and the register, and lives in the room of
+its kind:
+
+1. intake (:meth:`Checker.intake`, :mod:`consent.images`): the file read once and accepted as a
+   photo; its bytes, hash and format;
+2. analysis (:meth:`Checker.analyse`; cached in the register database by the photo's hash,
+   :mod:`consent.cache`): the picture decoded (:mod:`consent.images`), the metadata scanned
+   (:mod:`consent.metadata`), faces found and encoded (:mod:`consent.vision.faces`) and matched
+   (:mod:`consent.register.matching`), kit measured (:mod:`consent.vision.kit`), text read
+   (:mod:`consent.vision.text`);
+3. judgement (:func:`judge`): the register as it is now (consent states, flags, names) and the
+   rules (:mod:`consent.rules`) -> a verdict per channel; cheap, so consent changes take effect
+   at once;
+4. the copy to publish (:meth:`Checker.publish`): made from the photo's bytes
+   (:func:`consent.metadata.make_safe_copy`), or with faces blurred and re-checked
+   (:func:`consent.blurring.publish_blurred`).
 
 A :class:`Checker` is built once per process (it loads the face models on first use and reads
 the register); ``check(path, ...)`` returns a :class:`~consent.results.PhotoCheck` and never
 raises for a bad photo: the error is in the result.
-
-The work is split in two. :meth:`Checker.analyse` does everything that needs the models
-(decode, detect, encode, match, kit, metadata scan) and its result is cached in the register
-database (:mod:`consent.cache`). :func:`judge` turns an analysis into verdicts from the register
-as it is now (consent states, flags, names) — cheap, so consent changes take effect at once.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from pathlib import Path
 
 from . import rules
 from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChannel
-from .photo import Photo
+from .images import Photo
 from .results import Face, PhotoCheck, channel_verdicts
 from .rules import RuleContext
 from .register.records import today
@@ -320,7 +330,7 @@ class Checker:
         blur_unconsented: bool = False,
         groups=None,
     ) -> PhotoCheck:
-        """Check one photo (its path, or a :class:`~consent.photo.Photo` already read) for some
+        """Check one photo (its path, or a :class:`~consent.images.Photo` already read) for some
         channels (default all). Never raises for a bad photo.
 
         ``display_name`` is the name the photo is known by (an upload's original file name);
@@ -338,7 +348,7 @@ class Checker:
         path = source.path if isinstance(source, Photo) else Path(source)
         name = display_name or (source.name if isinstance(source, Photo) else path.name)
         folder = folder if folder is not None else path.parent.name
-        result = PhotoCheck(path=str(path), name=name)
+        result = None
         try:
             chans = self.channels(channels)
             only = self.restriction(groups)
@@ -353,13 +363,14 @@ class Checker:
                 self.publish(photo, result, Path(safe_dir), safe_name, blur_unconsented,
                              caption=caption, alt_text=alt_text, folder=folder, only=only)
                 result.timings["safe_copy"] = time.perf_counter() - t
-        except ConsentError as exc:
+        except ConsentError as exc:  # on the verdicts when it was judged (the safe copy failed)
+            result = result if result is not None else PhotoCheck(path=str(path), name=name)
             result.error, result.error_code = str(exc), exc.code
         return result
 
     def intake(self, source: "Photo | str | os.PathLike", name: str | None = None) -> Photo:
         """The photo ``source``: a path's file read, this once (every later stage takes the
-        :class:`~consent.photo.Photo`), or a Photo itself."""
+        :class:`~consent.images.Photo`), or a Photo itself."""
         if isinstance(source, Photo):
             return source
         return Photo.read(source, self.settings, name)
@@ -373,7 +384,7 @@ class Checker:
                             only.fingerprint() if only is not None else None)
 
     def analyse(self, source: "Photo | str | os.PathLike", groups=None) -> Analysis:
-        """The model-bound part of a check of one photo (a :class:`~consent.photo.Photo`, or its
+        """The model-bound part of a check of one photo (a :class:`~consent.images.Photo`, or its
         path): :meth:`_analyse`, or the analysis the cache holds for the photo's bytes.
         ``groups``: year groups or classes (or a :class:`~consent.register.groups.Restriction`)
         the faces are compared with, with all staff; default everybody."""
@@ -392,7 +403,8 @@ class Checker:
             # analysed without reading text (a batch with it off), or the reader failed: read now
             keep = bool(self.text_check and (analysis.text is None or analysis.text.error))
             if keep:
-                analysis.text = self._read_text(photo.picture(self._decode_side()), analysis.timings)
+                picture = photo.picture(self._decode_side())
+                analysis.text = self._read_text(picture.array(), picture.scale, analysis.timings)
         if cache is not None and keep:
             cache.put(key, photo.sha256, view.gallery_fingerprint, analysis.to_json())
         return analysis
@@ -405,6 +417,7 @@ class Checker:
         timings = {"hash": photo.read_s}
         t = time.perf_counter()
         picture = photo.picture(self._decode_side())
+        pixels = picture.array()  # (height, width, 3) uint8: what the kit check and text reader read
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -428,8 +441,8 @@ class Checker:
             matches = dict(zip(idx, self._match(idx, [detected[i].encoding for i in idx], view, only)))
         timings["match"] = time.perf_counter() - t
 
-        measures = self._measure_kit(picture, detected, timings) if self.kit_check else None
-        text = self._read_text(picture, timings) if self.text_check else None
+        measures = self._measure_kit(pixels, picture.scale, detected, timings) if self.kit_check else None
+        text = self._read_text(pixels, picture.scale, timings) if self.text_check else None
         return Analysis(
             sha256=photo.sha256, format=picture.format, width=picture.width, height=picture.height,
             faces=faces_of(detected, matches), metadata_found=found, notes=list(picture.notes),
@@ -453,23 +466,25 @@ class Checker:
 
         return faces_mod.analysis_side(self.settings)
 
-    def _measure_kit(self, picture, detected, timings: dict) -> object:
-        """What the kit check measures in the analysis picture, around the faces found."""
+    def _measure_kit(self, pixels, scale: float, detected, timings: dict) -> object:
+        """What the kit check measures in the analysis picture (``pixels``; ``scale``: to
+        original pixels), around the faces found."""
         from .vision import faces as faces_mod, kit
 
         t = time.perf_counter()
-        boxes = [faces_mod.hog_like_box(d, picture.scale) for d in detected]
-        measures = kit.measure(picture.array(), boxes, profile=self._kit_profile, settings=self.settings)
+        boxes = [faces_mod.hog_like_box(d, scale) for d in detected]
+        measures = kit.measure(pixels, boxes, profile=self._kit_profile, settings=self.settings)
         timings["kit"] = time.perf_counter() - t
         return measures
 
-    def _read_text(self, picture, timings: dict) -> object:
-        """The text in the analysis picture; a model that cannot load is recorded, not raised."""
+    def _read_text(self, pixels, scale: float, timings: dict) -> object:
+        """The text in the analysis picture (``pixels``; ``scale``: to original pixels); a model
+        that cannot load is recorded, not raised."""
         from .vision import text as text_mod
 
         t = time.perf_counter()
         try:
-            reading = text_mod.read(picture.array(), picture.scale, self.settings)
+            reading = text_mod.read(pixels, scale, self.settings)
         except ModelUnavailable as exc:
             reading = text_mod.TextReading(error=str(exc))
         timings["text"] = time.perf_counter() - t
@@ -480,8 +495,9 @@ class Checker:
                 caption: str = "", alt_text: str = "", folder: str = "", only=None) -> None:
         """Write the publication-safe copy of a checked photo into ``safe_dir`` (from its bytes:
         :func:`consent.metadata.make_safe_copy`), or with ``blur`` the copy with unconsented
-        faces obscured (:meth:`_publish_blurred`); ``result.safe_copy`` names it."""
-        from . import metadata
+        faces obscured, re-checked as it will be published: with the same caption, alt text and
+        folder words (:func:`consent.blurring.publish_blurred`); ``result.safe_copy`` names it."""
+        from . import blurring, metadata
 
         try:
             safe_dir.mkdir(parents=True, exist_ok=True)
@@ -491,36 +507,15 @@ class Checker:
                 "there is space and you may write there"
             ) from None
         if blur:
-            self._publish_blurred(photo, result, safe_dir, safe_name, caption, alt_text, folder, only)
+            def recheck(copy: Path) -> PhotoCheck:
+                return self.check(copy, result.channels, caption, alt_text=alt_text,
+                                  display_name=result.name, folder=folder, groups=only)
+
+            name = safe_name or (Path(result.name).stem + "-blurred.jpg")
+            blurring.publish_blurred(photo, result, safe_dir / name, recheck, self.settings)
             return
         name = safe_name or _safe_file_name(result.name, result.format)
         result.safe_copy = str(metadata.make_safe_copy(photo, safe_dir / name, self.settings).dst)
-
-    def _publish_blurred(self, photo: Photo, result: PhotoCheck, safe_dir: Path, safe_name,
-                         caption: str, alt_text: str, folder: str, only) -> None:
-        """The blurred copy (:func:`consent.vision.blur.write_blurred_copy`, from the photo's
-        picture at full size), re-checked as it will be published; what it clears is decided
-        by rule (:func:`consent.blurring.blurred_check`)."""
-        from . import blurring
-        from .vision.blur import write_blurred_copy
-
-        faces, names = blurring.to_blur(result)
-        boxes = [result.faces[i].box for i in faces] + names
-        name = safe_name or (Path(result.name).stem + "-blurred.jpg")
-        dst = write_blurred_copy(photo, boxes, safe_dir / name, self.settings)
-        result.safe_copy = str(dst)
-        # re-checked as it will be published: with the same caption, alt text and folder words
-        recheck = self.check(dst, result.channels, caption, alt_text=alt_text, display_name=result.name,
-                             folder=folder, groups=only)
-        if recheck.error:
-            raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
-        # what blurring cured is decided by rule; the re-check may only add reasons
-        copy = blurring.blurred_check(result, recheck, faces, names)
-        blurred = f"{len(faces)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
-        result.notes.append(f"{blurred} blurred; the blurred copy was re-checked, and what blurring does not "
-                            f"change still counts: {copy.summary()}")
-        result.blurred_recheck = recheck.to_json(names=False, detail=True)  # internal: no names
-        result.blurred = blurring.to_json(copy, faces, names)
 
 
 def metadata_found(photo: Photo) -> list[str]:

@@ -27,7 +27,7 @@ from . import __version__
 from .cache import ANALYSIS_FORMAT, fingerprint
 from .check import Analysis, Checker, take_match
 from .errors import ConsentError
-from .photo import Photo
+from .images import Photo
 
 #: bumped when what travels between the machines changes meaning
 WIRE_FORMAT = 1
@@ -90,7 +90,7 @@ class PixelChecker(Checker):
 def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | None = None) -> dict:
     """Analyse one photo's bytes (remote machine); returns what goes back to the main machine.
 
-    The bytes are analysed as they are (a :class:`~consent.photo.Photo` made of them, known as
+    The bytes are analysed as they are (a :class:`~consent.images.Photo` made of them, known as
     ``photo`` + ``suffix`` in messages); nothing is written to disk. Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
     machine then checks it itself, and says what is wrong with it in its own words).
     """
@@ -103,7 +103,7 @@ def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | N
 
 
 def remember(checker: Checker, photo: Photo | str | os.PathLike, result: dict, groups=None) -> Analysis:
-    """Complete a remote analysis of ``photo`` (a :class:`~consent.photo.Photo`, or its path)
+    """Complete a remote analysis of ``photo`` (a :class:`~consent.images.Photo`, or its path)
     on the main machine and cache it.
 
     The encodings are matched against ``checker``'s register now (as a local analysis would

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from consent.check import Checker
-from consent.photo import Photo
+from consent.images import Photo
 
 from .conftest import fixture_dir
 
@@ -103,3 +103,57 @@ def test_a_photo_made_of_bytes_is_checked_without_a_file(gps_photo):
 def test_a_missing_photo_is_refused_at_intake_with_its_name(tmp_path):
     result = Checker(None, use_register=False, use_cache=False).check(tmp_path / "gone.jpg")
     assert result.error == f"{tmp_path / 'gone.jpg'}: file not found; check the path"
+
+
+def photo_way(photo_path, run) -> list[str]:
+    """The rooms (modules of consent) the photo passes through while ``run()`` checks it, in
+    order, one entry per stay: a call into consent that takes the photo (its path, its
+    :class:`Photo` or its decoded picture; a copy's own are not it) starts a stay in the
+    callee's module unless the photo's last stay was there already."""
+    path = {str(photo_path), os.path.realpath(photo_path)}
+
+    def is_the_photo(value) -> bool:
+        if isinstance(value, (str, os.PathLike)):
+            return os.fspath(value) in path
+        if type(value).__module__ == "consent.images" and type(value).__name__ in ("Photo", "Picture"):
+            return os.fspath(getattr(value, "path", "") or "") in path
+        return False
+
+    stays: list[str] = []
+
+    def profile(frame, event, arg):
+        if event != "call":
+            return
+        room = frame.f_globals.get("__name__", "")
+        if not room.startswith("consent") or (stays and stays[-1] == room):
+            return
+        code = frame.f_code
+        names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        if any(is_the_photo(frame.f_locals.get(n)) for n in names):
+            stays.append(room)
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return stays
+
+
+def climbs_back_up(stays: list[str]) -> int:
+    """How many times the photo comes back into a room it had left (the first room, which hands
+    it from stage to stage, aside): a stage's work that its room did not finish at once."""
+    seen: set[str] = set()
+    climbs = 0
+    for room in stays:
+        climbs += room in seen and room != stays[0]
+        seen.add(room)
+    return climbs
+
+
+def test_the_photo_s_way_through_one_check_climbs_back_up_at_most_5_times(gps_photo, tmp_path):
+    checker = Checker(None, use_register=False, use_cache=False)
+    stays = photo_way(gps_photo, lambda: checker.check(gps_photo, safe_dir=tmp_path / "safe"))
+    assert stays[:3] == ["consent.check", "consent.images", "consent.check"]  # intake first
+    assert {"consent.metadata", "consent.vision.faces"} <= set(stays)
+    assert climbs_back_up(stays) <= 5, stays

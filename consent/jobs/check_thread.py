@@ -97,7 +97,7 @@ def analysis_config(db_path: str, settings) -> dict:
 
 
 def _read(checker, path):
-    """The photo at ``path`` read once (a :class:`consent.photo.Photo`) for all the work done
+    """The photo at ``path`` read once (a :class:`consent.images.Photo`) for all the work done
     on it here; the path itself when it cannot be read (the check says why)."""
     from consent.errors import ConsentError
 

@@ -6,7 +6,7 @@ XMP (with people tags and named face regions), IPTC captions and keywords, comme
 embedded thumbnails that can show the scene before it was cropped. Publishing any of that next
 to a pupil's picture is the risk this package removes.
 
-Both work from a :class:`consent.photo.Photo`, the photo's bytes read once (a path is read into
+Both work from a :class:`consent.images.Photo`, the photo's bytes read once (a path is read into
 one first): ``scan`` walks the file's own structure (JPEG marker segments, PNG chunks, WebP RIFF chunks;
 Pillow for TIFF and HEIC) and reports every item, grouped by the stable codes in
 :data:`GROUPS`. Broken or hostile metadata never raises: it becomes a ``problems`` entry.
@@ -44,13 +44,12 @@ import os
 from pathlib import Path
 
 from ..errors import SafeCopyFailed, UnreadableImage
-from ..images import copy_suffix, describe, file_hash
-from ..photo import Photo
+from ..images import Photo, copy_suffix, describe, file_hash
 from ..settings import DEFAULTS, Settings
 from . import jpeg, pillow_formats, png, webp
 from .common import Parsed
 from .report import GROUP_LABELS, GROUPS, MetadataItem, MetadataReport, SafeCopy
-from .scanning import open_photo, scanned
+from .scanning import scan_opened
 from .write import verify_copy, write_atomic
 
 __all__ = [
@@ -65,13 +64,21 @@ def _photo(source: Photo | os.PathLike | str, settings: Settings) -> Photo:
 
 
 def scan(source: Photo | os.PathLike | str, settings: Settings = DEFAULTS) -> MetadataReport:
-    """Report every identifying metadata item in a photo (a :class:`~consent.photo.Photo`, or
+    """Report every identifying metadata item in a photo (a :class:`~consent.images.Photo`, or
     the path of one), scanned from its bytes once.
 
     Raises the errors of :func:`consent.images.open_bytes` (missing, empty, not an image,
     unsupported format, too many pixels); broken metadata only adds ``problems``.
     """
-    return scanned(_photo(source, settings))[0]
+    return _scanned(_photo(source, settings))[0]
+
+
+def _scanned(photo: Photo) -> tuple[MetadataReport, Parsed]:
+    """The photo's metadata report and its container's parts, scanned from its header and bytes
+    once (kept on the photo: the check's analysis and its safe copy share one scan)."""
+    if photo.scanned is None:
+        photo.scanned = scan_opened(photo.path, photo.header, photo.data, photo.damaged)
+    return photo.scanned
 
 
 def safe_suffix(src: Photo | os.PathLike | str) -> str:
@@ -101,7 +108,7 @@ def make_safe_copy(
     dst: os.PathLike | str,
     settings: Settings = DEFAULTS,
 ) -> SafeCopy:
-    """Write a publication-safe copy of a photo (a :class:`~consent.photo.Photo`, or the path
+    """Write a publication-safe copy of a photo (a :class:`~consent.images.Photo`, or the path
     of one) to ``dst``, made from its bytes, and return what was done.
 
     Only the ICC colour profile and the orientation are kept. The original is never touched;
@@ -117,10 +124,10 @@ def make_safe_copy(
             f"{dst}: this is the original photo itself; choose another folder or name for the "
             "safe copy"
         )
-    report, parsed = scanned(photo)
-    if report.format != "TIFF":  # (a TIFF is decoded when re-encoded; loading drops its orientation)
+    if photo.format != "TIFF":  # (a TIFF is decoded when re-encoded; loading drops its orientation)
         # the check's own decision on damaged data: what it refuses is never copied either
         photo.check_whole()
+    report, parsed = _scanned(photo)
     data, icc = photo.data, parsed.icc
     fmt = report.format
     orientation = report.orientation
@@ -134,7 +141,7 @@ def make_safe_copy(
     elif fmt == "WebP":
         payload = webp.clean(data, parsed, orientation)
     else:
-        img, _ = open_photo(photo)
+        img = photo.open()
         try:
             payload, icc = pillow_formats.reencode(src, img, orientation, icc, settings)
         finally:

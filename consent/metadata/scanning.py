@@ -1,5 +1,5 @@
-"""One photo, scanned: open its bytes (noting damaged EXIF) and hand its container to the
-module that reads that format. Used by scan, by make_safe_copy and to verify each copy.
+"""One photo, scanned: its opened header and bytes handed to the module that reads its
+container's format. Used by scan (once per photo), by make_safe_copy and to verify each copy.
 """
 
 from __future__ import annotations
@@ -10,30 +10,9 @@ from pathlib import Path
 from PIL import Image
 
 from ..images import SUPPORTED_FORMATS, read_orientation
-from ..photo import Photo
 from . import jpeg, pillow_formats, png, webp
 from .common import Parsed
 from .report import MetadataReport
-
-
-def open_photo(photo: Photo) -> tuple[Image.Image, bool]:
-    """:meth:`Photo.open`, and whether Pillow warned about damaged EXIF while opening."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        img = photo.open()
-    return img, bool(caught)
-
-
-def scanned(photo: Photo) -> tuple[MetadataReport, Parsed]:
-    """The photo's metadata report and its container's parts, scanned from its bytes once (kept
-    on the photo: the check's analysis and its safe copy share one scan)."""
-    if photo.scanned is None:
-        img, damaged = open_photo(photo)
-        try:
-            photo.scanned = scan_opened(photo.path, img, photo.data, damaged)
-        finally:
-            img.close()
-    return photo.scanned
 
 
 def scan_opened(path: Path, img: Image.Image, data: bytes,

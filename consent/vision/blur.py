@@ -38,7 +38,7 @@ def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS) -> Image.I
 
 
 def write_blurred_copy(photo, boxes, dst, settings: Settings = DEFAULTS) -> Path:
-    """Write ``photo`` (a :class:`consent.photo.Photo`: its picture at full size) with ``boxes``
+    """Write ``photo`` (a :class:`consent.images.Photo`: its picture at full size) with ``boxes``
     (original upright coordinates) obscured to ``dst`` as JPEG."""
     dst = Path(dst)
     with photo.open() as original:
