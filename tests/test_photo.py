@@ -157,3 +157,21 @@ def test_the_photo_s_way_through_one_check_climbs_back_up_at_most_5_times(gps_ph
     assert stays[:3] == ["consent.check", "consent.images", "consent.check"]  # intake first
     assert {"consent.metadata", "consent.vision.faces"} <= set(stays)
     assert climbs_back_up(stays) <= 5, stays
+
+
+def test_a_web_check_and_what_it_keeps_open_the_photo_once(gps_photo, tmp_path, opens, monkeypatch):
+    # the web app's single check: the check on the process's check thread, then its analysis
+    # fetched again for the stored check (a cache hit): one read of the upload between them
+    from consent.jobs import check_thread
+    from consent.register import Register
+    from consent.settings import DEFAULTS
+
+    monkeypatch.setattr(check_thread, "_checkers", {})
+    db = tmp_path / "consent.db"
+    Register(db, user="test").close()
+    count = opens(gps_photo)
+    result, stored = check_thread.run_stored_check(str(db), DEFAULTS, gps_photo, channels="all",
+                                                   safe_dir=tmp_path / "safe")
+    assert result.error is None and result.safe_copy and stored is not None
+    assert stored.analysis.sha256 == result.sha256
+    assert count() == 1
