@@ -307,6 +307,22 @@ def test_photo_of_someone_else_is_refused_as_a_mislabelled_file(enrolled, people
     before = reg.gallery().template_count
     (r,) = enrol(reg, "T0002", [people_dir / "test" / "obama1.jpg"])  # filed under Biden
     assert r.status == "refused" and "looks like Barack Obama (T0004" in r.reason
+    # the web page shows this reason too: it names no command-line option (the CLI adds one)
+    assert "--force" not in r.reason and r.overridable
+    assert reg.gallery().template_count == before
+
+
+def test_cli_offers_force_for_a_look_alike_refusal(enrolled, people_dir):
+    from click.testing import CliRunner
+
+    from consent.cli import main
+
+    reg, _ = enrolled
+    before = reg.gallery().template_count
+    out = CliRunner().invoke(main, ["register", "--db", str(reg.path), "enrol", "T0002",
+                                    str(people_dir / "test" / "obama1.jpg")])
+    assert out.exit_code == 1
+    assert "looks like Barack Obama" in out.output and "enrol it with --force" in out.output
     assert reg.gallery().template_count == before
 
 

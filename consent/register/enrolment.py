@@ -47,6 +47,9 @@ class EnrolResult:
     person: str | None = None
     person_id: int | None = None
     reason: str | None = None
+    #: refused only because the face looks like someone else's, or unlike the person's own
+    #: photos: an admin who knows (twins) may enrol it anyway (``consent register enrol --force``)
+    overridable: bool = False
     template_id: int | None = None
     quality: float | None = None
 
@@ -89,10 +92,10 @@ class _Guard:
             if d_other <= settings.match_lookalike_threshold and (own is None or d_other < own):
                 who = self.register.get_person(other).label
                 return (f"the face looks like {who}, who is already enrolled; check the photo "
-                        f"is of {person.display_name} (or enrol with --force for twins)")
+                        f"is of {person.display_name}")
         if own is not None and own > settings.match_lookalike_threshold:
             return (f"the face does not look like the photos already enrolled for "
-                    f"{person.display_name}; check the photo (or enrol with --force)")
+                    f"{person.display_name}; check the photo")
         return None
 
 
@@ -154,7 +157,7 @@ def enrol(
             guard = guard or _Guard(register)
             problem = guard.problem(target, encoding, settings)
             if problem:
-                result.reason = problem
+                result.reason, result.overridable = problem, True
                 continue
         try:
             template_id = register.add_template(target.id, encoding, digest, quality, by=by)
