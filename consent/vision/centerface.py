@@ -83,20 +83,35 @@ def session_fp32():
 
 
 @load_once
+def range_table() -> dict:
+    """The committed range table :data:`RANGES` (its header says which photos made it, and the
+    check of int8 against fp32 that decides whether int8 may be used), read once per process;
+    raises ModelUnavailable."""
+    try:
+        table = json.loads(RANGES.read_text())
+        table["ranges"] = {name: (float(lo), float(hi)) for name, (lo, hi) in table["ranges"].items()}
+        table["model"]["sha256"], table["check"]["same_faces"]  # the fields every use needs
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelUnavailable(f"the int8 {WHAT} cannot be built from {RANGES} ({exc!r}); "
+                               "make it again with 'make calibrate-faces'") from exc
+    return table
+
+
+@load_once
 def session_int8():
     """The int8 onnxruntime session: the float32 model with its middle quantised from the
     committed range table :data:`RANGES` (loaded once per process)."""
     path = package_file(PACKAGE, FILE, WHAT)
     fp32 = model()
+    table = range_table()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if table["model"]["sha256"] != digest:
+        raise ModelUnavailable(f"the int8 {WHAT} cannot be built: {RANGES} was made for another model file "
+                               f"(sha256 {table['model']['sha256'][:12]}..., {path} has {digest[:12]}...); "
+                               "make it again with 'make calibrate-faces'")
     try:
-        table = json.loads(RANGES.read_text())
-        ranges = {name: (float(lo), float(hi)) for name, (lo, hi) in table["ranges"].items()}
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if table["model"]["sha256"] != digest:
-            raise ValueError(f"made for another model file (sha256 {table['model']['sha256'][:12]}..., "
-                             f"this one {digest[:12]}...)")
-        data = quantise(fp32, ranges).SerializeToString()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = quantise(fp32, table["ranges"]).SerializeToString()
+    except ValueError as exc:
         raise ModelUnavailable(f"the int8 {WHAT} cannot be built from {RANGES} ({exc}); "
                                "make it again with 'make calibrate-faces'") from exc
     return onnx_session(path, WHAT, PACKAGE, data=data, threads=model_threads())
@@ -105,7 +120,7 @@ def session_int8():
 def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
     """Whether the CPU multiplies int8 with VNNI (``avx512_vnni`` or ``avx_vnni`` among the
     flags of ``/proc/cpuinfo``, or of the text given). Without it onnxruntime's int8 kernels
-    are slower than float32 (or saturate, see its ``reduce_range``), so float32 is used."""
+    can be slower than float32 (or saturate, see its ``reduce_range``), so float32 is used."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -113,26 +128,44 @@ def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
             return False
     for line in cpuinfo.splitlines():
         if line.startswith("flags"):
-            flags = set(line.split(":", 1)[-1].split())
-            return bool(flags & {"avx512_vnni", "avx_vnni"})
+            return bool(set(line.split(":", 1)[-1].split()) & {"avx512_vnni", "avx_vnni"})
     return False
 
 
+@load_once
+def _vnni() -> bool:
+    return cpu_has_vnni()
+
+
 def precision() -> str:
-    """``"int8"`` or ``"fp32"``: the detector a check runs. :data:`PRECISION_ENV` set to
-    ``fp32`` or ``int8`` chooses; unset or ``auto``, int8 where the CPU has VNNI, else fp32."""
+    """``"int8"`` or ``"fp32"``: the detector a check runs.
+
+    :data:`PRECISION_ENV` unset or ``auto``: int8 only where the range table's check found the
+    same faces as fp32 on both face sets (``check.same_faces``, written by
+    ``make calibrate-faces``) and the CPU has VNNI; fp32 otherwise. ``fp32`` forces fp32;
+    ``int8`` forces int8 even where it was refused (for measuring it only).
+    """
     asked = os.environ.get(PRECISION_ENV, "").strip().lower() or "auto"
     if asked not in ("auto", "fp32", "int8"):
-        raise ModelUnavailable(f"{PRECISION_ENV}={asked!r} is not a detector precision: "
-                               "use auto, fp32 or int8 (or leave it unset)")
+        raise ModelUnavailable(f"{PRECISION_ENV}={asked!r} is not a face detector precision: "
+                               "use auto, fp32 or int8 (or leave it unset, which is auto)")
     if asked != "auto":
         return asked
-    return "fp32"  # int8 not yet matched to fp32's faces: chosen only when asked for
+    if not _vnni():
+        return "fp32"
+    try:
+        return "int8" if range_table()["check"]["same_faces"] is True else "fp32"
+    except ModelUnavailable:  # no usable table: int8 is an optimisation, fp32 the detector
+        return "fp32"
 
 
 def session():
     """The session a check runs: :func:`session_int8` or :func:`session_fp32` (:func:`precision`)."""
     return session_int8() if precision() == "int8" else session_fp32()
+
+
+session.forget = lambda: (session_fp32.forget(), session_int8.forget(), range_table.forget())  # type: ignore[attr-defined]
+session.is_loaded = lambda: session_fp32.is_loaded() or session_int8.is_loaded()  # type: ignore[attr-defined]
 
 
 def detect(rgb: np.ndarray, threshold: float, runner=None) -> tuple[np.ndarray, np.ndarray]:

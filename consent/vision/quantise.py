@@ -128,7 +128,6 @@ def _qdq(name: str, param: tuple[float, int], inits: list) -> list:
 def _conv_weights(new, node, weights: dict, in_scale: float, inits: list) -> list:
     """Point ``new`` (a copy of Conv ``node``) at int8 weights and an int32 bias through
     DequantizeLinear; returns those DequantizeLinear nodes."""
-    pb = onnx_proto()
     w_name = node.input[1]
     q, scale = weight_params(_array(weights[w_name]))
     base = node.output[0]
