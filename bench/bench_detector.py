@@ -16,7 +16,7 @@ import time
 from .timing import fixtures
 
 #: interleaved runs of each precision over each set
-RUNS = 5
+RUNS = 3
 
 
 def _inputs(folder):
@@ -48,12 +48,19 @@ def run() -> None:
     sets = [name for name in ("faces-wild", "faces") if (root / name).is_dir()]
     if not sets:
         raise SystemExit(f"no face sets under {root} (set CONSENT_FIXTURES)")
-    sessions = {"fp32": centerface.session_fp32(), "int8": centerface.session_int8()}
+    from consent.vision.models import onnx_session
+
+    path = centerface.package_file(centerface.PACKAGE, centerface.FILE, centerface.WHAT)
+    data = {"fp32": centerface.model().SerializeToString(), "int8": centerface.model_int8().SerializeToString()}
     table = centerface.range_table()
     print(f"int8 same faces as fp32 on faces/ and faces-wild/ (make calibrate-faces): "
           f"{table['check']['same_faces']}; this machine: VNNI {centerface.cpu_has_vnni()}, "
           f"a check runs {centerface.precision()}")
-    for name in sets:
+    # the runtime's default threads (a check on its own) on both sets; one thread (a batch
+    # worker, consent.vision.models.one_thread_per_process) on faces-wild
+    for name, threads in [(name, 0) for name in sets] + [(sets[0], 1)]:
+        sessions = {p: onnx_session(path, centerface.WHAT, centerface.PACKAGE, data=data[p], threads=threads)
+                    for p in data}
         arrays = _inputs(root / name)
         for session in sessions.values():  # warm: first runs allocate
             _cpu(session, arrays[:2], DEFAULTS.detect_threshold)
@@ -62,5 +69,5 @@ def run() -> None:
             for precision, session in sessions.items():
                 times[precision].append(_cpu(session, arrays, DEFAULTS.detect_threshold))
         fp32, int8 = statistics.median(times["fp32"]), statistics.median(times["int8"])
-        print(f"{name} ({len(arrays)} photos, {DEFAULTS.detect_side} px): detection CPU int8 {int8:.2f} s, "
-              f"fp32 {fp32:.2f} s (medians of {RUNS}): int8/fp32 = {int8 / fp32:.2f}x")
+        print(f"{name} ({len(arrays)} photos, {DEFAULTS.detect_side} px, {'one thread' if threads else 'default threads'}): "
+              f"detection CPU int8 {int8:.2f} s, fp32 {fp32:.2f} s (medians of {RUNS}): int8/fp32 = {int8 / fp32:.2f}x")

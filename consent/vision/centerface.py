@@ -97,10 +97,9 @@ def range_table() -> dict:
     return table
 
 
-@load_once
-def session_int8():
-    """The int8 onnxruntime session: the float32 model with its middle quantised from the
-    committed range table :data:`RANGES` (loaded once per process)."""
+def model_int8():
+    """The int8 CenterFace as a ``ModelProto``: :func:`model` with its middle quantised from the
+    committed range table :data:`RANGES` (built anew on each call); raises ModelUnavailable."""
     path = package_file(PACKAGE, FILE, WHAT)
     fp32 = model()
     table = range_table()
@@ -110,11 +109,17 @@ def session_int8():
                                f"(sha256 {table['model']['sha256'][:12]}..., {path} has {digest[:12]}...); "
                                "make it again with 'make calibrate-faces'")
     try:
-        data = quantise(fp32, table["ranges"]).SerializeToString()
+        return quantise(fp32, table["ranges"])
     except ValueError as exc:
         raise ModelUnavailable(f"the int8 {WHAT} cannot be built from {RANGES} ({exc}); "
                                "make it again with 'make calibrate-faces'") from exc
-    return onnx_session(path, WHAT, PACKAGE, data=data, threads=model_threads())
+
+
+@load_once
+def session_int8():
+    """The int8 onnxruntime session (:func:`model_int8`, loaded once per process)."""
+    path = package_file(PACKAGE, FILE, WHAT)
+    return onnx_session(path, WHAT, PACKAGE, data=model_int8().SerializeToString(), threads=model_threads())
 
 
 def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
