@@ -168,6 +168,6 @@ def test_int8_is_used_only_if_it_finds_the_same_faces_as_fp32_on_both_face_sets(
         pytest.skip("int8 is checked on a CPU with VNNI, where it could be used")
     measured = compare(fixtures)
     table = json.loads(centerface.RANGES.read_text())
+    # the verdict, not its details: another VNNI CPU may round a borderline face differently
     assert table["check"]["same_faces"] == measured["same_faces"], measured["differing"]
-    assert table["check"]["differing"] == measured["differing"]
     assert centerface.precision() == ("int8" if measured["same_faces"] else "fp32")
