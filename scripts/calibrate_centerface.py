@@ -47,9 +47,10 @@ from consent.vision.models import onnx_float_value, onnx_session  # noqa: E402
 
 #: the first tensor of the quantised middle: the output of the first quarter-resolution stage
 #: (24 channels). Everything before it stays float32: the half-resolution stem (memory-bound,
-#: int8 barely helps) and the first quarter-resolution stage, measured on half of faces-wild at
-#: 1600 px: quantised too, the heatmap's error near faces doubles (mean 0.033 against 0.018,
-#: worst 0.27 against 0.11) and the detector is no faster (5.5-6.7 s against 5.1-5.2 s of CPU)
+#: int8 barely helps) and the first quarter-resolution stage. Measured on faces-wild at 1600 px,
+#: quantising that stage too doubles the heatmap's error near faces (mean 0.033 against 0.018,
+#: worst 0.27 against 0.11; 7 photos of both face sets differ from fp32 against 4) for 0.64x
+#: fp32's CPU against 0.69x
 START = "387"
 #: the backbone's output (1/32 resolution, after its last ReLU): the decoder reads it in float32
 END = "511"
