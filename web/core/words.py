@@ -7,6 +7,7 @@ and changes are written for the admin reading them, not as the codes the registe
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 from consent.errors import RegisterError
@@ -152,3 +153,33 @@ def describe_event(detail: dict) -> str:
         else:
             parts.append(f"{FIELD_WORDS.get(key, key.replace('_', ' '))} {value}")
     return "; ".join(parts)
+
+
+#: how the library tells the admin running the command line which setting lifts a limit
+SETTING_HINT = re.compile(r"\s*\(or raise (\w+) in settings\)")
+
+
+def for_reader(message: str, user=None) -> str:
+    """``message`` with "(or raise max_decode_mb in settings)" said for its reader: an admin is
+    told the setting by its title on the Settings page, anyone else to ask their admin (they
+    cannot open that page). ``user`` defaults to whoever is signed in."""
+    if not message or "in settings)" not in message:
+        return message
+    from consent.settings import about, limits
+
+    if user is None:
+        from flask import g, has_request_context
+
+        user = g.get("user") if has_request_context() else None
+    admin = user is not None and user.has("admin")
+
+    def said(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in limits():
+            return match.group(0)
+        title = about(name).title
+        if not admin:
+            return f" (or ask your admin to raise “{title}” in the settings)"
+        return f" (or raise “{title}” under Settings, Expert)" if about(name).expert else f" (or raise “{title}” in Settings)"
+
+    return SETTING_HINT.sub(said, message)

@@ -1,0 +1,59 @@
+"""What the pages say, for their reader: a limit an admin can lift is named as the Settings
+page names it, and anyone else is told to ask their admin; the audit log in sentences."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from consent.settings import Settings
+from tests.web_helpers import client_as, csrf, make_app
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path, CONSENT_SETTINGS=Settings(max_pixels=20_000_000))
+
+
+def big_png() -> bytes:
+    """A 5000 x 4500 photo: 22.5 megapixels, over a 20-megapixel limit (a plain colour, so small)."""
+    buf = io.BytesIO()
+    Image.new("L", (5000, 4500), 128).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def upload(client, data: bytes, name: str, script: bool = True):
+    headers = {"X-Requested-With": "fetch"} if script else {}
+    url = "/check/upload" if script else "/check/"
+    return client.post(url, data={"photo": (io.BytesIO(data), name), "csrf_token": csrf(client)}, headers=headers)
+
+
+def test_office_is_told_to_ask_their_admin_not_to_change_a_setting_they_cannot_open(app):
+    office = client_as(app, "office")
+    response = upload(office, big_png(), "hall.png")
+    assert response.status_code == 413
+    message = response.get_json()["error"]["message"]
+    assert "22 megapixels, over the limit of 20" in message
+    assert message.endswith("resize it first (or ask your admin to raise “Largest photo in pixels” in the settings)")
+    assert "max_pixels" not in message
+    page = upload(office, big_png(), "hall.png", script=False).get_data(as_text=True)  # the page without scripts
+    assert "ask your admin to raise “Largest photo in pixels”" in page and "max_pixels" not in page
+
+
+def test_an_admin_is_told_where_on_the_settings_page_the_limit_is(app):
+    from web.core.words import for_reader
+
+    admin = client_as(app, "admin")
+    response = upload(admin, big_png(), "hall.png")
+    assert response.status_code == 413
+    assert "(or raise “Largest photo in pixels” under Settings, Expert)" in response.get_json()["error"]["message"]
+
+    class Office:
+        def has(self, *roles):
+            return "office" in roles
+
+    said = for_reader("x.jpg: too big (or raise max_decode_mb in settings)", Office())
+    assert said == "x.jpg: too big (or ask your admin to raise “Memory one photo may need (MB)” in the settings)"
+    assert for_reader("no hint here", Office()) == "no hint here"
