@@ -204,7 +204,7 @@ def test_admin_adds_a_person_sets_an_until_date_records_a_leaver_and_changes_a_s
     page.get_by_text("Saved and in force now: Safe copies can be downloaded for (hours): 24 → 36.").wait_for()
     assert page.get_by_label("Safe copies can be downloaded for (hours)").input_value() == "36"
     page.goto(server.url + "/audit/")
-    assert "changed settings" in page.locator("main").inner_text()
+    assert "Changed settings: Safe copies can be downloaded for (hours): 24 → 36." in page.locator("main").inner_text()
     assert "consent.set" not in page.locator("main").inner_text()
 
 

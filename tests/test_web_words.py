@@ -57,3 +57,32 @@ def test_an_admin_is_told_where_on_the_settings_page_the_limit_is(app):
     said = for_reader("x.jpg: too big (or raise max_decode_mb in settings)", Office())
     assert said == "x.jpg: too big (or ask your admin to raise “Memory one photo may need (MB)” in the settings)"
     assert for_reader("no hint here", Office()) == "no hint here"
+
+
+def test_the_audit_log_says_each_web_event_as_a_sentence(tmp_path):
+    from web.audit.audit_log import log_event
+    from web.core.db import connect
+
+    app = make_app(tmp_path)
+    db = connect(app.config["CONSENT_DB"])
+    log_event(db, "office", "caption.tried", None, {"photo": "17307b9c0d1e2f3a", "caption": "a1b2c3d4e5f6a7b8"})
+    log_event(db, "comms", "batch.created", None, {"job": "j1", "photos": 12, "title": "Sports day", "blurred copies": False})
+    log_event(db, "comms", "download.batch_zip", None, {"job": "j1", "photos": 12, "blurred copies": 3})
+    log_event(db, "senior", "review.approved", "c1", {"photo": "trip.jpg", "note": "fine", "verdict": "review",
+                                                       "channels": "website, social_media"})
+    log_event(db, "office", "download.safe", "c1", {"photo": "trip.jpg", "channels": ["website"], "publishing": "newsletter"})
+    log_event(db, "admin", "account.created", None, {"user": "ann", "roles": "office,senior"})
+    log_event(db, "admin", "something.new", None, {"photo": "x.jpg"})  # an action with no sentence of its own yet
+    page = client_as(app, "admin").get("/audit/").get_data(as_text=True)
+    for sentence in (
+        "Tried a caption on a photo, as someone who may not see names (their tries are limited); photo fingerprint 17307b9c.",
+        "Started the batch “Sports day” of 12 photos, without blurred copies.",
+        "Downloaded the safe copies of a batch: 12 photos, 3 of them with faces blurred.",
+        "Approved trip.jpg for website and social media (the check said needs sign-off). Note: “fine”.",
+        "Downloaded the safe copy of trip.jpg to publish on newsletter.",
+        "Created the account ann (office and senior).",
+        "Something: new: photo x.jpg.",
+    ):
+        assert sentence.replace("“", "&#8220;").replace("”", "&#8221;") in page or sentence in page, sentence
+    for code in ("caption: tried", "blurred copies False", "a1b2c3d4", "social_media", "review.approved"):
+        assert code not in page, code

@@ -183,3 +183,98 @@ def for_reader(message: str, user=None) -> str:
         return f" (or raise “{title}” under Settings, Expert)" if about(name).expert else f" (or raise “{title}” in Settings)"
 
     return SETTING_HINT.sub(said, message)
+
+
+def _channels(value) -> str:
+    """``"website, social_media"`` or a list -> "website and social media"."""
+    from consent.results import join_words
+
+    names = value.split(",") if isinstance(value, str) else list(value or [])
+    return join_words([str(n).strip().replace("_", " ") for n in names if str(n).strip()])
+
+
+def _note(detail: dict) -> str:
+    return f" Note: “{detail['note']}”." if detail.get("note") else ""
+
+
+def _photos(n) -> str:
+    return f"{n} photo{'' if n == 1 else 's'}"
+
+
+def _said(verdict) -> str:
+    from consent.results import state_words
+
+    return f" (the check said {state_words(verdict)})" if verdict else ""
+
+
+def event_sentence(action: str, detail: dict | None) -> str:
+    """A web audit event as one or two sentences, for the admin reading the log: ``Approved
+    trip.jpg for website and newsletter (the check said needs sign-off).`` Its user is the
+    log's "Who" column; fingerprints of photos and captions are named as such, never as codes."""
+    d = detail or {}
+    photo = d.get("photo") or "a photo"
+    channel = str(d.get("channel") or "").replace("_", " ")
+    if action == "review.approved":
+        only = f" for {_channels(d['channels'])}" if d.get("channels") else ""
+        return f"Approved {photo}{only}{_said(d.get('verdict'))}.{_note(d)}"
+    if action == "review.rejected":
+        return f"Did not approve {photo}{_said(d.get('verdict'))}.{_note(d)}"
+    if action == "review.requested":
+        return f"Sent {photo} for sign-off.{_note(d)}"
+    if action == "review.returned":
+        why = d.get("why")
+        why = "; ".join(str(w).replace("_", " ") for w in why) if isinstance(why, (list, tuple)) else why
+        return f"Sent the sign-off of {photo} back to the queue" + (f": {why}." if why else ": the register changed.")
+    if action == "publication.marked":
+        link = f" at {d['link']}" if d.get("link") else ""
+        return f"Recorded {photo} as published on {channel}{link}."
+    if action == "publication.taken_down":
+        return f"Marked {photo} as taken down from {channel}."
+    if action in ("download.safe", "download.blurred"):
+        kind = "safe copy" if action == "download.safe" else "copy with faces blurred"
+        text = f"Downloaded the {kind} of {photo}"
+        if d.get("publishing"):
+            return text + f" to publish on {str(d['publishing']).replace('_', ' ')}."
+        return text + (f" (cleared for {_channels(d['channels'])})." if d.get("channels") else ".")
+    if action == "download.batch_zip":
+        blurred = d.get("blurred copies") or 0
+        return (f"Downloaded the safe copies of a batch: {_photos(d.get('photos', 0))}"
+                + (f", {blurred} of them with faces blurred." if blurred else ", none blurred."))
+    if action == "batch.created":
+        title = f"“{d['title']}” " if d.get("title") else ""
+        blur = ("with copies with faces blurred where that clears them" if d.get("blurred copies")
+                else "without blurred copies")
+        return f"Started the batch {title}of {_photos(d.get('photos', 0))}, {blur}."
+    if action == "caption.tried":
+        return (f"Tried a caption on a photo, as someone who may not see names (their tries are limited); "
+                f"photo fingerprint {str(d.get('photo', ''))[:8]}.")
+    if action == "caption.refused":
+        return (f"Was stopped trying another caption on a photo: {d.get('tries', 'too many')} different "
+                f"captions in the last hour; photo fingerprint {str(d.get('photo', ''))[:8]}.")
+    if action == "settings.changed":
+        weak = f" This weakens: {d['weakens']}." if d.get("weakens") else ""
+        return f"Changed settings: {d.get('changes', '')}.{weak}"
+    account = d.get("user")
+    if action == "account.created":
+        roles = _channels(d.get("roles", ""))
+        return f"Created the account {account}" + (f" ({roles})." if roles else ".")
+    if action == "account.roles":
+        return f"Set the roles of {account} to {_channels(d.get('roles', '')) or 'none'}."
+    if action in ("account.on", "account.off"):
+        return f"Turned the account {account} {'back on' if action == 'account.on' else 'off'}."
+    if action == "account.password":
+        return f"Set a new password for {account}; their sessions were signed out."
+    if action == "account.password_changed":
+        return "Changed their own password."
+    if action == "account.safeguarding_lead_set":
+        return f"Marked {account} as designated safeguarding lead."
+    if action == "account.safeguarding_lead_removed":
+        return f"Removed {account}'s designated safeguarding lead mark."
+    if action == "token.created":
+        label = f" “{d['label']}”" if d.get("label") else ""
+        return f"Made an API token{label}."
+    if action == "token.revoked":
+        return "Revoked an API token."
+    words = action_words(action)
+    rest = describe_event(d)
+    return words[:1].upper() + words[1:] + (f": {rest}." if rest else ".")
