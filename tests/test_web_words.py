@@ -86,3 +86,18 @@ def test_the_audit_log_says_each_web_event_as_a_sentence(tmp_path):
         assert sentence.replace("“", "&#8220;").replace("”", "&#8221;") in page or sentence in page, sentence
     for code in ("caption: tried", "blurred copies False", "a1b2c3d4", "social_media", "review.approved"):
         assert code not in page, code
+
+
+def test_removed_metadata_is_said_once_in_plain_words_with_the_list_behind_details(tmp_path):
+    import re
+
+    from tests.test_web_check import landscape_jpeg, upload as upload_photo
+
+    app = make_app(tmp_path)
+    card = upload_photo(client_as(app, "office"), landscape_jpeg(), "field.jpg").get_data(as_text=True)
+    found = re.search(r'<details class="removed"><summary>(.*?)</summary>\s*<p class="hint">(.*?)</p></details>', card, re.S)
+    assert found, card[:2000]
+    assert found.group(1).startswith("Camera and name details removed from the safe copy")
+    assert "camera details and serial numbers" in found.group(2) and "owner or copyright names" in found.group(2)
+    assert card.count("camera details and serial numbers") == 1  # not again in the reasons
+    assert "<h3>Why</h3>" not in card  # a photo with nothing else to say has no "Why" list

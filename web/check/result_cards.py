@@ -13,6 +13,23 @@ from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, sta
 
 from . import checked_photos
 
+#: what identifying metadata found in a photo is, in a school's words (``consent.metadata`` groups)
+REMOVED_KINDS = (
+    ("camera", ("camera", "maker_notes", "time", "software", "thumbnail")),
+    ("location", ("gps",)),
+    ("name", ("people", "owner", "iptc", "comment", "xmp")),
+)
+
+
+def removed_words(found) -> str:
+    """One plain line for the metadata a safe copy leaves out: "Camera and location details
+    removed from the safe copy"."""
+    from consent.results import join_words
+
+    kinds = [words for words, groups in REMOVED_KINDS if set(groups) & set(found)] or ["identifying"]
+    said = join_words(kinds)
+    return said[:1].upper() + said[1:] + " details removed from the safe copy"
+
 VERDICT_HEADLINES = {
     "ok": "OK to publish",
     "review": "Needs a senior's sign-off",
@@ -227,8 +244,11 @@ def card(row: dict, user) -> dict:
         if user.sees_names and f.get("answer") in ANSWER_WORDS:
             face["answer"] = ANSWER_WORDS[f["answer"]]
         faces.append(face)
-    reasons = []
+    reasons, removed = [], None
     for r in data.get("reasons", []):
+        if r.get("code") == "location_metadata":  # said once, in plain words; the list behind a toggle
+            removed = {"said": removed_words(data.get("metadata_found", [])), "listed": r["message"]}
+            continue
         reasons.append({
             "message": r["message"],
             "severity": r["severity"],
@@ -269,6 +289,7 @@ def card(row: dict, user) -> dict:
         "reasons": reasons,
         "notes": data.get("notes", []),
         "metadata_found": data.get("metadata_found", []),
+        "removed": removed,
         "has_preview": bool(row.get("preview_path")),
         "safe": bool(safe),
         "safe_for": ", ".join(channel_label(c) for c in checked_photos.cleared_channels(row)),
