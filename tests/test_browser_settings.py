@@ -96,3 +96,63 @@ def test_a_bad_expert_value_opens_expert_to_show_it(server, browser):  # noqa: F
     assert page.get_by_label("Match distance").is_visible()
     assert "Must be between 0.3 and 0.85" in page.locator("#f-match_threshold").inner_text()
     page.context.close()
+
+
+IMPORT_CSV = """UPN,Legal Surname,Legal Forename,Preferred Forename,Year,Reg Group,Website Consent,Social Media Consent,Newsletter Consent,Press Consent,Biometric Consent
+A100,Okonkwo-Reyes,Tamsin,,6,6B,Yes,No,Yes,No,Yes
+A101,Fitzgerald-Hamilton,Maximilian,Max,6,6B,Yes,Yes,Yes,Yes,Yes
+"""
+
+
+def hint_pixels(wrap) -> int:
+    """Pixels of the hint's ink (the brand blue) in the strip under a table, at its right."""
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(wrap.screenshot())).convert("RGB")
+    w, h = shot.size
+    strip = shot.crop((max(0, w - 240), h - 24, w, h))
+    return sum(1 for r, g, b in strip.getdata() if r < 80 and 40 < g < 110 and 70 < b < 140)
+
+
+def test_at_390_px_no_page_scrolls_sideways_and_a_wide_table_says_there_is_more(server, browser, tmp_path):  # noqa: F811
+    page = admin_page(browser, server, 390, 844)
+    csv_path = tmp_path / "pupils.csv"
+    csv_path.write_text(IMPORT_CSV)
+    page.goto(server.url + "/register/import")
+    page.locator("#csv").set_input_files(str(csv_path))
+    page.get_by_role("button", name="Show what would change").click()
+    page.locator("#import-summary").wait_for()
+    widths = {"import preview": page.evaluate("() => document.documentElement.scrollWidth")}
+    page.get_by_role("button", name="Import these rows").click()
+    page.get_by_text("Imported").first.wait_for()
+    for path in ("/admin/users/", "/takedowns/", "/review/", "/audit/", "/admin/settings/"):
+        page.goto(server.url + path)
+        widths[path] = page.evaluate("() => document.documentElement.scrollWidth")
+    assert all(w <= 390 for w in widths.values()), widths
+
+    # the users table is wider than a phone: it scrolls in its own box, which says so until its end is in view
+    page.goto(server.url + "/admin/users/")
+    wrap = page.locator(".table-wrap").first
+    inner, box = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    assert inner > box
+    assert hint_pixels(wrap) > 50
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    assert hint_pixels(wrap) == 0
+    # a table that fits says nothing
+    page.set_viewport_size({"width": 1280, "height": 900})
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth")
+    assert hint_pixels(wrap) == 0
+
+    # the audit log becomes cards on a phone: every cell labelled, nothing to the side
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/audit/")
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth")
+    labels = page.locator("table.stack-narrow tbody tr").first.locator("td").evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert labels[:3] == ['"When: "', '"Who: "', '"What: "']
+    assert "added 2" in page.locator("table.stack-narrow tbody tr").first.inner_text()
+    page.context.close()

@@ -67,6 +67,9 @@ FIELD_WORDS = {
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
          "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",
          "never_publish_reason", "job", "batch", "token", "sha256", "face", "person_id", "by", "at"}
+#: counts and yes/no facts (an import's) said only when there is something to say
+COUNTS = {"added", "updated", "unchanged", "rejected", "consent_changes", "staff", "unmatched", "people",
+          "consents", "templates", "photos"}
 DATE_FIELDS = {"until", "left_on", "since", "before", "recorded_on"}
 
 
@@ -122,6 +125,8 @@ def describe_change(before, after) -> str:
     parts = []
     for key, new in after.items():
         if key == "channel" or key in QUIET or new in (None, "") or before.get(key) == new:
+            continue
+        if key in COUNTS and not new:  # "rejected 0; staff list no" says nothing
             continue
         label = FIELD_WORDS.get(key, key.replace("_", " "))
         old = before.get(key, "missing" if key == "status" else None)
