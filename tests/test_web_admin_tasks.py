@@ -176,3 +176,13 @@ def test_a_stricter_change_needs_no_confirmation(app, admin):
     post(admin, "/admin/settings/", {"min_identifiable_face_px": "30", "detect_threshold": "0.3"})
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 30
     assert "Checks weakened" not in admin.get("/").get_data(as_text=True)
+
+
+def test_a_switch_is_changed_with_on_and_off_and_said_so(app, admin):
+    page = admin.get("/admin/settings/").get_data(as_text=True)
+    assert re.search(r'<select id="s-text_check_batch" name="text_check_batch"[^>]*>\s*<option value="true" selected>on</option>', page)
+    done = post(admin, "/admin/settings/", {"text_check_batch": "false", "confirm_weakening": ""})
+    token = re.search(r'name="confirm_weakening" value="(\w+)"', done.get_data(as_text=True)).group(1)
+    saved = post(admin, "/admin/settings/", {"text_check_batch": "false", "confirm_weakening": token}, follow_redirects=True)
+    assert "Read names in photos in command-line batches: on → off" in saved.get_data(as_text=True)
+    assert app.config["CONSENT_SETTINGS"].text_check_batch is False

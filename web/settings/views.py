@@ -42,6 +42,11 @@ def _shown(value) -> str:
     return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
+def _said(value) -> str:
+    """A value as the flash and the audit log say it: "on"/"off" for a switch."""
+    return ("on" if value else "off") if isinstance(value, bool) else _shown(value)
+
+
 def _range(name: str) -> str:
     """A setting's safe range in words ("10 to 80 px, or 0: off"), "" when it has none."""
     lim = limits()[name]
@@ -214,7 +219,7 @@ def save():
     _write_atomically(path, _toml({k: getattr(new, k) for k in overrides}))
     current_app.extensions["consent_settings_stamp"] = path.stat().st_mtime_ns
     apply(current_app, new)
-    changes = [f"{consent_settings.about(k).title}: {_shown(getattr(current, k))} → {_shown(getattr(new, k))}"
+    changes = [f"{consent_settings.about(k).title}: {_said(getattr(current, k))} → {_said(getattr(new, k))}"
                for k in changed]
     # each "title: old → new" in the page's words; the settings' own names for scripts
     detail = {"changes": "; ".join(changes), "settings": changed}
