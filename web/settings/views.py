@@ -155,8 +155,9 @@ def _page(settings: Settings, submitted: dict | None = None, errors: dict | None
     field's ``errors`` and the weakenings to ``confirm``, grouped as :data:`consent.settings.GROUPS`."""
     submitted, errors = submitted or {}, errors or {}
     groups = {key: {"key": key, "title": title, "fields": []} for key, title in consent_settings.GROUPS.items()}
-    for f in dataclasses.fields(settings):
-        groups[consent_settings.about(f.name).group]["fields"].append(_field(f.name, settings, submitted, errors))
+    names = [f.name for f in dataclasses.fields(settings)]
+    for name in sorted(names, key=lambda n: list(consent_settings.ABOUT).index(n) if n in consent_settings.ABOUT else len(names)):
+        groups[consent_settings.about(name).group]["fields"].append(_field(name, settings, submitted, errors))
     plain = [g for k, g in groups.items() if k not in consent_settings.EXPERT]
     expert = [g for k, g in groups.items() if k in consent_settings.EXPERT]
     in_expert = {f["name"] for g in expert for f in g["fields"]}
