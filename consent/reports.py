@@ -86,6 +86,21 @@ REASON_WORDS = {
 }
 
 
+#: identifying metadata (``consent.metadata`` group codes) as a school says it
+REMOVED_KINDS = (
+    ("camera", ("camera", "maker_notes", "time", "software", "thumbnail")),
+    ("location", ("gps",)),
+    ("name", ("people", "owner", "iptc", "comment", "xmp")),
+)
+
+
+def removed_words(groups) -> str:
+    """Metadata groups found, said once in plain words: "camera and location details removed"
+    (the groups themselves are the detail behind it)."""
+    kinds = [words for words, codes in REMOVED_KINDS if set(codes) & set(groups)] or ["identifying"]
+    return f"{join_words(kinds)} details removed"
+
+
 def reasons_words(result: PhotoCheck) -> str:
     """Why a photo is held back, in a few words each: "a face not recognised; close-up"."""
     return "; ".join(dict.fromkeys(REASON_WORDS.get(x.code, x.code.replace("_", " ")) for x in result.reasons))

@@ -9,26 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent.reports import removed_words
 from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, state_words
 
 from . import checked_photos
 
-#: what identifying metadata found in a photo is, in a school's words (``consent.metadata`` groups)
-REMOVED_KINDS = (
-    ("camera", ("camera", "maker_notes", "time", "software", "thumbnail")),
-    ("location", ("gps",)),
-    ("name", ("people", "owner", "iptc", "comment", "xmp")),
-)
-
-
-def removed_words(found) -> str:
-    """One plain line for the metadata a safe copy leaves out: "Camera and location details
-    removed from the safe copy"."""
-    from consent.results import join_words
-
-    kinds = [words for words, groups in REMOVED_KINDS if set(groups) & set(found)] or ["identifying"]
-    said = join_words(kinds)
-    return said[:1].upper() + said[1:] + " details removed from the safe copy"
 
 VERDICT_HEADLINES = {
     "ok": "OK to publish",
@@ -247,7 +232,8 @@ def card(row: dict, user) -> dict:
     reasons, removed = [], None
     for r in data.get("reasons", []):
         if r.get("code") == "location_metadata":  # said once, in plain words; the list behind a toggle
-            removed = {"said": removed_words(data.get("metadata_found", [])), "listed": r["message"]}
+            said = removed_words(data.get("metadata_found", []))
+            removed = {"said": said[:1].upper() + said[1:] + " from the safe copy", "listed": r["message"]}
             continue
         reasons.append({
             "message": r["message"],
