@@ -61,7 +61,49 @@ def write_json(results: list[PhotoCheck], path, names: bool = True) -> Path:
     return atomic_write(path, json.dumps(to_json(results, names), indent=2).encode())
 
 
-CSV_FIELDS = ["photo", "verdict", "summary", "pupils", "faces", "reasons", "safe_copy", "blurred_copy", "error"]
+#: the CSV's columns: stable codes for scripts (``verdict``, then one column per channel checked,
+#: ``reasons``), each followed by the same in the pages' words (``decision``, ``why``)
+CSV_FIELDS = ["photo", "verdict", "decision", "summary", "pupils", "faces", "reasons", "why", "safe_copy",
+              "blurred_copy", "error"]
+
+#: each reason code (``consent.rules.REASON_CODES``) in a few words, as a report's "why" says it
+REASON_WORDS = {
+    "never_publish": "never to be published",
+    "no_consent": "no consent",
+    "unrecognised_face": "a face not recognised",
+    "unchecked_face": "a face not checked",
+    "ambiguous_match": "a face that could be one of two people",
+    "looks_like": "a face that looks like a pupil",
+    "close_up": "close-up",
+    "small_group": "small group",
+    "name_in_caption": "a name in the caption",
+    "name_in_picture": "a name written in the photo",
+    "text_unreadable": "writing in the photo not read",
+    "location_metadata": "location in the file",
+    "pe_kit": "PE kit or sportswear",
+    "exposure": "swimwear or bare skin",
+    "kit_unknown": "PE kit not checked",
+}
+
+
+#: identifying metadata (``consent.metadata`` group codes) as a school says it
+REMOVED_KINDS = (
+    ("camera", ("camera", "maker_notes", "time", "software", "thumbnail")),
+    ("location", ("gps",)),
+    ("name", ("people", "owner", "iptc", "comment", "xmp")),
+)
+
+
+def removed_words(groups) -> str:
+    """Metadata groups found, said once in plain words: "camera and location details removed"
+    (the groups themselves are the detail behind it)."""
+    kinds = [words for words, codes in REMOVED_KINDS if set(codes) & set(groups)] or ["identifying"]
+    return f"{join_words(kinds)} details removed"
+
+
+def reasons_words(result: PhotoCheck) -> str:
+    """Why a photo is held back, in a few words each: "a face not recognised; close-up"."""
+    return "; ".join(dict.fromkeys(REASON_WORDS.get(x.code, x.code.replace("_", " ")) for x in result.reasons))
 
 
 #: a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
@@ -100,8 +142,9 @@ def weakened_footer(settings=None) -> str:
 
 
 def render_csv(results: list[PhotoCheck], settings=None) -> str:
-    """One row per photo, plus one verdict column per channel checked; after an empty row, a
-    last row saying which checks were weakened, if any (``settings``: default those in force)."""
+    """One row per photo (:data:`CSV_FIELDS`), plus one verdict column per channel checked; after
+    an empty row, a last row saying which checks were weakened, if any (``settings``: default
+    those in force)."""
     channels = list(dict.fromkeys(c for r in results for c in r.verdicts))
     buf = io.StringIO()
     writer = SafeCsvWriter(buf)
@@ -110,7 +153,7 @@ def render_csv(results: list[PhotoCheck], settings=None) -> str:
         writer.writerow(
             [r.path, r.verdict]
             + [r.verdicts[c].verdict if c in r.verdicts else "" for c in channels]
-            + [r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons),
+            + [VERDICT_WORDS[r.verdict], r.summary(), r.pupil_count, len(r.faces), " | ".join(x.code for x in r.reasons), reasons_words(r),
                r.safe_copy or "", blurred_copy(r) or "", r.error or ""]
         )
     footer = weakened_footer(settings)
@@ -191,6 +234,10 @@ footer.weakened{margin:1rem 1.5rem;padding:.8rem 1rem;border-left:6px solid #b32
 """
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def render_html(results: list[PhotoCheck], title: str = "Photo check report", settings=None) -> str:
     """A self-contained page (no external files, no scripts); its footer says which checks were
     weakened, if any (``settings``: default those in force)."""
@@ -212,7 +259,7 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report", se
             parts.append(f'<div class="withheld" role="img" aria-label="Photo not shown">'
                          f"Photo not shown: {esc(why)}</div>")
         elif thumb:
-            parts.append(f'<img src="{thumb}" alt="{esc(r.name)} with {len(r.faces)} face(s) marked">')
+            parts.append(f'<img src="{thumb}" alt="{esc(r.name)} with {_count(len(r.faces), "face")} marked">')
         if r.error:
             parts.append(f"<p>{esc(r.error)}</p>")
         else:
@@ -221,7 +268,9 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report", se
             ) + "</ul>")
             if r.reasons:
                 parts.append("<ul>" + "".join(f"<li>{esc(x.message)}</li>" for x in r.reasons) + "</ul>")
-            parts.append(f"<div>{r.pupil_count} pupil(s), {len(r.faces)} face(s)</div>")
+            if r.reasons:
+                parts.append(f'<p class="why">Why: {esc(reasons_words(r))}</p>')
+            parts.append(f"<div>{_count(r.pupil_count, 'pupil')}, {_count(len(r.faces), 'face')}</div>")
             blurred = blurred_words(r)
             if blurred:
                 parts.append(f'<p class="blurred">Blurred copy {esc(blurred)}</p>')

@@ -510,3 +510,173 @@ def from_mapping(raw: dict, source: str = "settings") -> Settings:
     for key, why in problems(settings):
         raise SettingsError(f"{source}: {key} {why}")
     return settings
+
+
+# --- the settings as a school reads them (the web Settings page) ------------------------------
+
+#: the page's groups, in order: what a school decides, then (folded away as "Expert") how the
+#: server and the checks run
+GROUPS = {
+    "school": "The school",
+    "policy": "What may be published",
+    "security": "Signing in and security",
+    "server": "Uploads and the server",
+    "checks": "How the checks measure faces, kit and text",
+}
+#: groups the page folds away under "Expert"
+EXPERT = ("server", "checks")
+
+
+@dataclass(frozen=True)
+class About:
+    """A setting as the Settings page shows it: its group, a title and one plain line on what it
+    changes for the school, and, for a measured threshold, the figure it was chosen from."""
+
+    group: str
+    title: str
+    help: str
+    figure: str = ""
+
+    @property
+    def expert(self) -> bool:
+        return self.group in EXPERT
+
+
+_A = About
+ABOUT = {
+    # the school
+    "upload_retention_days": _A("school", "Keep uploaded originals for (days)",
+        "0 deletes each uploaded original once it is checked; otherwise it is kept this many days."),
+    "safe_copy_expiry_hours": _A("school", "Safe copies can be downloaded for (hours)",
+        "After this, staff check the photo again to download a copy to publish."),
+    "smtp_host": _A("school", "Mail server",
+        "Leave empty to send no emails; set it to tell people when photos wait for sign-off."),
+    "smtp_port": _A("school", "Mail server port", "Usually 25 (or 587); your IT support knows."),
+    "smtp_from": _A("school", "Emails come from", "The sender address staff see on sign-off emails."),
+    "signoff_email_to": _A("school", "Email these people when photos wait for sign-off",
+        "Addresses separated by commas, e.g. the seniors' or the safeguarding lead's."),
+    "staff_email_domain": _A("school", "Staff email domain",
+        "Staff hear the decision on a photo they sent at their user name @ this domain; empty: in the app only."),
+    # the policy
+    "min_group_size": _A("policy", "Smallest group published without sign-off",
+        "A photo with fewer pupils than this needs a senior colleague's sign-off."),
+    "close_up_face_ratio": _A("policy", "Close-up size (share of the photo's height)",
+        "A face taller than this share of the photo (0.2: a fifth) is a close-up and needs sign-off."),
+    "kit_context_words": _A("policy", "PE and sport words",
+        "Words in a caption, file or folder name that make the PE kit check look harder."),
+    "kit_swim_words": _A("policy", "Swimming words",
+        "Words that make bare skin count as swimwear: such a photo needs a senior colleague's approval."),
+    "text_check": _A("policy", "Read names written in a photo",
+        "Badges, bibs, books and whiteboards are read for pupils' names when a photo is checked on its own."),
+    "text_check_batch": _A("policy", "Read names in photos in command-line batches",
+        "The same for folders checked with the consent command (slower)."),
+    "template_max_age_days": _A("policy", "Ask for a new face photo after (days)",
+        "A pupil's reference photo older than this is listed as due for a new one."),
+    # security
+    "login_max_failures": _A("security", "Wrong passwords before an account is locked",
+        "Counted within the lockout time below."),
+    "login_max_failures_per_ip": _A("security", "Wrong passwords from one network address before it is locked",
+        "A school behind one internet address needs room for several people's mistakes."),
+    "login_lockout_minutes": _A("security", "Lockout lasts (minutes)",
+        "How long a locked account or address waits before it may try again."),
+    "login_delay_s": _A("security", "Wait on an unknown browser after the limit (seconds)",
+        "Doubles after each further wrong password, so guessing takes too long."),
+    "api_token_days": _A("security", "API tokens last (days)",
+        "A script's token stops working after this; make a new one on the Users page."),
+    "setup_link_hours": _A("security", "Set-up links last (hours)",
+        "How long a link for setting a first password works."),
+    "caption_tries_per_hour": _A("security", "Captions one person may try on a photo in an hour",
+        "Only for staff who may not see names: stops them finding names by trying captions."),
+    # uploads and the server (expert)
+    "max_upload_mb": _A("server", "Largest photo upload (MB)", "A bigger photo is refused on the check page."),
+    "max_batch_upload_mb": _A("server", "Largest batch upload (MB)", "A whole folder or zip, all files together."),
+    "max_batch_files": _A("server", "Most photos in one batch", "A bigger folder or zip is refused."),
+    "max_pixels": _A("server", "Largest photo in pixels",
+        "Bigger photos are refused so one file cannot exhaust the server's memory."),
+    "max_decode_mb": _A("server", "Memory one photo may need (MB)",
+        "A photo that would need more to open is refused; raise it if large camera photos are refused."),
+    "max_form_kb": _A("server", "Largest form (KB)", "Sign-in and other forms; more only helps an attacker."),
+    "batch_workers": _A("server", "Batch worker processes",
+        "Each checks one photo at a time and holds the face models in memory; 0: none."),
+    "batch_retries": _A("server", "Tries for a batch photo after a passing failure",
+        "Then it is listed as could not be checked."),
+    "batch_claim_timeout_s": _A("server", "Seconds before another worker takes over a photo",
+        "For a worker machine that stopped mid-photo."),
+    "register_busy_timeout_s": _A("server", "Seconds to wait while the register is busy",
+        "Before a check says the register is busy (during an import, say)."),
+    "preview_max_side": _A("server", "Preview size on the check page (px)", "Bigger previews load more slowly."),
+    "safe_copy_jpeg_quality": _A("server", "JPEG quality of re-made safe copies",
+        "For HEIC and TIFF photos, whose safe copies are made as JPEG."),
+    "strip_workers": _A("server", "Processes making safe copies on the command line",
+        "0: one per processor core."),
+    # how the checks measure (expert)
+    "blur_margin": _A("checks", "Blur beyond the face box (share of its size)",
+        "Covers hair, ears and chin round a blurred face.", "below 0.2 hair, ears and chin stayed sharp"),
+    "blur_cells": _A("checks", "Blocks across a blurred face",
+        "Fewer blocks keep less of the face.", "above 12 a blurred face could still be recognised"),
+    "detect_side": _A("checks", "Size faces are looked for at (px)",
+        "Bigger finds smaller faces but is slower.",
+        "1600 found more small and turned faces than 1280 at the same false alarms; 2048 cost 60% more (faces-wild)"),
+    "detect_max_upscale": _A("checks", "Most a small photo is enlarged", "For finding faces in small photos."),
+    "detect_threshold": _A("checks", "Face detector score",
+        "Lower finds more faces and more false ones (fists, lamps).",
+        "0.34 found 95.3% of faces with 5 false alarms; 0.26 97.7% with 16; 0.40 93.0% with 3 (faces-wild)"),
+    "detect_coarse_side": _A("checks", "Close-up pass size (px)",
+        "A second look for faces that fill the photo; 0 turns it off."),
+    "detect_coarse_threshold": _A("checks", "Close-up pass score", "It only needs big, clear faces."),
+    "detect_coarse_face_px": _A("checks", "A face this tall is a close-up to the detector (px)",
+        "Then the close-up pass's box is kept."),
+    "encode_min_face_px": _A("checks", "Faces under this are measured from the full photo (px)",
+        "For small faces in large photos.", "recognition distances were the same from 64 px up as at 150 px"),
+    "min_identifiable_face_px": _A("checks", "Smallest face anyone could recognise (px)",
+        "Smaller faces count as a person present; lower is safer (more faces go to sign-off)."),
+    "min_identifiable_sharpness": _A("checks", "Least sharpness anyone could recognise",
+        "A blurrier face counts as a person present.", "natural faces in the test photos measured 53 and up"),
+    "min_recognisable_face_px": _A("checks", "Smallest face the tool matches to a pupil (px)",
+        "A smaller face goes to sign-off as not recognised.",
+        "SFace matched 3 of 7 known faces at 28-32 px, 4 at 36-40, all from 48"),
+    "min_face_sharpness": _A("checks", "Least sharpness the tool matches",
+        "A blurrier face goes to sign-off as not recognised.",
+        "every face matched down to sharpness 148, 4 of 7 at 60-105, 1 at 27, none below"),
+    "max_face_turn": _A("checks", "Most a face may be turned to be matched",
+        "A more turned face goes to sign-off as not recognised.",
+        "people's own photos matched as closely up to 0.21; frontal faces 90% below 0.17; turned faces' median 0.53"),
+    "enrol_min_face_px": _A("checks", "Smallest face in a reference photo (px)",
+        "A smaller face is refused as a pupil's reference photo.", "80 px of dlib's boxes (CenterFace's are 1.23 times as tall)"),
+    "enrol_min_face_sharpness": _A("checks", "Least sharpness of a reference photo",
+        "A blurrier reference photo is refused.", "recognition distances were unchanged down to about 60"),
+    "enrol_background_face_ratio": _A("checks", "Background faces in a reference photo (share of the main face)",
+        "Smaller faces are ignored; larger ones make the photo ambiguous and it is refused."),
+    "match_threshold": _A("checks", "Match distance",
+        "A face this close to a pupil's reference is taken to be them; higher lets more strangers through.",
+        "no two different children of 270,000 pairs were closer than 0.82; 0.88 let 0.4% of strangers through"),
+    "match_margin": _A("checks", "Margin over the runner-up",
+        "A closer runner-up makes the match ambiguous and it goes to sign-off.",
+        "0.10 stopped strangers that 0.06 let through just above the threshold"),
+    "match_lookalike_threshold": _A("checks", "Look-alike distance",
+        "A face this close says who it looks like, for a senior colleague to confirm.",
+        "to 0.90 a pupil's own other photo fell in the band 3 times in 4, strangers' faces 1.5%; to 0.95, 8%"),
+    "kit_scene_threshold": _A("checks", "PE kit and sportswear score", "Lower flags more photos as PE kit.",
+        "0.206, the middle of the widest gap between the kit test photos and the others"),
+    "kit_context_factor": _A("checks", "How much sport words lower the kit score",
+        "1: sport words change nothing."),
+    "kit_person_threshold": _A("checks", "Person score without a face", "Lower counts more people without a visible face."),
+    "kit_swimwear_threshold": _A("checks", "Swimwear score", "Lower flags more photos as swimwear."),
+    "kit_undress_threshold": _A("checks", "Undress score for a bare torso", "Lower flags more bare torsos."),
+    "kit_scene_side": _A("checks", "Size background colours are read at (px)", "For telling skin from the background."),
+    "kit_skin_tolerance": _A("checks", "Skin colour tolerance", "How near a colour must be to the face's skin tone."),
+    "kit_skin_background_limit": _A("checks", "Skin-coloured background limit",
+        "With more of the background in skin colours, skin is not measured."),
+    "kit_bare_limb_share": _A("checks", "Bare arms or legs share", "Lower flags more bare arms and legs."),
+    "kit_bare_torso_share": _A("checks", "Bare torso share", "Lower flags more bare torsos."),
+    "kit_profile_match": _A("checks", "School kit similarity", "Lower matches the learned school kit more often."),
+    "text_side": _A("checks", "Size text is looked for at (px)", "Bigger reads smaller print but is slower.",
+        "960 read 14 and 13 of 15 names; 1280 read no more at 1.3 times the time; 640 read 7"),
+    "text_min_confidence": _A("checks", "Least confidence in a line read", "Lines read with less are ignored.",
+        "every name read correctly scored 0.86 or more"),
+}
+
+
+def about(name: str) -> About:
+    """How the Settings page shows setting ``name`` (a setting not in :data:`ABOUT` is Expert)."""
+    return ABOUT.get(name) or About("checks", label(name).capitalize(), limits()[name].why)

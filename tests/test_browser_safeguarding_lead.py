@@ -36,4 +36,4 @@ def test_admin_marks_a_senior_as_safeguarding_lead_on_the_users_page(server, bro
     expect(page.get_by_role("heading", name="No designated safeguarding lead")).to_have_count(0)
 
     page.goto(server.url + "/audit/")
-    expect(page.get_by_text("marked an account as designated safeguarding lead").first).to_be_visible()
+    expect(page.get_by_text("Marked senior as designated safeguarding lead.").first).to_be_visible()

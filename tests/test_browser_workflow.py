@@ -198,13 +198,13 @@ def test_admin_adds_a_person_sets_an_until_date_records_a_leaver_and_changes_a_s
     assert "Poppy Hart" in page.locator("main").inner_text()
 
     page.goto(server.url + "/admin/settings/")
-    assert page.get_by_label("safe copy expiry hours").input_value() == "24"
-    page.get_by_label("safe copy expiry hours").fill("36")
+    assert page.get_by_label("Safe copies can be downloaded for (hours)").input_value() == "24"
+    page.get_by_label("Safe copies can be downloaded for (hours)").fill("36")
     page.get_by_role("button", name="Save settings").click()
-    page.get_by_text("Saved and in force now: safe copy expiry hours: 24 → 36.").wait_for()
-    assert page.get_by_label("safe copy expiry hours").input_value() == "36"
+    page.get_by_text("Saved and in force now: Safe copies can be downloaded for (hours): 24 → 36.").wait_for()
+    assert page.get_by_label("Safe copies can be downloaded for (hours)").input_value() == "36"
     page.goto(server.url + "/audit/")
-    assert "changed settings" in page.locator("main").inner_text()
+    assert "Changed settings: Safe copies can be downloaded for (hours): 24 → 36." in page.locator("main").inner_text()
     assert "consent.set" not in page.locator("main").inner_text()
 
 

@@ -262,7 +262,7 @@ def test_reports_are_written_and_self_contained(db, tmp_path):
     rows = (tmp_path / "r.csv")
     reports.write_csv(results, rows)
     lines = rows.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("photo,verdict,website,summary") and len(lines) == 3
+    assert lines[0].startswith("photo,verdict,website,decision,summary") and len(lines) == 3
     doc = json.loads(reports.write_json(results, tmp_path / "r.json").read_text())
     assert doc["version"] == JSON_VERSION == 2 and doc["counts"]["review"] == 2 and doc["counts"]["ok"] == 0  # as the batch test
 

@@ -83,7 +83,7 @@ def test_strip_keeps_relative_paths_and_turns_heic_into_jpg(tmp_path):
     gps_line = run(tmp_path, "strip", fixture_dir("metadata", "gps") / "DSCN0010.jpg",
                    "--out", out).output.splitlines()[0]
     assert gps_line.startswith("ok   DSCN0010.jpg -> ")
-    assert "(removed: GPS, capture time, camera, software, maker notes, XMP, thumbnail" in gps_line
+    assert ": camera, location and name details removed (GPS, capture time, camera, software, maker notes, XMP, thumbnail" in gps_line
 
 
 def test_strip_neutral_names_leave_no_original_file_name(tmp_path):

@@ -114,3 +114,19 @@ def test_every_report_footer_says_which_checks_were_weakened(tmp_path, monkeypat
     (tmp_path / "settings.toml").write_text("min_identifiable_face_px = 60\n")  # by default, those in force
     monkeypatch.setenv("CONSENT_DATA", str(tmp_path))
     assert "min identifiable face 60 px" in reports.write_csv(results, tmp_path / "r.csv").read_text("utf-8-sig")
+
+
+def test_every_setting_has_a_group_a_title_and_one_plain_line_for_the_settings_page():
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(settings.Settings)]
+    assert set(settings.ABOUT) == set(names)  # a new setting is placed on the page when it is added
+    for name in names:
+        about = settings.about(name)
+        assert about.group in settings.GROUPS, name
+        for words in (about.title, about.help, about.figure):
+            assert "_" not in words and "\n" not in words, (name, words)  # the page's words, not the code's
+        assert len(about.help) <= 110, (name, about.help)  # one line
+    # what a school decides is in view; how the models measure is folded away as Expert
+    assert not settings.about("min_group_size").expert and settings.about("match_threshold").expert
+    assert "270,000 pairs" in settings.about("match_threshold").figure

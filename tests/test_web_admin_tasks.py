@@ -79,9 +79,12 @@ def test_consent_until_a_date_and_undo_within_the_window(app, admin):
 
 def test_settings_are_changed_in_the_page_validated_audited_and_applied_at_once(app, admin):
     page = admin.get("/admin/settings/").get_data(as_text=True)
-    assert re.search(r"safe copy expiry hours.*?value=\"24\".*?>24<", page, re.S)  # the default shown
+    assert re.search(r'Safe copies can be downloaded for \(hours\)</label>\s*<input id="s-safe_copy_expiry_hours" '
+                     r'name="safe_copy_expiry_hours" value="24"', page)
     bad = post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "two days"}, follow_redirects=True)
-    assert "Nothing was changed" in bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "Not saved yet: 1 value to put right" in bad.get_data(as_text=True)
+    assert '<p class="field-error" id="e-safe_copy_expiry_hours">“two days” is not a whole number</p>' in bad.get_data(as_text=True)
     assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
     post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "48", "min_group_size": "-1"})
     assert app.config["CONSENT_SETTINGS"].min_group_size == 3  # negative refused, nothing written
@@ -92,7 +95,7 @@ def test_settings_are_changed_in_the_page_validated_audited_and_applied_at_once(
     from consent.settings import load
 
     assert load(toml).safe_copy_expiry_hours == 48
-    assert "safe copy expiry hours: 24 → 48" in admin.get("/audit/").get_data(as_text=True)
+    assert "Safe copies can be downloaded for (hours): 24 → 48" in admin.get("/audit/").get_data(as_text=True)
 
 
 def test_a_hand_edit_of_settings_toml_is_picked_up_without_a_restart(tmp_path):
@@ -123,8 +126,11 @@ def test_a_setting_outside_its_range_is_refused_naming_the_field_and_keeping_the
     page = post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "48", "min_identifiable_face_px": "100000"})
     text = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "Nothing was changed: min identifiable face px must be between 10 and 80 px" in text
+    assert "Not saved yet: 1 value to put right, marked below." in text
+    assert "Your other 1 change is still in the form" in text
+    assert re.search(r'id="e-min_identifiable_face_px">Must be between 10 and 80 px, not 100000: ', text)
     assert re.search(r'id="s-min_identifiable_face_px" name="min_identifiable_face_px" value="100000"[^>]*aria-invalid="true"', text)
+    assert re.search(r'<details class="panel expert" id="expert" open>', text)  # the marked field is not folded away
     assert 'name="safe_copy_expiry_hours" value="48"' in text  # the other edit is kept in the form
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 40
     assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
@@ -147,13 +153,16 @@ def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admi
     assert "Saved and in force now" in done.get_data(as_text=True)
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 60
     log = admin.get("/audit/").get_data(as_text=True)
-    assert "min identifiable face px: 40 → 60" in log and "weakens min identifiable face 60 px (default 40 px)" in log
+    assert "Smallest face anyone could recognise (px): 40 → 60" in log
+    assert "min identifiable face 60 px (default 40 px)" in log
     from web.audit.audit_log import events
     from web.core.db import connect
 
     entry = events(connect(app.config["CONSENT_DB"]), 1, action="settings")[0]
     assert entry["by_user"] == "admin"
-    assert entry["detail"] == {"changes": "min identifiable face px: 40 → 60; safe copy expiry hours: 24 → 48",
+    assert entry["detail"] == {"changes": "Smallest face anyone could recognise (px): 40 → 60; "
+                                          "Safe copies can be downloaded for (hours): 24 → 48",
+                               "settings": ["min_identifiable_face_px", "safe_copy_expiry_hours"],
                                "weakens": "min identifiable face 60 px (default 40 px)"}
     home = admin.get("/").get_data(as_text=True)
     assert "Checks weakened: min identifiable face 60 px (default 40 px)" in home
@@ -167,3 +176,13 @@ def test_a_stricter_change_needs_no_confirmation(app, admin):
     post(admin, "/admin/settings/", {"min_identifiable_face_px": "30", "detect_threshold": "0.3"})
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 30
     assert "Checks weakened" not in admin.get("/").get_data(as_text=True)
+
+
+def test_a_switch_is_changed_with_on_and_off_and_said_so(app, admin):
+    page = admin.get("/admin/settings/").get_data(as_text=True)
+    assert re.search(r'<select id="s-text_check_batch" name="text_check_batch"[^>]*>\s*<option value="true" selected>on</option>', page)
+    done = post(admin, "/admin/settings/", {"text_check_batch": "false", "confirm_weakening": ""})
+    token = re.search(r'name="confirm_weakening" value="(\w+)"', done.get_data(as_text=True)).group(1)
+    saved = post(admin, "/admin/settings/", {"text_check_batch": "false", "confirm_weakening": token}, follow_redirects=True)
+    assert "Read names in photos in command-line batches: on → off" in saved.get_data(as_text=True)
+    assert app.config["CONSENT_SETTINGS"].text_check_batch is False

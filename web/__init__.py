@@ -93,10 +93,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.teardown_appcontext(close_register)
     app.jinja_env.globals["csrf_token"] = security.csrf_token
-    from .core.words import uk_date, uk_when
+    from .core.words import for_reader, uk_date, uk_when
 
     app.jinja_env.filters["when"] = uk_when
     app.jinja_env.filters["date"] = uk_date
+    app.jinja_env.filters["for_reader"] = for_reader
     from .check.result_cards import verdict_words
 
     app.jinja_env.filters["verdict_words"] = verdict_words

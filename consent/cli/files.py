@@ -110,8 +110,13 @@ def _strip_one(job) -> tuple[bool, str]:
         done = make_safe_copy(src, dst, settings)
     except Exception as exc:  # one bad file never stops the others
         return False, f"FAIL {rel.as_posix()}: {_message(exc, src)}"
-    removed = ", ".join(done.removed.labels()) or "nothing identifying found"
-    return True, f"ok   {rel.as_posix()} -> {done.dst} (removed: {removed})"
+    from ..reports import removed_words
+
+    groups = list(done.removed.groups())
+    if not groups:
+        return True, f"ok   {rel.as_posix()} -> {done.dst} (nothing identifying found)"
+    # said once in plain words; the groups after it are the detail
+    return True, f"ok   {rel.as_posix()} -> {done.dst}: {removed_words(groups)} ({', '.join(done.removed.labels())})"
 
 
 def _one_decode_thread() -> None:

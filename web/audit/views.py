@@ -18,7 +18,7 @@ LIMIT = 300
 
 @bp.app_context_processor
 def _helpers():
-    return {"describe_change": words.describe_change, "describe_event": words.describe_event,
+    return {"describe_change": words.describe_change, "event_sentence": words.event_sentence,
             "action_words": words.action_words, "consent_words": words.CONSENT_WORDS}
 
 

@@ -26,6 +26,7 @@ from ..signoff import email_notice
 from ..audit.audit_log import log_event
 from ..core.db import get_db
 from ..core.errors import error_response
+from ..core.words import for_reader
 from ..core.request_register import channel_choices, enrolment_context, get_register
 from ..core.security import roles_required
 
@@ -275,7 +276,8 @@ def _results(job_id: str, for_html: bool, title: str = ""):
     results = []
     for row in _items(job_id):
         if row["state"] == "error" or not row["data"]:
-            results.append(PhotoCheck(path=row["name"], name=row["name"], error=row["summary"], error_code="error"))
+            results.append(PhotoCheck(path=row["name"], name=row["name"], error=for_reader(row["summary"]),
+                                      error_code="error"))
             continue
         result = PhotoCheck.from_json(row["data"])
         safe = row["safe_path"] if row["safe_path"] and Path(row["safe_path"]).is_file() else None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent.reports import removed_words
 from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, state_words
 
 from . import checked_photos
+
 
 VERDICT_HEADLINES = {
     "ok": "OK to publish",
@@ -227,8 +229,12 @@ def card(row: dict, user) -> dict:
         if user.sees_names and f.get("answer") in ANSWER_WORDS:
             face["answer"] = ANSWER_WORDS[f["answer"]]
         faces.append(face)
-    reasons = []
+    reasons, removed = [], None
     for r in data.get("reasons", []):
+        if r.get("code") == "location_metadata":  # said once, in plain words; the list behind a toggle
+            said = removed_words(data.get("metadata_found", []))
+            removed = {"said": said[:1].upper() + said[1:] + " from the safe copy", "listed": r["message"]}
+            continue
         reasons.append({
             "message": r["message"],
             "severity": r["severity"],
@@ -269,6 +275,7 @@ def card(row: dict, user) -> dict:
         "reasons": reasons,
         "notes": data.get("notes", []),
         "metadata_found": data.get("metadata_found", []),
+        "removed": removed,
         "has_preview": bool(row.get("preview_path")),
         "safe": bool(safe),
         "safe_for": ", ".join(channel_label(c) for c in checked_photos.cleared_channels(row)),

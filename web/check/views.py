@@ -22,6 +22,7 @@ from ..core.db import get_db
 from ..core.errors import error_response, wants_json
 from ..core.request_register import channel_choices, enrolment_context, get_register
 from ..core.security import roles_required
+from ..core.words import for_reader
 
 bp = Blueprint("check", __name__, url_prefix="/check", template_folder="templates")
 bp.context_processor(enrolment_context)
@@ -100,7 +101,7 @@ def submit():
         try:
             results.append(result_cards.card(checked_photos.get(get_db(), _check_file(f)), g.user))
         except checked_photos.UploadRefused as exc:
-            refused.append(str(exc))
+            refused.append(for_reader(str(exc)))
             status = exc.status
     for message in refused:
         flash(message, "error")

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from consent.errors import ConsentError, without_paths
 
 from .security import CsrfError
+from .words import for_reader
 
 #: status -> (title, what to do), written for school office staff
 MESSAGES = {
@@ -50,7 +51,7 @@ def error_response(status: int, message: str | None = None, code: str | None = N
         if limit:
             size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
             advice = f"The most you can send at once is {size}. " + advice
-    text = without_paths(message or advice)
+    text = for_reader(without_paths(message or advice))
     if wants_json():
         return jsonify({"error": {"code": code or f"http_{status}", "message": text}}), status
     return render_template("error.html", status=status, title=title, message=text), status

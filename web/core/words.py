@@ -7,6 +7,7 @@ and changes are written for the admin reading them, not as the codes the registe
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 from consent.errors import RegisterError
@@ -66,6 +67,9 @@ FIELD_WORDS = {
 QUIET = {"note", "source", "since", "photo_sha256", "template_id", "file", "quality", "sharpness",
          "id", "created_at", "updated_at", "display_name", "on_roll", "never_publish_since",
          "never_publish_reason", "job", "batch", "token", "sha256", "face", "person_id", "by", "at"}
+#: counts and yes/no facts (an import's) said only when there is something to say
+COUNTS = {"added", "updated", "unchanged", "rejected", "consent_changes", "staff", "unmatched", "people",
+          "consents", "templates", "photos"}
 DATE_FIELDS = {"until", "left_on", "since", "before", "recorded_on"}
 
 
@@ -122,6 +126,8 @@ def describe_change(before, after) -> str:
     for key, new in after.items():
         if key == "channel" or key in QUIET or new in (None, "") or before.get(key) == new:
             continue
+        if key in COUNTS and not new:  # "rejected 0; staff list no" says nothing
+            continue
         label = FIELD_WORDS.get(key, key.replace("_", " "))
         old = before.get(key, "missing" if key == "status" else None)
         if old in (None, ""):
@@ -152,3 +158,128 @@ def describe_event(detail: dict) -> str:
         else:
             parts.append(f"{FIELD_WORDS.get(key, key.replace('_', ' '))} {value}")
     return "; ".join(parts)
+
+
+#: how the library tells the admin running the command line which setting lifts a limit
+SETTING_HINT = re.compile(r"\s*\(or raise (\w+) in settings\)")
+
+
+def for_reader(message: str, user=None) -> str:
+    """``message`` with "(or raise max_decode_mb in settings)" said for its reader: an admin is
+    told the setting by its title on the Settings page, anyone else to ask their admin (they
+    cannot open that page). ``user`` defaults to whoever is signed in."""
+    if not message or "in settings)" not in message:
+        return message
+    from consent.settings import about, limits
+
+    if user is None:
+        from flask import g, has_request_context
+
+        user = g.get("user") if has_request_context() else None
+    admin = user is not None and user.has("admin")
+
+    def said(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in limits():
+            return match.group(0)
+        title = about(name).title
+        if not admin:
+            return f" (or ask your admin to raise “{title}” in the settings)"
+        return f" (or raise “{title}” under Settings, Expert)" if about(name).expert else f" (or raise “{title}” in Settings)"
+
+    return SETTING_HINT.sub(said, message)
+
+
+def _channels(value) -> str:
+    """``"website, social_media"`` or a list -> "website and social media"."""
+    from consent.results import join_words
+
+    names = value.split(",") if isinstance(value, str) else list(value or [])
+    return join_words([str(n).strip().replace("_", " ") for n in names if str(n).strip()])
+
+
+def _note(detail: dict) -> str:
+    return f" Note: “{detail['note']}”." if detail.get("note") else ""
+
+
+def _photos(n) -> str:
+    return f"{n} photo{'' if n == 1 else 's'}"
+
+
+def _said(verdict) -> str:
+    from consent.results import state_words
+
+    return f" (the check said {state_words(verdict)})" if verdict else ""
+
+
+def event_sentence(action: str, detail: dict | None) -> str:
+    """A web audit event as one or two sentences, for the admin reading the log: ``Approved
+    trip.jpg for website and newsletter (the check said needs sign-off).`` Its user is the
+    log's "Who" column; fingerprints of photos and captions are named as such, never as codes."""
+    d = detail or {}
+    photo = d.get("photo") or "a photo"
+    channel = str(d.get("channel") or "").replace("_", " ")
+    if action == "review.approved":
+        only = f" for {_channels(d['channels'])}" if d.get("channels") else ""
+        return f"Approved {photo}{only}{_said(d.get('verdict'))}.{_note(d)}"
+    if action == "review.rejected":
+        return f"Did not approve {photo}{_said(d.get('verdict'))}.{_note(d)}"
+    if action == "review.requested":
+        return f"Sent {photo} for sign-off.{_note(d)}"
+    if action == "review.returned":
+        why = d.get("why")
+        why = "; ".join(str(w).replace("_", " ") for w in why) if isinstance(why, (list, tuple)) else why
+        return f"Sent the sign-off of {photo} back to the queue" + (f": {why}." if why else ": the register changed.")
+    if action == "publication.marked":
+        link = f" at {d['link']}" if d.get("link") else ""
+        return f"Recorded {photo} as published on {channel}{link}."
+    if action == "publication.taken_down":
+        return f"Marked {photo} as taken down from {channel}."
+    if action in ("download.safe", "download.blurred"):
+        kind = "safe copy" if action == "download.safe" else "copy with faces blurred"
+        text = f"Downloaded the {kind} of {photo}"
+        if d.get("publishing"):
+            return text + f" to publish on {str(d['publishing']).replace('_', ' ')}."
+        return text + (f" (cleared for {_channels(d['channels'])})." if d.get("channels") else ".")
+    if action == "download.batch_zip":
+        blurred = d.get("blurred copies") or 0
+        return (f"Downloaded the safe copies of a batch: {_photos(d.get('photos', 0))}"
+                + (f", {blurred} of them with faces blurred." if blurred else ", none blurred."))
+    if action == "batch.created":
+        title = f"“{d['title']}” " if d.get("title") else ""
+        blur = ("with copies with faces blurred where that clears them" if d.get("blurred copies")
+                else "without blurred copies")
+        return f"Started the batch {title}of {_photos(d.get('photos', 0))}, {blur}."
+    if action == "caption.tried":
+        return (f"Tried a caption on a photo, as someone who may not see names (their tries are limited); "
+                f"photo fingerprint {str(d.get('photo', ''))[:8]}.")
+    if action == "caption.refused":
+        return (f"Was stopped trying another caption on a photo: {d.get('tries', 'too many')} different "
+                f"captions in the last hour; photo fingerprint {str(d.get('photo', ''))[:8]}.")
+    if action == "settings.changed":
+        weak = f" This weakens: {d['weakens']}." if d.get("weakens") else ""
+        return f"Changed settings: {d.get('changes', '')}.{weak}"
+    account = d.get("user")
+    if action == "account.created":
+        roles = _channels(d.get("roles", ""))
+        return f"Created the account {account}" + (f" ({roles})." if roles else ".")
+    if action == "account.roles":
+        return f"Set the roles of {account} to {_channels(d.get('roles', '')) or 'none'}."
+    if action in ("account.on", "account.off"):
+        return f"Turned the account {account} {'back on' if action == 'account.on' else 'off'}."
+    if action == "account.password":
+        return f"Set a new password for {account}; their sessions were signed out."
+    if action == "account.password_changed":
+        return "Changed their own password."
+    if action == "account.safeguarding_lead_set":
+        return f"Marked {account} as designated safeguarding lead."
+    if action == "account.safeguarding_lead_removed":
+        return f"Removed {account}'s designated safeguarding lead mark."
+    if action == "token.created":
+        label = f" “{d['label']}”" if d.get("label") else ""
+        return f"Made an API token{label}."
+    if action == "token.revoked":
+        return "Revoked an API token."
+    words = action_words(action)
+    rest = describe_event(d)
+    return words[:1].upper() + words[1:] + (f": {rest}." if rest else ".")

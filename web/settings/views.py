@@ -1,8 +1,11 @@
-"""Admin: the settings in force, each with its default, safe range and what it does, changed in
-the page.
+"""Admin: the settings in force, changed in the page, grouped by what a school decides (the
+school, what may be published, signing in) with the server's limits and the checks' measured
+thresholds folded away under "Expert" (``consent.settings.GROUPS`` and ``ABOUT``: each setting's
+title, one plain line on what it changes, and the figure a threshold was chosen from).
 
 A change is checked (type, and the setting's safe range from ``consent.settings``): a value
-outside it is refused, the page shown again with the bad field named and the other edits kept.
+outside it is refused, the page shown again with that field marked and why, every other edit
+kept in the form, and nothing saved until all are right.
 A change that weakens a safety check compared with its default is saved only on a second submit
 with "I understand this weakens: ..." ticked. A saved change is written atomically to
 ``settings.toml`` in the data folder, recorded in the audit log (who, old and new values, what
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import os
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from consent import settings as consent_settings
 from consent.errors import SettingsError
-from consent.settings import DEFAULTS, Settings, label, limits, out_of_range, problems, weakened
+from consent.settings import DEFAULTS, Settings, limits, out_of_range, problems, weakened
 
 from ..audit.audit_log import log_event
 from ..core.security import roles_required
@@ -32,29 +34,17 @@ from ..core.db import get_db
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings", template_folder="templates")
 
 
-def _help() -> dict[str, str]:
-    """Each setting's ``#:`` comment in consent/settings.py, as one sentence."""
-    helps, lines = {}, []
-    for raw in inspect.getsource(Settings).splitlines():
-        text = raw.strip()
-        if text.startswith("#:"):
-            lines.append(text[2:].strip())
-        elif text.startswith("#") and lines:
-            lines.append(text[1:].strip())
-        elif ":" in text and not text.startswith(("#", "def", "class", '"', "return")) and lines:
-            helps[text.split(":", 1)[0].strip()] = " ".join(lines)
-            lines = []
-        elif not text.startswith("#"):
-            lines = []
-    return helps
-
-
 def _path() -> Path:
     return Path(current_app.config["CONSENT_DATA"]) / "settings.toml"
 
 
 def _shown(value) -> str:
     return ", ".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _said(value) -> str:
+    """A value as the flash and the audit log say it: "on"/"off" for a switch."""
+    return ("on" if value else "off") if isinstance(value, bool) else _shown(value)
 
 
 def _range(name: str) -> str:
@@ -70,7 +60,6 @@ def _parse(name: str, text: str):
     """The form's text for setting ``name`` as its type; ``SettingsError`` if it is not one."""
     default = getattr(DEFAULTS, name)
     text = text.strip()
-    label = name.replace("_", " ")
     try:
         if isinstance(default, tuple):
             return tuple(w.strip().lower() for w in text.split(",") if w.strip())
@@ -84,7 +73,7 @@ def _parse(name: str, text: str):
             return text
     except ValueError:
         kind = "a whole number" if isinstance(default, int) else "a number"
-        raise SettingsError(f"{label}: “{text}” is not {kind}") from None
+        raise SettingsError(f"“{text}” is not {kind}") from None
     return value
 
 
@@ -133,21 +122,50 @@ def reload_if_changed(app) -> None:
         app.logger.error("settings not reloaded: %s", exc)
 
 
-def _page(settings: Settings, submitted: dict | None = None, errors: dict | None = None,
-          confirm: list | None = None, token: str = "", status: int = 200):
-    """The settings page: ``settings`` in force, or the form as ``submitted`` with each refused
-    field's ``errors`` and the weakenings to ``confirm``."""
-    helps, submitted, errors = _help(), submitted or {}, errors or {}
-    rows = [
-        {"name": f.name, "label": label(f.name),
-         "value": submitted.get(f.name, _shown(getattr(settings, f.name))),
-         "default": _shown(getattr(DEFAULTS, f.name)), "help": helps.get(f.name, ""),
-         "range": _range(f.name), "why": limits()[f.name].why, "error": errors.get(f.name),
-         "changed": getattr(settings, f.name) != getattr(DEFAULTS, f.name)}
-        for f in dataclasses.fields(settings)
+def _school_elsewhere() -> list[dict]:
+    """The school's own choices kept on other pages (channels, safeguarding lead), to show
+    beside the settings with where to change them."""
+    from ..accounts import accounts
+    from ..core.request_register import get_register
+
+    channels = [c.label or c.name.replace("_", " ") for c in get_register().channels()]
+    leads = [u.display_name or u.username for u in accounts.safeguarding_leads(get_db())]
+    return [
+        {"title": "Channels in use", "value": ", ".join(channels) or "none",
+         "where": "added with consent register channels add, on the command line", "url": None},
+        {"title": "Designated safeguarding lead", "value": ", ".join(leads) or "nobody yet",
+         "where": "set on the Users page", "url": url_for("users.index")},
     ]
-    return render_template("settings/settings.html", rows=rows, path=_path(), errors=errors, confirm=confirm or [],
-                           token=token), status
+
+
+def _field(name: str, settings: Settings, submitted: dict, errors: dict) -> dict:
+    """One setting as the page shows it."""
+    about, lim = consent_settings.about(name), limits()[name]
+    value, default = getattr(settings, name), getattr(DEFAULTS, name)
+    return {"name": name, "title": about.title, "help": about.help, "figure": about.figure,
+            "value": submitted.get(name, _shown(value)), "default": _shown(default),
+            "kind": "bool" if isinstance(default, bool) else "words" if isinstance(default, tuple)
+            else "string" if isinstance(default, str) else "number",
+            "range": _range(name), "why": lim.why, "error": errors.get(name), "changed": value != default}
+
+
+def _page(settings: Settings, submitted: dict | None = None, errors: dict | None = None,
+          confirm: list | None = None, token: str = "", status: int = 200, kept: int = 0):
+    """The settings page: ``settings`` in force, or the form as ``submitted`` with each refused
+    field's ``errors`` and the weakenings to ``confirm``, grouped as :data:`consent.settings.GROUPS`."""
+    submitted, errors = submitted or {}, errors or {}
+    groups = {key: {"key": key, "title": title, "fields": []} for key, title in consent_settings.GROUPS.items()}
+    names = [f.name for f in dataclasses.fields(settings)]
+    for name in sorted(names, key=lambda n: list(consent_settings.ABOUT).index(n) if n in consent_settings.ABOUT else len(names)):
+        groups[consent_settings.about(name).group]["fields"].append(_field(name, settings, submitted, errors))
+    plain = [g for k, g in groups.items() if k not in consent_settings.EXPERT]
+    expert = [g for k, g in groups.items() if k in consent_settings.EXPERT]
+    in_expert = {f["name"] for g in expert for f in g["fields"]}
+    expert_open = bool(in_expert & (set(errors) | {w.name for w in confirm or []}))
+    titles = {f.name: consent_settings.about(f.name).title for f in dataclasses.fields(settings)}
+    return render_template("settings/settings.html", groups=plain, expert=expert, expert_open=expert_open,
+                           school=_school_elsewhere(), path=_path(), errors=errors, titles=titles,
+                           kept=kept, confirm=confirm or [], token=token), status
 
 
 @bp.get("/")
@@ -179,13 +197,15 @@ def save():
             continue
         why = out_of_range(f.name, value)
         if why:
-            errors[f.name] = f"{label(f.name)} {why}"
+            errors[f.name] = why
         values[f.name] = value
     if not errors:
-        errors = {name: f"{label(name)} {why}" for name, why in problems(dataclasses.replace(DEFAULTS, **values))}
+        errors = dict(problems(dataclasses.replace(DEFAULTS, **values)))
     if errors:
-        flash(f"Nothing was changed: {'; '.join(errors.values())}.", "error")
-        return _page(current, submitted, errors, status=400)
+        # nothing is saved until every value is right, but every edit stays in the form
+        kept = sum(1 for k in submitted if k not in errors and values.get(k) != getattr(current, k))
+        return _page(current, submitted, {k: why[:1].upper() + why[1:] for k, why in errors.items()},
+                     status=400, kept=kept)
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v != getattr(DEFAULTS, k)}
     new = consent_settings.from_mapping(overrides, source="the settings form")
     changed = [k for k in values if values[k] != getattr(current, k)]
@@ -200,8 +220,10 @@ def save():
     _write_atomically(path, _toml({k: getattr(new, k) for k in overrides}))
     current_app.extensions["consent_settings_stamp"] = path.stat().st_mtime_ns
     apply(current_app, new)
-    changes = [f"{label(k)}: {_shown(getattr(current, k))} → {_shown(getattr(new, k))}" for k in changed]
-    detail = {"changes": "; ".join(changes)}  # each "name: old → new"; who is the event's user
+    changes = [f"{consent_settings.about(k).title}: {_said(getattr(current, k))} → {_said(getattr(new, k))}"
+               for k in changed]
+    # each "title: old → new" in the page's words; the settings' own names for scripts
+    detail = {"changes": "; ".join(changes), "settings": changed}
     if newly_weak:
         detail["weakens"] = "; ".join(w.words for w in newly_weak)
     log_event(get_db(), g.user.username, "settings.changed", None, detail)
