@@ -20,6 +20,7 @@ from ..audit.audit_log import log_event
 from ..core.request_register import get_register
 from ..core.security import roles_required
 from ..core.db import get_db
+from ..core.numbers import form_int
 
 bp = Blueprint("takedowns", __name__, url_prefix="/takedowns", template_folder="templates")
 
@@ -36,7 +37,7 @@ def open_takedowns(person_id: int | None = None, channel: str | None = None) -> 
 @bp.get("/")
 @roles_required("admin", "comms")
 def index():
-    person = request.args.get("person", type=int)
+    person = form_int(request.args.get("person"))
     channel = request.args.get("channel") or None
     items = open_takedowns(person, channel)
     reg = get_register()
