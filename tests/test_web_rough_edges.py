@@ -11,6 +11,8 @@ import pytest
 from consent.register.store import Register
 
 from tests.web_helpers import client_as, csrf, make_app, post
+from web.accounts import accounts
+from web.core.db import connect
 
 HUGE = "99999999999999999999999"  # more than SQLite's largest integer (2**63 - 1)
 
@@ -65,3 +67,70 @@ def test_a_bad_integer_in_a_form_is_refused_plainly(app, value):
     assert "server" not in response.get_data(as_text=True)
     page = client.get("/takedowns/?person=" + value)
     assert page.status_code in (200, 400), page.status_code
+
+
+# --- the API: 401 in JSON, from the headers ---------------------------------------------------
+
+
+def _raw_post(url: str, path: str, length: int, headers: str = "") -> tuple[int, dict, bytes]:
+    """Send the headers of a POST announcing ``length`` bytes and 64 KB of it; the server's answer
+    (status, headers, body) without sending the rest."""
+    import socket
+
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                  f"Content-Length: {length}\r\n{headers}\r\n".encode())
+        s.sendall(b"a" * 65536)
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length_line = [h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")]
+            if length_line and len(body) >= int(length_line[0].split(b":")[1]):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in fields.items()}, body
+
+
+def test_the_live_api_answers_a_missing_or_bad_token_with_401_json_before_reading_a_large_body(tmp_path):
+    import json
+
+    from tests.web_helpers import LiveServer
+
+    with LiveServer(tmp_path / "data", workers=0) as server:
+        db = connect(tmp_path / "data" / "consent.db")
+        comms = accounts.create_api_token(db, accounts.find_user(db, "comms").id, "script")
+        office = accounts.create_api_token(db, accounts.find_user(db, "office").id, "script")
+        db.conn.close()
+        for headers in ("", "Authorization: Bearer cst_made_up\r\n", "Authorization: Basic eDp5\r\n"):
+            status, fields, body = _raw_post(server.url, "/api/check", 600 * 1024 * 1024, headers)
+            assert status == 401, (headers, status, body[:200])
+            assert fields["content-type"] == "application/json"
+            assert fields["www-authenticate"].startswith("Bearer")
+            assert json.loads(body)["error"]["code"] == "unauthorized"
+        status, fields, body = _raw_post(server.url, "/api/check", 600 * 1024 * 1024,
+                                         f"Authorization: Bearer {comms}\r\n")
+        assert status == 403 and json.loads(body)["error"]["code"] == "forbidden"
+        # a valid token's too-large photo: 413, in JSON, naming the limit (not "Sign in")
+        status, fields, body = _raw_post(server.url, "/api/check", 600 * 1024 * 1024,
+                                         f"Authorization: Bearer {office}\r\n")
+        assert status == 413 and fields["content-type"] == "application/json"
+        message = json.loads(body)["error"]["message"]
+        assert "MB" in message and "Sign in" not in message
+        # a small body without a token: the same 401 JSON (from the app this time)
+        status, fields, body = _raw_post(server.url, "/api/check", 10)
+        assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+
+
+def test_the_api_refuses_a_missing_token_without_reading_the_body(app):
+    from tests.test_web_limits import _post_unread, NeverRead
+
+    response = _post_unread(app.test_client(), "/api/check", 600 * 1024 * 1024)
+    assert response.status_code == 401 and not NeverRead.read_from
+    assert response.get_json()["error"]["code"] == "unauthorized"
