@@ -134,3 +134,20 @@ def test_the_api_refuses_a_missing_token_without_reading_the_body(app):
     response = _post_unread(app.test_client(), "/api/check", 600 * 1024 * 1024)
     assert response.status_code == 401 and not NeverRead.read_from
     assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+# --- the takedown list: by person only for roles that see names -------------------------------
+
+
+def test_comms_cannot_list_one_persons_takedowns_but_an_admin_can(app):
+    pupil = app.config["PUPIL_ID"]
+    comms = client_as(app, "comms")
+    refused = comms.get(f"/takedowns/?person={pupil}")
+    assert refused.status_code == 403
+    assert "cannot list the photos of one person" in refused.get_data(as_text=True)
+    assert comms.get(f"/takedowns/?person={pupil}&channel=website").status_code == 403
+    assert comms.get("/takedowns/").status_code == 200  # the whole list is still theirs
+    assert comms.get("/takedowns/?channel=website").status_code == 200
+    admin = client_as(app, "admin")
+    page = admin.get(f"/takedowns/?person={pupil}")
+    assert page.status_code == 200 and "Show every photo to take down" in page.get_data(as_text=True)
