@@ -340,6 +340,13 @@ class Settings:
     #: (empty: senders see decisions in the app only)
     staff_email_domain: str = setting("",
         why="any domain, or empty")
+    #: (issue 27) the school's name, e.g. "St Mary's Primary": a password containing it is refused
+    school_name: str = setting("",
+        why="the school's name, or empty")
+    #: (issue 27) the address staff open this app at (https://consent.stmarys.example): links
+    #: in emails are made from it, never from a request's Host header; emails need it
+    public_url: str = setting("",
+        why="an http:// or https:// address, or empty (then no emails are sent)")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -387,10 +394,29 @@ def out_of_range(name: str, value) -> str | None:
 
 def _together(values: Settings) -> list[tuple[str, str]]:
     """Rules between settings: (setting name, why refused)."""
+    if values.public_url and not public_url_ok(values.public_url):
+        return [("public_url", f"must be an address starting http:// or https:// with a server name and "
+                               f"nothing after the path, like https://consent.school.example, not {values.public_url!r}")]
+    if values.smtp_host and not values.public_url:
+        return [("public_url", "must be set before emails are sent (smtp host is set): links in emails "
+                               "use it, never the address a request came to")]
     if values.match_threshold >= values.match_lookalike_threshold:
         return [("match_threshold", f"must be below match lookalike threshold ({values.match_lookalike_threshold}): "
                                     "a match can be no looser than the look-alike band")]
     return []
+
+
+def public_url_ok(text: str) -> bool:
+    """True for an http(s) address with a host, and no user, query or fragment."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+            and not parts.query and not parts.fragment and text.isprintable() and " " not in text)
 
 
 def problems(values: Settings) -> list[tuple[str, str]]:

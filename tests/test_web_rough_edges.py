@@ -151,3 +151,75 @@ def test_comms_cannot_list_one_persons_takedowns_but_an_admin_can(app):
     admin = client_as(app, "admin")
     page = admin.get(f"/takedowns/?person={pupil}")
     assert page.status_code == 200 and "Show every photo to take down" in page.get_data(as_text=True)
+
+
+# --- passwords: zxcvbn, with the school's name and the user's own ------------------------------
+
+SCHOOL = "St Mary\u2019s Primary"
+WEAK = {"Abcdefgh12": "sequences like", "stmarys2024": "the school's name"}
+
+
+@pytest.fixture(scope="module")
+def school_app(tmp_path_factory):
+    from dataclasses import replace
+
+    from consent.settings import DEFAULTS
+
+    return make_app(tmp_path_factory.mktemp("school"), CONSENT_SETTINGS=replace(DEFAULTS, school_name=SCHOOL))
+
+
+def _refused(response, why: str) -> None:
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400, response.status_code
+    assert "too easy to guess" in page and why in page.replace("&#39;", "'"), page[page.find("flash"):][:400]
+
+
+@pytest.mark.parametrize("password", sorted(WEAK))
+def test_guessable_passwords_are_refused_wherever_one_is_set_with_zxcvbns_reason(school_app, password):
+    why = WEAK[password]
+    admin = client_as(school_app, "admin")
+    # an admin making an account, and resetting someone's password
+    _refused(post(admin, "/admin/users/", {"username": "jo", "password": password, "roles": "office"}), why)
+    db = connect(school_app.config["CONSENT_DB"])
+    office = accounts.find_user(db, "office")
+    _refused(post(admin, f"/admin/users/{office.id}/password", {"password": password}), why)
+    # a user changing their own
+    me = client_as(school_app, "office")
+    from tests.web_helpers import PASSWORD
+
+    _refused(post(me, "/account/password", {"current": PASSWORD, "password": password, "confirm": password}), why)
+    assert accounts.authenticate(db, "office", password) is None and accounts.find_user(db, "jo") is None
+
+
+@pytest.mark.parametrize("password", sorted(WEAK))
+def test_the_setup_link_refuses_a_guessable_first_admin_password(tmp_path, password):
+    from dataclasses import replace
+
+    from consent.settings import DEFAULTS
+    from web import create_app
+    from web.__main__ import setup_link_message
+
+    data = tmp_path / "data"
+    app = create_app({"TESTING": True, "CONSENT_DATA": str(data), "CONSENT_DB": str(data / "consent.db"),
+                      "CONSENT_SETTINGS": replace(DEFAULTS, school_name=SCHOOL)})
+    link = setup_link_message(app, "127.0.0.1", 5000).split("http://127.0.0.1:5000")[1].split()[0]
+    client = app.test_client()
+    form = {"username": "head", "password": password, "confirm": password, "csrf_token": csrf(client)}
+    _refused(client.post(link, data=form), WEAK[password])
+    form["password"] = form["confirm"] = "velvet otter lamp parade"
+    assert client.post(link, data=form).status_code == 302  # the link still works
+
+
+def test_the_school_name_in_any_spelling_and_the_users_own_name_are_guessable():
+    from dataclasses import replace
+
+    from consent.settings import DEFAULTS
+
+    settings = replace(DEFAULTS, school_name=SCHOOL)
+    for password in ("St.Marys-2024", "StMarysPrimary1", "Primary2024!!"):
+        with pytest.raises(accounts.AccountError, match="school's name"):
+            accounts.check_password_strength(password, ("jo", "Jo Bloggs"), settings)
+    with pytest.raises(accounts.AccountError, match="your name"):
+        accounts.check_password_strength("JoBloggs2024", ("jo", "Jo Bloggs"), settings)
+    for good in ("correct horse battery", "velvet otter lamp parade", "Tr0ub4dor-and-3"):
+        accounts.check_password_strength(good, ("jo", "Jo Bloggs"), settings)

@@ -84,7 +84,8 @@ def change_password():
         return render_template("accounts/password.html"), 400
     user = g.user
     try:
-        accounts.change_own_password(get_db(), user, request.form.get("current", ""), new)
+        accounts.change_own_password(get_db(), user, request.form.get("current", ""), new,
+                                     current_app.config["CONSENT_SETTINGS"])
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return render_template("accounts/password.html"), 400
