@@ -301,12 +301,10 @@ class Settings:
     #: machine that died); workers on the same machine that died are noticed at once
     batch_claim_timeout_s: float = setting(900.0, 60.0, 86400.0,
         why="seconds: a photo takes seconds to check, so under a minute would take photos from live workers")
-    #: failed sign-ins to one account, within the lockout window, before it is locked
+    #: failed sign-ins to one account from one network address, within the lockout window,
+    #: before that address waits (a browser that signed in to the account before never waits)
     login_max_failures: int = setting(5, 1, 50,
-        why="failed sign-ins per account")
-    #: failed sign-ins from one network address, within the lockout window, before it is locked
-    login_max_failures_per_ip: int = setting(20, 1, 1000,
-        why="failed sign-ins per network address (a school behind one address needs more)")
+        why="failed sign-ins per account and network address")
     #: minutes the lockout window lasts (and the longest wait between attempts)
     login_lockout_minutes: int = setting(15, 1, 1440,
         why="from a minute to a day")
@@ -497,6 +495,8 @@ RETIRED = {
     "kit_surface_max_texture": "the PE kit check no longer measures playing-surface colours",
     "kit_line_min_length": "the PE kit check no longer looks for line markings",
     "kit_score_threshold": "the PE kit check now uses kit_scene_threshold",
+    "login_max_failures_per_ip": "sign-in failures are counted per account and address (login_max_failures): "
+                                 "made-up user names no longer lock a whole school's address out",
 }
 
 

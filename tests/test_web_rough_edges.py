@@ -223,3 +223,69 @@ def test_the_school_name_in_any_spelling_and_the_users_own_name_are_guessable():
         accounts.check_password_strength("JoBloggs2024", ("jo", "Jo Bloggs"), settings)
     for good in ("correct horse battery", "velvet otter lamp parade", "Tr0ub4dor-and-3"):
         accounts.check_password_strength(good, ("jo", "Jo Bloggs"), settings)
+
+
+# --- sign-in: a growing wait per account and address, never for a browser that signed in ------
+
+
+def _from(client, address: str):
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_wrong_passwords_make_only_that_account_at_that_address_wait_longer_each_time(tmp_path):
+    from tests.web_helpers import PASSWORD, sign_in
+
+    app = make_app(tmp_path)
+    limit = app.config["CONSENT_SETTINGS"].login_max_failures
+    guesser = _from(app.test_client(), "10.0.0.66")
+    waits = []
+    for _ in range(limit + 2):
+        response = sign_in(guesser, "office", "wrong password!")
+        if response.status_code == 429:
+            waits.append(int(response.headers["Retry-After"]))
+            db = connect(app.config["CONSENT_DB"])  # the wait passes: age the failures
+            db.execute("update web_login_failures set at = at - ?", [waits[-1] + 1])
+            db.conn.commit()
+            db.conn.close()
+            sign_in(guesser, "office", "wrong password!")
+    assert waits and sign_in(guesser, "office", PASSWORD).status_code == 429
+    # the wait grows with each failure
+    assert len(waits) >= 2 and waits[0] < waits[-1], waits
+    # the same account from another address, and another account from the same one: no wait
+    assert sign_in(_from(app.test_client(), "10.0.0.7"), "office").status_code == 302
+    assert sign_in(_from(app.test_client(), "10.0.0.66"), "comms").status_code == 302
+
+
+def test_a_browser_that_signed_in_before_never_waits_even_at_the_guessers_address(tmp_path):
+    from tests.web_helpers import PASSWORD, sign_in
+
+    app = make_app(tmp_path)
+    owner = _from(client_as(app, "office"), "10.0.0.66")
+    post(owner, "/logout")
+    assert "consent_browser" in {c.key for c in owner._cookies.values()}
+    guesser = _from(app.test_client(), "10.0.0.66")  # the same proxy address
+    for _ in range(app.config["CONSENT_SETTINGS"].login_max_failures + 5):
+        sign_in(guesser, "office", "wrong password!")
+    assert sign_in(guesser, "office", PASSWORD).status_code == 429
+    assert sign_in(owner, "office", PASSWORD).status_code == 302
+    # a forged or copied-from-another-account mark is not a known browser
+    stranger = _from(app.test_client(), "10.0.0.66")
+    stranger.set_cookie("consent_browser", "made-up-mark")
+    assert sign_in(stranger, "office", PASSWORD).status_code == 429
+
+
+def test_a_known_browser_guessing_itself_stops_being_known(tmp_path):
+    """A shared computer: someone else guessing on the owner's browser gets a few tries, then
+    the browser is treated as unknown (and waits) until the right password is given there."""
+    from tests.web_helpers import PASSWORD, sign_in
+
+    app = make_app(tmp_path)
+    limit = app.config["CONSENT_SETTINGS"].login_max_failures
+    shared = client_as(app, "office")
+    post(shared, "/logout")
+    for _ in range(limit):
+        assert sign_in(shared, "office", "wrong password!").status_code == 401  # no wait yet
+    for _ in range(limit):
+        sign_in(shared, "office", "wrong password!")
+    assert sign_in(shared, "office", PASSWORD).status_code == 429

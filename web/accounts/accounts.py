@@ -361,15 +361,21 @@ _DUMMY_HASH = generate_password_hash("not a real password, only here to spend ti
 
 # --- sign-in throttling -------------------------------------------------------------------
 #
-# Too many wrong passwords for one account (or from one address) make further attempts wait,
-# longer after each failure (``login_delay_s`` doubling, up to ``login_lockout_minutes``). A
-# browser that has signed in to the account before (it carries a "known browser" mark, stored
-# hashed) is never made to wait: whoever tries passwords against an account cannot lock its
-# owner out.
+# Wrong passwords are counted per account and network address (the user name as typed, and the
+# address, together): after ``login_max_failures`` within ``login_lockout_minutes`` that
+# address waits before trying that account again, ``login_delay_s`` doubling with each further
+# failure, at most the window. So someone guessing cannot lock anyone else out: made-up user
+# names count against nothing real, a real account is slowed only at the guesser's address, and
+# a browser that has signed in to the account before (it carries a "known browser" mark, stored
+# hashed) never waits. A known browser that itself gets the password wrong
+# ``login_max_failures`` times stops being known (a shared computer someone else is guessing
+# on), and waits like any other from then on.
 
 
-def throttle_keys(username: str, ip: str) -> tuple[str, str]:
-    return f"user:{username.strip().lower()}", f"ip:{ip}"
+def throttle_key(username: str, ip: str) -> str:
+    """The failure counter of one user name (as typed) at one address; hashed, so a password
+    typed into the name box by mistake is not kept."""
+    return "pair:" + _hash_token(f"{username.strip().lower()}\n{ip}")
 
 
 def sign_in_wait(
@@ -381,16 +387,15 @@ def sign_in_wait(
         return 0
     now = time.time()
     window = settings.login_lockout_minutes * 60
-    user_key, ip_key = throttle_keys(username, ip)
-    wait = 0.0
-    for key, limit in ((user_key, settings.login_max_failures), (ip_key, settings.login_max_failures_per_ip)):
-        count, last = db.execute(
-            "select count(*), max(at) from web_login_failures where key = ? and at > ?", [key, now - window]
-        ).fetchone()
-        if count >= limit:
-            delay = min(window, settings.login_delay_s * 2 ** min(count - limit, 20))
-            wait = max(wait, last + delay - now)
-    return max(0, int(wait + 0.999))
+    limit = settings.login_max_failures
+    count, last = db.execute(
+        "select count(*), max(at) from web_login_failures where key = ? and at > ?",
+        [throttle_key(username, ip), now - window],
+    ).fetchone()
+    if count < limit:
+        return 0
+    delay = min(window, settings.login_delay_s * 2 ** min(count - limit, 20))
+    return max(0, int(last + delay - now + 0.999))
 
 
 def is_locked_out(
@@ -400,21 +405,37 @@ def is_locked_out(
     return sign_in_wait(db, username, ip, settings) > 0
 
 
-def record_failure(db: sqlite_utils.Database, username: str, ip: str, settings: Settings = DEFAULTS):
+def record_failure(db: sqlite_utils.Database, username: str, ip: str, settings: Settings = DEFAULTS,
+                   browser_mark: str | None = None) -> None:
+    """Count a wrong password for ``username`` at ``ip``. From a browser known to the account
+    (``browser_mark``) it counts against that browser's mark instead, which is forgotten after
+    ``login_max_failures`` of them."""
     now = time.time()
-    user_key, ip_key = throttle_keys(username, ip)
+    user = find_user(db, username) if browser_mark else None
+    mark_id = _hash_token(f"{user.id}:{browser_mark}") if user else None
+    known = bool(mark_id) and db["web_known_browsers"].count_where("id = ?", [mark_id]) > 0
+    key = f"browser:{mark_id}" if known else throttle_key(username, ip)
     with db.conn:
-        db["web_login_failures"].insert_all([{"key": user_key, "at": now}, {"key": ip_key, "at": now}])
-        db.execute(
-            "delete from web_login_failures where at < ?",
-            [now - 2 * settings.login_lockout_minutes * 60],
-        )
+        db["web_login_failures"].insert({"key": key, "at": now})
+        db.execute("delete from web_login_failures where at < ?", [now - 2 * settings.login_lockout_minutes * 60])
+        if known and db.execute("select count(*) from web_login_failures where key = ?",
+                                [key]).fetchone()[0] >= settings.login_max_failures:
+            db.execute("delete from web_known_browsers where id = ?", [mark_id])
+            db.execute("delete from web_login_failures where key = ?", [key])
 
 
-def clear_failures(db: sqlite_utils.Database, username: str) -> None:
-    user_key, _ = throttle_keys(username, "")
+def clear_failures(db: sqlite_utils.Database, username: str, ip: str = "", browser_mark: str | None = None) -> None:
+    """After a right password: forget this browser's failures. A browser known to the account
+    clears only its own (a guesser at the same address keeps waiting); an unknown one clears
+    the account's failures at ``ip``, which were its own to count."""
+    user = find_user(db, username) if browser_mark else None
+    mark_id = _hash_token(f"{user.id}:{browser_mark}") if user else None
+    if mark_id and db["web_known_browsers"].count_where("id = ?", [mark_id]):
+        key = f"browser:{mark_id}"
+    else:
+        key = throttle_key(username, ip)
     with db.conn:
-        db.execute("delete from web_login_failures where key = ?", [user_key])
+        db.execute("delete from web_login_failures where key = ?", [key])
 
 
 def remember_browser(db: sqlite_utils.Database, user_id: int, mark: str | None) -> str:
