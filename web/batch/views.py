@@ -200,7 +200,7 @@ def send_for_review(job_id: str):
         sent += 1
     if names:
         email_notice.photos_waiting(current_app.config["CONSENT_SETTINGS"], names, g.user.display_name, note,
-                                    url_for("review.index", _external=True))
+                                    email_notice.link("review.index"))
     message = f"Sent {sent} photo{'' if sent == 1 else 's'} to a senior for sign-off."
     if skipped:
         message += f" {skipped} could not be sent (already sent, or OK to publish)."
