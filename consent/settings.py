@@ -314,7 +314,8 @@ class Settings:
     #: days a new API token stays valid
     api_token_days: int = setting(365, 1, 3650,
         why="at most ten years")
-    #: different captions a person who may not see names may try on one photo in an hour
+    #: different captions or file names that could hold a name a person who may not see names
+    #: may try in an hour, over all the photos they check (web.check.caption_probes)
     caption_tries_per_hour: int = setting(5, 1, 100,
         why="more tries let someone guess names from captions")
     #: hours a one-time setup link stays valid

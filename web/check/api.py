@@ -66,7 +66,7 @@ def check():
     try:
         upload.save(str(path))
         try:
-            caption_probes.guard(get_db(), g.user, path, caption, place.settings)
+            caption_probes.guard(get_db(), g.user, caption, name, place.settings)
         except checked_photos.UploadRefused as exc:
             return _refused(exc.status, name, str(exc), exc.code)
         try:

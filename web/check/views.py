@@ -48,7 +48,9 @@ def _check_file(file_storage) -> str:
     place = checked_photos.Place.from_app(current_app)
     return checked_photos.check_upload(
         get_db(), place, g.user.id, file_storage.save, file_storage.filename, channels, caption,
-        before_check=lambda path: caption_probes.guard(get_db(), g.user, path, caption, place.settings),
+        before_check=lambda path: caption_probes.guard(get_db(), g.user, caption,
+                                                       checked_photos.display_name(file_storage.filename),
+                                                       place.settings),
         groups=groups_asked(),
     )
 
