@@ -486,6 +486,7 @@ class Checker:
     def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool,
                          caption: str = "", alt_text: str = "", folder: str = "", only=None):
         from . import metadata
+        from .filenames import fit
 
         try:
             safe_dir.mkdir(parents=True, exist_ok=True)
@@ -504,7 +505,7 @@ class Checker:
 
         faces, names = blurring.to_blur(result)
         boxes = [result.faces[i].box for i in faces] + names
-        name = safe_name or (Path(result.name).stem + "-blurred.jpg")
+        name = safe_name or fit(Path(result.name).stem, "-blurred.jpg")
         dst = write_blurred_copy(path, boxes, safe_dir / name, self.settings)
         result.safe_copy = str(dst)
         # re-checked as it will be published: with the same caption, alt text and folder words
@@ -556,4 +557,6 @@ SAFE_SUFFIXES = {"PNG": ".png", "WebP": ".webp"}
 def _safe_file_name(name: str, fmt: str | None) -> str:
     """Same name, ending as the copy's real format: never the ending it was uploaded with
     (a JPEG named ``newsletter.html`` is saved as ``newsletter.jpg``)."""
-    return Path(name).stem + SAFE_SUFFIXES.get(fmt, ".jpg")
+    from .filenames import fit
+
+    return fit(Path(name).stem, SAFE_SUFFIXES.get(fmt, ".jpg"))  # at most 255 bytes, ending kept

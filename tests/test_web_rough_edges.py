@@ -6,6 +6,8 @@ attacker sent, and asserts the answer a person or script gets.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from consent.register.store import Register
@@ -289,3 +291,48 @@ def test_a_known_browser_guessing_itself_stops_being_known(tmp_path):
     for _ in range(limit):
         sign_in(shared, "office", "wrong password!")
     assert sign_in(shared, "office", PASSWORD).status_code == 429
+
+
+# --- file names longer than the file system holds ----------------------------------------------
+
+
+def test_a_long_accented_file_name_still_gets_its_safe_copy_with_its_ending(app, tmp_path):
+    """Issue 27: a 126-character accented name gave "cannot write the safe copy (File name too
+    long)": in UTF-8 it is more than the 255 bytes a file system holds."""
+    import io
+
+    from tests.test_web_check import landscape_jpeg
+
+    office = client_as(app, "office")
+    names = {
+        # Vietnamese and Welsh letters are 3 bytes each in UTF-8: 126 characters, 370 bytes
+        "composed": ("Ẁỳ ẃếṫ ỡṅ ṡṗờṙṫṡ ḍặỳ " * 8)[:122] + ".jpg",
+        # a photo's own name in Greek (2 bytes a letter) and a camera's ending in capitals
+        "greek": ("Αθλητική ημέρα σχολείου " * 6)[:122] + ".JPG",
+    }
+    for kind, name in names.items():
+        assert len(name) == 126, (kind, len(name))
+        response = office.post("/check/upload", data={"photo": (io.BytesIO(landscape_jpeg()), name)},
+                               headers={"X-CSRF-Token": csrf(office), "X-Requested-With": "fetch"})
+        assert response.status_code == 200, (kind, response.get_data(as_text=True)[:300])
+        assert "too long" not in response.get_data(as_text=True)
+    db = connect(app.config["CONSENT_DB"])
+    copies = [Path(r["safe_path"]) for r in db.query("select safe_path from web_checks where safe_path is not null")]
+    long_ones = [p for p in copies if len(p.name.encode()) > 200]
+    assert len(long_ones) == 2, copies  # both kept a long name, shortened only as far as needed
+    for copy in long_ones:
+        assert copy.is_file() and copy.suffix == ".jpg"  # the copy's real format, ending kept
+        assert len(copy.name.encode("utf-8")) <= 255 - 14  # room for the temporary name
+    db.conn.close()
+
+
+def test_fit_keeps_the_ending_and_whole_letters():
+    from consent.filenames import NAME_MAX, fit
+
+    assert fit("short", ".jpg") == "short.jpg"
+    long = "e\u0301" * 200  # 'é' written as two characters, 3 bytes
+    out = fit(long, "-blurred.jpg")
+    assert out.endswith("-blurred.jpg") and len(out.encode()) <= NAME_MAX - 14
+    stem = out[: -len("-blurred.jpg")]
+    assert stem.endswith("e\u0301") and stem.count("e") == stem.count("\u0301")  # no letter without its accent
+    assert fit("字" * 300, ".png", spare=0).encode().__len__() <= NAME_MAX
