@@ -339,11 +339,11 @@ class Settings:
     #: (empty: senders see decisions in the app only)
     staff_email_domain: str = setting("",
         why="any domain, or empty")
-    #: (issue 27) the school's name, e.g. "St Mary's Primary": a password containing it is refused
+    #: the school's name, e.g. "St Mary's Primary": passwords leaning on it are refused
     school_name: str = setting("",
         why="the school's name, or empty")
-    #: (issue 27) the address staff open this app at (https://consent.stmarys.example): links
-    #: in emails are made from it, never from a request's Host header; emails need it
+    #: the address staff open this app at (https://consent.stmarys.example): links in emails
+    #: are made from it, never from the address a request was sent to; emails need it
     public_url: str = setting("",
         why="an http:// or https:// address, or empty (then no emails are sent)")
 
