@@ -336,3 +336,11 @@ def test_fit_keeps_the_ending_and_whole_letters():
     stem = out[: -len("-blurred.jpg")]
     assert stem.endswith("e\u0301") and stem.count("e") == stem.count("\u0301")  # no letter without its accent
     assert fit("字" * 300, ".png", spare=0).encode().__len__() <= NAME_MAX
+
+
+def test_a_settings_file_that_still_sets_the_per_address_limit_keeps_working():
+    from consent import settings as consent_settings
+
+    with pytest.warns(consent_settings.RetiredSetting, match="per account and address"):
+        loaded = consent_settings.from_mapping({"login_max_failures_per_ip": 20, "login_max_failures": 7})
+    assert loaded.login_max_failures == 7
