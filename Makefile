@@ -9,7 +9,7 @@ PORT ?= 5000
 export CONSENT_FIXTURES ?= $(abspath ../shared/fixtures)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces measure-identity screenshots clean
+.PHONY: help install system-tools browser run worker test test-fast bench lint eval-kit measure-faces measure-identity calibrate-faces compare-checks screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -74,6 +74,12 @@ measure-faces: install ## Detection and identifiability figures behind the face 
 
 measure-identity: install ## Children's faces: false and true matches per recogniser and rule (CHILD_FACES=<LAG Pic folder>; not in CI)
 	$(PY) -m scripts.measure_identity $(if $(CHILD_FACES),--faces $(CHILD_FACES))
+
+compare-checks: install ## Every fixture photo checked (no register, a small one) to build/compare-checks.json; BEFORE=file compares
+	$(PY) -m scripts.compare_checks $(if $(BEFORE),--compare $(BEFORE))
+
+calibrate-faces: install ## The int8 face detector's range table from kit/ and people/, then int8 against fp32 on faces/ and faces-wild/ (~4 min)
+	$(PY) -m scripts.calibrate_centerface
 
 screenshots: install browser ## Screenshots of each page under build/screenshots/
 	$(PY) -m scripts.screenshots

@@ -67,8 +67,9 @@ def _init_pool_worker(*init) -> None:
     _init_worker(*init)
 
 
-def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
-    """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`).
+def check_photo(checker, job: Job, options: BatchOptions, photo=None) -> PhotoCheck:
+    """Check one photo of a batch with ``checker`` (a :class:`~consent.check.Checker`);
+    ``photo``: the job's photo already read (a :class:`~consent.images.Photo`), if it was.
 
     The one function behind every batch: this module's worker processes (``consent check``)
     and the web app's queue (``consent.jobs.batch_queue``) both call it. It never raises: a bad photo,
@@ -80,7 +81,7 @@ def check_photo(checker, job: Job, options: BatchOptions) -> PhotoCheck:
         safe_dir = Path(options.safe_dir) / rel.parent
     try:
         return checker.check(
-            job.path, options.channels, options.caption, display_name=rel.name,
+            photo if photo is not None else job.path, options.channels, options.caption, display_name=rel.name,
             folder=str(rel.parent), safe_dir=safe_dir, blur_unconsented=options.blur_unconsented,
             groups=options.groups,
         )

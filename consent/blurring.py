@@ -17,14 +17,19 @@ top, blurred, would read "OK to publish". So it is decided by rule, stated once:
    remove one.
 4. Each channel's verdict on the copy is the worst of what stays (2) and what the re-check adds (3).
 
-The command line, the JSON, the reports and the web app (single checks, the batch zip, the
-takedown list) all take the copy's verdict from :func:`blurred_check`.
+:func:`publish_blurred` writes the copy (from the photo's picture at full size), has it
+re-checked and records what it may be published for. The command line, the JSON, the reports
+and the web app (single checks, the batch zip, the takedown list) all take the copy's verdict
+from :func:`blurred_check`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Callable
 
+from .errors import ConsentError
 from .results import Face, PhotoCheck, Reason, box_json, channel_verdicts
 from .rules import FACE_BLUR, FACES, IDENTIFIABLE_FACES, PICTURE_PLACES
 
@@ -37,6 +42,30 @@ def to_blur(result: PhotoCheck) -> tuple[list[int], list[Box]]:
     faces = [f.index for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
     regions = [tuple(box) for r in result.reasons if r.code == "name_in_picture" for box in r.regions]
     return faces, list(dict.fromkeys(regions))
+
+
+def publish_blurred(photo, result: PhotoCheck, dst: Path, recheck: Callable[[Path], PhotoCheck],
+                    settings) -> None:
+    """Write the blurred copy of ``photo`` (a :class:`consent.images.Photo`, checked as
+    ``result``) to ``dst`` (rule 1), re-check it (``recheck(copy)``: the copy's pixels checked
+    with the original's words) and record on ``result`` the copy (``safe_copy``), the re-check
+    (``blurred_recheck``, no names) and what the copy may be published for (``blurred``, rules
+    2-4). A copy that cannot be re-checked is an error: nothing is offered for publication."""
+    from .vision.blur import write_blurred_copy
+
+    faces, names = to_blur(result)
+    boxes = [result.faces[i].box for i in faces] + names
+    result.safe_copy = str(write_blurred_copy(photo, boxes, dst, settings))
+    again = recheck(Path(result.safe_copy))
+    if again.error:
+        raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
+    # what blurring cured is decided by rule; the re-check may only add reasons
+    copy = blurred_check(result, again, faces, names)
+    blurred = f"{len(faces)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
+    result.notes.append(f"{blurred} blurred; the blurred copy was re-checked, and what blurring does not "
+                        f"change still counts: {copy.summary()}")
+    result.blurred_recheck = again.to_json(names=False, detail=True)  # internal: no names
+    result.blurred = to_json(copy, faces, names)
 
 
 def cured(reason: Reason, faces: list[Face], blurred_faces, blurred_regions) -> bool:

@@ -1,14 +1,24 @@
-"""The photo check: intake -> metadata scan -> faces -> identifiability -> encodings -> register
-match -> kit -> rules per channel -> verdict -> publication-safe copy.
+"""The photo check, as the sequence of its stages; each takes the photo (a
+:class:`consent.images.Photo`, read once at intake) and the register, and lives in the room of
+its kind:
+
+1. intake (:meth:`Checker.intake`, :mod:`consent.images`): the file read once and accepted as a
+   photo; its bytes, hash and format;
+2. analysis (:meth:`Checker.analyse`; cached in the register database by the photo's hash,
+   :mod:`consent.cache`): the picture decoded (:mod:`consent.images`), the metadata scanned
+   (:mod:`consent.metadata`), faces found and encoded (:mod:`consent.vision.faces`) and matched
+   (:mod:`consent.register.matching`), kit measured (:mod:`consent.vision.kit`), text read
+   (:mod:`consent.vision.text`);
+3. judgement (:func:`judge`): the register as it is now (consent states, flags, names) and the
+   rules (:mod:`consent.rules`) -> a verdict per channel; cheap, so consent changes take effect
+   at once;
+4. the copy to publish (:meth:`Checker.publish`): made from the photo's bytes
+   (:func:`consent.metadata.make_safe_copy`), or with faces blurred and re-checked
+   (:func:`consent.blurring.publish_blurred`).
 
 A :class:`Checker` is built once per process (it loads the face models on first use and reads
 the register); ``check(path, ...)`` returns a :class:`~consent.results.PhotoCheck` and never
 raises for a bad photo: the error is in the result.
-
-The work is split in two. :meth:`Checker.analyse` does everything that needs the models
-(decode, detect, encode, match, kit, metadata scan) and its result is cached in the register
-database (:mod:`consent.cache`). :func:`judge` turns an analysis into verdicts from the register
-as it is now (consent states, flags, names) — cheap, so consent changes take effect at once.
 """
 
 from __future__ import annotations
@@ -18,8 +28,10 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import images, rules
+from . import rules
 from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChannel
+from .filenames import fit
+from .images import Photo
 from .results import Face, PhotoCheck, channel_verdicts
 from .rules import RuleContext
 from .register.records import today
@@ -304,7 +316,66 @@ class Checker:
             return values
         return restrict(self.view(), values)
 
-    # --- the expensive part -------------------------------------------------------------
+    # --- the stages of a check ----------------------------------------------------------
+    def check(
+        self,
+        source: "Photo | str | os.PathLike",
+        channels: list[str] | str | None = None,
+        caption: str = "",
+        *,
+        alt_text: str = "",
+        display_name: str | None = None,
+        folder: str | None = None,
+        safe_dir: str | os.PathLike | None = None,
+        safe_name: str | None = None,
+        blur_unconsented: bool = False,
+        groups=None,
+    ) -> PhotoCheck:
+        """Check one photo (its path, or a :class:`~consent.images.Photo` already read) for some
+        channels (default all). Never raises for a bad photo.
+
+        ``display_name`` is the name the photo is known by (an upload's original file name);
+        ``folder`` the event folder it came from (context words such as "sports day" count);
+        with ``safe_dir`` a publication-safe copy is written there as ``safe_name`` (default:
+        the same file name, ``.jpg`` for re-encoded formats); ``blur_unconsented`` obscures
+        every face not cleared for all checked channels in that copy and re-checks it;
+        ``groups``: the year groups or classes who can be in the photo (faces are compared with
+        them and all staff only; a value nobody on roll has is an ``unknown_group`` error).
+
+        The stages, each a function of the photo and the register: intake (the file read, once),
+        :meth:`analyse` (the models, or the analysis cache), :func:`judge` (the register as it
+        is now, and the rules), then the copy to publish (:meth:`publish`).
+        """
+        path = source.path if isinstance(source, Photo) else Path(source)
+        name = display_name or (source.name if isinstance(source, Photo) else path.name)
+        folder = folder if folder is not None else path.parent.name
+        result = None
+        try:
+            chans = self.channels(channels)
+            only = self.restriction(groups)
+            photo = self.intake(source, name)
+            analysis = self.analyse(photo, only)
+            result = judge(
+                analysis, self.view(), chans, path=str(path), name=name, caption=caption,
+                alt_text=alt_text, folder=folder, settings=self.settings,
+            )
+            if safe_dir is not None:
+                t = time.perf_counter()
+                self.publish(photo, result, Path(safe_dir), safe_name, blur_unconsented,
+                             caption=caption, alt_text=alt_text, folder=folder, only=only)
+                result.timings["safe_copy"] = time.perf_counter() - t
+        except ConsentError as exc:  # on the verdicts when it was judged (the safe copy failed)
+            result = result if result is not None else PhotoCheck(path=str(path), name=name)
+            result.error, result.error_code = str(exc), exc.code
+        return result
+
+    def intake(self, source: "Photo | str | os.PathLike", name: str | None = None) -> Photo:
+        """The photo ``source``: a path's file read, this once (every later stage takes the
+        :class:`~consent.images.Photo`), or a Photo itself."""
+        if isinstance(source, Photo):
+            return source
+        return Photo.read(source, self.settings, name)
+
     def analysis_key(self, sha: str, view: RegisterView, only: "Restriction | None" = None) -> str:
         """The analysis cache's key for a photo: its bytes, settings, face templates, kit
         profile, and the year groups or classes faces were compared with (``only``)."""
@@ -313,99 +384,70 @@ class Checker:
         return analysis_key(sha, self.settings, view.gallery_fingerprint, self._kit_profile_fp,
                             only.fingerprint() if only is not None else None)
 
-    def analyse(self, path: str | os.PathLike, groups=None) -> Analysis:
-        """Decode, scan, detect, encode, match and kit-check one photo (cached by content).
+    def analyse(self, source: "Photo | str | os.PathLike", groups=None) -> Analysis:
+        """The model-bound part of a check of one photo (a :class:`~consent.images.Photo`, or its
+        path): :meth:`_analyse`, or the analysis the cache holds for the photo's bytes.
         ``groups``: year groups or classes (or a :class:`~consent.register.groups.Restriction`)
         the faces are compared with, with all staff; default everybody."""
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-        sha = images.file_hash(path)
-        timings["hash"] = time.perf_counter() - t
-        view = self.view()
-        only = self.restriction(groups)
+        photo = self.intake(source)
+        view, only = self.view(), self.restriction(groups)
+        key = self.analysis_key(photo.sha256, view, only)
         cache = self.cache()
-        key = self.analysis_key(sha, view, only)
-        if cache is not None:
-            cached = cache.get(key)
-            if cached is not None:
-                analysis = Analysis.from_json(cached)
-                analysis.timings = {"hash": timings["hash"], "cached": 1.0}
-                if self.text_check and (analysis.text is None or analysis.text.error):
-                    # analysed without reading text (a batch with it off) or the reader failed
-                    photo = images.load(path, max_side=self._decode_side(), settings=self.settings)
-                    analysis.text = self._read_text(photo, analysis.timings)
-                    cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
-                return analysis
-        analysis = self._analyse(path, sha, view, timings, only)
-        # an analysis a model could not finish is not kept: after a reinstall it runs again
-        if cache is not None and not (analysis.kit is not None and analysis.kit.error):
-            cache.put(key, sha, view.gallery_fingerprint, analysis.to_json())
+        cached = cache.get(key) if cache is not None else None
+        if cached is None:
+            analysis = self._analyse(photo, view, only)
+            # an analysis a model could not finish is not kept: after a reinstall it runs again
+            keep = not (analysis.kit is not None and analysis.kit.error)
+        else:
+            analysis = Analysis.from_json(cached)
+            analysis.timings = {"hash": photo.read_s, "cached": 1.0}
+            # analysed without reading text (a batch with it off), or the reader failed: read now
+            keep = bool(self.text_check and (analysis.text is None or analysis.text.error))
+            if keep:
+                picture = photo.picture(self._decode_side())
+                analysis.text = self._read_text(picture.array(), picture.scale, analysis.timings)
+        if cache is not None and keep:
+            cache.put(key, photo.sha256, view.gallery_fingerprint, analysis.to_json())
         return analysis
 
-    def _analyse(self, path, sha, view: RegisterView, timings, only=None) -> Analysis:
+    def _analyse(self, photo: Photo, view: RegisterView, only=None) -> Analysis:
+        """The stages that need the models, in order: decode, metadata scan, faces (detect,
+        encode, match), kit, text; each timed."""
         from .vision import faces as faces_mod
-        from . import metadata
 
+        timings = {"hash": photo.read_s}
         t = time.perf_counter()
-        photo = images.load(path, max_side=self._decode_side(), settings=self.settings)
+        picture = photo.picture(self._decode_side())
+        pixels = picture.array()  # (height, width, 3) uint8: what the kit check and text reader read
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        try:
-            report = metadata.scan(path)
-            found = [g for g in report.groups() if g]
-        except ConsentError:
-            found = []
+        found = metadata_found(photo)
         timings["metadata"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        detected = faces_mod.detect(photo, self.settings)
+        detected = faces_mod.detect(picture, self.settings)
         timings["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
         needs_match = view.gallery is not None and any(d.recognisable for d in detected)
         if needs_match:
-            faces_mod.encode(photo, detected, self.settings)
+            faces_mod.encode(picture, detected, self.settings)
         timings["encode"] = time.perf_counter() - t
 
         t = time.perf_counter()
         matches = {}
         if needs_match:
             idx = [i for i, d in enumerate(detected) if d.encoding is not None]
-            for i, m in zip(idx, self._match(idx, [detected[i].encoding for i in idx], view, only)):
-                matches[i] = m
+            matches = dict(zip(idx, self._match(idx, [detected[i].encoding for i in idx], view, only)))
         timings["match"] = time.perf_counter() - t
 
-        faces = []
-        for i, d in enumerate(detected):
-            m = matches.get(i)
-            if not d.identifiable:
-                status = "not_identifiable"
-            elif not d.recognisable:
-                status = "unchecked"
-            else:
-                status = "unknown"
-            face = Face(
-                index=i, box=tuple(int(v) for v in d.box), height_px=int(d.height_px),
-                identifiable=bool(d.identifiable), recognisable=bool(d.recognisable), why_not=d.why_not,
-                match=status,
-            )
-            if status == "unknown":
-                take_match(face, m)
-            faces.append(face)
-
-        measures = None
-        if self.kit_check:
-            from .vision import kit
-
-            t = time.perf_counter()
-            boxes = [faces_mod.hog_like_box(d, photo.scale) for d in detected]
-            measures = kit.measure(photo.array(), boxes, profile=self._kit_profile, settings=self.settings)
-            timings["kit"] = time.perf_counter() - t
-        text = self._read_text(photo, timings) if self.text_check else None
+        measures = self._measure_kit(pixels, picture.scale, detected, timings) if self.kit_check else None
+        text = self._read_text(pixels, picture.scale, timings) if self.text_check else None
         return Analysis(
-            sha256=sha, format=photo.format, width=photo.width, height=photo.height, faces=faces,
-            metadata_found=found, notes=list(photo.notes), kit=measures, text=text, timings=timings,
+            sha256=photo.sha256, format=picture.format, width=picture.width, height=picture.height,
+            faces=faces_of(detected, matches), metadata_found=found, notes=list(picture.notes),
+            kit=measures, text=text, timings=timings,
             compared_with=only.to_json() if only is not None else None,
         )
 
@@ -425,68 +467,38 @@ class Checker:
 
         return faces_mod.analysis_side(self.settings)
 
-    def _read_text(self, photo, timings: dict) -> object:
-        """The text in the analysis image; a model that cannot load is recorded, not raised."""
+    def _measure_kit(self, pixels, scale: float, detected, timings: dict) -> object:
+        """What the kit check measures in the analysis picture (``pixels``; ``scale``: to
+        original pixels), around the faces found."""
+        from .vision import faces as faces_mod, kit
+
+        t = time.perf_counter()
+        boxes = [faces_mod.hog_like_box(d, scale) for d in detected]
+        measures = kit.measure(pixels, boxes, profile=self._kit_profile, settings=self.settings)
+        timings["kit"] = time.perf_counter() - t
+        return measures
+
+    def _read_text(self, pixels, scale: float, timings: dict) -> object:
+        """The text in the analysis picture (``pixels``; ``scale``: to original pixels); a model
+        that cannot load is recorded, not raised."""
         from .vision import text as text_mod
 
         t = time.perf_counter()
         try:
-            reading = text_mod.read(photo.array(), photo.scale, self.settings)
+            reading = text_mod.read(pixels, scale, self.settings)
         except ModelUnavailable as exc:
             reading = text_mod.TextReading(error=str(exc))
         timings["text"] = time.perf_counter() - t
         return reading
 
-    # --- the whole check ----------------------------------------------------------------
-    def check(
-        self,
-        path: str | os.PathLike,
-        channels: list[str] | str | None = None,
-        caption: str = "",
-        *,
-        alt_text: str = "",
-        display_name: str | None = None,
-        folder: str | None = None,
-        safe_dir: str | os.PathLike | None = None,
-        safe_name: str | None = None,
-        blur_unconsented: bool = False,
-        groups=None,
-    ) -> PhotoCheck:
-        """Check one photo for some channels (default all). Never raises for a bad photo.
-
-        ``display_name`` is the name the photo is known by (an upload's original file name);
-        ``folder`` the event folder it came from (context words such as "sports day" count);
-        with ``safe_dir`` a publication-safe copy is written there as ``safe_name`` (default:
-        the same file name, ``.jpg`` for re-encoded formats); ``blur_unconsented`` obscures
-        every face not cleared for all checked channels in that copy and re-checks it;
-        ``groups``: the year groups or classes who can be in the photo (faces are compared with
-        them and all staff only; a value nobody on roll has is an ``unknown_group`` error).
-        """
-        path = Path(path)
-        name = display_name or path.name
-        folder = folder if folder is not None else path.parent.name
-        result = PhotoCheck(path=str(path), name=name)
-        try:
-            chans = self.channels(channels)
-            only = self.restriction(groups)
-            analysis = self.analyse(path, only)
-            result = judge(
-                analysis, self.view(), chans, path=str(path), name=name, caption=caption,
-                alt_text=alt_text, folder=folder, settings=self.settings,
-            )
-            if safe_dir is not None:
-                t = time.perf_counter()
-                self._write_safe_copy(path, result, Path(safe_dir), safe_name, blur_unconsented,
-                                      caption=caption, alt_text=alt_text, folder=folder, only=only)
-                result.timings["safe_copy"] = time.perf_counter() - t
-        except ConsentError as exc:
-            result.error, result.error_code = str(exc), exc.code
-        return result
-
-    def _write_safe_copy(self, path: Path, result: PhotoCheck, safe_dir: Path, safe_name, blur: bool,
-                         caption: str = "", alt_text: str = "", folder: str = "", only=None):
-        from . import metadata
-        from .filenames import fit
+    # --- the copy to publish ------------------------------------------------------------
+    def publish(self, photo: Photo, result: PhotoCheck, safe_dir: Path, safe_name=None, blur: bool = False,
+                caption: str = "", alt_text: str = "", folder: str = "", only=None) -> None:
+        """Write the publication-safe copy of a checked photo into ``safe_dir`` (from its bytes:
+        :func:`consent.metadata.make_safe_copy`), or with ``blur`` the copy with unconsented
+        faces obscured, re-checked as it will be published: with the same caption, alt text and
+        folder words (:func:`consent.blurring.publish_blurred`); ``result.safe_copy`` names it."""
+        from . import blurring, metadata
 
         try:
             safe_dir.mkdir(parents=True, exist_ok=True)
@@ -495,31 +507,50 @@ class Checker:
                 f"{safe_dir}: cannot make the folder for the safe copy ({exc.strerror}); check "
                 "there is space and you may write there"
             ) from None
-        if not blur:
-            name = safe_name or _safe_file_name(result.name, result.format)
-            copy = metadata.make_safe_copy(path, safe_dir / name, self.settings)
-            result.safe_copy = str(copy.dst)
-            return
-        from . import blurring
-        from .vision.blur import write_blurred_copy
+        if blur:
+            def recheck(copy: Path) -> PhotoCheck:
+                return self.check(copy, result.channels, caption, alt_text=alt_text,
+                                  display_name=result.name, folder=folder, groups=only)
 
-        faces, names = blurring.to_blur(result)
-        boxes = [result.faces[i].box for i in faces] + names
-        name = safe_name or fit(Path(result.name).stem, "-blurred.jpg")
-        dst = write_blurred_copy(path, boxes, safe_dir / name, self.settings)
-        result.safe_copy = str(dst)
-        # re-checked as it will be published: with the same caption, alt text and folder words
-        recheck = self.check(dst, result.channels, caption, alt_text=alt_text, display_name=result.name,
-                             folder=folder, groups=only)
-        if recheck.error:
-            raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({recheck.error})")
-        # what blurring cured is decided by rule; the re-check may only add reasons
-        copy = blurring.blurred_check(result, recheck, faces, names)
-        blurred = f"{len(faces)} face(s)" + (f" and {len(names)} name(s) in the picture" if names else "")
-        result.notes.append(f"{blurred} blurred; the blurred copy was re-checked, and what blurring does not "
-                            f"change still counts: {copy.summary()}")
-        result.blurred_recheck = recheck.to_json(names=False, detail=True)  # internal: no names
-        result.blurred = blurring.to_json(copy, faces, names)
+            name = safe_name or fit(Path(result.name).stem, "-blurred.jpg")  # at most 255 bytes
+            blurring.publish_blurred(photo, result, safe_dir / name, recheck, self.settings)
+            return
+        name = safe_name or _safe_file_name(result.name, result.format)
+        result.safe_copy = str(metadata.make_safe_copy(photo, safe_dir / name, self.settings).dst)
+
+
+def metadata_found(photo: Photo) -> list[str]:
+    """The identifying metadata groups found in the photo's bytes (:func:`consent.metadata.scan`,
+    kept on the photo for its safe copy); none when its container cannot be read."""
+    from . import metadata
+
+    try:
+        return [g for g in metadata.scan(photo).groups() if g]
+    except ConsentError:
+        return []
+
+
+def faces_of(detected: list, matches: dict) -> list[Face]:
+    """The faces found (:func:`consent.vision.faces.detect`) as the check reports them: not
+    identifiable, unchecked (a person could recognise it, the tool cannot), or unknown until
+    its match (``matches``: face index -> :class:`~consent.register.matching.Match`) says."""
+    faces = []
+    for i, d in enumerate(detected):
+        if not d.identifiable:
+            status = "not_identifiable"
+        elif not d.recognisable:
+            status = "unchecked"
+        else:
+            status = "unknown"
+        face = Face(
+            index=i, box=tuple(int(v) for v in d.box), height_px=int(d.height_px),
+            identifiable=bool(d.identifiable), recognisable=bool(d.recognisable), why_not=d.why_not,
+            match=status,
+        )
+        if status == "unknown":
+            take_match(face, matches.get(i))
+        faces.append(face)
+    return faces
 
 
 def take_match(face: Face, m) -> None:
@@ -557,6 +588,4 @@ SAFE_SUFFIXES = {"PNG": ".png", "WebP": ".webp"}
 def _safe_file_name(name: str, fmt: str | None) -> str:
     """Same name, ending as the copy's real format: never the ending it was uploaded with
     (a JPEG named ``newsletter.html`` is saved as ``newsletter.jpg``)."""
-    from .filenames import fit
-
     return fit(Path(name).stem, SAFE_SUFFIXES.get(fmt, ".jpg"))  # at most 255 bytes, ending kept

@@ -1,17 +1,23 @@
-"""Photo intake: open a photo by its content, refuse bad files clearly, decode it upright.
+"""Photo intake: read a photo's bytes once, open them by content, refuse bad files clearly,
+decode the picture upright.
 
-``open_image`` checks a file and returns a lazily-decoded Pillow image; ``load`` decodes it
-upright (EXIF orientation applied) and, for analysis, at a reduced size: JPEGs are decoded with
-DCT scaling (``Image.draft``), so a 12-megapixel photo is never fully decoded when a
-1600-pixel one serves. Every refusal is a :class:`~consent.errors.ConsentError` whose message
+:class:`Photo` is a photo read once, at intake: every stage of a check takes it.
+``read_file`` reads a file's bytes (the one time a check opens the photo); ``open_bytes``
+checks them and returns a lazily-decoded Pillow image; ``decode_bytes`` decodes them upright
+(EXIF orientation applied) as a :class:`Picture` and, for analysis, at a reduced size: JPEGs
+are decoded with DCT scaling (``Image.draft``), so a 12-megapixel photo is never fully decoded
+when a 1600-pixel one serves. ``open_image`` and ``load`` do the same from a path (tools,
+previews, enrolment). Every refusal is a :class:`~consent.errors.ConsentError` whose message
 names the file and the problem.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,9 +92,10 @@ def _register_heif() -> None:
 
 
 @dataclass
-class Photo:
-    """A decoded photo, upright, ready for analysis."""
+class Picture:
+    """A photo's picture, decoded upright, ready for analysis."""
 
+    #: the file it was read from (named in messages; never opened again)
     path: Path
     #: the name users know: JPEG, PNG, WebP, TIFF, HEIC/HEIF
     format: str
@@ -103,6 +110,9 @@ class Photo:
     scale: float
     #: things the user should know (e.g. only the first frame of an animation was checked)
     notes: list[str] = field(default_factory=list)
+    #: the file's bytes, when kept: a face too small in ``image`` is encoded from them decoded
+    #: again, larger (:func:`consent.vision.faces.encode`)
+    data: bytes | None = field(default=None, repr=False)
 
     def array(self):
         """The picture as a ``numpy`` uint8 array of shape (height, width, 3)."""
@@ -126,20 +136,30 @@ def _unreadable(path: os.PathLike | str, exc: OSError) -> UnreadableImage:
     return UnreadableImage(f"{name}: cannot be read ({exc.strerror or exc}); check permissions")
 
 
-def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
-    """Open ``path`` by content and check it can be a photo we accept; nothing is decoded yet.
-
-    Raises :class:`UnreadableImage` (missing, empty, not an image), :class:`UnsupportedFormat`
-    (e.g. GIF) or :class:`ImageTooLarge` (more pixels than ``settings.max_pixels``).
-    """
-    name = describe(path)
+def read_file(path: os.PathLike | str) -> bytes:
+    """The bytes of the file at ``path``, or :class:`UnreadableImage` saying why not (missing,
+    a folder, no permission)."""
     try:
-        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    if os.path.isdir(path):
-        raise _unreadable(path, IsADirectoryError())
-    if size == 0:
+
+
+def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
+    """Open ``path`` by content and check it can be a photo we accept (:func:`open_bytes`)."""
+    return open_bytes(read_file(path), path, settings)
+
+
+def open_bytes(data: bytes, path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.Image:
+    """Open the bytes of the file ``path`` by content and check they can be a photo we accept;
+    nothing is decoded yet.
+
+    Raises :class:`UnreadableImage` (empty, not an image), :class:`UnsupportedFormat` (e.g.
+    GIF) or :class:`ImageTooLarge` (more pixels than ``settings.max_pixels``).
+    """
+    name = describe(path)
+    if not data:
         raise UnreadableImage(f"{name}: the file is empty (0 bytes); copy the photo again")
     _register_heif()
     try:
@@ -149,7 +169,7 @@ def open_image(path: os.PathLike | str, settings: Settings = DEFAULTS) -> Image.
             warnings.simplefilter("always")
             # We apply our own pixel limit below, with a clearer message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageTooLarge(
             f"{name}: the picture has too many pixels to check safely (limit "
@@ -301,14 +321,25 @@ def load(
     path: os.PathLike | str,
     max_side: int | None = None,
     settings: Settings = DEFAULTS,
-) -> Photo:
-    """Decode ``path`` upright as RGB, no larger than ``max_side`` on its longest side.
+) -> Picture:
+    """The photo at ``path`` decoded (:func:`decode_bytes`)."""
+    return decode_bytes(read_file(path), path, max_side, settings)
 
-    ``max_side=None`` decodes at full size. Raises the errors of :func:`open_image`, and
+
+def decode_bytes(
+    data: bytes,
+    path: os.PathLike | str,
+    max_side: int | None = None,
+    settings: Settings = DEFAULTS,
+) -> Picture:
+    """Decode the bytes of the photo ``path`` upright as RGB, no larger than ``max_side`` on its
+    longest side; the picture keeps the bytes (a larger decode for small faces).
+
+    ``max_side=None`` decodes at full size. Raises the errors of :func:`open_bytes`, and
     :class:`UnreadableImage` when the picture data is truncated or corrupted.
     """
     name = describe(path)
-    img = open_image(path, settings)
+    img = open_bytes(data, path, settings)
     notes: list[str] = []
     try:
         fmt = SUPPORTED_FORMATS[img.format]
@@ -331,7 +362,7 @@ def load(
         factor = max_side / max(rgb.size)
         target = (max(1, round(rgb.width * factor)), max(1, round(rgb.height * factor)))
         rgb = rgb.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return Photo(
+    return Picture(
         path=Path(path),
         format=fmt,
         width=width,
@@ -340,7 +371,114 @@ def load(
         image=rgb,
         scale=width / rgb.width,
         notes=notes,
+        data=data,
     )
+
+
+@dataclass(eq=False)
+class Photo:
+    """A photo read once: what every stage of a check takes, from intake on (:mod:`consent.check`).
+
+    Made at intake: :meth:`read` opens and reads the file, this once (nothing later opens it
+    again), or :meth:`of_bytes` takes bytes from elsewhere (a remote worker's). It is accepted
+    there as a photo (:func:`open_bytes`'s refusals: empty, not a photo, unsupported, too many
+    pixels) and carries the bytes, their SHA-256 (the analysis cache's key), the name it is
+    known by, its format and its opened header. What is made of it is made once:
+
+    - the picture, decoded from the bytes once for each size asked for (:meth:`picture`: the
+      analysis size for the models, full size for a blurred copy; a face too small at the
+      analysis size is encoded from a larger decode of the same bytes, ``Picture.data``);
+    - the metadata scan of the header and bytes (:func:`consent.metadata.scan` keeps it in
+      :attr:`scanned`), which the analysis and the safe copy share.
+    """
+
+    #: the file it was read from: named in messages and results, never opened again
+    path: Path
+    #: the name it is known by (an upload's original file name; default the file's name)
+    name: str
+    data: bytes = field(repr=False)
+    #: SHA-256 of the bytes, hex: identifies the photo across renames
+    sha256: str
+    #: the name users know: JPEG, PNG, WebP, TIFF, HEIC/HEIF
+    format: str
+    #: the bytes opened by Pillow, never decoded (their tags and blocks, for the metadata scan)
+    header: Image.Image = field(repr=False)
+    #: Pillow warned while opening them (damaged EXIF)
+    damaged: bool = False
+    settings: Settings = field(default=DEFAULTS, repr=False)
+    #: seconds the intake took (reading, hashing and opening the bytes)
+    read_s: float = field(default=0.0, repr=False)
+    #: the metadata scan of the photo, made once by :func:`consent.metadata.scan`
+    scanned: tuple | None = field(default=None, repr=False)
+    _pictures: dict = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def read(cls, path: os.PathLike | str, settings: Settings = DEFAULTS, name: str | None = None) -> "Photo":
+        """The photo at ``path``: its file opened and read, this once. Raises the refusals of
+        :func:`read_file` (missing, a folder, no permission) and :func:`open_bytes`."""
+        started = time.perf_counter()
+        photo = cls.of_bytes(read_file(path), path, settings, name)
+        photo.read_s = time.perf_counter() - started
+        return photo
+
+    @classmethod
+    def of_bytes(cls, data: bytes, path: os.PathLike | str, settings: Settings = DEFAULTS,
+                 name: str | None = None) -> "Photo":
+        """The photo whose bytes are ``data``, known as ``path`` (never opened). Raises the
+        refusals of :func:`open_bytes`."""
+        path = Path(path)
+        with warnings.catch_warnings(record=True) as caught:  # noted as damage (the decode shows them)
+            warnings.simplefilter("always")
+            header = open_bytes(data, path, settings)
+        return cls(path, name or path.name, data, hashlib.sha256(data).hexdigest(),
+                   SUPPORTED_FORMATS[header.format], header, bool(caught), settings)
+
+    @property
+    def suffix(self) -> str:
+        """The ending of its publication-safe copy, by content: ``.png``, ``.webp`` or ``.jpg``."""
+        return copy_suffix(self.data)
+
+    def open(self) -> Image.Image:
+        """A new Pillow image over the bytes, nothing decoded (to decode, then close); Pillow's
+        warnings on opening them were noted at intake (:attr:`damaged`), not shown again."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return open_bytes(self.data, self.path, self.settings)
+
+    def picture(self, max_side: int | None = None) -> Picture:
+        """The picture decoded upright, no larger than ``max_side`` (None: full size), decoded
+        once for each size asked for; a full-size picture already decoded serves any size it
+        fits. Raises the errors of :func:`decode_bytes`."""
+        if max_side not in self._pictures:
+            full = self._pictures.get(None) or next(
+                (p for p in self._pictures.values() if p.scale == 1.0), None)
+            if full is not None and (max_side is None or max(full.image.size) <= max_side):
+                self._pictures[max_side] = full
+            else:
+                self._pictures[max_side] = decode_bytes(self.data, self.path, max_side, self.settings)
+        return self._pictures[max_side]
+
+    def check_whole(self) -> None:
+        """Refuse the photo when its picture data is truncated or corrupted (the check's own
+        decision, :func:`decode`): decoded already, it is whole; else it is decoded at the
+        smallest size that still reads every scan."""
+        if self._pictures:
+            return
+        img = self.open()
+        try:
+            decode(img, describe(self.path), max_side=1)
+        finally:
+            img.close()
+
+
+def copy_suffix(data: bytes) -> str:
+    """The file ending a publication-safe copy of these bytes gets, by content: ``.png``,
+    ``.webp`` or ``.jpg`` (everything else is copied as, or re-encoded to, JPEG)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return ".jpg"
 
 
 def file_hash(path: os.PathLike | str) -> str:

@@ -35,6 +35,7 @@ from . import __version__
 from .cache import ANALYSIS_FORMAT, fingerprint
 from .check import Analysis, Checker, take_match
 from .errors import ConsentError
+from .images import Photo
 from .jobs import signing
 
 #: bumped when what travels between the machines changes meaning
@@ -136,19 +137,14 @@ def _running(pid: int) -> bool:
 def analyse_bytes(data: bytes, suffix: str, cfg: dict, checker: PixelChecker | None = None) -> dict:
     """Analyse one photo's bytes (remote machine); returns what goes back to the main machine.
 
-    The bytes are written to a private temporary file for the decoders and deleted afterwards.
-    Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
+    The bytes are analysed as they are (a :class:`~consent.images.Photo` made of them, known as
+    ``photo`` + ``suffix`` in messages); nothing is written to disk. Raises :class:`~consent.errors.ConsentError` for a photo that cannot be analysed (the main
     machine then checks it itself, and says what is wrong with it in its own words).
     """
     checker = checker or PixelChecker(cfg)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix if suffix.startswith(".") else "")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        checker.encodings = {}
-        analysis = checker.analyse(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    photo = Photo.of_bytes(data, "photo" + (suffix if suffix.startswith(".") else ""), checker.settings)
+    checker.encodings = {}
+    analysis = checker.analyse(photo)
     return {"wire": WIRE_FORMAT, "version": __version__, "config": fingerprint(cfg), "analysis": analysis.to_json(),
             "encodings": {str(i): e for i, e in checker.encodings.items()}}
 
@@ -177,20 +173,20 @@ def verify_result(key: bytes, sha256: str, result) -> dict:
     return {k: v for k, v in result.items() if k != "signature"}
 
 
-def remember(checker: Checker, path: str | os.PathLike, result: dict, groups=None, *, key: bytes) -> Analysis:
-    """Complete a remote analysis of the photo at ``path`` on the main machine and cache it.
+def remember(checker: Checker, photo: Photo | str | os.PathLike, result: dict, groups=None, *,
+             key: bytes) -> Analysis:
+    """Complete a remote analysis of ``photo`` (a :class:`~consent.images.Photo`, or its path)
+    on the main machine and cache it.
 
     First the result's signature is checked with the worker ``key`` against this photo's bytes
     (:func:`verify_result`): an unsigned or wrongly signed result raises
     :class:`RemoteResultRefused` before anything of it is read. The encodings are matched against ``checker``'s register now (as a local analysis would
     have matched them) and dropped; the completed analysis goes in the analysis cache under the
-    key ``checker.analyse(path)`` looks up. Raises :class:`RemoteResultRefused` when the result
+    key ``checker.analyse(photo)`` looks up. Raises :class:`RemoteResultRefused` when the result
     was made with other settings or versions, or of other bytes, than ``checker`` would use.
     ``groups``: the year groups or classes the check is restricted to, as ``Checker.check``'s.
     """
-    from .images import file_hash
-
-    sha = file_hash(path)
+    sha = checker.intake(photo).sha256
     result = verify_result(key, sha, result)
     if result.get("wire") != WIRE_FORMAT or result.get("config") != fingerprint(config(checker)):
         raise RemoteResultRefused("the remote worker analysed this photo with other settings or another "

@@ -480,7 +480,7 @@ def _encode_variant(path: Path, face: faces.DetectedFace, height: int, blur: flo
         im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS)
     if blur:
         im = im.filter(ImageFilter.GaussianBlur(blur * face.height_px * s / 100))
-    small = images.Photo(path=path, format="JPEG", width=im.width, height=im.height, orientation=1,
+    small = images.Picture(path=path, format="JPEG", width=im.width, height=im.height, orientation=1,
                          image=im, scale=1.0)
     t, r, b, l = (round(v * s) for v in face.box)
     # the landmarks scale with the box: the recogniser aligns the face by them

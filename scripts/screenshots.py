@@ -68,7 +68,17 @@ def main() -> int:
             page.get_by_text("Imported:").first.wait_for()
             shots.take("06-register-import-done")
             _enrol(page, server.url, work)
+            page.goto(server.url + "/register/?q=A102")  # Rose: never publish, whatever her forms say
+            page.locator("#people a.person-link").first.click()
+            page.locator("#np-reason").fill("court order")
+            page.get_by_role("button", name="Never publish").click()
+            page.get_by_text("Flagged:").wait_for()
             shots.take("07-register-people", "/register/")
+            page.goto(server.url + "/register/")
+            page.locator("#q").type("6b")  # find as you type
+            shots.take("07a-register-find")
+            shots.take("07b-register-glance", "/register/glance")
+            shots.take("07c-register-glance-year", "/register/glance?year=6")
             page.goto(server.url + "/register/?q=obama")
             page.get_by_role("link", name="Barack Obama").click()
             shots.take("08-register-person")

@@ -280,7 +280,11 @@ def test_keyboard_only_check_batch_and_register(server, browser):
     posts = []
     admin.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     admin.goto(server.url + "/register/?q=obama")
-    _tab_to(admin, "el => el.id && el.id.startsWith('c-') && el.id.endsWith('-social_media')")
+    # one Tab stop per person (their name); → goes into their consent cells, → again along them
+    _tab_to(admin, "el => el.classList.contains('person-link') && el.textContent.trim() === 'Barack Obama'")
+    for _ in range(2):  # Website's answer, then Social media's
+        admin.keyboard.press("ArrowRight")
+    assert admin.evaluate("() => document.activeElement.id").endswith("-social_media")
     admin.keyboard.press("ArrowDown")
     admin.keyboard.press("ArrowDown")
     admin.wait_for_timeout(500)
@@ -298,8 +302,8 @@ def test_keyboard_only_check_batch_and_register(server, browser):
 PAGES = {
     "office": ["/", "/check/", "/review/mine", "CHECK"],
     "comms": ["/batch/", "BATCH"],
-    "senior": ["/review/"],
-    "admin": ["/register/", "/register/?roll=all", "PERSON", "/register/people/new", "/register/import",
+    "senior": ["/review/", "/register/glance"],
+    "admin": ["/register/", "/register/?roll=all", "/register/glance", "PERSON", "/register/people/new", "/register/import",
               "/register/leavers", "/audit/", "/admin/users/", "/admin/settings/"],
 }
 

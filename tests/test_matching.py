@@ -283,7 +283,8 @@ def test_enrolment_needs_biometric_consent_before_the_photo_is_read(enrolled, tm
 def test_photo_with_several_faces_is_refused(enrolled, people_dir):
     reg, _ = enrolled
     (r,) = enrol(reg, "T0005", [people_dir / "test" / "kit_with_rose.jpg"])
-    assert r.status == "refused" and "several faces" in r.reason
+    assert r.status == "refused"
+    assert r.reason == "2 faces found; use a photo with only Rose in it, or crop it to Rose's face"
 
 
 def test_photo_with_no_face_is_refused(enrolled, tmp_path):
@@ -306,6 +307,22 @@ def test_photo_of_someone_else_is_refused_as_a_mislabelled_file(enrolled, people
     before = reg.gallery().template_count
     (r,) = enrol(reg, "T0002", [people_dir / "test" / "obama1.jpg"])  # filed under Biden
     assert r.status == "refused" and "looks like Barack Obama (T0004" in r.reason
+    # the web page shows this reason too: it names no command-line option (the CLI adds one)
+    assert "--force" not in r.reason and r.overridable
+    assert reg.gallery().template_count == before
+
+
+def test_cli_offers_force_for_a_look_alike_refusal(enrolled, people_dir):
+    from click.testing import CliRunner
+
+    from consent.cli import main
+
+    reg, _ = enrolled
+    before = reg.gallery().template_count
+    out = CliRunner().invoke(main, ["register", "--db", str(reg.path), "enrol", "T0002",
+                                    str(people_dir / "test" / "obama1.jpg")])
+    assert out.exit_code == 1
+    assert "looks like Barack Obama" in out.output and "enrol it with --force" in out.output
     assert reg.gallery().template_count == before
 
 

@@ -202,3 +202,13 @@ def test_audit_shows_who_changed_what(loaded, run):
 def test_templates_due_runs_on_an_empty_register(loaded, run):
     out = run("templates-due").output
     assert "0 people due for re-enrolment (templates older than 548 days)" in out
+
+
+def test_enrol_a_photo_with_several_faces_names_the_file_once_and_says_what_to_do(loaded, run):
+    assert run("consent", "B123456789012", "biometric", "grant").exit_code == 0
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    result = run("enrol", "B123456789012", photo)
+    assert result.exit_code == 1
+    assert (f"REFUSED   {photo}: 3 faces found; use a photo with only Siân in it, or crop it to "
+            "Siân's face") in result.output
+    assert result.output.count(str(photo)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -236,3 +237,50 @@ def test_office_sees_face_states_without_names(enrolled_app):
 def test_senior_and_admin_see_who_is_in_the_photo(enrolled_app, role):
     page = _check_page(enrolled_app, role)
     assert "Barack Obama" in page
+
+
+def test_enrolment_photo_with_several_faces_is_named_as_uploaded_and_says_what_to_do(app):
+    """Issue 28: not "0-obama_and_biden.jpg: several faces (3)" (the stored name), but the
+    file as the admin named it, and what to do instead."""
+    biden = imported(app).find_person("A101")
+    client = client_as(app, "admin")
+    post(client, f"/register/people/{biden.id}/consent", {"channel": "biometric", "status": "granted"})
+    photo = fixture_dir("people", "test") / "obama_and_biden.jpg"
+    page = client.post(f"/register/people/{biden.id}/enrol", data={
+        "photos": [(io.BytesIO(photo.read_bytes()), "Joe and Barack, sports day.jpg")],
+        "csrf_token": csrf(client)}, follow_redirects=True).get_data(as_text=True)
+    assert ("Joe and Barack, sports day.jpg: not enrolled: 3 faces found; use a photo with only Joe "
+            "in it, or crop it to Joe&#39;s face.") in page
+    assert "0-" not in page.split("not enrolled")[0][-80:] and "several faces" not in page
+    assert not reg(app).enrolled(biden.id)
+
+
+def test_search_without_scripts_finds_a_person_by_name_class_or_mis_id(app):
+    r = imported(app)
+    r.add_person("C300", "Zoë", "O'Brien", year_group="5", form="5L")
+    client = client_as(app, "admin")
+
+    def found(q):
+        page = client.get("/register/", query_string={"q": q}).get_data(as_text=True)
+        return sorted(re.findall(r'class="person-link" href="[^"]+">([^<]+)</a>', page))
+
+    assert found("6b") == ["Barack Obama", "Joe Biden"]
+    assert found("a101") == ["Joe Biden"]
+    assert found("joe 6B") == ["Joe Biden"]
+    assert found("zoe obrien") == ["Zoë O&#39;Brien"]  # accents and apostrophes folded
+    assert found("year 5") == found("5l") == ["Zoë O&#39;Brien"]
+    assert found("nobody here") == []
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"flag": "maybe"}, "Unknown flag filter &#39;maybe&#39;; use never or clear."),
+    ({"expiring": "2026-12-31"}, "Choose a channel to see whose consent for it expires."),
+    ({"expiring": "soon", "channel": "website"}, "Expiring date &#39;soon&#39; is not a date"),
+    ({"enrolment": "x"}, "Unknown face recognition filter &#39;x&#39;"),
+])
+def test_a_filter_that_is_not_valid_is_named_not_a_traceback(app, query, message):
+    imported(app)
+    response = client_as(app, "admin").get("/register/", query_string=query)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert message in page and "Traceback" not in page

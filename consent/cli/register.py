@@ -170,7 +170,8 @@ def _print_enrolment(results) -> int:
             click.echo(f"already   {r.path}: {r.person}")
         else:
             refused += 1
-            click.echo(f"REFUSED   {r.path}: {r.reason}")
+            hint = " (if you are sure, for twins: enrol it with --force)" if r.overridable else ""
+            click.echo(f"REFUSED   {r.path}: {r.reason}{hint}")
     return refused
 
 

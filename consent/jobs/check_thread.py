@@ -74,12 +74,14 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     The :class:`consent.rejudge.StoredCheck` holds the photo's analysis (person ids, no names)
     and the words judged with it, so the stored check can be judged again against the register
     whenever it is shown. With ``blur_unconsented`` it is the blurred copy's, as re-checked.
-    Fetching the analysis again is a cache hit: the check has just stored it.
+    The photo is read once (:func:`_read`); fetching its analysis again is a cache hit: the
+    check has just stored it.
     """
     def work():
         checker = _checker(db_path, settings)
-        result = checker.check(path, **kwargs)
-        return result, _stored(checker, path, result, kwargs.get("blur_unconsented", False),
+        photo = _read(checker, path)
+        result = checker.check(photo, **kwargs)
+        return result, _stored(checker, photo, result, kwargs.get("blur_unconsented", False),
                                caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
                                folder=kwargs.get("folder") or "", groups=kwargs.get("groups"))
 
@@ -94,8 +96,19 @@ def analysis_config(db_path: str, settings) -> dict:
     return _executor.submit(lambda: config(_checker(db_path, settings))).result()
 
 
-def _stored(checker, path, result, blurred: bool, groups=None, **words):
-    """What the web app keeps of ``result`` (a check of ``path``): its StoredCheck, or None when
+def _read(checker, path):
+    """The photo at ``path`` read once (a :class:`consent.images.Photo`) for all the work done
+    on it here; the path itself when it cannot be read (the check says why)."""
+    from consent.errors import ConsentError
+
+    try:
+        return checker.intake(path)
+    except ConsentError:
+        return path
+
+
+def _stored(checker, photo, result, blurred: bool, groups=None, **words):
+    """What the web app keeps of ``result`` (a check of ``photo``): its StoredCheck, or None when
     the photo could not be checked. For a ``blurred`` check it is the blurred copy's: the copy's
     analysis judged with the same words, and the photo it was made from with what was blurred in
     it, so that it is judged by rule whenever it is shown (``consent.blurring``).
@@ -106,10 +119,10 @@ def _stored(checker, path, result, blurred: bool, groups=None, **words):
     if result.error:
         return None
     if not blurred:
-        return StoredCheck.of(checker.analyse(path, groups), result, **words)
+        return StoredCheck.of(checker.analyse(photo, groups), result, **words)
     if not result.safe_copy or not result.blurred:
         return None
-    made_from = BlurredFrom(checker.analyse(path, groups), list(result.blurred["faces"]),
+    made_from = BlurredFrom(checker.analyse(photo, groups), list(result.blurred["faces"]),
                             [box_from_json(b) for b in result.blurred["regions"]])
     stored = StoredCheck(checker.analyse(result.safe_copy, groups), list(result.channels), result.name,
                          blurred_from=made_from, **words)
@@ -126,22 +139,26 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
     and judged here; without it, or when it does not fit, the photo is analysed here."""
     def work():
         from consent.batch import check_photo
+        from consent.errors import ConsentError
         from consent.remote import RemoteResultRefused, remember
 
         from . import signing
 
         checker = _checker(db_path, settings)
+        photo = _read(checker, job.path)
         if analysed is not None:  # logged by the upload's number, never by the photo's name
-            photo = f"job {Path(job.path).parent.parent.name}, photo {Path(job.path).name}"
+            where = f"job {Path(job.path).parent.parent.name}, photo {Path(job.path).name}"
             try:
                 if not isinstance(analysed, dict) or "analysis" in analysed:
-                    remember(checker, job.path, analysed, options.groups, key=signing.load_key())
+                    remember(checker, photo, analysed, options.groups, key=signing.load_key())
                 else:
-                    log.info("%s: checked here (%s)", photo, " ".join(str(analysed.get("local")).split())[:200])
+                    log.info("%s: checked here (%s)", where, " ".join(str(analysed.get("local")).split())[:200])
             except (RemoteResultRefused, signing.WorkerKeyMissing) as exc:
-                log.warning("%s: remote analysis refused: %s", photo, exc)
-        result = check_photo(checker, job, options)
-        return result, _stored(checker, job.path, result, options.blur_unconsented, caption=options.caption,
+                log.warning("%s: remote analysis refused: %s", where, exc)
+            except ConsentError:  # the photo cannot be read here: the check says why
+                pass
+        result = check_photo(checker, job, options, photo)
+        return result, _stored(checker, photo, result, options.blur_unconsented, caption=options.caption,
                                folder=str(Path(job.rel).parent), groups=options.groups)  # as check_photo judged it
 
     return _executor.submit(work).result()

@@ -6,7 +6,8 @@ XMP (with people tags and named face regions), IPTC captions and keywords, comme
 embedded thumbnails that can show the scene before it was cropped. Publishing any of that next
 to a pupil's picture is the risk this package removes.
 
-``scan`` walks the file's own structure (JPEG marker segments, PNG chunks, WebP RIFF chunks;
+Both work from a :class:`consent.images.Photo`, the photo's bytes read once (a path is read into
+one first): ``scan`` walks the file's own structure (JPEG marker segments, PNG chunks, WebP RIFF chunks;
 Pillow for TIFF and HEIC) and reports every item, grouped by the stable codes in
 :data:`GROUPS`. Broken or hostile metadata never raises: it becomes a ``problems`` entry.
 
@@ -27,7 +28,8 @@ The package reads by format; this module is its public API and the only one call
 
 - :mod:`.report`: the result dataclasses (:class:`MetadataReport`, :class:`SafeCopy`) and the
   group codes;
-- :mod:`.scanning`: open a photo and hand its container to the format that reads it;
+- :mod:`.scanning`: open a photo's bytes and hand its container to the format that reads it,
+  once per photo;
 - :mod:`.jpeg`, :mod:`.png`, :mod:`.webp`: walk, scan and rewrite each container;
 - :mod:`.pillow_formats`: TIFF and HEIC/HEIF, read through Pillow and re-encoded;
 - :mod:`.exif` (with Photoshop resources), :mod:`.xmp`, :mod:`.iptc`: the metadata blocks
@@ -42,12 +44,12 @@ import os
 from pathlib import Path
 
 from ..errors import SafeCopyFailed, UnreadableImage
-from ..images import decode, describe, file_hash
+from ..images import Photo, copy_suffix, describe, file_hash
 from ..settings import DEFAULTS, Settings
 from . import jpeg, pillow_formats, png, webp
 from .common import Parsed
 from .report import GROUP_LABELS, GROUPS, MetadataItem, MetadataReport, SafeCopy
-from .scanning import open_photo, read_bytes, scan_opened
+from .scanning import scan_opened
 from .write import verify_copy, write_atomic
 
 __all__ = [
@@ -56,99 +58,106 @@ __all__ = [
 ]
 
 
-def scan(path: os.PathLike | str, settings: Settings = DEFAULTS) -> MetadataReport:
-    """Report every identifying metadata item in the photo at ``path``.
+def _photo(source: Photo | os.PathLike | str, settings: Settings) -> Photo:
+    """``source`` itself, or the photo at the path ``source`` (read once)."""
+    return source if isinstance(source, Photo) else Photo.read(source, settings)
 
-    Raises the errors of :func:`consent.images.open_image` (missing, empty, not an image,
+
+def scan(source: Photo | os.PathLike | str, settings: Settings = DEFAULTS) -> MetadataReport:
+    """Report every identifying metadata item in a photo (a :class:`~consent.images.Photo`, or
+    the path of one), scanned from its bytes once.
+
+    Raises the errors of :func:`consent.images.open_bytes` (missing, empty, not an image,
     unsupported format, too many pixels); broken metadata only adds ``problems``.
     """
-    img, damaged = open_photo(path, settings)
-    try:
-        data = read_bytes(path)
-        report, _ = scan_opened(Path(path), img, data, damaged)
-    finally:
-        img.close()
-    return report
+    return _scanned(_photo(source, settings))[0]
 
 
-def safe_suffix(src: os.PathLike | str) -> str:
+def _scanned(photo: Photo) -> tuple[MetadataReport, Parsed]:
+    """The photo's metadata report and its container's parts, scanned from its header and bytes
+    once (kept on the photo: the check's analysis and its safe copy share one scan)."""
+    if photo.scanned is None:
+        photo.scanned = scan_opened(photo.path, photo.header, photo.data, photo.damaged)
+    return photo.scanned
+
+
+def safe_suffix(src: Photo | os.PathLike | str) -> str:
     """The file ending a safe copy of ``src`` gets: ``.png``, ``.webp`` or ``.jpg``."""
+    if isinstance(src, Photo):
+        return src.suffix
     try:
         with open(src, "rb") as fh:
             head = fh.read(12)
     except OSError:
         return ".jpg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return ".png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return ".webp"
-    return ".jpg"
+    return copy_suffix(head)
 
 
-def safe_name(src: os.PathLike | str) -> str:
+def safe_name(src: Photo | os.PathLike | str) -> str:
     """A neutral file name for a safe copy: ``photo-<first 12 hex of sha256>.jpg``.
 
     Nothing of the original name survives (it often holds a pupil's name); the ending follows
     the copy's format (see :func:`safe_suffix`).
     """
-    return f"photo-{file_hash(src)[:12]}{safe_suffix(src)}"
+    sha = src.sha256 if isinstance(src, Photo) else file_hash(src)
+    return f"photo-{sha[:12]}{safe_suffix(src)}"
 
 
 def make_safe_copy(
-    src: os.PathLike | str,
+    source: Photo | os.PathLike | str,
     dst: os.PathLike | str,
     settings: Settings = DEFAULTS,
 ) -> SafeCopy:
-    """Write a publication-safe copy of ``src`` to ``dst`` and return what was done.
+    """Write a publication-safe copy of a photo (a :class:`~consent.images.Photo`, or the path
+    of one) to ``dst``, made from its bytes, and return what was done.
 
     Only the ICC colour profile and the orientation are kept. The original is never touched;
     ``dst`` appears only once the copy has been re-read and found clean. Raises
     :class:`UnreadableImage` when the picture itself is truncated or corrupted (no file is
-    written), the other errors of :func:`consent.images.open_image`, and
+    written), the other errors of :func:`consent.images.open_bytes`, and
     :class:`SafeCopyFailed` when the copy cannot be written or did not verify.
     """
-    src, dst = Path(src), Path(dst)
+    photo = _photo(source, settings)
+    src, dst = photo.path, Path(dst)
     if _same_file(src, dst):
         raise SafeCopyFailed(
             f"{dst}: this is the original photo itself; choose another folder or name for the "
             "safe copy"
         )
-    img, damaged = open_photo(src, settings)
-    try:
-        if img.format != "TIFF":  # (a TIFF is decoded when re-encoded; loading drops its orientation)
-            # the check's own decision on damaged data: what it refuses is never copied either
-            decode(img, describe(src), max_side=1)
-        data = read_bytes(src)
-        report, parsed = scan_opened(src, img, data, damaged)
-        fmt = img.format
-        orientation = report.orientation
-        reencoded = fmt not in ("JPEG", "MPO", "PNG", "WEBP")
-        if not reencoded:
-            _check_structure(src, fmt, parsed)
-        if fmt in ("JPEG", "MPO"):
-            payload = jpeg.clean(data, parsed, orientation)
-        elif fmt == "PNG":
-            payload = png.clean(data, parsed, orientation)
-        elif fmt == "WEBP":
-            payload = webp.clean(data, parsed, orientation)
-        else:
-            payload, parsed.icc = pillow_formats.reencode(src, img, orientation, parsed.icc,
-                                                          settings)
-            orientation = 1
-    finally:
-        img.close()
+    if photo.format != "TIFF":  # (a TIFF is decoded when re-encoded; loading drops its orientation)
+        # the check's own decision on damaged data: what it refuses is never copied either
+        photo.check_whole()
+    report, parsed = _scanned(photo)
+    data, icc = photo.data, parsed.icc
+    fmt = report.format
+    orientation = report.orientation
+    reencoded = fmt not in ("JPEG", "PNG", "WebP")
+    if not reencoded:
+        _check_structure(src, fmt, parsed)
+    if fmt == "JPEG":
+        payload = jpeg.clean(data, parsed, orientation)
+    elif fmt == "PNG":
+        payload = png.clean(data, parsed, orientation)
+    elif fmt == "WebP":
+        payload = webp.clean(data, parsed, orientation)
+    else:
+        img = photo.open()
+        try:
+            payload, icc = pillow_formats.reencode(src, img, orientation, icc, settings)
+        finally:
+            img.close()
+        orientation = 1
     kept = []
-    if parsed.icc:
+    if icc:
         kept.append("ICC colour profile")
     if orientation != 1:
         kept.append(f"orientation {orientation}")
     elif reencoded and report.orientation != 1:
         kept.append(f"orientation {report.orientation} applied to the pixels")
-    format_out = {"PNG": "PNG", "WEBP": "WebP"}.get(fmt, "JPEG")
+    format_out = fmt if fmt in ("PNG", "WebP") else "JPEG"
 
     def verify(tmp: Path) -> None:
-        verify_copy(tmp, src, dst, orientation, parsed.icc, decode=not reencoded,
-                    settings=settings)
+        verify_copy(tmp, src, dst, orientation, icc, decode=not reencoded, settings=settings)
 
     write_atomic(dst, payload, verify)
     return SafeCopy(
@@ -171,9 +180,9 @@ def _same_file(a: Path, b: Path) -> bool:
 
 #: for each container: the parts without which there is no picture
 _PICTURE_PARTS = {
-    "JPEG": [jpeg.SOF_MARKERS, {0xDA}], "MPO": [jpeg.SOF_MARKERS, {0xDA}],
+    "JPEG": [jpeg.SOF_MARKERS, {0xDA}],
     "PNG": [{b"IHDR"}, {b"IDAT"}],
-    "WEBP": [{b"VP8 ", b"VP8L", b"ANMF"}],
+    "WebP": [{b"VP8 ", b"VP8L", b"ANMF"}],
 }
 
 

@@ -1,5 +1,5 @@
-"""One photo, scanned: open it (noting damaged EXIF), read its bytes, and hand its container
-to the module that reads that format. Used by scan, by make_safe_copy and to verify each copy.
+"""One photo, scanned: its opened header and bytes handed to the module that reads its
+container's format. Used by scan (once per photo), by make_safe_copy and to verify each copy.
 """
 
 from __future__ import annotations
@@ -9,30 +9,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import UnreadableImage
-from ..images import SUPPORTED_FORMATS, describe, open_image, read_orientation
-from ..settings import Settings
+from ..images import SUPPORTED_FORMATS, read_orientation
 from . import jpeg, pillow_formats, png, webp
 from .common import Parsed
 from .report import MetadataReport
-
-
-def read_bytes(path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise UnreadableImage(
-            f"{describe(path)}: cannot be read ({exc.strerror}); check permissions"
-        ) from None
-
-
-def open_photo(path, settings: Settings) -> tuple[Image.Image, bool]:
-    """:func:`open_image`, and whether Pillow warned about damaged EXIF while opening."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        img = open_image(path, settings)
-    return img, bool(caught)
 
 
 def scan_opened(path: Path, img: Image.Image, data: bytes,

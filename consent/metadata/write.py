@@ -10,10 +10,10 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import ConsentError, SafeCopyFailed, UnreadableImage
-from ..images import describe
+from ..images import Photo, describe
 from ..settings import Settings
 from .report import GROUP_LABELS
-from .scanning import open_photo, read_bytes, scan_opened
+from .scanning import scan_opened
 
 
 def write_atomic(dst: Path, payload: bytes, verify) -> None:
@@ -45,12 +45,14 @@ def write_atomic(dst: Path, payload: bytes, verify) -> None:
 
 def verify_copy(tmp: Path, src: Path, dst: Path, orientation: int, icc: bytes | None,
                 decode: bool, settings: Settings) -> None:
-    """Re-read the written copy: nothing identifying, same orientation and ICC, decodes."""
+    """Re-read the written copy (a photo of its own, read once): nothing identifying, same
+    orientation and ICC, decodes."""
     try:
-        img, damaged = open_photo(tmp, settings)
+        copy = Photo.read(tmp, settings)
     except ConsentError as exc:
         raise SafeCopyFailed(f"{dst}: the safe copy could not be read back ({exc}); "
                              "nothing was written") from None
+    img = copy.header  # the copy's own: decoded here, then scanned
     try:
         if decode:
             # Decode first: reading a PNG's orientation could otherwise decode it silently.
@@ -65,7 +67,7 @@ def verify_copy(tmp: Path, src: Path, dst: Path, orientation: int, icc: bytes | 
                     f"{describe(src)}: the picture data is truncated or corrupted ({exc}); "
                     "copy the original photo from the camera again"
                 ) from None
-        check, parsed = scan_opened(dst, img, read_bytes(tmp), damaged)
+        check, parsed = scan_opened(dst, img, copy.data, copy.damaged)
         leftovers = [f"{GROUP_LABELS[i.group]} ({i.name})" for i in check.items]
         leftovers += check.problems
         if check.orientation != orientation:

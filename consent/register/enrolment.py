@@ -47,6 +47,9 @@ class EnrolResult:
     person: str | None = None
     person_id: int | None = None
     reason: str | None = None
+    #: refused only because the face looks like someone else's, or unlike the person's own
+    #: photos: an admin who knows (twins) may enrol it anyway (``consent register enrol --force``)
+    overridable: bool = False
     template_id: int | None = None
     quality: float | None = None
 
@@ -89,10 +92,10 @@ class _Guard:
             if d_other <= settings.match_lookalike_threshold and (own is None or d_other < own):
                 who = self.register.get_person(other).label
                 return (f"the face looks like {who}, who is already enrolled; check the photo "
-                        f"is of {person.display_name} (or enrol with --force for twins)")
+                        f"is of {person.display_name}")
         if own is not None and own > settings.match_lookalike_threshold:
             return (f"the face does not look like the photos already enrolled for "
-                    f"{person.display_name}; check the photo (or enrol with --force)")
+                    f"{person.display_name}; check the photo")
         return None
 
 
@@ -104,10 +107,14 @@ def enrol(
     settings: Settings = DEFAULTS,
     force: bool = False,
     by: str | None = None,
+    names: list[str] | None = None,
     _guard: _Guard | None = None,
 ) -> list[EnrolResult]:
     """Enrol one person (Person, id, MIS id or name) from one or more photos.
 
+    ``names``: how the user named each photo, when it was saved under another name (a web
+    upload); each result's ``path`` is that name, and its ``reason`` says what is wrong and what
+    to do without repeating it (the shells put the name in front).
     Returns one :class:`EnrolResult` per photo; a refused photo never stops the others.
     Raises :class:`PersonNotFound`/:class:`AmbiguousPerson` for an unknown person.
     """
@@ -116,9 +123,13 @@ def enrol(
     target = register.resolve(person)
     results = []
     guard = _guard
-    for path in photos:
+    photos = list(photos)
+    shown_names = list(names) if names is not None else [str(p) for p in photos]
+    if len(shown_names) != len(photos):
+        raise ValueError("enrol(): one name per photo")
+    for path, shown in zip(photos, shown_names):
         name = str(path)
-        result = EnrolResult(name, REFUSED, person=target.label, person_id=target.id)
+        result = EnrolResult(shown, REFUSED, person=target.label, person_id=target.id)
         results.append(result)
         state = register.consent_state(target.id, BIOMETRIC)
         if not state.granted:
@@ -130,7 +141,7 @@ def enrol(
         try:
             digest = file_hash(path)
         except ConsentError as exc:  # UnreadableImage: says which file and why
-            result.reason = str(exc)
+            result.reason = refusal(str(exc), name, target)
             continue
         if any(t.photo_sha256 == digest for t in register.templates(target.id, model=RECOGNISER)):
             result.status, result.reason = ALREADY, "this photo is already enrolled"
@@ -138,7 +149,7 @@ def enrol(
         try:
             encoding, quality = faces.enrolment_encoding(path, settings=settings)
         except ConsentError as exc:  # EnrolmentRefused, UnreadableImage, ...
-            result.reason = str(exc)
+            result.reason = refusal(str(exc), name, target)
             continue
         encoding = np.asarray(encoding, dtype=np.float64)
         result.quality = round(float(quality), 3)
@@ -146,7 +157,7 @@ def enrol(
             guard = guard or _Guard(register)
             problem = guard.problem(target, encoding, settings)
             if problem:
-                result.reason = f"{name}: {problem}"
+                result.reason, result.overridable = problem, True
                 continue
         try:
             template_id = register.add_template(target.id, encoding, digest, quality, by=by)
@@ -160,6 +171,26 @@ def enrol(
         if guard is not None:
             guard.add(target.id, encoding)
     return results
+
+
+_SEVERAL_FACES = re.compile(r"several faces \((\d+)\) found; crop the photo to one person")
+
+
+def refusal(message: str, path: str, person: Person) -> str:
+    """Why one enrolment photo of ``person`` was refused, for the person enrolling it: without
+    the file's name (``path``, maybe a stored name the user never chose: the shells name the
+    photo as the user named it) and saying what to do.
+
+    ``"/tmp/x/0-obama_and_biden.jpg: several faces (3) found; crop the photo to one person"``
+    -> ``"3 faces found; use a photo with only Joe in it, or crop it to Joe's face"``.
+    """
+    if message.startswith(f"{path}: "):
+        message = message[len(path) + 2:]
+    message = message.replace(path, "the photo")
+    who = person.forename
+    return _SEVERAL_FACES.sub(
+        lambda m: f"{m[1]} faces found; use a photo with only {who} in it, or crop it to {who}'s face",
+        message)
 
 
 _MIS_ID_IN_NAME = re.compile(r"^([A-Za-z0-9]+)")
@@ -189,7 +220,7 @@ def enrol_folder(
         person = register.person_by_mis_id(mis_id) if match else None
         if person is None:
             result = EnrolResult(str(path), REFUSED, reason=(
-                f"{path.name}: no person with MIS id {mis_id} in the register; name enrolment "
+                f"no person with MIS id {mis_id} in the register; name enrolment "
                 "photos by MIS id (e.g. A123456789012.jpg)"))
         else:
             (result,) = enrol(register, person, [path], settings=settings, force=force, by=by,

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter
 
-from .. import images
 from ..errors import SafeCopyFailed
 from ..settings import DEFAULTS, Settings
 
@@ -38,14 +37,13 @@ def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS) -> Image.I
     return out
 
 
-def write_blurred_copy(src, boxes, dst, settings: Settings = DEFAULTS) -> Path:
-    """Write ``src`` with ``boxes`` (original upright coordinates) obscured to ``dst`` as JPEG."""
+def write_blurred_copy(photo, boxes, dst, settings: Settings = DEFAULTS) -> Path:
+    """Write ``photo`` (a :class:`consent.images.Photo`: its picture at full size) with ``boxes``
+    (original upright coordinates) obscured to ``dst`` as JPEG."""
     dst = Path(dst)
-    photo = images.load(src, settings=settings)
-    icc = None
-    with images.open_image(src, settings) as original:
+    with photo.open() as original:
         icc = original.info.get("icc_profile")
-    blurred = obscure(photo.image, boxes, settings)
+    blurred = obscure(photo.picture().image, boxes, settings)
     fd, tmp = tempfile.mkstemp(prefix=".blur-", suffix=".jpg", dir=dst.parent)
     os.close(fd)
     try:

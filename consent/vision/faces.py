@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConsentError, EnrolmentRefused, ModelUnavailable
-from ..images import Photo, load
+from ..images import Picture, decode_bytes, load
 from ..settings import DEFAULTS, Settings
 from .encoder import MODEL_PACKAGE
 from .models import broken, load_once, package_file
@@ -246,7 +246,7 @@ def _fine_factor(side: int, settings: Settings) -> float:
     return min(settings.detect_side / max(1, side), settings.detect_max_upscale)
 
 
-def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
+def detect(photo: Picture, settings: Settings = DEFAULTS) -> list[DetectedFace]:
     """Find every face in ``photo`` (from :func:`consent.images.load`); no encodings yet.
 
     Two CenterFace passes over the analysis image: fine (longest side ``detect_side``) and
@@ -278,7 +278,7 @@ def detect(photo: Photo, settings: Settings = DEFAULTS) -> list[DetectedFace]:
     return faces
 
 
-def _face(image, photo: Photo, box, marks, score: float, settings: Settings) -> DetectedFace | None:
+def _face(image, photo: Picture, box, marks, score: float, settings: Settings) -> DetectedFace | None:
     """A :class:`DetectedFace` from a CenterFace box and landmarks in pixels of ``image``."""
     s = photo.scale
     left, top, right, bottom = (float(v) for v in box)
@@ -335,8 +335,8 @@ def hog_like_box(face: DetectedFace, scale: float) -> tuple[int, int, int, int]:
     return top, right, bottom, left
 
 
-def _larger_source(photo: Photo, side: int, settings: Settings):
-    """(image, image_scale) of the photo decoded again at up to ``side`` from its file, when the
+def _larger_source(photo: Picture, side: int, settings: Settings):
+    """(image, image_scale) of the photo decoded again at up to ``side`` from its bytes, when the
     original has more pixels than ``photo.image``; else the analysis image itself.
 
     The larger copy is kept on the photo (``photo._larger``) so the encodings of small faces
@@ -347,11 +347,11 @@ def _larger_source(photo: Photo, side: int, settings: Settings):
     cached = getattr(photo, "_larger", None)
     if cached is not None and max(cached[0].size) >= min(side, max(photo.width, photo.height)):
         return cached
-    if not photo.path.is_file():
+    if photo.data is None:
         return photo.image, photo.scale
     try:
-        again = load(photo.path, max_side=side, settings=settings)
-    except ConsentError:  # the file changed or vanished since: use what we have
+        again = decode_bytes(photo.data, photo.path, max_side=side, settings=settings)
+    except ConsentError:  # cannot happen to bytes decoded once already: use what we have
         return photo.image, photo.scale
     if max(again.image.size) <= max(photo.image.size):
         return photo.image, photo.scale
@@ -359,7 +359,7 @@ def _larger_source(photo: Photo, side: int, settings: Settings):
     return photo._larger
 
 
-def encode(photo: Photo, faces: list[DetectedFace], settings: Settings = DEFAULTS,
+def encode(photo: Picture, faces: list[DetectedFace], settings: Settings = DEFAULTS,
            model: str = RECOGNISER) -> None:
     """Fill ``.encoding`` (128 numbers) for every face in ``faces`` that is identifiable and
     recognisable and has none yet; others stay None. Each face is encoded once.
@@ -415,7 +415,7 @@ def _points(face: DetectedFace) -> np.ndarray:
     return np.asarray(face.landmarks, dtype=np.float64).reshape(5, 2)
 
 
-def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Photo, list[DetectedFace]]:
+def analyse(path: os.PathLike | str, settings: Settings = DEFAULTS) -> tuple[Picture, list[DetectedFace]]:
     """Load ``path`` at :func:`analysis_side`, detect its faces and encode those that matter."""
     photo = load(path, max_side=analysis_side(settings), settings=settings)
     faces = detect(photo, settings)

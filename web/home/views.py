@@ -46,4 +46,5 @@ def index():
         from consent.settings import weakened as weakened_settings
 
         weakened = weakened_settings(current_app.config["CONSENT_SETTINGS"])
-    return render_template("home/index.html", home_items=items, takedown_count=takedown_count, weakened=weakened)
+    return render_template("home/index.html", home_items=items, takedown_count=takedown_count, weakened=weakened,
+                           nav_endpoints=current_app.view_functions)

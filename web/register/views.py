@@ -57,36 +57,61 @@ def _fail(exc: ConsentError, back: str):
 @bp.get("/")
 @roles_required("admin")
 def index():
+    """The people and their consent; every filter is a query parameter
+    (:class:`consent.register.listing.ListQuery`), so each glance figure links to its list."""
+    from consent.register import listing
+
     reg = get_register()
     channels = reg.channels(include_biometric=True)
     a = request.args
-    on_roll = {"on": True, "left": False}.get(a.get("roll", "on"))
+    query = listing.ListQuery.from_args(a)
     try:
-        people = reg.people(
-            year=a.get("year") or None, form=a.get("form") or None, role=a.get("role") or None,
-            on_roll=on_roll, channel=a.get("channel") or None, status=a.get("status") or None,
-            admin=True,
-        )
+        people = listing.find(reg, query, admin=True)
     except ConsentError as exc:
-        flash(str(exc), "error")
+        flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
         people = []
     need_photo = reg.needs_new_photo()
-    if a.get("enrolment") == "needs_new_photo":
-        wanted = {p.id for p in need_photo}
-        people = [p for p in people if p.id in wanted]
-    q = a.get("q", "").strip().lower()
-    if q:
-        people = [p for p in people if q in p.mis_id.lower() or any(q in n.lower() for n in p.names() + [p.display_name])]
     total = len(people)
     people = people[:PAGE_SIZE]
     states = reg.consent_states_many([p.id for p in people], channels=[c.name for c in channels]) if people else {}
     since = dt.date.today() - dt.timedelta(days=30)
     withdrawals = reg.withdrawals(since)[:20]
+    more = {k: v for k, v in query.args().items() if k != "q"}
     return render_template(
         "register/register.html", people=people, states=states, channels=channels, total=total,
-        page_size=PAGE_SIZE, args=a, words=STATUS_WORDS, withdrawals=withdrawals,
-        takedowns=_takedown_counts(withdrawals), need_photo=need_photo,
+        page_size=PAGE_SIZE, args=a, query=query, more_filters=more, words=STATUS_WORDS,
+        withdrawals=withdrawals, takedowns=_takedown_counts(withdrawals), need_photo=need_photo,
+        find_text=listing.search_text,
         statuses=("granted", "refused", "withdrawn", "expired", "missing", "not_granted"),
+    )
+
+
+@bp.get("/glance")
+@roles_required("admin", "senior")
+def glance():
+    """The register at a glance: who can be published, who still needs a form or a photo
+    (figures from :func:`consent.register.glance.glance`; each links to its list, for admins)."""
+    from consent.register import glance as figures
+
+    from ..core.db import get_db
+    from ..signoff.views import waiting_for
+
+    at_a_glance = figures.glance(get_register())
+    year = request.args.get("year") or None
+    year_group = next((y for y in at_a_glance.years if y.year == year), None) if year else None
+    if year and year_group is None:
+        abort(404)
+    rows = at_a_glance.classes_of(year) if year else at_a_glance.years
+
+    def link(group, channel=None, figure=None):
+        """The register list behind one figure; None for roles that may not open it (names)."""
+        if not g.user.has("admin"):
+            return None
+        return url_for("register.index", **figures.list_query(group, channel, figure, at_a_glance.term_end).args())
+
+    return render_template(
+        "register/glance.html", glance=at_a_glance, rows=rows, year_group=year_group, link=link,
+        states=figures.STATES, waiting=waiting_for(get_db(), g.user),
     )
 
 
@@ -274,20 +299,19 @@ def enrol(person_id: int):
             f.save(str(path))
             paths.append(path)
         try:
-            results = enrolment.enrol(get_register(), person_id, paths,
+            results = enrolment.enrol(get_register(), person_id, paths, names=[f.filename for f in files],
                                       settings=current_app.config["CONSENT_SETTINGS"], by=_by())
         except ConsentError as exc:
             return _fail(exc, back)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for f, r in zip(files, results):
-        reason = (r.reason or "").replace(str(tmp) + "/", "")
+    for r in results:  # r.path: the photo as the user named it; r.reason: what to do
         if r.status == "enrolled":
-            flash(f"{f.filename}: enrolled.", "info")
+            flash(f"{r.path}: enrolled.", "info")
         elif r.status == "already_enrolled":
-            flash(f"{f.filename}: this photo is already enrolled.", "info")
+            flash(f"{r.path}: this photo is already enrolled.", "info")
         else:
-            flash(f"{f.filename}: not enrolled: {reason}", "error")
+            flash(f"{r.path}: not enrolled: {r.reason}.", "error")
     return redirect(back)
 
 

@@ -30,7 +30,7 @@
   function show(select, body) {
     select.dataset.current = body.status;
     select.dataset.currentWords = body.words;
-    select.className = "st-" + body.status;
+    select.className = select.closest("form").classList.contains("flagged") ? "st-flagged" : "st-" + body.status;
     var blank = select.querySelector('option[value=""]');
     if (["granted", "refused", "withdrawn"].indexOf(body.status) >= 0) {
       select.value = body.status;
@@ -40,7 +40,16 @@
     }
   }
 
-  document.querySelectorAll("form.cell-form").forEach(function (form) {
+  // Bind every consent cell under `root` (the list's search script calls it again for the rows
+  // it fetches).
+  function bindCells(root) {
+    root.querySelectorAll("form.cell-form").forEach(bindCell);
+  }
+  window.consent.bindCells = bindCells;
+
+  function bindCell(form) {
+    if (form.dataset.bound) return;
+    form.dataset.bound = "1";
     var select = form.querySelector("select");
     var until = form.querySelector("input.until");
     var note = form.querySelector(".cell-status");
@@ -56,6 +65,9 @@
       var text = "Record " + form.dataset.channelLabel + " consent for " + form.dataset.person + ": “" + words + "”" +
         (until && until.value && select.value === "granted" ? " until " + ukDate(until.value) : "") +
         "?\nNow: “" + select.dataset.currentWords + "”. You can undo it for a short while.";
+      if (form.classList.contains("flagged")) {
+        text += "\nWhatever the form says, nothing of " + form.dataset.person + " is published: they are flagged never publish.";
+      }
       if (form.dataset.channel === "biometric" && select.value !== "granted") {
         text += "\nThis deletes their face measurements at once; it cannot be undone.";
       }
@@ -100,7 +112,8 @@
         announce(err.message || "Not saved.");
       });
     });
-  });
+  }
+  bindCells(document);
 
   var live = document.createElement("p");
   live.className = "visually-hidden";
