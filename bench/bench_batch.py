@@ -105,7 +105,7 @@ def run_queue(folder: Path, workers: int = 2, redis_url: str = "", remote_worker
         os.environ["CONSENT_QUEUE"] = redis_url
     data = fresh_data()
     db = connect(data / "consent.db")
-    user = accounts.create_user(db, "bench", "bench password 123", ["comms"])
+    user = accounts.create_user(db, "bench", "bench velvet otter parade", ["comms"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

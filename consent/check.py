@@ -30,6 +30,7 @@ from pathlib import Path
 
 from . import rules
 from .errors import ConsentError, ModelUnavailable, SafeCopyFailed, UnknownChannel
+from .filenames import fit
 from .images import Photo
 from .results import Face, PhotoCheck, channel_verdicts
 from .rules import RuleContext
@@ -511,7 +512,7 @@ class Checker:
                 return self.check(copy, result.channels, caption, alt_text=alt_text,
                                   display_name=result.name, folder=folder, groups=only)
 
-            name = safe_name or (Path(result.name).stem + "-blurred.jpg")
+            name = safe_name or fit(Path(result.name).stem, "-blurred.jpg")  # at most 255 bytes
             blurring.publish_blurred(photo, result, safe_dir / name, recheck, self.settings)
             return
         name = safe_name or _safe_file_name(result.name, result.format)
@@ -587,4 +588,4 @@ SAFE_SUFFIXES = {"PNG": ".png", "WebP": ".webp"}
 def _safe_file_name(name: str, fmt: str | None) -> str:
     """Same name, ending as the copy's real format: never the ending it was uploaded with
     (a JPEG named ``newsletter.html`` is saved as ``newsletter.jpg``)."""
-    return Path(name).stem + SAFE_SUFFIXES.get(fmt, ".jpg")
+    return fit(Path(name).stem, SAFE_SUFFIXES.get(fmt, ".jpg"))  # at most 255 bytes, ending kept

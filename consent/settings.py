@@ -301,12 +301,10 @@ class Settings:
     #: machine that died); workers on the same machine that died are noticed at once
     batch_claim_timeout_s: float = setting(900.0, 60.0, 86400.0,
         why="seconds: a photo takes seconds to check, so under a minute would take photos from live workers")
-    #: failed sign-ins to one account, within the lockout window, before it is locked
+    #: failed sign-ins to one account from one network address, within the lockout window,
+    #: before that address waits (a browser that signed in to the account before never waits)
     login_max_failures: int = setting(5, 1, 50,
-        why="failed sign-ins per account")
-    #: failed sign-ins from one network address, within the lockout window, before it is locked
-    login_max_failures_per_ip: int = setting(20, 1, 1000,
-        why="failed sign-ins per network address (a school behind one address needs more)")
+        why="failed sign-ins per account and network address")
     #: minutes the lockout window lasts (and the longest wait between attempts)
     login_lockout_minutes: int = setting(15, 1, 1440,
         why="from a minute to a day")
@@ -316,7 +314,8 @@ class Settings:
     #: days a new API token stays valid
     api_token_days: int = setting(365, 1, 3650,
         why="at most ten years")
-    #: different captions a person who may not see names may try on one photo in an hour
+    #: different captions or file names that could hold a name a person who may not see names
+    #: may try in an hour, over all the photos they check (web.check.caption_probes)
     caption_tries_per_hour: int = setting(5, 1, 100,
         why="more tries let someone guess names from captions")
     #: hours a one-time setup link stays valid
@@ -340,6 +339,13 @@ class Settings:
     #: (empty: senders see decisions in the app only)
     staff_email_domain: str = setting("",
         why="any domain, or empty")
+    #: the school's name, e.g. "St Mary's Primary": passwords leaning on it are refused
+    school_name: str = setting("",
+        why="the school's name, or empty")
+    #: the address staff open this app at (https://consent.stmarys.example): links in emails
+    #: are made from it, never from the address a request was sent to; emails need it
+    public_url: str = setting("",
+        why="an http:// or https:// address, or empty (then no emails are sent)")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -387,10 +393,29 @@ def out_of_range(name: str, value) -> str | None:
 
 def _together(values: Settings) -> list[tuple[str, str]]:
     """Rules between settings: (setting name, why refused)."""
+    if values.public_url and not public_url_ok(values.public_url):
+        return [("public_url", f"must be an address starting http:// or https:// with a server name and "
+                               f"nothing after the path, like https://consent.school.example, not {values.public_url!r}")]
+    if values.smtp_host and not values.public_url:
+        return [("public_url", "must be set before emails are sent (smtp host is set): links in emails "
+                               "use it, never the address a request came to")]
     if values.match_threshold >= values.match_lookalike_threshold:
         return [("match_threshold", f"must be below match lookalike threshold ({values.match_lookalike_threshold}): "
                                     "a match can be no looser than the look-alike band")]
     return []
+
+
+def public_url_ok(text: str) -> bool:
+    """True for an http(s) address with a host, and no user, query or fragment."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+            and not parts.query and not parts.fragment and text.isprintable() and " " not in text)
 
 
 def problems(values: Settings) -> list[tuple[str, str]]:
@@ -471,6 +496,8 @@ RETIRED = {
     "kit_surface_max_texture": "the PE kit check no longer measures playing-surface colours",
     "kit_line_min_length": "the PE kit check no longer looks for line markings",
     "kit_score_threshold": "the PE kit check now uses kit_scene_threshold",
+    "login_max_failures_per_ip": "sign-in failures are counted per account and address (login_max_failures): "
+                                 "made-up user names no longer lock a whole school's address out",
 }
 
 

@@ -32,6 +32,7 @@ EXPECTED = {
     "close_up":          (True, "senior", "senior"),
     "small_group":       (True, "senior", "senior"),
     "name_in_caption":   (False, "senior", None),
+    "caption_names_someone": (False, "senior", None),
     "name_in_picture":   (True, "senior", None),  # where the copy blurred the name
     "text_unreadable":   (False, "senior", "senior"),
     "location_metadata": (False, "senior", "senior"),

@@ -456,3 +456,27 @@ def test_a_busy_register_puts_the_photo_back_for_a_retry_and_loses_nothing(tmp_p
     assert row["state"] == "queued" and not row["attempts"] and row["upload_path"]
     assert batch_jobs.process(db, place, check_id, "here:1") == "done"
     assert client.get(f"/batch/{job_id}/progress").get_json()["counts"]["ok"] == 1
+
+
+def test_comms_batch_reports_say_a_name_is_there_not_whether_it_is_a_pupils(app):
+    """Issue 27 (d): comms' reports said "1 pupil in the photo is named in the caption"; a file
+    named after a pupil on roll and one named after nobody now read and judge the same."""
+    from consent.register.store import Register
+
+    with Register(app.config["CONSENT_DB"], user="setup") as reg:
+        reg.add_person("A1", "Rose", "Tyler", year_group="6", form="6B")
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"trip/rose_tyler.jpg": landscape_jpeg(),
+                                            "trip/joseph_bidden.jpg": landscape_jpeg(),
+                                            "trip/IMG_0001.jpg": landscape_jpeg()}))
+    report = {r["photo"]: r for r in csv.DictReader(io.StringIO(
+        client.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig")))}
+    pupil, nobody, plain = (report[f"trip/{n}.jpg"] for n in ("rose_tyler", "joseph_bidden", "IMG_0001"))
+    assert {k: v for k, v in pupil.items() if k != "photo"} == {k: v for k, v in nobody.items() if k != "photo"}
+    assert "file name names a person" in str(pupil) and "on roll" not in str(pupil)
+    assert "names a person" not in str(plain)
+    html = client.get(f"/batch/{job_id}/report.html").get_data(as_text=True)
+    assert "pupil on roll" not in html and "pupils on roll" not in html and html.count("names a person") >= 2
+    # an admin's report still tells them apart
+    admin = client_as(app, "admin").get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig")
+    assert "1 pupil on roll is named in the file name" in admin

@@ -17,7 +17,7 @@ import pytest
 from web.check import checked_photos, result_cards
 from web.core.db import connect
 
-from tests.web_helpers import client_as, make_app, post
+from tests.web_helpers import client_as, csrf, make_app, post
 
 
 def _data(channels: dict[str, str], reasons=(), faces=(), blurred=None) -> dict:
@@ -262,7 +262,8 @@ def test_with_smtp_seniors_hear_of_waiting_photos_and_the_sender_hears_the_decis
 
     port, received = smtp_server
     settings = replace(DEFAULTS, smtp_host="127.0.0.1", smtp_port=port, smtp_from="consent@school.test",
-                       signoff_email_to="dsl@school.test, head@school.test", staff_email_domain="school.test")
+                       signoff_email_to="dsl@school.test, head@school.test", staff_email_domain="school.test",
+                       public_url="https://consent.school.test")
     app = make_app(tmp_path, CONSENT_SETTINGS=settings)
     _store(app, "e1", {"website": "review"})
     post(client_as(app, "office"), "/check/e1/review", {"note": "for the newsletter"})
@@ -275,3 +276,59 @@ def test_with_smtp_seniors_hear_of_waiting_photos_and_the_sender_hears_the_decis
     (to, message) = _wait_for(received, 2)[1]
     assert to == ["office@school.test"] and message["Subject"] == "Sign-off: e1.jpg approved"
     assert "The senior's note: fine" in message.get_payload()
+
+
+def _smtp_settings(port: int, **changes):
+    from dataclasses import replace
+
+    from consent.settings import DEFAULTS
+
+    return replace(DEFAULTS, smtp_host="127.0.0.1", smtp_port=port, smtp_from="consent@school.test",
+                   signoff_email_to="dsl@school.test", staff_email_domain="school.test", **changes)
+
+
+EVIL_HOST = "consent-school.evil.example"
+
+
+def _post_with_host(client, url: str, data: dict, host: str = EVIL_HOST):
+    """POST as ``client``'s signed-in user (its cookies and CSRF token, sent by hand, as curl
+    would) with a forged ``Host`` header."""
+    token = csrf(client)  # first: making the token may renew the session cookie
+    cookies = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
+    bare = client.application.test_client(use_cookies=False)
+    return bare.post(url, data={**data, "csrf_token": token},
+                     headers={"Host": host, "X-Forwarded-Host": host, "Cookie": cookies})
+
+
+def test_links_in_emails_use_the_public_address_never_the_requests_host(tmp_path, smtp_server):
+    """Issue 27: a sign-off request sent with a forged Host header put that host in the link."""
+    port, received = smtp_server
+    app = make_app(tmp_path, CONSENT_SETTINGS=_smtp_settings(port, public_url="https://consent.stmarys.example/"))
+    _store(app, "h1", {"website": "review"})
+    assert _post_with_host(client_as(app, "office"), "/check/h1/review", {"note": "n"}).status_code == 302
+    (_, message), = _wait_for(received, 1)
+    body = message.get_payload()
+    assert "Decide here: https://consent.stmarys.example/review/" in body and "evil" not in body
+    assert _post_with_host(client_as(app, "senior"), "/review/h1/approve", {"note": "fine"}).status_code == 302
+    (_, message) = _wait_for(received, 2)[1]
+    body = message.get_payload()
+    assert "See it here: https://consent.stmarys.example/check/h1" in body and "evil" not in body
+
+
+def test_without_a_public_address_no_email_is_sent_and_settings_refuse_smtp_alone(tmp_path, smtp_server):
+    from consent import settings as consent_settings
+    from consent.errors import SettingsError
+
+    port, received = smtp_server
+    app = make_app(tmp_path, CONSENT_SETTINGS=_smtp_settings(port))  # smtp, but no public_url
+    _store(app, "h2", {"website": "review"})
+    assert _post_with_host(client_as(app, "office"), "/check/h2/review", {"note": "n"}).status_code == 302
+    time.sleep(0.5)
+    assert received == []
+    assert [name for name, _ in consent_settings.problems(_smtp_settings(port))] == ["public_url"]
+    with pytest.raises(SettingsError, match="public_url|public url"):
+        consent_settings.from_mapping({"smtp_host": "mail.school.test"})
+    for bad in ("consent.school.example", "javascript:alert(1)", "https://", "https://a.example/?x=1",
+                "https://user@a.example"):
+        assert consent_settings.problems(_smtp_settings(port, public_url=bad)), bad
+    assert not consent_settings.problems(_smtp_settings(port, public_url="http://10.0.0.5:8080"))

@@ -62,6 +62,10 @@ def _sweep_now_and_then(app: Flask) -> None:
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app. ``test_config`` overrides configuration (tests pass their own)."""
     app = Flask(__name__, instance_relative_config=False)
+    from .core.numbers import IdConverter
+
+    # every <int:...> in a route: an id SQLite can hold, else 404 (never an OverflowError)
+    app.url_map.converters["int"] = IdConverter
     test_config = dict(test_config or {})
     data = Path(
         test_config.get("CONSENT_DATA") or os.environ.get("CONSENT_DATA") or "data"

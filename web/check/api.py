@@ -26,6 +26,7 @@ from consent.jobs import check_thread
 from consent.results import PhotoCheck
 
 from . import caption_probes, checked_photos
+from ..core.body_limits import api_refusal
 from ..core.errors import error_response, without_paths
 from ..core.security import bearer_user
 from ..core.db import get_db
@@ -41,12 +42,13 @@ def _refused(status: int, name: str, message: str, code: str):
 @bp.post("/check")
 def check():
     g.user = bearer_user()  # never the session's user
-    if g.user is None:
-        response = error_response(401, "Send a valid API token: Authorization: Bearer <token>.", "unauthorized")
-        response[0].headers["WWW-Authenticate"] = 'Bearer realm="consent"'
+    refused = api_refusal(g.user)  # the same answer the server's gate gives from the headers
+    if refused:
+        status, code, message = refused
+        response = error_response(status, message, code)
+        if status == 401:
+            response[0].headers["WWW-Authenticate"] = 'Bearer realm="consent"'
         return response
-    if not g.user.has("office"):
-        return error_response(403, "This API token's user does not have the office role.", "forbidden")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return error_response(400, "Send the photo as the multipart field 'file'.", "no_file")
@@ -64,7 +66,7 @@ def check():
     try:
         upload.save(str(path))
         try:
-            caption_probes.guard(get_db(), g.user, path, caption, place.settings)
+            caption_probes.guard(get_db(), g.user, caption, name, place.settings)
         except checked_photos.UploadRefused as exc:
             return _refused(exc.status, name, str(exc), exc.code)
         try:

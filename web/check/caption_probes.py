@@ -1,10 +1,15 @@
-"""Captions as a way to ask the register who is pictured: limited and audited.
+"""Captions and file names as a way to ask the register who is pictured or on roll: limited per
+person and audited.
 
-People who may not see names (office, comms) could otherwise try name after name in the caption
-of one photo and learn from the answers who is in it or on roll. The answer itself no longer
-tells (see :func:`consent.check.for_viewer`); on top of that, every caption such a person tries
-on a photo is written to the audit log, and more than ``caption_tries_per_hour`` different
-captions on the same photo within an hour are refused.
+People who may not see names (office, comms) could otherwise try name after name in a caption
+(or as a file name) and learn from the answers who is in a photo or on roll. The answer itself
+no longer tells: a word that could be anyone's name reads and judges the same as a pupil's (see
+:func:`consent.rules.caption.neutral_reasons`). What that rule cannot tell from an ordinary
+word is bounded here: every caption and file name such a person tries that could hold a name
+(:func:`consent.rules.names.could_hold_a_name`) is a try, written to the audit log (as a hash,
+never the words), and more than ``caption_tries_per_hour`` different tries by one person within
+an hour are refused, whichever photos they were on. Changing a byte of the photo, or trying the
+names as file names instead, does not reset the count (issue 27).
 """
 
 from __future__ import annotations
@@ -13,36 +18,51 @@ import hashlib
 import json
 import time
 
-from consent import images
+from consent.rules.caption import file_name_words
+from consent.rules.names import could_hold_a_name
 
 from ..audit.audit_log import log_event
 from .checked_photos import UploadRefused
 
 
-def guard(db, user, photo, caption: str, settings) -> None:
-    """Record this caption try on ``photo`` by ``user``; raise :class:`UploadRefused` (429) when
-    they have tried too many different captions on it within the hour."""
-    caption = (caption or "").strip()
-    if user.sees_names or not caption:
+def _key(kind: str, text: str) -> str:
+    return kind + ":" + hashlib.sha256(" ".join(text.casefold().split()).encode("utf-8")).hexdigest()[:16]
+
+
+def tries(caption: str, file_name: str) -> set[str]:
+    """The tries a check with this caption and file name makes (hashed): each that could hold a name."""
+    out = set()
+    if caption and could_hold_a_name(caption):
+        out.add(_key("caption", caption))
+    words = file_name_words(file_name or "")
+    if words.strip() and could_hold_a_name(words):
+        out.add(_key("file", words))
+    return out
+
+
+def guard(db, user, caption: str, file_name: str, settings) -> None:
+    """Record the tries of this check by ``user``; raise :class:`UploadRefused` (429) when they
+    would make more than ``caption_tries_per_hour`` different ones within the hour."""
+    if user.sees_names:
         return
-    photo_key = images.file_hash(photo)[:16]
-    caption_key = hashlib.sha256(caption.casefold().encode("utf-8")).hexdigest()[:16]
+    new = tries((caption or "").strip(), file_name)
+    if not new:
+        return
     tried = set()
     for row in db.query(
         "select detail from web_audit where by_user = ? and action = 'caption.tried' and at > ?",
         [user.username, time.time() - 3600],
     ):
         detail = json.loads(row["detail"] or "{}")
-        if detail.get("photo") == photo_key:
-            tried.add(detail.get("caption"))
+        tried.update(detail.get("tries") or [])
     limit = settings.caption_tries_per_hour
-    if caption_key not in tried and len(tried) >= limit:
-        log_event(db, user.username, "caption.refused", None, {"photo": photo_key, "tries": len(tried)})
+    if len(tried | new) > limit:
+        log_event(db, user.username, "caption.refused", None, {"tries": len(tried)})
         raise UploadRefused(
             429,
-            f"This photo has been checked with {len(tried)} different captions in the last hour, "
-            f"the most allowed is {limit}. Remove pupils' names from the caption, or wait an hour; "
-            "a senior colleague can check it for you.",
+            f"You have checked photos with {len(tried)} different captions or file names that could "
+            f"hold a name in the last hour; the most allowed is {limit}. Remove people's names from "
+            "the caption and the file name, or wait an hour; a senior colleague can check it for you.",
             "caption_tries",
         )
-    log_event(db, user.username, "caption.tried", None, {"photo": photo_key, "caption": caption_key})
+    log_event(db, user.username, "caption.tried", None, {"tries": sorted(new)})

@@ -31,6 +31,7 @@ from consent.errors import ConsentError, ImageTooLarge
 from consent.rejudge import Change, StoredCheck, covered, uncovered, what_changed
 from consent.jobs import check_thread
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
+from consent.rules.caption import NAME_CODES
 from consent.jobs.photos import (  # noqa: F401 (the web app's names for them)
     FINISHED, ORPHAN_UPLOAD_AGE, SWEEP_EVERY, Place, UploadRefused, face_states, new_id, plain, read,
     remove_leftovers, result_record, something_to_blur, sweep, usable_blurred)
@@ -372,7 +373,7 @@ def never_publish_pictured(row: dict) -> bool:
 def names_a_pupil_beside_the_photo(row: dict) -> bool:
     """The caption, alt text or file name names someone on roll: blurring the picture does not
     change the words published with it (the page says so when it offers no blurred copy)."""
-    return any(r.get("code") == "name_in_caption" for r in (row.get("data") or {}).get("reasons", []))
+    return any(r.get("code") in NAME_CODES for r in (row.get("data") or {}).get("reasons", []))
 
 
 def blurred_channels(row: dict) -> list[str]:
@@ -444,8 +445,9 @@ def available(row: dict, kind: str, channel: str | None = None) -> Path | None:
 
 
 def file_name_names_someone(row: dict) -> bool:
-    """The check found a name of someone on roll in the photo's file name."""
-    return any(r.get("code") == "name_in_caption" and "file name" in r.get("message", "")
+    """The check found a name in the photo's file name (someone's on roll, or a word that could be
+    anyone's: the download's name must not tell which)."""
+    return any(r.get("code") in NAME_CODES and "file name" in r.get("message", "")
                for r in (row.get("data") or {}).get("reasons", []))
 
 

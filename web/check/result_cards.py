@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from consent.reports import removed_words
 from consent.results import FACE_STATE_WORDS, SIGN_OFF_WORDS, channel_label, state_words
+from consent.rules.caption import NAME_CODES
 
 from . import checked_photos
 
@@ -193,7 +194,7 @@ def publish_choices(row: dict, safe: bool, blurred: bool) -> list[tuple[str, str
 def viewer_data(row: dict, user) -> dict:
     """The stored result JSON as ``user`` may see it (see :func:`consent.check.for_viewer`)."""
     data = row["data"] or {}
-    if user.sees_names or not any(r.get("code") == "name_in_caption" for r in data.get("reasons") or []):
+    if user.sees_names or not any(r.get("code") in NAME_CODES for r in data.get("reasons") or []):
         return data
     from consent.check import for_viewer
     from consent.results import PhotoCheck

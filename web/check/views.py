@@ -49,7 +49,9 @@ def _check_file(file_storage) -> str:
     place = checked_photos.Place.from_app(current_app)
     return checked_photos.check_upload(
         get_db(), place, g.user.id, file_storage.save, file_storage.filename, channels, caption,
-        before_check=lambda path: caption_probes.guard(get_db(), g.user, path, caption, place.settings),
+        before_check=lambda path: caption_probes.guard(get_db(), g.user, caption,
+                                                       checked_photos.display_name(file_storage.filename),
+                                                       place.settings),
         groups=groups_asked(),
     )
 
@@ -239,7 +241,7 @@ def send_for_review(check_id: str):
     checked_photos.request_review(get_db(), row, g.user.id, note)
     log_event(get_db(), g.user.username, "review.requested", check_id, {"photo": row["name"], "note": note})
     email_notice.photos_waiting(current_app.config["CONSENT_SETTINGS"], [row["name"]], g.user.display_name,
-                                note, url_for("review.index", _external=True))
+                                note, email_notice.link("review.index"))
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_result.html", c=result_cards.card(checked_photos.get(get_db(), check_id), g.user))
     flash("Sent to a senior colleague for sign-off. You will see their decision here and under "

@@ -10,15 +10,20 @@ with 413 before it is read.
 The same decision is made twice: by the WSGI server (``GatedParser`` for waitress, so a
 refused body is never written to a temporary file) and by Flask for each request
 (``web.create_app``), so the limits hold under any server and in tests.
+
+The API (``/api/...``) is for scripts: a request there without a valid token (or with the token
+of a user who may not use it) is answered 401 (403) in JSON from its headers, whatever its body's
+size; the server reads none of it. A script never gets the web pages' "Sign in, reload the page".
 """
 
 from __future__ import annotations
 
 import copy
 import hmac
+import json
 
 from waitress.parser import HTTPRequestParser
-from waitress.utilities import RequestEntityTooLarge
+from waitress.utilities import Error, RequestEntityTooLarge
 
 MB = 1024 * 1024
 
@@ -52,6 +57,20 @@ def small_refusal(settings) -> str:
     )
 
 
+API_NO_TOKEN = "Send a valid API token: Authorization: Bearer <token>."
+API_NOT_OFFICE = "This API token's user does not have the office role."
+
+
+def api_refusal(user) -> tuple[int, str, str] | None:
+    """(status, code, message) for an API request from ``user`` (None: no valid token), or None
+    when the user may call the API. The view (``web.check.api``) and the server's gate both ask."""
+    if user is None:
+        return 401, "unauthorized", API_NO_TOKEN
+    if not user.has("office"):
+        return 403, "forbidden", API_NOT_OFFICE
+    return None
+
+
 def csrf_sent(headers_get, query_get) -> str:
     """The CSRF token a request carries outside its body (header, or the form's address)."""
     return headers_get("X-CSRF-Token") or query_get("csrf_token") or ""
@@ -74,8 +93,9 @@ def may_upload(user, endpoint: str, view) -> bool:
 
 
 def make_gate(app):
-    """A function (method, path, query, headers) -> (largest body in bytes, refusal message),
-    answering from the headers alone, as the server needs before it reads a body."""
+    """A function (method, path, query, headers) -> (largest body in bytes, refusal: a message
+    for the 413 page, or the :class:`JsonError` an API script gets), answering from the headers
+    alone, as the server needs before it reads a body."""
     from urllib.parse import parse_qs
 
     from ..accounts import accounts
@@ -88,7 +108,7 @@ def make_gate(app):
     cookie_name = app.config["SESSION_COOKIE_NAME"]
     max_age = app.permanent_session_lifetime.total_seconds()
 
-    def gate(method: str, path: str, query: str, headers: dict) -> tuple[int, str]:
+    def gate(method: str, path: str, query: str, headers: dict) -> tuple[int, str | Error]:
         refusal = small_refusal(settings)
         try:
             endpoint, _ = adapter.match(path, method=method)
@@ -100,8 +120,14 @@ def make_gate(app):
         try:
             if endpoint == "api.check":
                 scheme, _, token = headers.get("AUTHORIZATION", "").partition(" ")
-                user = accounts.user_for_token(db, token.strip()) if scheme.lower() == "bearer" else None
-                allowed = may_upload(user, endpoint, None)
+                user = (accounts.user_for_token(db, token.strip())
+                        if scheme.lower() == "bearer" and token.strip() else None)
+                refused = api_refusal(user)
+                if refused:  # no body at all: answered from the headers, in JSON
+                    return 0, JsonError(*refused)
+                return upload_limit(settings, endpoint)[0], JsonError(
+                    413, "http_413", f"The photo is too large: the most you can send at once is "
+                    f"{settings.max_upload_mb} MB.")
             else:
                 session = _session(serializer, _cookie(headers.get("COOKIE", ""), cookie_name), max_age)
                 token = session.get("_user_id")
@@ -156,9 +182,27 @@ class GatedParser(HTTPRequestParser):
 
     def received(self, data):
         consumed = super().received(data)
-        if isinstance(self.error, RequestEntityTooLarge) and getattr(self, "refusal", None):
-            self.error = RequestEntityTooLarge(self.refusal)
+        refusal = getattr(self, "refusal", None)
+        if isinstance(self.error, RequestEntityTooLarge) and refusal:
+            self.error = refusal if isinstance(refusal, Error) else RequestEntityTooLarge(refusal)
         return consumed
+
+
+class JsonError(Error):
+    """A refusal the server sends itself, in the API's JSON error shape (``web.core.errors``)."""
+
+    REASONS = {401: "Unauthorized", 403: "Forbidden", 413: "Request Entity Too Large"}
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.code, self.reason, self.error_code = status, self.REASONS[status], code
+
+    def to_response(self, ident=None):
+        body = json.dumps({"error": {"code": self.error_code, "message": self.body}}).encode()
+        headers = [("Content-Type", "application/json")]
+        if self.code == 401:
+            headers.append(("WWW-Authenticate", 'Bearer realm="consent"'))
+        return f"{self.code} {self.reason}", headers, body
 
 
 def create_server(app, **options):

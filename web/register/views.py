@@ -22,6 +22,7 @@ from flask import (
 from consent.errors import ConsentError
 
 from ..core.errors import wants_json
+from ..core.numbers import form_int
 from ..core.words import uk_date
 from ..core.request_register import get_register
 from ..core.security import roles_required
@@ -157,7 +158,7 @@ def undo_consent(person_id: int):
     back = _back(person_id)
     try:
         state = get_register().undo_consent(
-            person_id, request.form.get("channel", ""), int(request.form.get("record") or 0),
+            person_id, request.form.get("channel", ""), form_int(request.form.get("record")) or 0,
             within_s=UNDO_SECONDS, by=_by())
     except (ConsentError, ValueError) as exc:
         if isinstance(exc, ValueError):

@@ -1,4 +1,9 @@
-"""Sign-off emails, only when the school configures a mail server (``smtp_host``; off by default).
+"""Sign-off emails, only when the school configures a mail server (``smtp_host``; off by default)
+and the address staff open the app at (``public_url``).
+
+Links in emails are made from ``public_url`` and the page's path (:func:`link`), never from the
+request: a request's Host header is whatever its sender wrote, and a sign-off request sent with
+``Host: consent-school.evil.example`` put that address in the seniors' email (issue 27).
 
 The in-app count in the header is the main notice; an email is a convenience. It is sent on a
 background thread so a slow or missing mail server never holds up a page, and a failure is
@@ -20,9 +25,23 @@ def addresses(text: str) -> list[str]:
     return [a.strip() for a in (text or "").split(",") if "@" in a]
 
 
+def link(endpoint: str, **values) -> str:
+    """The address of a page for an email: ``public_url`` and the page's own path (built from
+    the app's routes alone, not from the request)."""
+    from flask import current_app
+
+    base = current_app.config["CONSENT_SETTINGS"].public_url.rstrip("/")
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)
+
+
 def send(settings, to: list[str], subject: str, body: str, *, wait: bool = False) -> threading.Thread | None:
-    """Email ``to`` when SMTP is configured; returns the sending thread (None: nothing to send)."""
+    """Email ``to`` when SMTP and ``public_url`` are configured; returns the sending thread
+    (None: nothing to send)."""
     if not settings.smtp_host or not to:
+        return None
+    if not settings.public_url:
+        log.warning("sign-off email not sent: set public_url (the address staff open this app at) "
+                    "on the Settings page; links in emails are made from it")
         return None
     message = EmailMessage()
     message["From"] = settings.smtp_from

@@ -223,7 +223,7 @@ def _tell_sender(row: dict, decision: str, note: str) -> None:
     sender = accounts.get_user(get_db(), row["review_requested_by"]) if row.get("review_requested_by") else None
     if sender is not None:
         email_notice.decision_made(current_app.config["CONSENT_SETTINGS"], sender.username, row["name"],
-                                   decision, note, url_for("check.show", check_id=row["id"], _external=True))
+                                   decision, note, email_notice.link("check.show", check_id=row["id"]))
 
 
 @bp.post("/<check_id>/approve")

@@ -20,6 +20,8 @@ from ..audit.audit_log import log_event
 from ..core.request_register import get_register
 from ..core.security import roles_required
 from ..core.db import get_db
+from ..core.errors import plain_abort
+from ..core.numbers import form_int
 
 bp = Blueprint("takedowns", __name__, url_prefix="/takedowns", template_folder="templates")
 
@@ -36,7 +38,11 @@ def open_takedowns(person_id: int | None = None, channel: str | None = None) -> 
 @bp.get("/")
 @roles_required("admin", "comms")
 def index():
-    person = request.args.get("person", type=int)
+    if request.args.get("person") and not g.user.sees_names:
+        # the list of one person's photos says who is in them: only for roles that see names
+        plain_abort(403, "Your account does not see who is in a photo, so it cannot list the "
+                         "photos of one person. Open the whole takedown list instead.")
+    person = form_int(request.args.get("person"))
     channel = request.args.get("channel") or None
     items = open_takedowns(person, channel)
     reg = get_register()
