@@ -318,6 +318,9 @@ class Settings:
     #: may try in an hour, over all the photos they check (web.check.caption_probes)
     caption_tries_per_hour: int = setting(5, 1, 100,
         why="more tries let someone guess names from captions")
+    #: hours a sign-in lasts before the person signs in again (whatever they do meanwhile)
+    session_hours: int = setting(12, 1, 168, weaker=HIGHER, unit=" h",
+        why="from an hour to a week: a longer sign-in is open longer on a shared computer")
     #: hours a one-time setup link stays valid
     setup_link_hours: int = setting(24, 1, 720,
         why="from an hour to 30 days")
@@ -612,6 +615,8 @@ ABOUT = {
         "Doubles after each further wrong password, so guessing takes too long."),
     "api_token_days": _A("security", "API tokens last (days)",
         "A script's token stops working after this; make a new one on the Users page."),
+    "session_hours": _A("security", "Staff stay signed in for (hours)",
+        "Then they sign in again; shorter is safer on shared computers in classrooms."),
     "setup_link_hours": _A("security", "Set-up links last (hours)",
         "How long a link for setting a first password works."),
     "caption_tries_per_hour": _A("security", "Captions and file names that may hold a name, per person per hour",

@@ -84,6 +84,18 @@ def test_ordinary_forms_are_limited_to_a_small_body(app):
     assert admin.post("/admin/users/", data=big).status_code == 413
 
 
+def test_ordinary_forms_stay_small_after_settings_are_saved(app):
+    """Saving the Settings page puts them in force (web.settings.views.apply): an ordinary form
+    keeps the small limit (it was raised to a photo upload's, 25 MB, on every form before)."""
+    from consent.settings import Settings
+    from web.settings.views import apply
+
+    apply(app, Settings())
+    admin = client_as(app, "admin")
+    big = {"username": "x" * (600 * 1024), "password": PASSWORD, "roles": "office", "csrf_token": csrf(admin)}
+    assert admin.post("/admin/users/", data=big).status_code == 413
+
+
 def test_a_photo_upload_may_still_be_large(app):
     office = client_as(app, "office")
     buf = io.BytesIO()

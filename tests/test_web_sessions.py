@@ -42,6 +42,18 @@ def test_a_copied_cookie_stops_working_once_its_owner_signs_out(app):
     assert _replay(app, stolen).get("/check/").status_code == 302
 
 
+def test_a_sign_in_lasts_the_hours_the_settings_give(tmp_path):
+    from consent.settings import Settings
+
+    for hours, still_in in ((12, True), (2, False)):
+        app = make_app(tmp_path / str(hours), CONSENT_SETTINGS=Settings(session_hours=hours))
+        client = client_as(app, "office")
+        db = _db(app)
+        db.execute("update web_sessions set created_at = ?", [time.time() - 3 * 3600])  # 3 hours ago
+        db.conn.commit()
+        assert client.get("/check/").status_code == (200 if still_in else 302)
+
+
 def test_turning_an_account_off_ends_its_sessions_even_if_turned_on_again(app):
     client = client_as(app, "office")
     stolen = client.get_cookie("consent_session").value

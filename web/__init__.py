@@ -80,7 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set per request when served over https (see security)
         SESSION_COOKIE_NAME="consent_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        PERMANENT_SESSION_LIFETIME=settings.session_hours * 3600,
     )
     app.config.update(test_config)
     # settings given by the caller (tests) are not replaced by a settings.toml found later

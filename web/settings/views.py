@@ -28,6 +28,7 @@ from consent.errors import SettingsError
 from consent.settings import DEFAULTS, Settings, limits, out_of_range, problems, weakened
 
 from ..audit.audit_log import log_event
+from ..core.body_limits import form_limit
 from ..core.security import roles_required
 from ..core.db import get_db
 
@@ -100,7 +101,8 @@ def _write_atomically(path: Path, text: str) -> None:
 def apply(app, settings: Settings) -> None:
     """Put ``settings`` in force for this server process."""
     app.config["CONSENT_SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = form_limit(settings)  # as create_app: uploads get their own
+    app.config["PERMANENT_SESSION_LIFETIME"] = settings.session_hours * 3600
 
 
 def reload_if_changed(app) -> None:
