@@ -248,6 +248,13 @@ class Settings:
     #: words that make bare skin count as swimwear (with bare arms and legs, or a bare torso)
     kit_swim_words: tuple[str, ...] = setting(("swim", "swimming", "swimwear", "gala", "pool", "beach"), weaker=FEWER,
         why="taking default words out means fewer photos of bare skin count as swimwear")
+    #: words the school's captions use that are not people: places, events, clubs ("Whitby",
+    #: "Hillside Park", "Rocksteady"). A capitalised word that is not an ordinary English word
+    #: otherwise makes a caption "may name someone" (review; for staff who may not see names, the
+    #: same words as a pupil's name). Pupils' names are still found from the register whatever
+    #: this list holds, so it weakens no check of a pupil's name
+    caption_known_words: tuple[str, ...] = setting((),
+        why="any words; a pupil's name is still found from the register")
 
     # --- names written in the picture (consent.vision.text) -------------------------------
     #: read the text in the picture (badges, bibs, exercise books, whiteboards) for single
@@ -598,6 +605,8 @@ ABOUT = {
         "A face taller than this share of the photo (0.2: a fifth) is a close-up and needs sign-off."),
     "kit_context_words": _A("policy", "PE and sport words",
         "Words in a caption, file or folder name that make the PE kit check look harder."),
+    "caption_known_words": _A("policy", "Places and events your captions name",
+        "E.g. Whitby, Hillside Park, Rocksteady: not taken for people's names in captions."),
     "kit_swim_words": _A("policy", "Swimming words",
         "Words that make bare skin count as swimwear: such a photo needs a senior colleague's approval."),
     "text_check": _A("policy", "Read names written in a photo",

@@ -182,6 +182,23 @@ def test_caption_naming_a_pupil_on_roll_not_in_the_photo_needs_review():
     assert codes(reasons) == [("name_in_caption", "review")]
 
 
+def test_a_place_in_a_caption_may_be_a_name_until_the_school_lists_it():
+    """"Trip to Whitby" names nobody on roll, but "Whitby" could be anyone's surname: review (and
+    for staff who may not see names, the words of a pupil's name). Listed among the places the
+    school's captions name, it is not taken for a person; a pupil's name still is."""
+    pictured = (ZOE, JACK, SIAN)
+    assert codes(evaluate(ctx(three_cleared(), pictured=pictured, caption="Trip to Whitby"))) == [
+        ("caption_names_someone", "review")]
+    known = Settings(caption_known_words=("whitby", "hillside park"))
+    for caption in ("Trip to Whitby", "Sports day at Hillside Park"):
+        assert evaluate(ctx(three_cleared(), pictured=pictured, caption=caption, settings=known)) == [], caption
+    named = evaluate(ctx(three_cleared(), pictured=pictured, caption="Zoe at Whitby", settings=known))
+    assert ("name_in_caption", "block") in codes(named)
+    # an unlisted name beside a listed place still counts
+    assert codes(evaluate(ctx(three_cleared(), pictured=pictured, caption="Joseph Bidden at Whitby",
+                              settings=known))) == [("caption_names_someone", "review")]
+
+
 def test_location_metadata_is_information_only():
     reasons = evaluate(ctx(three_cleared(), pictured=(ZOE, JACK, SIAN), metadata_found=["gps", "camera"]))
     assert codes(reasons) == [("location_metadata", "info")]

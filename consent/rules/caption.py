@@ -55,8 +55,8 @@ def name_in_caption(ctx: RuleContext):
     # shown, offered and can send for sign-off is the same whether or not the name is a pupil's
     # (neutral_reasons): a caption cannot ask the register who is on roll (issue 27)
     named = {label for label, _ in hits} | {label for label, _ in others}
-    maybe = [label for label, value in raw
-             if label not in named and might_name_someone(value, ctx.settings.school_name)]
+    not_names = " ".join((ctx.settings.school_name, *ctx.settings.caption_known_words))
+    maybe = [label for label, value in raw if label not in named and might_name_someone(value, not_names)]
     if maybe:
         yield Reason(
             code="caption_names_someone",
