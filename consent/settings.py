@@ -459,15 +459,17 @@ class Weakening:
 
     @property
     def words(self) -> str:
-        """E.g. "min identifiable face 60 px (default 40 px)"; for word lists, which defaults are gone."""
+        """In the Settings page's words, e.g. "Smallest face anyone could recognise: 60 px
+        (default 40 px)"; for word lists, which defaults are gone."""
+        about = ABOUT.get(self.name)
+        title = about.title if about else label(self.name)
+        unit = limits()[self.name].unit.strip().lower()
+        if unit and title.lower().endswith(f"({unit})"):  # "...recognise: 60 px", not "(px): 60 px"
+            title = title[: -len(unit) - 2].rstrip()
         if isinstance(self.default, tuple):
             gone = [w for w in self.default if w not in self.value]
-            return f"{label(self.name)} without {', '.join(gone)}"
-        words = label(self.name)
-        unit = limits()[self.name].unit.strip().lower()
-        if unit and words.endswith(" " + unit):  # "min identifiable face 60 px", not "face px 60 px"
-            words = words[: -len(unit) - 1]
-        return f"{words} {shown(self.name, self.value)} (default {shown(self.name, self.default)})"
+            return f"{title}: without {', '.join(gone)}"
+        return f"{title}: {shown(self.name, self.value)} (default {shown(self.name, self.default)})"
 
 
 def weakened(values: Settings) -> list[Weakening]:

@@ -70,14 +70,14 @@ def test_a_value_inside_the_range_that_weakens_a_check_is_allowed_and_said(tmp_p
     assert [w.name for w in settings.weakened(loaded)] == [
         "detect_side", "detect_coarse_side", "min_identifiable_face_px", "text_check"]  # stricter ones are not
     assert settings.weakened_words(loaded) == (
-        "checks weakened: detect side 1400 px (default 1600 px); detect coarse side off (default 640 px); "
-        "min identifiable face 60 px (default 40 px); text check off (default on)")
+        "checks weakened: Size faces are looked for at: 1400 px (default 1600 px); Close-up pass size: off (default 640 px); "
+        "Smallest face anyone could recognise: 60 px (default 40 px); Read names written in a photo: off (default on)")
 
 
 def test_taking_default_sports_words_out_weakens_the_kit_check_adding_one_does_not():
     fewer = settings.from_mapping({"kit_context_words": ["pe", "gala"]})
     more = settings.from_mapping({"kit_context_words": list(settings.DEFAULTS.kit_context_words) + ["sack race"]})
-    assert settings.weakened_words(fewer).startswith("checks weakened: kit context words without p.e., sport,")
+    assert settings.weakened_words(fewer).startswith("checks weakened: PE and sport words: without p.e., sport,")
     assert settings.weakened(more) == []
 
 
@@ -89,7 +89,7 @@ def test_consent_settings_prints_what_is_weakened_and_refuses_a_file_out_of_rang
     path = tmp_path / "settings.toml"
     path.write_text("min_identifiable_face_px = 60\n")
     out = CliRunner().invoke(settings_command, ["--file", str(path)]).output
-    assert "checks weakened: min identifiable face 60 px (default 40 px)" in out
+    assert "checks weakened: Smallest face anyone could recognise: 60 px (default 40 px)" in out
     assert "min_identifiable_face_px" in out and "(changed; weakens a check)" in out
     path.write_text("min_identifiable_face_px = 100000\n")
     bad = CliRunner().invoke(settings_command, ["--file", str(path)])
@@ -105,7 +105,7 @@ def test_every_report_footer_says_which_checks_were_weakened(tmp_path, monkeypat
 
     results = [PhotoCheck(path="a.jpg", name="a.jpg", error="could not read")]
     weak = settings.from_mapping({"min_identifiable_face_px": 60, "text_check_batch": False})
-    words = "Checks weakened: min identifiable face 60 px (default 40 px); text check batch off (default on)"
+    words = "Checks weakened: Smallest face anyone could recognise: 60 px (default 40 px); Read names in photos in command-line batches: off (default on)"
     rows = list(csv.reader(io.StringIO(reports.render_csv(results, weak))))
     assert rows[-2:] == [[], [words]]
     assert words in reports.render_html(results, settings=weak)
@@ -113,7 +113,7 @@ def test_every_report_footer_says_which_checks_were_weakened(tmp_path, monkeypat
     assert list(csv.reader(io.StringIO(reports.render_csv(results, settings.DEFAULTS))))[-1][0] == "a.jpg"
     (tmp_path / "settings.toml").write_text("min_identifiable_face_px = 60\n")  # by default, those in force
     monkeypatch.setenv("CONSENT_DATA", str(tmp_path))
-    assert "min identifiable face 60 px" in reports.write_csv(results, tmp_path / "r.csv").read_text("utf-8-sig")
+    assert "Smallest face anyone could recognise: 60 px" in reports.write_csv(results, tmp_path / "r.csv").read_text("utf-8-sig")
 
 
 def test_every_setting_has_a_group_a_title_and_one_plain_line_for_the_settings_page():

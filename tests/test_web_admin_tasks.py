@@ -142,7 +142,7 @@ def test_a_setting_outside_its_range_is_refused_naming_the_field_and_keeping_the
 def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admins_only(app, admin):
     first = post(admin, "/admin/settings/", {"min_identifiable_face_px": "60", "safe_copy_expiry_hours": "48"})
     text = first.get_data(as_text=True)
-    assert "I understand this weakens: min identifiable face 60 px (default 40 px)" in text
+    assert "I understand this weakens: Smallest face anyone could recognise: 60 px (default 40 px)" in text
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 40  # nothing saved yet
     assert app.config["CONSENT_SETTINGS"].safe_copy_expiry_hours == 24
     token = re.search(r'name="confirm_weakening" value="(\w+)"', text).group(1)
@@ -154,7 +154,7 @@ def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admi
     assert app.config["CONSENT_SETTINGS"].min_identifiable_face_px == 60
     log = admin.get("/audit/").get_data(as_text=True)
     assert "Smallest face anyone could recognise (px): 40 → 60" in log
-    assert "min identifiable face 60 px (default 40 px)" in log
+    assert "Smallest face anyone could recognise: 60 px (default 40 px)" in log
     from web.audit.audit_log import events
     from web.core.db import connect
 
@@ -163,9 +163,9 @@ def test_a_weakening_change_needs_a_confirming_tick_is_audited_and_shown_to_admi
     assert entry["detail"] == {"changes": "Smallest face anyone could recognise (px): 40 → 60; "
                                           "Safe copies can be downloaded for (hours): 24 → 48",
                                "settings": ["min_identifiable_face_px", "safe_copy_expiry_hours"],
-                               "weakens": "min identifiable face 60 px (default 40 px)"}
+                               "weakens": "Smallest face anyone could recognise: 60 px (default 40 px)"}
     home = admin.get("/").get_data(as_text=True)
-    assert "Checks weakened: min identifiable face 60 px (default 40 px)" in home
+    assert "Checks weakened: Smallest face anyone could recognise: 60 px (default 40 px)" in home
     assert "Checks weakened" not in client_as(app, "office").get("/").get_data(as_text=True)
     # a later change of something else does not ask again
     post(admin, "/admin/settings/", {"safe_copy_expiry_hours": "36"})
