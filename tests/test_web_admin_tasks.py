@@ -186,3 +186,13 @@ def test_a_switch_is_changed_with_on_and_off_and_said_so(app, admin):
     saved = post(admin, "/admin/settings/", {"text_check_batch": "false", "confirm_weakening": token}, follow_redirects=True)
     assert "Read names in photos in command-line batches: on → off" in saved.get_data(as_text=True)
     assert app.config["CONSENT_SETTINGS"].text_check_batch is False
+
+
+def test_a_refusal_that_is_not_about_a_photo_is_not_headed_as_one(tmp_path):
+    """/audit/?person=unknown is refused with the library's words; its page said "The photo could
+    not be checked" (every ConsentError was headed as a photo's problem)."""
+    admin = client_as(make_app(tmp_path), "admin")
+    response = admin.get("/audit/?person=nobody-with-this-id")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "That could not be done" in page and "The photo could not be checked" not in page

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from consent.errors import ConsentError, without_paths
+from consent.errors import (ConsentError, ImageTooLarge, ModelUnavailable, SafeCopyFailed, UnreadableImage,
+                            UnsupportedFormat, without_paths)
 
 from .security import CsrfError
 from .words import for_reader
@@ -43,9 +44,15 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None):
-    """A page (or JSON body) for ``status``, with ``message`` in place of the standard one."""
-    title, advice = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+#: the heading of a page for a refusal that is not about a photo (an unknown person, a bad filter)
+NOT_DONE = ("That could not be done", "Go back, check what you entered and try again.")
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None, title: str | None = None):
+    """A page (or JSON body) for ``status``, with ``message`` in place of the standard one
+    (and ``title`` in place of the standard heading)."""
+    heading, advice = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    title = title or heading
     if status == 413 and message is None:
         limit = request.max_content_length
         if limit:
@@ -68,8 +75,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ConsentError)
     def consent_error(exc):
-        # user-caused problems the library names plainly (bad photo, unknown person, ...)
-        return error_response(422, str(exc), exc.code)
+        # user-caused problems the library names plainly (bad photo, unknown person, ...); only
+        # a photo's own problems are headed "The photo could not be checked"
+        about_a_photo = isinstance(exc, (UnreadableImage, UnsupportedFormat, ImageTooLarge, SafeCopyFailed,
+                                         ModelUnavailable))
+        return error_response(422, str(exc), exc.code, title=None if about_a_photo else NOT_DONE[0])
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
