@@ -139,6 +139,7 @@ def test_a_blocked_photo_is_sent_with_a_note_and_the_sender_sees_the_decision_an
     assert "1 photo waiting for your sign-off" in senior.get("/").get_data(as_text=True)
     queue = senior.get("/review/").get_data(as_text=True)
     assert "mum emailed consent today" in queue and "A senior colleague will look at it" not in queue
+    assert queue.count("mum emailed consent today") == 1  # above the card, not again inside it
     # a blocked channel is released only when ticked, with the reason in the note
     post(senior, "/review/b1/approve", {"release": ["website"]})
     assert _get(app, "b1")["review_state"] == "pending"
