@@ -1,5 +1,7 @@
-"""Fail when modules of ``consent`` or ``web`` import each other in a circle, or when the
-library (``consent``) imports its web shell (``web``).
+"""Fail when modules of ``consent`` or ``web`` import each other in a circle, when the
+library (``consent``) imports its web shell (``web``), or when one area of the web app imports
+another area's views (``web/<area>/views.py``: pages; what two areas share lives in a module of
+its own, e.g. ``web.takedowns.listing``, or in ``web.core``).
 
 Every import counts, including those inside functions (a lazy import still ties two modules
 together), and so does a string naming a module of ``web`` (``"web.x:command"``, as the CLI's
@@ -116,6 +118,16 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def views_of_other_areas(graph: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for each module of one web area that imports another area's ``views``."""
+    def area(name: str) -> str | None:
+        parts = name.split(".")
+        return parts[1] if parts[0] == "web" and len(parts) > 2 else None
+
+    return [f"{a} -> {b}" for a, targets in sorted(graph.items()) for b in sorted(targets)
+            if b.endswith(".views") and area(b) and area(a) != area(b) and a != "web"]
+
+
 def main(root: Path = ROOT) -> int:
     modules = module_names(root)
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
@@ -125,13 +137,17 @@ def main(root: Path = ROOT) -> int:
               if name.split(".")[0] == "consent" for line in web_imports(path, root)]
     for line in upward:
         print(f"the library imports the web app: {line}")
+    across = views_of_other_areas(graph)
+    for line in across:
+        print(f"one web area imports another's views: {line}")
     if cycles:
         for cycle in cycles:
             ties = [f"{a} -> {b}" for a in cycle for b in sorted(graph[a]) if b in cycle]
             print(f"import cycle among {len(cycle)} modules: " + "; ".join(ties))
-    if cycles or upward:
+    if cycles or upward or across:
         return 1
-    print(f"no import cycles, and consent never imports web: {len(modules)} modules, {edges} imports between them")
+    print(f"no import cycles, consent never imports web, no web area imports another's views: "
+          f"{len(modules)} modules, {edges} imports between them")
     return 0
 
 

@@ -64,3 +64,21 @@ def test_the_library_importing_the_web_app_is_found(tmp_path, capsys):
     assert "consent/jobs/queue.py:2: web" in out and "consent/jobs/queue.py:3: web.batch" in out
     assert "consent/jobs/queue.py:4: ...web" in out
     assert "paths.py" not in out
+
+
+def test_one_web_area_importing_another_areas_views_is_found(tmp_path, capsys):
+    root = _tree(tmp_path, {
+        "consent/__init__.py": "",
+        "web/__init__.py": "from .home.views import bp\nfrom .takedowns.views import bp as t\n",
+        "web/home/__init__.py": "",
+        "web/home/views.py": "def index():\n    from ..takedowns.views import open_takedowns\n",
+        "web/takedowns/__init__.py": "",
+        "web/takedowns/views.py": "from .listing import open_takedowns\n",
+        "web/takedowns/listing.py": "",
+    })
+    assert check_imports.main(root) == 1
+    out = capsys.readouterr().out
+    assert "web.home.views -> web.takedowns.views" in out
+    assert "web -> " not in out and "web.takedowns.views -> web.takedowns.listing" not in out
+    (root / "web/home/views.py").write_text("def index():\n    from ..takedowns.listing import open_takedowns\n")
+    assert check_imports.main(root) == 0

@@ -83,7 +83,7 @@ def create():
     from consent.register.groups import restrict
     from consent.register.view import current_view
 
-    from ..check.views import groups_asked
+    from ..core.forms import groups_asked
 
     groups = groups_asked()
     try:  # a year group or class nobody has: refused before anything is uploaded

@@ -18,6 +18,7 @@ from consent.register import publications
 from . import caption_probes, checked_photos, result_cards
 from ..signoff import email_notice
 from ..audit.audit_log import log_event
+from ..core.forms import groups_asked
 from ..core.db import get_db
 from ..core.errors import error_response, wants_json
 from ..core.request_register import channel_choices, enrolment_context, get_register
@@ -34,14 +35,6 @@ def _options() -> tuple[list[str] | None, str]:
     """The channels asked for (None: every channel) and the caption, from the form."""
     channel = request.form.get("channel", "all")
     return (None if channel in ("", "all") else [channel]), request.form.get("caption", "").strip()[:2000]
-
-
-def groups_asked() -> list[str]:
-    """The year groups or classes who can be in the photos (the optional form field, "7, 8B";
-    empty: everybody in the register)."""
-    from consent.register.groups import parse
-
-    return parse([request.form.get("groups", "")[:500]])
 
 
 def _check_file(file_storage) -> str:

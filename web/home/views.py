@@ -38,7 +38,7 @@ def index():
         items = []
     takedown_count = None
     if g.user.has("admin", "comms") and "takedowns.index" in current_app.view_functions:
-        from ..takedowns.views import open_takedowns
+        from ..takedowns.listing import open_takedowns
 
         takedown_count = len(open_takedowns())
     weakened = None

@@ -94,7 +94,7 @@ def glance():
     from consent.register import glance as figures
 
     from ..core.db import get_db
-    from ..signoff.views import waiting_for
+    from ..signoff.queue import waiting_for
 
     at_a_glance = figures.glance(get_register())
     year = request.args.get("year") or None
@@ -212,7 +212,7 @@ def _takedown_counts(withdrawals) -> dict:
     """(person id, channel) -> how many published photos each withdrawal means taking down."""
     if not withdrawals:
         return {}
-    from ..takedowns.views import open_takedowns
+    from ..takedowns.listing import open_takedowns
 
     counts: dict = {}
     for item in open_takedowns():

@@ -26,6 +26,7 @@ from consent.results import channel_label, join_words
 from ..accounts import accounts
 from ..check import checked_photos, result_cards
 from . import email_notice
+from .queue import waiting_for
 from ..audit.audit_log import log_event
 from ..core.errors import error_response
 from ..core.request_register import get_register
@@ -290,16 +291,6 @@ def notifications(user) -> dict | None:
         return {"count": n, "url": url_for("review.mine"),
                 "text": f"{n} new sign-off decision{'' if n == 1 else 's'}"} if n else None
     return None
-
-
-def waiting_for(db, user) -> int:
-    """How many photos wait for ``user``'s sign-off: every pending one for a designated
-    safeguarding lead; for other seniors those without anyone who must never be published
-    (judged as the register stands today)."""
-    ids = [r["id"] for r in db.query("select id from web_checks where review_state = 'pending'")]
-    if user.safeguarding_lead:
-        return len(ids)
-    return sum(1 for i in ids if not checked_photos.needs_safeguarding_lead(checked_photos.get(db, i) or {}))
 
 
 @bp.app_context_processor

@@ -14,7 +14,6 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from consent.errors import RegisterError
 from consent.register import publications
-from consent.register.view import current_view
 
 from ..audit.audit_log import log_event
 from ..core.request_register import get_register
@@ -22,17 +21,9 @@ from ..core.security import roles_required
 from ..core.db import get_db
 from ..core.errors import plain_abort
 from ..core.numbers import form_int
+from .listing import open_takedowns
 
 bp = Blueprint("takedowns", __name__, url_prefix="/takedowns", template_folder="templates")
-
-
-def open_takedowns(person_id: int | None = None, channel: str | None = None) -> list:
-    """Today's takedown list (optionally those one person's withdrawal for one channel caused)."""
-    reg = get_register()
-    items = publications.takedowns(reg, view=current_view(reg))
-    if person_id is not None:
-        items = [t for t in items if person_id in t.person_ids and (not channel or t.publication.channel == channel)]
-    return items
 
 
 @bp.get("/")
