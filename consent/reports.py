@@ -77,6 +77,7 @@ REASON_WORDS = {
     "close_up": "close-up",
     "small_group": "small group",
     "name_in_caption": "a name in the caption",
+    "caption_names_someone": "a word in the caption that may be a name",
     "name_in_picture": "a name written in the photo",
     "text_unreadable": "writing in the photo not read",
     "location_metadata": "location in the file",
