@@ -461,6 +461,8 @@ def decode_bytes(
     """
     name = describe(path)
     img = open_bytes(data, path, settings)
+    if max_side != settings.detect_side:  # (open_bytes budgeted the analysis size)
+        refuse_over_budget(img, name, settings, max_side)
     notes: list[str] = []
     try:
         fmt = SUPPORTED_FORMATS[img.format]
@@ -580,6 +582,15 @@ class Photo:
             else:
                 self._pictures[max_side] = decode_bytes(self.data, self.path, max_side, self.settings)
         return self._pictures[max_side]
+
+    def take_picture(self, max_side: int | None = None) -> Picture:
+        """The picture as :meth:`picture` gives it, for the caller to change in place (a blurred
+        copy): handed over and no longer kept on the photo, so no second full-size copy is
+        made of it."""
+        picture = self.picture(max_side)
+        for size in [size for size, kept in self._pictures.items() if kept is picture]:
+            del self._pictures[size]
+        return picture
 
     def check_whole(self) -> None:
         """Refuse the photo when its picture data is truncated or corrupted (the check's own

@@ -163,6 +163,116 @@ def make(folder: Path, label: str, which: str = "hostile") -> Path:
     return path
 
 
+# --- the budget, measured --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("memory")
+
+
+@pytest.mark.parametrize("label", list(FORMATS))
+def test_a_hostile_file_raises_a_warm_checks_peak_by_less_than_600_mb(folder, label):
+    got = peak_rise(make(folder, label, "hostile"))
+    assert got["rise_mb"] < GOAL_MB, f"{label}: {got}"
+    assert got["error_code"] == "image_too_large", got
+    assert "too large to check" in got["error"] and "save a smaller copy" in got["error"]
+    assert "setting" not in got["error"]  # the person uploading is never told to change one
+
+
+@pytest.mark.parametrize("label", list(FORMATS))
+def test_the_largest_photo_the_budget_takes_is_checked_within_600_mb(folder, label):
+    """Just inside the budget: checked, with its safe copy, and still under the goal: the
+    budget's estimate bounds what the check really holds."""
+    path = make(folder, label, "largest")
+    got = peak_rise(path)
+    assert got["error"] is None and got["safe_copy"], got
+    assert got["rise_mb"] < GOAL_MB, f"{label}: {got}"
+
+
+def test_a_48_megapixel_photo_is_checked_and_its_faces_found(folder):
+    got = peak_rise(photo_48mp(folder / "48mp.jpg"))
+    assert got["error"] is None and got["safe_copy"], got
+    assert got["faces"] >= 20, got  # the group photo's 24 faces, less a few turned away
+    assert got["rise_mb"] < 150, got  # decoded DCT-scaled: a quarter of its size each way
+
+
+def test_a_batch_worker_keeps_to_the_same_budget(folder):
+    """A batch worker's check (``consent.batch.check_photo``, in the checker a worker builds):
+    the hostile WebP refused, the largest WebP taken checked, both under the goal."""
+    hostile = peak_rise(make(folder, "lossless WebP", "hostile"), mode="batch")
+    assert hostile["error_code"] == "image_too_large" and hostile["rise_mb"] < GOAL_MB, hostile
+    largest = peak_rise(make(folder, "lossless WebP", "largest"), mode="batch")
+    assert largest["error"] is None and largest["rise_mb"] < GOAL_MB, largest
+
+
+# --- the conversions that keep copies down give the same pictures ----------------------------
+def test_palette_transparency_painted_into_the_palette_matches_pasting_on_white(tmp_path):
+    import numpy as np
+
+    from consent import images
+
+    img = Image.new("P", (4, 1))
+    img.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30])
+    img.putdata([0, 1, 2, 3])
+    path = tmp_path / "p.png"
+    img.save(path, transparency=bytes([0, 128, 255, 40]))
+    with Image.open(path) as opened:
+        opened.load()
+        rgba = opened.convert("RGBA")
+        expected = Image.new("RGB", rgba.size, (255, 255, 255))
+        expected.paste(rgba, mask=rgba.getchannel("A"))
+    got = images.load(path).image
+    assert np.abs(np.asarray(got, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1
+
+
+def test_a_turned_photo_is_reduced_then_turned_upright(tmp_path):
+    from consent import images
+
+    path = tmp_path / "turned.png"
+    img = Image.new("RGB", (3000, 1000), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 100, 100))  # top-left red, before turning
+    exif = Image.Exif()
+    exif[images.ORIENTATION_TAG] = 6  # shown turned 90 degrees clockwise
+    img.save(path, exif=exif.tobytes())
+    picture = images.load(path, max_side=600)
+    assert (picture.width, picture.height) == (1000, 3000) and picture.image.size == (200, 600)
+    assert picture.scale == 5
+    assert picture.image.getpixel((195, 5))[0] > 200  # the red corner now top right
+
+
+def test_a_pngs_exif_after_its_pixels_is_read_without_decoding_it(tmp_path):
+    """Pillow's getexif() decodes a PNG to reach an eXIf chunk after the pixels, and keeps the
+    whole picture on the header the check holds to the end; the orientation is read without."""
+    import struct
+    import zlib
+
+    from consent import images
+
+    path = tmp_path / "late.png"
+    Image.new("RGB", (40, 20)).save(path)
+    exif = Image.Exif()
+    exif[images.ORIENTATION_TAG] = 8
+    body = exif.tobytes()[6:]  # without "Exif\0\0"
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    data = path.read_bytes()
+    path.write_bytes(data[:-12] + chunk + data[-12:])  # just before IEND
+    photo = images.Photo.read(path)
+    assert images.read_orientation(photo.header) == 8
+    assert photo.header._im is None  # nothing decoded
+    assert photo.picture().image.size == (20, 40)
+
+
+def test_the_refusal_comes_before_any_decoding(tmp_path):
+    """The hostile WebP is refused from its header: the refusal costs almost nothing."""
+    from consent import images
+    from consent.errors import ImageTooLarge
+
+    path = tmp_path / "bomb.webp"
+    lossless_webp(path, 9900)
+    with pytest.raises(ImageTooLarge, match=r"9900x9900 colour WebP, 98 megapixels\); save a smaller copy"):
+        images.Photo.read(path)
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/consent-memory")
     folder.mkdir(parents=True, exist_ok=True)
