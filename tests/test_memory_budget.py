@@ -115,7 +115,7 @@ def heic(path: Path, side: int) -> None:
     from consent.images import _register_heif
 
     _register_heif()
-    _solid("RGB", side, (90, 140, 200)).save(path, "HEIF", quality=50)
+    _solid("RGB", side, (90, 140, 200)).save(path, "HEIF", quality=50, enc_params={"preset": "ultrafast"})
 
 
 def photo_48mp(path: Path) -> Path:
