@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageFilter
 
 from ..errors import SafeCopyFailed
+from ..images import give_back_memory
 from ..settings import DEFAULTS, Settings
 
 def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS, in_place: bool = False) -> Image.Image:
@@ -54,4 +55,7 @@ def write_blurred_copy(photo, boxes, dst, settings: Settings = DEFAULTS) -> Path
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise SafeCopyFailed(f"{dst}: the blurred copy could not be written ({exc.strerror or exc})") from None
+    finally:
+        del blurred  # the full-size picture, dropped before the copy is re-checked
+        give_back_memory()
     return dst
