@@ -68,7 +68,10 @@ def peak_rise(path: Path, mode: str = "check") -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(warm)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\n{path.name} ({mode}): {got['rise_mb']:+,.0f} MB, {got['error_code'] or 'checked'}, "
+          f"{got['faces']} faces")  # the figures, with pytest -s
+    return got
 
 
 # --- the hostile files of issue 27, and a few more formats -------------------------------------
