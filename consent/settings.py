@@ -69,10 +69,10 @@ class Settings:
     #: copy it makes (decoder buffers, the RGB working copy, the reduced copy, the safe copy's
     #: read-back: images.check_cost), worked out from the header before decoding; a photo over it
     #: is refused. Measured (tests/test_memory_budget.py): the largest photo each format gets
-    #: through at 400 raises a warm process's peak by at most about 520 MB (the models' own
-    #: buffers included); a 48-megapixel JPEG needs about 50 MB (decoded DCT-scaled)
+    #: through at 400 raises a warm process's peak by at most about 500 MB (the models' own
+    #: buffers included); a 48-megapixel JPEG raises it by about 40 MB (decoded DCT-scaled)
     max_decode_mb: int = setting(400, 100, 4000,
-        why="a 48-megapixel JPEG needs about 50 MB and a 12-megapixel PNG about 100 MB; more than 4000 MB is more than a school server can hold")
+        why="a 48-megapixel JPEG needs about 25 MB and a 12-megapixel PNG about 85 MB; more than 4000 MB is more than a school server can hold")
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = setting(95, 70, 100,
         why="JPEG quality runs to 100; below 70 re-encoded copies show visible blocks")
