@@ -406,10 +406,10 @@ def to_rgb(img: Image.Image) -> Image.Image:
     itself, others converted with as few full-size copies as each mode allows."""
     if img.mode == "RGB":
         return img
-    if img.mode == "P" and "transparency" in img.info:
+    if img.mode == "P" and "transparency" in img.info and img.getpalette("RGB"):
         _flatten_palette(img)
         return img.convert("RGB")
-    if img.mode in ("RGBA", "LA", "PA"):
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
