@@ -70,7 +70,7 @@ class Settings:
     #: read-back: images.check_cost), worked out from the header before decoding; a photo over it
     #: is refused. Measured (tests/test_memory_budget.py): the largest photo each format gets
     #: through at 400 raises a warm process's peak by at most about 500 MB (the models' own
-    #: buffers included); a 48-megapixel JPEG raises it by about 40 MB (decoded DCT-scaled)
+    #: buffers included); a 48-megapixel JPEG raises it by about 25 MB (decoded DCT-scaled)
     max_decode_mb: int = setting(400, 100, 4000,
         why="a 48-megapixel JPEG needs about 25 MB and a 12-megapixel PNG about 85 MB; more than 4000 MB is more than a school server can hold")
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
