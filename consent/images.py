@@ -17,6 +17,7 @@ import hashlib
 import io
 import math
 import os
+import struct
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -197,38 +198,135 @@ def open_bytes(data: bytes, path: os.PathLike | str, settings: Settings = DEFAUL
         img.close()
         raise ImageTooLarge(
             f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of "
-            f"{settings.max_pixels / 1e6:.0f}; resize it first (or raise max_pixels in settings)"
+            f"{settings.max_pixels / 1e6:.0f}; {SMALLER_COPY}"
         )
-    need = decode_cost(img)
-    if need > settings.max_decode_mb * 2**20:
-        what = _describe_mode(img)
-        img.close()
-        raise ImageTooLarge(
-            f"{name}: a {w}x{h} {what} picture needs about {need / 2**20:.0f} MB of memory to "
-            f"check, over the limit of {settings.max_decode_mb} MB; save it smaller or as an "
-            "8-bit JPEG and try again (or raise max_decode_mb in settings)"
-        )
+    refuse_over_budget(img, name, settings, settings.detect_side)
     for w in held:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return img
 
 
+#: what a person whose photo is refused as too large is told to do (never to change a setting)
+SMALLER_COPY = "save a smaller copy (e.g. 4000 px on the long side, as JPEG) and try again"
+
 #: bytes per pixel Pillow holds in memory for each mode (RGB and the like are stored in 4)
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 #: modes converted to RGB through a numpy copy and a lookup table (extra bytes per pixel)
 _WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+#: bytes per pixel of the whole picture a format's decoder holds besides Pillow's own copy:
+#: Pillow decodes a WebP through libwebp's animation decoder, whose two RGBA canvases and the
+#: frame handed to Pillow are each 4 bytes a pixel (measured: 15 bytes a pixel in all, for a
+#: 98-megapixel WebP); pillow-heif hands Pillow a decoded RGB buffer of its own, 3 bytes a
+#: pixel (measured: 6.9 bytes a pixel in all, for a 98-megapixel HEIC)
+_DECODER_BYTES = {"WEBP": 12, "HEIF": 3}
 
 
-def decode_cost(img: Image.Image) -> int:
-    """Bytes of memory that decoding ``img`` (opened, not yet loaded) and making the RGB working
-    copy can take at once, read from the header: the picture in its own mode and bit depth,
-    the RGB copy, and for 16-bit and float pictures the conversion's own arrays."""
-    pixels = img.width * img.height
+def draft_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The size a JPEG of ``width`` x ``height`` is decoded at for ``max_side`` (:func:`decode`
+    asks ``Image.draft`` for it, which picks the smallest DCT scale, 1/8 to 1, still at least
+    the size asked for): Pillow's own arithmetic."""
+    if max(width, height) <= max_side:
+        return width, height
+    factor = max_side / max(width, height)
+    want = (math.ceil(width * factor), math.ceil(height * factor))
+    ratio = min(width // want[0], height // want[1])
+    scale = next(s for s in (8, 4, 2, 1) if ratio >= s)
+    return -(-width // scale), -(-height // scale)
+
+
+def _jpeg_coefficients(img: Image.Image) -> int:
+    """Bytes libjpeg holds for a progressive JPEG's DCT coefficients, whatever the scale it is
+    decoded at: every component's blocks of the whole picture, 2 bytes a coefficient."""
+    layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * len(img.getbands())
+    hmax = max(layer[1] for layer in layers) or 1
+    vmax = max(layer[2] for layer in layers) or 1
+    total = 0
+    for _, hs, vs, _ in layers:
+        blocks_w = math.ceil(math.ceil(img.width * hs / hmax) / 8)
+        blocks_h = math.ceil(math.ceil(img.height * vs / vmax) / 8)
+        total += blocks_w * blocks_h * 64 * 2
+    return total
+
+
+def check_cost(img: Image.Image, max_side: int | None = None) -> int:
+    """Bytes of memory the check of ``img`` (opened, not yet loaded) can hold at once, read from
+    its header, when decoded for ``max_side`` (None: full size): counted over every copy the
+    check makes, the largest being at the decode:
+
+    - the picture in its own mode and bit depth (a JPEG at its DCT-scaled size), and what its
+      decoder holds besides (libwebp's canvases, pillow-heif's buffer, a progressive JPEG's
+      coefficients of the whole picture, which DCT scaling does not make smaller);
+    - the RGB working copy (none for an RGB picture: it is taken over, not copied; a palette's
+      transparency is painted into the palette, so one RGB copy; RGBA needs the white
+      background and the alpha channel), and for 16-bit and float pictures the conversion's
+      own arrays;
+    - the reduced copy made on the way to ``max_side``.
+
+    The later stages hold less: the analysis picture (``max_side``), the safe copy's read-back
+    (the copy decoded again, without conversion) and a TIFF's or HEIC's re-encoding (the same
+    decode) come after the decode's copies are dropped. ``tests/test_memory_budget.py`` measures
+    that the estimate bounds what a check really takes.
+    """
+    width, height = img.size
+    pixels = width * height
+    decoded = pixels
+    if max_side and img.format in ("JPEG", "MPO"):
+        dw, dh = draft_size(width, height, max_side)
+        decoded = dw * dh
     native = _MODE_BYTES.get(img.mode, 4)
-    conversion = 0 if img.mode == "RGB" else 4
+    if img.mode == "RGB":
+        conversion = 0
+    elif img.mode == "RGBA":
+        conversion = 5
+    elif img.mode in ("LA", "PA"):
+        conversion = 9
+    else:
+        conversion = 4
     if img.mode in _WIDE_MODES:
         conversion += native + 1
-    return pixels * (native + conversion)
+    cost = decoded * (native + conversion) + pixels * _DECODER_BYTES.get(img.format, 0)
+    if img.format in ("JPEG", "MPO") and (img.info.get("progressive") or img.info.get("progression")):
+        cost += _jpeg_coefficients(img)
+    if max_side and max(width, height) > max_side:
+        cost += min(decoded, 4 * max_side * max_side) * 4  # the reduced copy (reducing_gap 2)
+    return cost
+
+
+_libc = None
+
+
+def give_back_memory() -> None:
+    """Hand the memory of dropped full-size copies back to the system (glibc's ``malloc_trim``;
+    nothing elsewhere). glibc keeps a freed picture's memory for reuse, where the next stage's
+    buffers (the models', a re-check's) do not always fit, so they would be added on top: a
+    process's peak would then be one picture's copies plus everything after them."""
+    global _libc
+    if _libc is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+def refuse_over_budget(img: Image.Image, name: str, settings: Settings, max_side: int | None) -> None:
+    """Refuse (and close) the opened ``img`` when checking it decoded for ``max_side`` would hold
+    more than ``settings.max_decode_mb`` (:func:`check_cost`): nothing is decoded."""
+    need = check_cost(img, max_side)
+    if need > settings.max_decode_mb * 2**20:
+        w, h = img.size
+        what = _describe_mode(img)
+        fmt = SUPPORTED_FORMATS.get(img.format, img.format)
+        img.close()
+        raise ImageTooLarge(
+            f"{name}: this photo is too large to check ({w}x{h} {what} {fmt}, "
+            f"{w * h / 1e6:.0f} megapixels); {SMALLER_COPY}"
+        )
 
 
 def _describe_mode(img: Image.Image) -> str:
@@ -244,10 +342,37 @@ def _why(exc: Exception) -> str:
     return text[:120]
 
 
-def read_orientation(img: Image.Image) -> int:
-    """EXIF orientation 1-8 of an opened image; 1 when absent or unreadable."""
+def _png_late_exif(img: Image.Image) -> Image.Exif | None:
+    """The EXIF of a PNG not yet decoded whose ``eXIf`` chunk is not before its pixels, read by
+    walking its chunks (Pillow's ``getexif`` would decode the whole picture to reach it, and
+    keep it); None when it has none."""
+    fp = img.fp
+    start = fp.tell()
     try:
-        value = img.getexif().get(ORIENTATION_TAG, 1)
+        fp.seek(8)
+        while len(head := fp.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                exif = Image.Exif()
+                exif.load(b"Exif\x00\x00" + fp.read(length))
+                return exif
+            if kind == b"IEND":
+                break
+            fp.seek(length + 4, 1)
+        return None
+    finally:
+        fp.seek(start)
+
+
+def read_orientation(img: Image.Image) -> int:
+    """EXIF orientation 1-8 of an opened image; 1 when absent or unreadable. Reading it never
+    decodes the picture."""
+    try:
+        if img.format == "PNG" and "exif" not in img.info and img._im is None and img.fp is not None:
+            exif = _png_late_exif(img)
+            value = exif.get(ORIENTATION_TAG, 1) if exif is not None else 1
+        else:
+            value = img.getexif().get(ORIENTATION_TAG, 1)
     except Exception:  # hostile EXIF must not stop the check: treat as upright
         return 1
     try:
@@ -262,11 +387,30 @@ def is_animated(img: Image.Image) -> bool:
     return img.format != "MPO" and bool(getattr(img, "is_animated", False))
 
 
+def _flatten_palette(img: Image.Image) -> None:
+    """Paint a palette picture's transparency onto white in its palette (each entry blended
+    with white by its alpha, as pasting onto a white background does), in place: its RGB copy
+    is then the only copy, not an RGBA one, a background and a mask as well."""
+    palette = img.getpalette("RGB") or []
+    transparency = img.info.pop("transparency")
+    if isinstance(transparency, int):
+        alphas = [0 if i == transparency else 255 for i in range(len(palette) // 3)]
+    else:
+        alphas = list(transparency) + [255] * (len(palette) // 3 - len(transparency))
+    img.putpalette([round((c * a + 255 * (255 - a)) / 255)
+                    for i, c in enumerate(palette) for a in (alphas[i // 3],)])
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
+    """``img`` (loaded) as RGB, transparency painted onto white: an RGB picture is returned
+    itself, others converted with as few full-size copies as each mode allows."""
     if img.mode == "RGB":
         return img
+    if img.mode == "P" and "transparency" in img.info and img.getpalette("RGB"):
+        _flatten_palette(img)
+        return img.convert("RGB")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
@@ -340,6 +484,8 @@ def decode_bytes(
     """
     name = describe(path)
     img = open_bytes(data, path, settings)
+    if max_side != settings.detect_side:  # (open_bytes budgeted the analysis size)
+        refuse_over_budget(img, name, settings, max_side)
     notes: list[str] = []
     try:
         fmt = SUPPORTED_FORMATS[img.format]
@@ -351,17 +497,21 @@ def decode_bytes(
         # (and drops the tag), so reading it earlier would rotate a TIFF twice.
         orientation = read_orientation(img)
         rgb = to_rgb(img)
-        if orientation in UPRIGHT:
-            rgb = rgb.transpose(UPRIGHT[orientation])
-        elif rgb is img:
-            rgb = img.copy()  # detach from the file, which is closed below
+        if rgb is img:
+            rgb = img._new(img.im)  # the decoded pixels taken over, not copied: close() drops img's
     finally:
         img.close()
     width, height = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    # each full-size copy dropped as soon as the next is made: reduced first, turned upright
+    # after (turning the smaller picture)
     if max_side and max(rgb.size) > max_side:
         factor = max_side / max(rgb.size)
         target = (max(1, round(rgb.width * factor)), max(1, round(rgb.height * factor)))
         rgb = rgb.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if orientation in UPRIGHT:
+        rgb = rgb.transpose(UPRIGHT[orientation])
+    if max(raw_w, raw_h) > max(rgb.size):
+        give_back_memory()  # the full-size copies are gone
     return Picture(
         path=Path(path),
         format=fmt,
@@ -457,6 +607,15 @@ class Photo:
             else:
                 self._pictures[max_side] = decode_bytes(self.data, self.path, max_side, self.settings)
         return self._pictures[max_side]
+
+    def take_picture(self, max_side: int | None = None) -> Picture:
+        """The picture as :meth:`picture` gives it, for the caller to change in place (a blurred
+        copy): handed over and no longer kept on the photo, so no second full-size copy is
+        made of it."""
+        picture = self.picture(max_side)
+        for size in [size for size, kept in self._pictures.items() if kept is picture]:
+            del self._pictures[size]
+        return picture
 
     def check_whole(self) -> None:
         """Refuse the photo when its picture data is truncated or corrupted (the check's own

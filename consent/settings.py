@@ -65,10 +65,14 @@ class Settings:
     #: refuse images with more pixels than this (decompression-bomb guard)
     max_pixels: int = setting(100_000_000, 20_000_000, 400_000_000,
         why="at least a 20-megapixel camera photo; above 400 megapixels one photo could exhaust the server's memory")
-    #: refuse a photo whose decoding would need more memory than this, in megabytes, worked out
-    #: from its header (pixels x bytes per pixel for its mode and bit depth) before decoding it
+    #: the most memory, in megabytes, the check of one photo may hold at once, counted over every
+    #: copy it makes (decoder buffers, the RGB working copy, the reduced copy, the safe copy's
+    #: read-back: images.check_cost), worked out from the header before decoding; a photo over it
+    #: is refused. Measured (tests/test_memory_budget.py): the largest photo each format gets
+    #: through at 400 raises a warm process's peak by at most about 500 MB (the models' own
+    #: buffers included); a 48-megapixel JPEG raises it by about 25 MB (decoded DCT-scaled)
     max_decode_mb: int = setting(400, 100, 4000,
-        why="a 12-megapixel photo needs about 36 MB decoded; more than 4000 MB is more than a school server can hold")
+        why="a 48-megapixel JPEG needs about 25 MB and a 12-megapixel PNG about 85 MB; more than 4000 MB is more than a school server can hold")
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = setting(95, 70, 100,
         why="JPEG quality runs to 100; below 70 re-encoded copies show visible blocks")

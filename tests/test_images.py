@@ -211,13 +211,14 @@ def _peak_rss_mb(code: str) -> float:
     return int(out) / 1024  # kB
 
 
-def test_a_sixteen_bit_memory_bomb_is_refused_from_its_header_naming_the_limit(tmp_path):
+def test_a_sixteen_bit_memory_bomb_is_refused_from_its_header_saying_what_to_do(tmp_path):
     bomb = _sixteen_bit_bomb(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 400_000
     with pytest.raises(ImageTooLarge) as refused:
         images.load(bomb, max_side=1600)
     message = str(refused.value)
-    assert "10000x10000 16-bit greyscale" in message and "limit of 400 MB" in message
+    assert "10000x10000 16-bit greyscale" in message and "too large to check" in message
+    assert "save a smaller copy" in message and "settings" not in message  # never "change a setting"
     peak = _peak_rss_mb(
         "from consent import images\n"
         f"try:\n    images.load({str(bomb)!r}, max_side=1600)\nexcept Exception as e:\n    print(type(e).__name__)"
@@ -230,7 +231,7 @@ def test_decode_cost_counts_bit_depth_and_mode(tmp_path):
     rgb = tmp_path / "rgb.png"
     Image.new("RGB", (100, 100)).save(rgb)
     with Image.open(grey16) as a, Image.open(rgb) as b:
-        assert images.decode_cost(a) > images.decode_cost(b) >= 100 * 100 * 4
+        assert images.check_cost(a) > images.check_cost(b) >= 100 * 100 * 4
 
 
 def test_a_photo_within_the_memory_limit_still_loads(tmp_path):

@@ -14,13 +14,15 @@ from pathlib import Path
 from PIL import Image, ImageFilter
 
 from ..errors import SafeCopyFailed
+from ..images import give_back_memory
 from ..settings import DEFAULTS, Settings
 
-def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS) -> Image.Image:
-    """A copy of ``image`` with every (top, right, bottom, left) box, grown by
-    ``settings.blur_margin``, pixelated to ``settings.blur_cells`` cells across and blurred."""
+def obscure(image: Image.Image, boxes, settings: Settings = DEFAULTS, in_place: bool = False) -> Image.Image:
+    """A copy of ``image`` (with ``in_place``: ``image`` itself) with every (top, right, bottom,
+    left) box, grown by ``settings.blur_margin``, pixelated to ``settings.blur_cells`` cells
+    across and blurred."""
     margin, cells = settings.blur_margin, settings.blur_cells
-    out = image.copy()
+    out = image if in_place else image.copy()
     for top, right, bottom, left in boxes:
         w, h = right - left, bottom - top
         region = (
@@ -43,7 +45,8 @@ def write_blurred_copy(photo, boxes, dst, settings: Settings = DEFAULTS) -> Path
     dst = Path(dst)
     with photo.open() as original:
         icc = original.info.get("icc_profile")
-    blurred = obscure(photo.picture().image, boxes, settings)
+    # the full-size picture is handed over and obscured in place: no second full-size copy
+    blurred = obscure(photo.take_picture().image, boxes, settings, in_place=True)
     fd, tmp = tempfile.mkstemp(prefix=".blur-", suffix=".jpg", dir=dst.parent)
     os.close(fd)
     try:
@@ -52,4 +55,7 @@ def write_blurred_copy(photo, boxes, dst, settings: Settings = DEFAULTS) -> Path
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise SafeCopyFailed(f"{dst}: the blurred copy could not be written ({exc.strerror or exc})") from None
+    finally:
+        del blurred  # the full-size picture, dropped before the copy is re-checked
+        give_back_memory()
     return dst
