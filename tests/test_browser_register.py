@@ -13,7 +13,8 @@ from consent.register import Register
 
 from tests.conftest import fixture_dir
 from tests.test_register_glance import build
-from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium
+from tests.test_browser import browser  # noqa: F401  (the same headless Chromium fixture)
+from tests.web_helpers import LiveServer, browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -29,16 +30,8 @@ def server(tmp_path_factory):
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def admin(browser, server):
+def admin(browser, server):  # noqa: F811
     def open_as(width=1280, height=900):
         context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")
         page = context.new_page()
@@ -210,7 +203,7 @@ def test_the_glance_prints_on_one_sheet(admin, server):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
-def test_typing_finds_people_beyond_the_first_page_from_the_server(browser, tmp_path):
+def test_typing_finds_people_beyond_the_first_page_from_the_server(browser, tmp_path):  # noqa: F811
     """A register longer than one page (250 people): the script asks the server, whose ?q= sees
     everyone, and the people it brings back get the same keys."""
     with LiveServer(tmp_path / "data") as live:
