@@ -95,7 +95,7 @@ NAME_CODES = ("name_in_caption", "caption_names_someone")
 
 def neutral_reasons(reasons: list[Reason]) -> list[Reason]:
     """``reasons`` with every name finding in the caption, alt text or file name (a pictured
-    pupil's: block; a pupil's on roll: review; a word that could be anyone's name: info) folded
+    pupil's: block; a pupil's on roll: review; a word that could be anyone's name: review) folded
     into one blocking reason that says a name was found and where, but not whose: for people
     who may not see names, who get the same words and the same verdict whether or not the name
     is a pupil's, so a caption cannot be used to ask the register who is pictured or on roll."""
