@@ -137,11 +137,17 @@ def _unreadable(path: os.PathLike | str, exc: OSError) -> UnreadableImage:
     return UnreadableImage(f"{name}: cannot be read ({exc.strerror or exc}); check permissions")
 
 
-def read_file(path: os.PathLike | str) -> bytes:
+def read_file(path: os.PathLike | str, limit: int | None = None) -> bytes:
     """The bytes of the file at ``path``, or :class:`UnreadableImage` saying why not (missing,
-    a folder, no permission)."""
+    a folder, no permission). A file larger than ``limit`` bytes is refused
+    (:class:`ImageTooLarge`) before anything of it is read: its bytes alone would not fit the
+    memory a check may hold."""
     try:
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if limit is not None and size > limit:
+                raise ImageTooLarge(f"{describe(path)}: the file is {size / 2**20:,.0f} MB, more than the "
+                                    f"memory one photo's check may use; {SMALLER_COPY}")
             return fh.read()
     except OSError as exc:
         raise _unreadable(path, exc) from None
@@ -567,7 +573,7 @@ class Photo:
         """The photo at ``path``: its file opened and read, this once. Raises the refusals of
         :func:`read_file` (missing, a folder, no permission) and :func:`open_bytes`."""
         started = time.perf_counter()
-        photo = cls.of_bytes(read_file(path), path, settings, name)
+        photo = cls.of_bytes(read_file(path, settings.max_decode_mb * 2**20), path, settings, name)
         photo.read_s = time.perf_counter() - started
         return photo
 

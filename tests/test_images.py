@@ -260,3 +260,27 @@ def test_any_decoder_failure_is_a_clear_refusal(tmp_path, damage):
     with pytest.raises((UnreadableImage, UnsupportedFormat)) as refused:
         images.load(path)
     assert path.name in str(refused.value)
+
+
+def test_a_file_larger_than_a_checks_memory_is_refused_before_it_is_read(tmp_path):
+    """Its bytes alone would not fit: refused from its size (a sparse file: no disk used), with
+    what to do, and nothing of it held."""
+    import tracemalloc
+
+    from consent.errors import ImageTooLarge
+    from consent.images import Photo
+    from consent.settings import DEFAULTS
+
+    big = tmp_path / "assembly.jpg"
+    with open(big, "wb") as fh:
+        fh.write(b"\xff\xd8\xff\xe0")
+        fh.truncate(DEFAULTS.max_decode_mb * 2**20 + 1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageTooLarge) as refused:
+            Photo.read(big, DEFAULTS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "assembly.jpg: the file is 400 MB" in str(refused.value) and "save a smaller copy" in str(refused.value)
+    assert peak < 2**20
