@@ -63,4 +63,5 @@ def test_a_batch_with_blurring_ticked_zips_a_blurred_copy_where_blurring_makes_i
     assert "Sports day/tennis-blurred.jpg" not in names
 
     page.locator(".gallery li", has_text="tennis.jpg").get_by_role("link").first.click()
-    assert page.get_by_text("blurring hides faces, not PE kit").is_visible()
+    page.wait_for_url("**/check/*")  # the photo's page, not the batch page still on screen
+    page.get_by_text("blurring hides faces, not PE kit").wait_for(state="visible", timeout=30_000)
