@@ -398,3 +398,41 @@ def test_the_check_thread_checks_with_the_settings_it_is_given_and_lets_the_old_
     assert check_thread._checker(db_path, dataclasses.replace(DEFAULTS)) is check_thread._checker(db_path, DEFAULTS)
     assert check_thread._checker(db_path, stricter).settings.min_identifiable_face_px == 30
     assert len(check_thread._checkers) == 1
+
+
+STOPPED_WHILE_STARTING = """
+import logging, signal, sys
+from huey import SqliteHuey
+from consent.jobs.remote_queue import hold_stop_signals, run_consumer
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+hold_stop_signals()
+signal.raise_signal(signal.SIGINT)  # a Ctrl-C before the consumer has started
+print("held", flush=True)
+run_consumer(SqliteHuey(filename=sys.argv[1]), workers=1, worker_type="process")
+print("stopped", flush=True)
+"""
+
+
+def test_a_ctrl_c_while_a_worker_starts_stops_it_once_started_and_never_hangs(tmp_path):
+    """A Ctrl-C as the consumer forked its processes hung ``consent worker`` for ever (the
+    KeyboardInterrupt landed in logging's fork handler, its lock held): 2 hangs in 40 Ctrl-Cs
+    given in the first 50 ms. Now it is held, and given to the consumer once it has started."""
+    run = subprocess.run([sys.executable, "-c", STOPPED_WHILE_STARTING, str(tmp_path / "q.db")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["held", "stopped"]
+    assert "Received SIGINT" in run.stderr and "Consumer exiting" in run.stderr
+
+
+def test_a_second_ctrl_c_while_a_worker_starts_stops_it_at_once():
+    from consent.jobs.remote_queue import hold_stop_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        hold_stop_signals()
+        signal.raise_signal(signal.SIGINT)  # held
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

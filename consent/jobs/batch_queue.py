@@ -33,7 +33,10 @@ from consent.errors import SettingsError
 from consent.vision.models import one_thread_per_process
 
 from . import batch_jobs, photos, remote_queue, signing
-from .remote_queue import HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, worker_logging
+from .remote_queue import (
+    HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, hold_stop_signals, run_consumer,
+    worker_logging,
+)
 from .tables import connect
 
 log = logging.getLogger("consent.worker")
@@ -248,10 +251,7 @@ def run_worker(workers: int, analysis_workers: int = 0) -> None:
     log.info("consent worker: %d process(es), queue %s, data %s", workers, describe(place.data), place.data)
     if workers > 1:  # one check per core: each process's models on one thread
         one_thread_per_process()
-    consumer = huey.create_consumer(
-        workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
-        check_worker_health=True, health_check_interval=HEALTH_CHECK_S,
-    )
+    hold_stop_signals()  # until the consumer has started: a Ctrl-C while forking would hang the worker
     analysers = None
     if queue_url() and analysis_workers:
         log.info("and %d analysis process(es) serving the analysis queue with the workers of other machines",
@@ -260,7 +260,8 @@ def run_worker(workers: int, analysis_workers: int = 0) -> None:
             [sys.executable, "-m", "consent", "worker", "--workers", str(analysis_workers), "--remote"],  # CONSENT_QUEUE
             preexec_fn=lambda: _die_with_parent(signal.SIGTERM))
     try:
-        consumer.run()
+        run_consumer(huey, workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
+                     check_worker_health=True, health_check_interval=HEALTH_CHECK_S)
     finally:
         if analysers is not None:
             stop_worker_process(analysers)

@@ -125,6 +125,44 @@ def die_with_parent(sig: int) -> None:
         pass  # not Linux: the worker notices its parent gone on its next photo at the latest
 
 
+#: stop signals received while a consumer starts (:func:`hold_stop_signals`), acted on once it has
+_held_signals: list[int] = []
+
+
+def hold_stop_signals() -> None:
+    """Keep SIGINT and SIGTERM, unacted on, until :func:`run_consumer` has started Huey's consumer.
+
+    Python turns a Ctrl-C into an exception wherever the main thread is. While the consumer forks
+    its processes, that is inside logging's fork handlers: the exception leaves logging's lock held
+    and the worker hangs for ever instead of stopping (seen once in about a dozen Ctrl-Cs given
+    in the first second). A second signal while held stops the process at once."""
+    _held_signals.clear()
+
+    def held(signum, frame):
+        if _held_signals:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        _held_signals.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, held)
+
+
+def run_consumer(huey, **options) -> None:
+    """Run Huey's consumer until stopped; a stop signal held by :func:`hold_stop_signals` is
+    given to it as soon as its own handlers are in place (SIGINT: finish the photos in hand;
+    SIGTERM: stop at once)."""
+    from huey.consumer import Consumer
+
+    class HeldSignalsConsumer(Consumer):
+        def start(self):
+            super().start()  # sets the consumer's signal handlers last
+            while _held_signals:
+                signal.raise_signal(_held_signals.pop(0))
+
+    HeldSignalsConsumer(huey, **options).run()
+
+
 def describe_url(url: str) -> str:
     """A Redis address as messages show it: host, port and database, whether it is TLS and has
     a password; never the user name or password."""
@@ -396,13 +434,11 @@ def run_remote_worker(url: str, workers: int, give_back) -> None:
     _key = signing.load_key(path)  # WorkerKeyMissing: the command says what to do
     os.environ[signing.KEY_ENV] = str(path)  # for the process workers, whatever they read
     worker_logging()
+    hold_stop_signals()
     sweep_temp()
     log.info("consent worker --remote: %d analysis process(es), queue %s, worker key %s; they open no register "
              "or data folder", workers, describe_url(url), signing.key_id(_key))
     if workers > 1:  # one check per core: each process's models on one thread
         one_thread_per_process()
-    consumer = pixels_huey(url).create_consumer(
-        workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
-        check_worker_health=True, health_check_interval=HEALTH_CHECK_S,
-    )
-    consumer.run()
+    run_consumer(pixels_huey(url), workers=workers, worker_type="process", max_delay=IDLE_POLL_MAX,
+                 check_worker_health=True, health_check_interval=HEALTH_CHECK_S)
