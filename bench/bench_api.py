@@ -3,7 +3,9 @@
 A 12-megapixel JPEG (a /work/shared/fixtures/faces group photo enlarged to 4000x3000) is
 checked ``N`` times through the HTTP API of a real ``python -m web`` server (models loaded
 once per worker, so every timed request is warm) and ``N`` times through
-``consent.check.Checker`` in this process. Each request sends a slightly different copy (one
+``consent.check.Checker`` in this process, both with a register of :data:`PUPILS` enrolled pupils
+(the people of ``people/train`` from their photos, the rest with three synthetic templates each),
+every one with consent for the website and for biometrics, so every face is encoded and matched. Each request sends a slightly different copy (one
 changed pixel), so neither side is answered from the analysis cache. Prints both medians and
 their ratio: the ratio is the cost of HTTP, upload and the web app's own work.
 """
@@ -24,6 +26,34 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("CONSENT_FIXTURES") or ROOT.parent / "shared" / "fixtures")
 N = 10
 SIZE = (4000, 3000)
+#: enrolled pupils in the register both sides check against
+PUPILS = 300
+
+
+def enrol(db: Path, fixtures: Path, pupils: int = PUPILS) -> int:
+    """``pupils`` enrolled pupils with consent for the website in the register at ``db``."""
+    import numpy as np
+
+    from consent.images import file_hash
+    from consent.register import Register
+    from consent.vision import faces
+
+    rng = np.random.default_rng(7)
+    real = sorted((fixtures / "people" / "train").iterdir())
+    with Register(db, user="bench") as reg:
+        for i in range(pupils):
+            person = reg.add_person(f"P{i:04}", f"Pupil{i}", "Bench")
+            reg.record_consent(person, "biometric", "granted")
+            reg.record_consent(person, "website", "granted")
+            if i < len(real):
+                for photo in sorted(real[i].iterdir()):
+                    encoding, quality = faces.enrolment_encoding(photo)
+                    reg.add_template(person, encoding, file_hash(photo), quality)
+            else:
+                for k in range(3):
+                    v = rng.normal(size=128)
+                    reg.add_template(person, v / np.linalg.norm(v), f"{i:060}{k:04}", 0.9)
+    return pupils
 
 
 def _variants(src: Path, out: Path, n: int) -> list[Path]:
@@ -58,7 +88,6 @@ def _post(url: str, token: str, path: Path) -> tuple[float, dict]:
 def run() -> None:
     sys.path.insert(0, str(ROOT))
     from consent.check import Checker
-    from consent.register import Register
     from tests.web_helpers import LiveServer
     from web.accounts import accounts
     from web.core.db import connect
@@ -71,6 +100,9 @@ def run() -> None:
         tmp = Path(tmp)
         photos = _variants(src, tmp, 2 * N + 2)
         print(f"photo: {src.name} enlarged to {SIZE[0]}x{SIZE[1]} ({photos[0].stat().st_size / 1e6:.1f} MB JPEG)")
+        (tmp / "data").mkdir()
+        enrol(tmp / "data" / "consent.db", FIXTURES)
+        print(f"register: {PUPILS} enrolled pupils with consent for the website")
         with LiveServer(tmp / "data", workers=0) as server:
             db = connect(tmp / "data" / "consent.db")
             token = accounts.create_api_token(db, accounts.find_user(db, "office").id, "bench")
@@ -79,14 +111,16 @@ def run() -> None:
             print(f"api: first request (loads models) {first:.2f}s, verdict {data['verdict']}, "
                   f"{len(data['faces'])} faces")
             api = [_post(server.url, token, p)[0] for p in photos[1:N + 1]]
-        Register(tmp / "inproc.db").close()  # an empty register, as the server's
+        enrol(tmp / "inproc.db", FIXTURES)  # the same register as the server's
         checker = Checker(tmp / "inproc.db")
         checker.check(photos[N + 1], "website")  # warm: models and register loaded
-        lib = []
+        lib, stages = [], {}
         for p in photos[N + 2:2 * N + 2]:
             start = time.perf_counter()
             result = checker.check(p, "website")
             lib.append(time.perf_counter() - start)
+            for stage, seconds in result.timings.items():
+                stages.setdefault(stage, []).append(seconds)
         assert not result.error, result.error
     api_med, lib_med = statistics.median(api), statistics.median(lib)
     print(f"POST /api/check, warm server: median {api_med * 1000:.0f} ms over {len(api)} requests "
@@ -95,6 +129,9 @@ def run() -> None:
           f"(min {min(lib) * 1000:.0f}, max {max(lib) * 1000:.0f})")
     print(f"ratio api / in-process: {api_med / lib_med:.2f}x "
           f"(HTTP + upload + web overhead {1000 * (api_med - lib_med):.0f} ms)")
+    medians = {stage: statistics.median(v) for stage, v in stages.items()}
+    print("where an in-process check's time went (medians, ms): "
+          + ", ".join(f"{k} {1000 * v:.0f}" for k, v in sorted(medians.items(), key=lambda kv: -kv[1])))
 
 
 if __name__ == "__main__":
