@@ -167,7 +167,7 @@ def test_import_a_csv_into_the_register(server, page, tmp_path):
     page.get_by_role("button", name="Import these rows").click()
     page.get_by_text("Imported: 2 added").wait_for()
     page.goto(server.url + "/register/?q=khan")
-    assert page.get_by_role("link", name="Omar Khan").is_visible()
+    page.get_by_role("link", name="Omar Khan").wait_for()  # visible, waited for: is_visible() does not wait for the page
     # a consent change is saved by its Save button after confirming what will be recorded,
     # with the admin's name in the audit log
     page.get_by_label("Press consent for Omar Khan").select_option("withdrawn")

@@ -52,7 +52,7 @@ def test_a_batch_with_blurring_ticked_zips_a_blurred_copy_where_blurring_makes_i
     assert photos["Sports day/group.jpg"]["blurred_path"]
     db.conn.close()
 
-    assert page.get_by_text("1 of them with faces blurred").is_visible()
+    page.get_by_text("1 of them with faces blurred").wait_for()  # visible, waited for: is_visible() does not wait for the page
     with page.expect_download() as info:
         page.get_by_role("link", name="safe cop").first.click()
     saved = tmp_path / "copies.zip"

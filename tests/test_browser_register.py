@@ -156,7 +156,7 @@ def test_typing_filters_the_list_as_the_server_does_without_scripts(admin, serve
     page.locator("#q").fill("")
     page.locator("#q").type("zzz")
     assert page.locator("#people tr.person:visible").count() == 0
-    assert page.locator("#nobody-found").is_visible()
+    page.locator("#nobody-found").wait_for()  # visible, waited for: is_visible() does not wait for the page
 
 
 def test_a_never_publish_persons_channels_say_never_published_not_a_green_yes(admin, server):
