@@ -222,7 +222,7 @@ class Settings:
     #: they wear or hold) at which that person is flagged as in sportswear; times
     #: ``kit_context_factor`` with a PE or sport word (chosen on the kit fixtures and the kit
     #: development set, ``make eval-kit``)
-    kit_person_sport_threshold: float = setting(0.85, 0.05, 1.0, weaker=HIGHER,
+    kit_person_sport_threshold: float = setting(0.47, 0.05, 1.0, weaker=HIGHER,
         why="a probability from 0 to 1: the higher, the fewer people are flagged on their own clothes")
     #: the scene model's summed probability of clothes and people classes that counts as a
     #: person when no face was found (people first: no person, no flag)
