@@ -84,11 +84,13 @@ class Result:
 
 
 def face_detector(settings):
-    """The check pipeline's face detector, returning boxes in analysis-image coordinates."""
+    """The check pipeline's face detector, returning the boxes the pipeline gives the kit check
+    (``faces.hog_like_box``, in analysis-image coordinates: the boxes the body regions were
+    calibrated on; CenterFace's own boxes sit a little higher and wider)."""
     from consent.vision import faces as faces_mod
 
     def detect(photo):
-        return [tuple(int(round(c / photo.scale)) for c in f.box) for f in faces_mod.detect(photo, settings)]
+        return [faces_mod.hog_like_box(f, photo.scale) for f in faces_mod.detect(photo, settings)]
 
     return detect
 
@@ -211,9 +213,12 @@ def choose_threshold(samples: list[Sample], settings, name: str = "kit_scene_thr
 
 
 def choose_both(samples: list[Sample], settings):
-    """The scene threshold, then the per-person threshold given it, each by
-    :func:`choose_threshold` on ``samples``: the settings with both replaced."""
-    scene = choose_threshold(samples, settings)
+    """The scene threshold on its own (no one judged on their own body, as it was calibrated
+    before people were), then the per-person threshold given it, each by
+    :func:`choose_threshold` on ``samples``: the settings with both replaced. (Choosing the
+    scene threshold with the per-person signal on leaves a wide plateau whose middle, about 0.5,
+    is then a threshold fitted to the photos the people already catch.)"""
+    scene = choose_threshold(samples, dataclasses.replace(settings, kit_person_sport_threshold=2.0))
     settings = dataclasses.replace(settings, kit_scene_threshold=scene)
     person = choose_threshold(samples, settings, "kit_person_sport_threshold", person_score)
     return dataclasses.replace(settings, kit_person_sport_threshold=person)

@@ -1,4 +1,4 @@
-"""People judged one by one (consent.vision.people, scene.analyse, kit.decide's per-person signal).
+"""People judged one by one (consent.vision.people, scene.regions, kit.decide's per-person signal).
 
 Real photos come from the shared fixtures (the tests skip without them); the development-set
 photos are made from them by scripts/kit_devset.py, as ``make eval-kit`` makes them.
@@ -25,7 +25,7 @@ def pipeline_faces(path: Path):
     from consent.vision import faces
 
     photo = load(path, faces.analysis_side(DEFAULTS), DEFAULTS)
-    boxes = [tuple(round(v / photo.scale) for v in f.box) for f in faces.detect(photo, DEFAULTS)]
+    boxes = [faces.hog_like_box(f, photo.scale) for f in faces.detect(photo, DEFAULTS)]
     return photo.array(), boxes
 
 
@@ -70,7 +70,7 @@ def test_people_are_placed_left_middle_right_and_counted_in_a_bigger_group():
 def test_a_region_covering_the_whole_photo_reads_what_the_network_says_of_the_whole_photo():
     rng = np.random.default_rng(3)
     image = rng.integers(0, 255, (300, 420, 3), dtype=np.uint8)
-    _, (whole,) = scene.analyse(image, [(0, 0, 420, 300)])
+    (whole,) = scene.regions(image, [(0, 0, 420, 300)])
     x, _ = scene.prepare_whole(image)
     want = scene.session().run(["probabilities"], {"input": x})[0][0]
     np.testing.assert_allclose(whole, want, atol=1e-4)

@@ -660,12 +660,12 @@ def _scene_scores(image: np.ndarray, people: Sequence[PersonKit] = ()):
     ``ModelUnavailable``."""
     from . import scene
 
+    scores = scene.scene_scores(scene.classify(image)).to_json()
     bodies = [(p.body[3], p.body[0], p.body[1], p.body[2]) for p in people]
-    centre, regions = scene.analyse(image, bodies)
-    for person, probs in zip(people, regions):
-        scores = scene.person_scores(probs)
-        person.sport, person.swimwear, person.classes = scores["sport"], scores["swimwear"], scores["classes"]
-    return scene.scene_scores(centre).to_json()
+    for person, probs in zip(people, scene.regions(image, bodies)):
+        own = scene.person_scores(probs)
+        person.sport, person.swimwear, person.classes = own["sport"], own["swimwear"], own["classes"]
+    return scores
 
 
 def _measure_picture(

