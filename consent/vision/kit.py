@@ -8,6 +8,9 @@ person-like in the scene model's view). Given a person, the check reads:
   ball, football, gymnastics bars, ski, knee pad, scoreboard, ...) is the ``pe_kit`` signal,
   and of its swimwear classes (swimsuit, bikini, swimming trunks, swimming cap) the
   ``exposure`` signal;
+- **each person**, learned: the same model read over each person's body (the box below their
+  face; :mod:`consent.vision.people`), so a small player in a wide field is judged on what they
+  wear or hold, and named by where they stand ("the person on the left: racket");
 - **exposed skin** on the torso, arms and legs of each person, in body regions placed below
   the person's face and scaled by its size, matched against the person's *own* face skin tone
   (so it works the same for every skin tone). Measured on photos it was never tuned on, bare
@@ -833,10 +836,11 @@ def assess(
     classes summing to ``settings.kit_person_threshold``. Given a person:
 
     - ``pe_kit`` (senior sign-off): the scene model's sport classes sum to
-      ``settings.kit_scene_threshold`` (times ``settings.kit_context_factor`` when the words
-      name PE, sport or swimming), or someone wears the learned school PE kit colours;
+      ``settings.kit_scene_threshold``, or read over one person's body to
+      ``settings.kit_person_sport_threshold`` (each times ``settings.kit_context_factor`` when
+      the words name PE, sport or swimming), or someone wears the learned school PE kit colours;
     - ``exposure`` (block unless a senior approves): the swimwear classes sum to
-      ``settings.kit_swimwear_threshold``; or a bare torso in a swimming or bath scene
+      ``settings.kit_swimwear_threshold`` over the photo or over one person's body; or a bare torso in a swimming or bath scene
       (``settings.kit_undress_threshold``) or with a swimming word; or bare arms and legs
       with a swimming word (``settings.kit_swim_words``).
 
