@@ -156,3 +156,11 @@ def test_a_damaged_scene_model_gives_kit_unknown_with_one_clear_error(tmp_path, 
     assert result.unknown and not result.pe_kit and not result.exposure
     (reason,) = pe_kit(SimpleNamespace(kit=result))
     assert reason.code == "kit_unknown" and str(bad) in reason.message
+
+
+def test_one_reduction_serves_the_scene_crop_and_the_people():
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    centre, (body,) = scene.analyse(image, [(100, 50, 300, 400)])
+    np.testing.assert_allclose(centre, scene.classify(image), atol=1e-5)
+    np.testing.assert_allclose(body, scene.regions(image, [(100, 50, 300, 400)])[0], atol=1e-6)

@@ -663,9 +663,10 @@ def _scene_scores(image: np.ndarray, people: Sequence[PersonKit] = ()):
     ``ModelUnavailable``."""
     from . import scene
 
-    scores = scene.scene_scores(scene.classify(image)).to_json()
     bodies = [(p.body[3], p.body[0], p.body[1], p.body[2]) for p in people]
-    for person, probs in zip(people, scene.regions(image, bodies)):
+    centre, regions = scene.analyse(image, bodies)
+    scores = scene.scene_scores(centre).to_json()
+    for person, probs in zip(people, regions):
         own = scene.person_scores(probs)
         person.sport, person.swimwear, person.classes = own["sport"], own["swimwear"], own["classes"]
     return scores
