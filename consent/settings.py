@@ -218,6 +218,12 @@ class Settings:
     #: threshold is multiplied by this (words raise the sensitivity; they never flag alone)
     kit_context_factor: float = setting(0.5, 0.1, 1.0, weaker=HIGHER,
         why="1 means sports words change nothing; below 0.1 any photo with a sports word is flagged")
+    #: the scene model's summed probability of sport classes read over one person's body (what
+    #: they wear or hold) at which that person is flagged as in sportswear; times
+    #: ``kit_context_factor`` with a PE or sport word (0.653: eval-kit's procedure on the kit
+    #: fixtures, and on them with the kit development set; everyday people reach 0.31)
+    kit_person_sport_threshold: float = setting(0.65, 0.05, 1.0, weaker=HIGHER,
+        why="a probability from 0 to 1: the higher, the fewer people are flagged on their own clothes")
     #: the scene model's summed probability of clothes and people classes that counts as a
     #: person when no face was found (people first: no person, no flag)
     kit_person_threshold: float = setting(0.05, 0.01, 1.0, weaker=HIGHER,
@@ -709,6 +715,8 @@ ABOUT = {
         "0.206, the middle of the widest gap between the kit test photos and the others"),
     "kit_context_factor": _A("checks", "How much sport words lower the kit score",
         "1: sport words change nothing."),
+    "kit_person_sport_threshold": _A("checks", "PE kit score for one person",
+        "Lower flags more people on what they wear or hold."),
     "kit_person_threshold": _A("checks", "Person score without a face", "Lower counts more people without a visible face."),
     "kit_swimwear_threshold": _A("checks", "Swimwear score", "Lower flags more photos as swimwear."),
     "kit_undress_threshold": _A("checks", "Undress score for a bare torso", "Lower flags more bare torsos."),

@@ -379,14 +379,15 @@ def test_checking_without_a_register_says_how_to_create_one(tmp_path):
 
 
 def test_a_new_caption_is_judged_without_analysing_the_photo_again(db):
-    # a child playing ball on a lawn: its sports-scene score (about 0.38) is under a school's
-    # stricter threshold of 0.5, and over it once the words lower it (x0.5)
+    # a child playing ball on a lawn: its sports-scene score (about 0.38) and its own body's
+    # (about 0.71) are under a school's stricter thresholds of 0.5 and 0.8, and over them once
+    # the words lower them (x0.5)
     import dataclasses
 
     from consent.settings import DEFAULTS
 
     photo = fixture_dir("kit") / "COCO_val2014_000000000474.jpg"
-    checker = Checker(db, dataclasses.replace(DEFAULTS, kit_scene_threshold=0.5))
+    checker = Checker(db, dataclasses.replace(DEFAULTS, kit_scene_threshold=0.5, kit_person_sport_threshold=0.8))
     plain = checker.check(photo, "website", display_name=NEUTRAL)
     assert "pe_kit" not in {r.code for r in plain.reasons}
     sports = checker.check(photo, "website", caption="Sports day 2026", display_name=NEUTRAL)

@@ -8,6 +8,9 @@ person-like in the scene model's view). Given a person, the check reads:
   ball, football, gymnastics bars, ski, knee pad, scoreboard, ...) is the ``pe_kit`` signal,
   and of its swimwear classes (swimsuit, bikini, swimming trunks, swimming cap) the
   ``exposure`` signal;
+- **each person**, learned: the same model read over each person's body (the box below their
+  face; :mod:`consent.vision.people`), so a small player in a wide field is judged on what they
+  wear or hold, and named by where they stand ("the person on the left: racket");
 - **exposed skin** on the torso, arms and legs of each person, in body regions placed below
   the person's face and scaled by its size, matched against the person's *own* face skin tone
   (so it works the same for every skin tone). Measured on photos it was never tuned on, bare
@@ -100,6 +103,13 @@ class PersonKit:
     #: similarity (0-1) of torso and legs to the learned PE kit and uniform; None without profile
     pe_similarity: float | None = None
     uniform_similarity: float | None = None
+    #: where the person is, in words ("the person on the left")
+    where: str = ""
+    #: the scene model read over this person's body: summed sport and swimwear probabilities,
+    #: and the classes seen most ((words, probability), strongest first); None when not read
+    sport: float | None = None
+    swimwear: float | None = None
+    classes: list = field(default_factory=list)
 
     @property
     def bare_arms(self) -> bool:
@@ -574,6 +584,17 @@ def _and(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _persons_phrase(records: Sequence[dict], people: int, shown: int = 3) -> str:
+    """"2 of 5 people (the person on the left: baseball player; ...)", the first ``shown`` named."""
+    from .people import describe
+
+    named = "; ".join(describe(r) for r in records[:shown])
+    more = f"; and {len(records) - shown} more" if len(records) > shown else ""
+    found = f"{len(records)} or more" if len(records) >= MAX_PERSONS and people > MAX_PERSONS else str(len(records))
+    count = f"{found} of {_plural(people, 'person', 'people')}" if people > 1 else "1 person"
+    return f"{count} ({named}{more})"
+
+
 def _limb_phrase(measures: "KitMeasures") -> str | None:
     n = _plural(measures.measured, "pupil")
     if measures.bare_both:
@@ -605,6 +626,10 @@ class KitMeasures:
     bare_arms: int = 0
     #: people whose clothes match the learned school PE kit (not the uniform)
     in_kit: int = 0
+    #: each person's own findings, for :func:`decide`: ``where`` ("the person on the left"),
+    #: ``sport`` and ``swimwear`` (the scene model read over their body), ``classes`` and the
+    #: skin ``signals``; the people with the most sport first, at most ``MAX_PERSONS``
+    persons: list = field(default_factory=list)
     #: why the scene model could not run ("" when it did): the check then fails closed
     error: str = ""
     details: dict = field(default_factory=dict)
@@ -617,6 +642,15 @@ class KitMeasures:
         return cls(**data)
 
 
+#: people kept in :attr:`KitMeasures.persons` (a stadium crowd has hundreds of faces)
+MAX_PERSONS = 24
+
+
+def _person_record(person: PersonKit) -> dict:
+    return {"where": person.where, "sport": person.sport, "swimwear": person.swimwear,
+            "classes": person.classes, "signals": list(person.signals)}
+
+
 def load_models() -> None:
     """Load the scene model the kit check reads now (a server warming up); raises ModelUnavailable."""
     from . import scene
@@ -624,11 +658,18 @@ def load_models() -> None:
     scene.session()
 
 
-def _scene_scores(image: np.ndarray):
-    """The scene model's scores for the photo, or raises ``ModelUnavailable``."""
+def _scene_scores(image: np.ndarray, people: Sequence[PersonKit] = ()):
+    """The scene model's scores for the photo, and each person's (set on ``people``); raises
+    ``ModelUnavailable``."""
     from . import scene
 
-    return scene.scene_scores(scene.classify(image)).to_json()
+    bodies = [(p.body[3], p.body[0], p.body[1], p.body[2]) for p in people]
+    centre, regions = scene.analyse(image, bodies)
+    scores = scene.scene_scores(centre).to_json()
+    for person, probs in zip(people, regions):
+        own = scene.person_scores(probs)
+        person.sport, person.swimwear, person.classes = own["sport"], own["swimwear"], own["classes"]
+    return scores
 
 
 def _measure_picture(
@@ -649,10 +690,15 @@ def _measure_picture(
         if use_profile:
             _match_kit(body, profile, settings)
         people.append(body.person)
+    from .people import places
+
+    for person, where in zip(people, places([(p.body[3], p.body[0], p.body[1], p.body[2]) for p in people], width)):
+        person.where = where
     try:
-        scene, error = _scene_scores(image), ""
+        scene, error = _scene_scores(image, people), ""
     except ModelUnavailable as exc:
         scene, error = None, str(exc)
+    ranked = sorted(people, key=lambda p: -(max(p.sport or 0.0, p.swimwear or 0.0)))[:MAX_PERSONS]
     measured = [p for p in people if p.arm_skin is not None or p.leg_skin is not None or p.torso_skin is not None]
     measures = KitMeasures(
         scene=scene,
@@ -663,6 +709,7 @@ def _measure_picture(
         bare_legs=sum(p.bare_legs for p in people),
         bare_arms=sum(p.bare_arms for p in people),
         in_kit=sum(p.in_pe_kit for p in people),
+        persons=[_person_record(p) for p in ranked] if scene is not None else [],
         error=error,
         details={"size": [width, height]},
     )
@@ -708,8 +755,12 @@ def decide(
             pe_kit=False, exposure=False, score=scene["sport"], people=list(people),
             details={**details, "threshold": settings.kit_scene_threshold},
         )
-    threshold = settings.kit_scene_threshold * (settings.kit_context_factor if words or swim_words else 1.0)
-    details["threshold"] = threshold
+    factor = settings.kit_context_factor if words or swim_words else 1.0
+    threshold = settings.kit_scene_threshold * factor
+    person_threshold = settings.kit_person_sport_threshold * factor
+    details.update(threshold=threshold, person_threshold=person_threshold)
+    sporty = [r for r in measures.persons if (r.get("sport") or 0.0) >= person_threshold]
+    swimmers = [r for r in measures.persons if (r.get("swimwear") or 0.0) >= settings.kit_swimwear_threshold]
     sport_names = [name for name, _ in scene["sport_classes"]]
     swim_names = [name for name, _ in scene["swimwear_classes"]]
     pupils = _plural(measures.people, "pupil")
@@ -717,6 +768,8 @@ def decide(
     exposure_signals: list[str] = []
     if scene["swimwear"] >= settings.kit_swimwear_threshold:
         exposure_signals.append(f"swimwear ({_and(swim_names or ['swimsuit'])})")
+    elif swimmers:
+        exposure_signals.append("swimwear on " + _persons_phrase(swimmers, measures.people))
     if measures.bare_torso and (scene["undress"] >= settings.kit_undress_threshold or swim_words):
         where = f"a swimming word ({_and(swim_words)})" if swim_words else "a swimming or bath scene"
         exposure_signals.append(f"bare torso on {measures.bare_torso} of {pupils}, with {where}")
@@ -729,6 +782,8 @@ def decide(
     kit_signals: list[str] = []
     if scene["sport"] >= threshold:
         kit_signals.append(f"sports scene: {_and(sport_names)}" if sport_names else "sports scene")
+    if sporty:
+        kit_signals.append("sportswear on " + _persons_phrase(sporty, measures.people))
     if measures.in_kit:
         kit_signals.append(
             "colours match the school PE kit" if measures.people == 1
@@ -738,7 +793,9 @@ def decide(
     exposure = bool(exposure_signals)
     pe_kit = bool(kit_signals)
     signals = exposure_signals + kit_signals
-    if signals and words and scene["sport"] >= threshold and scene["sport"] < settings.kit_scene_threshold:
+    helped = (threshold <= scene["sport"] < settings.kit_scene_threshold) or any(
+        r["sport"] < settings.kit_person_sport_threshold for r in sporty)
+    if signals and words and helped:
         signals.append(f"the caption or file name mentions {_and(words)}")
     if signals:
         if measures.bare_torso and not exposure:
@@ -780,10 +837,11 @@ def assess(
     classes summing to ``settings.kit_person_threshold``. Given a person:
 
     - ``pe_kit`` (senior sign-off): the scene model's sport classes sum to
-      ``settings.kit_scene_threshold`` (times ``settings.kit_context_factor`` when the words
-      name PE, sport or swimming), or someone wears the learned school PE kit colours;
+      ``settings.kit_scene_threshold``, or read over one person's body to
+      ``settings.kit_person_sport_threshold`` (each times ``settings.kit_context_factor`` when
+      the words name PE, sport or swimming), or someone wears the learned school PE kit colours;
     - ``exposure`` (block unless a senior approves): the swimwear classes sum to
-      ``settings.kit_swimwear_threshold``; or a bare torso in a swimming or bath scene
+      ``settings.kit_swimwear_threshold`` over the photo or over one person's body; or a bare torso in a swimming or bath scene
       (``settings.kit_undress_threshold``) or with a swimming word; or bare arms and legs
       with a swimming word (``settings.kit_swim_words``).
 
