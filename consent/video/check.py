@@ -1,0 +1,243 @@
+"""The check of one clip, on the photo check's stages and rules.
+
+1. intake (:func:`consent.video.frames.probe`): the header read, the clip refused when it
+   cannot be checked; its metadata found (:func:`metadata_found`);
+2. analysis (:func:`analyse`): the frames sampled one at a time
+   (:func:`consent.video.frames.sample`), faces found on each with the photo detector
+   (:func:`consent.vision.faces.detect`) and encoded (:func:`~consent.vision.faces.encode`)
+   when the register has templates, linked into tracks (:mod:`consent.video.tracks`); each track
+   becomes one :class:`~consent.results.Face`, judged once from its sightings (:func:`face_of`);
+3. judgement: :func:`consent.check.judge` and the same rules as a photo; each reason about faces
+   starts with the times those faces are on screen ("0:12-0:19: ..."), and two reasons say
+   what the tool did not check: the sound (:data:`SOUND`, unless the safe copy drops it) and
+   the words and kit in the picture (:data:`PICTURE`);
+4. the safe copy (:func:`consent.video.copy.make_safe_copy`): a remux with no metadata.
+
+The check never raises for a bad clip: the error is in the result, as for a photo. Video
+analyses are not cached (a clip is checked again in full each time).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..errors import ConsentError
+from ..filenames import fit
+from ..results import SEV_REVIEW, Face, PhotoCheck, Reason, channel_verdicts
+from . import span_words
+from .frames import Clip, probe, sample
+from .tracks import Track, Tracker
+
+#: the review reason on every clip with a sound track (unless the safe copy drops the sound)
+SOUND = ("sound_not_checked", "the sound was not checked: listen for pupils' names")
+#: the review reason on every clip: words in the picture, PE kit and undress are not looked for
+PICTURE = ("picture_text_not_checked",
+           "names written in the picture (badges, kit, whiteboards) and PE kit were not checked in the "
+           "video: watch it for them")
+#: the note when a blurred copy of a video was asked for
+NO_BLUR = ("no safe copy was written: this tool does not blur videos yet; blur the faces of pupils "
+           "without consent in a video editor")
+
+#: tag names (lower case, without a stream's prefix) -> the metadata group they belong to
+#: (consent.rules.metadata.GROUP_WORDS); any other tag but the container's own is "other"
+TAG_GROUPS = {
+    "location": "gps", "location-eng": "gps", "com.apple.quicktime.location.iso6709": "gps",
+    "com.android.capture.location": "gps", "xyz": "gps",
+    "creation_time": "time", "date": "time", "com.apple.quicktime.creationdate": "time",
+    "make": "camera", "model": "camera", "com.apple.quicktime.make": "camera",
+    "com.apple.quicktime.model": "camera", "com.android.manufacturer": "camera",
+    "com.android.model": "camera",
+    "software": "software", "com.apple.quicktime.software": "software", "encoder": "software",
+    "com.android.version": "software",
+    "artist": "owner", "author": "owner", "copyright": "owner", "com.apple.quicktime.author": "owner",
+    "comment": "comment", "description": "comment", "title": "comment",
+    "com.apple.quicktime.description": "comment",
+}
+#: tags every container carries that identify nobody
+HARMLESS_TAGS = {"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id",
+                 "language", "duration", "encoder", "encoder-eng"}
+
+
+def metadata_found(clip: Clip) -> list[str]:
+    """The identifying metadata groups in a clip's tags and streams (gps, time, camera, ...);
+    a data or subtitle stream (a GoPro's GPS track, a drone's telemetry) is ``gps`` and
+    ``other``: it may carry positions, and the safe copy has none."""
+    found = set()
+    for key, value in clip.tags.items():
+        name = key.split(":", 1)[-1].lower()
+        if name == "encoder" and "lavf" in str(value).lower():
+            continue  # FFmpeg's own mark on a file it wrote
+        group = TAG_GROUPS.get(name) or ("gps" if "location" in name or "gps" in name else None)
+        if group is None and name in HARMLESS_TAGS:
+            continue
+        found.add(group or "other")
+    if "data" in clip.other_streams:
+        found.update({"gps", "other"})
+    if any(kind != "data" for kind in clip.other_streams):
+        found.add("other")
+    order = ["gps", "time", "camera", "owner", "software", "comment", "other"]
+    return [g for g in order if g in found]
+
+
+def check_video(
+    checker,
+    source: str | os.PathLike,
+    channels=None,
+    caption: str = "",
+    *,
+    alt_text: str = "",
+    display_name: str | None = None,
+    folder: str | None = None,
+    safe_dir: str | os.PathLike | None = None,
+    safe_name: str | None = None,
+    blur_unconsented: bool = False,
+    drop_sound: bool = False,
+    groups=None,
+) -> PhotoCheck:
+    """Check the clip at ``source`` with ``checker`` (a :class:`consent.check.Checker`: its
+    register, settings and models); the arguments are :meth:`Checker.check`'s, plus
+    ``drop_sound``: the safe copy has no sound, so the sound needs no listening to. Never raises
+    for a bad clip."""
+    from ..check import judge
+
+    path = Path(source)
+    name = display_name or path.name
+    folder = folder if folder is not None else path.parent.name
+    result = None
+    try:
+        chans = checker.channels(channels)
+        only = checker.restriction(groups)
+        t0 = time.perf_counter()
+        clip = probe(path, checker.settings)
+        analysis, tracks, info = analyse(checker, clip, only)
+        analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
+        result = judge(analysis, checker.view(), chans, path=str(path), name=name, caption=caption,
+                       alt_text=alt_text, folder=folder, settings=checker.settings)
+        sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None and not blur_unconsented)
+        add_times(result, tracks)
+        if clip.has_audio and not sound_dropped:
+            result.reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
+        result.reasons.append(Reason(code=PICTURE[0], severity=SEV_REVIEW, message=PICTURE[1]))
+        result.verdicts = channel_verdicts(result.reasons, chans)
+        result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
+        if safe_dir is not None:
+            if blur_unconsented:
+                result.notes.append(NO_BLUR)
+            else:
+                from .copy import make_safe_copy, safe_suffix
+
+                t = time.perf_counter()
+                Path(safe_dir).mkdir(parents=True, exist_ok=True)
+                dst = Path(safe_dir) / (safe_name or fit(Path(name).stem, safe_suffix(clip)))
+                result.safe_copy = str(make_safe_copy(clip, dst, drop_sound=drop_sound))
+                result.timings["safe_copy"] = time.perf_counter() - t
+    except ConsentError as exc:
+        result = result if result is not None else PhotoCheck(path=str(path), name=name)
+        result.error, result.error_code = str(exc), exc.code
+    except OSError as exc:  # the safe copy's folder could not be made
+        result = result if result is not None else PhotoCheck(path=str(path), name=name)
+        result.error = f"{safe_dir}: cannot write the safe copy there ({exc.strerror or exc}); check there is space"
+        result.error_code = "safe_copy_failed"
+    return result
+
+
+def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
+    """Each face (a track) gets its time on screen; each reason about faces starts with theirs."""
+    for face in result.faces:
+        track = tracks[face.index]
+        face.times = [(round(track.start, 2), round(track.end, 2))]
+    for reason in result.reasons:
+        if not reason.faces:
+            continue
+        spans = sorted({(round(tracks[i].start, 2), round(tracks[i].end, 2)) for i in reason.faces})
+        reason.times = spans
+        reason.message = f"{', '.join(span_words(a, b) for a, b in spans)}: {reason.message}"
+
+
+def analyse(checker, clip: Clip, only=None):
+    """The clip's faces, found on its sampled frames and linked into tracks, as an
+    :class:`consent.check.Analysis` (one face per track), the tracks, and what was sampled."""
+    from PIL import Image
+
+    from ..check import Analysis
+    from ..images import Picture, file_hash
+    from ..vision import faces as faces_mod
+
+    settings = checker.settings
+    view = checker.view()
+    gallery = view.gallery
+    if only is not None and gallery is not None:
+        gallery = gallery.restricted(only.person_ids)
+    timings = {"decode": 0.0, "detect": 0.0, "encode": 0.0}
+    t = time.perf_counter()
+    sha = file_hash(clip.path)
+    timings["hash"] = time.perf_counter() - t
+    tracker = Tracker(settings)
+    frames = cuts = 0
+    t = time.perf_counter()
+    for shot in sample(clip, settings):
+        timings["decode"] += time.perf_counter() - t
+        frames += 1
+        cuts += shot.cut
+        h, w = shot.image.shape[:2]
+        picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
+                          image=Image.fromarray(shot.image), scale=1.0)
+        t = time.perf_counter()
+        detected = faces_mod.detect(picture, settings)
+        timings["detect"] += time.perf_counter() - t
+        t = time.perf_counter()
+        if gallery is not None and any(d.recognisable for d in detected):
+            faces_mod.encode(picture, detected, settings)
+        timings["encode"] += time.perf_counter() - t
+        tracker.add(shot.t, detected)
+        del picture, shot
+        t = time.perf_counter()
+    t = time.perf_counter()
+    faces = [face_of(i, track, gallery, settings) for i, track in enumerate(tracker.tracks)]
+    timings["match"] = time.perf_counter() - t
+    analysis = Analysis(sha256=sha, format=clip.format, width=clip.width, height=clip.height, faces=faces,
+                        metadata_found=metadata_found(clip), notes=[], timings=timings,
+                        compared_with=only.to_json() if only is not None else None)
+    info = {"duration": round(clip.duration, 2), "fps": round(clip.fps, 3),
+            "sample_fps": settings.video_sample_fps, "sampled_frames": frames, "scene_cuts": cuts,
+            "tracks": len(tracker.tracks)}
+    return analysis, tracker.tracks, info
+
+
+def face_of(index: int, track: Track, gallery, settings) -> Face:
+    """One track as one face of the check, judged once from its sightings:
+
+    * identifiable when any sighting is (a person who knows the pupil saw them clearly once);
+      its box and size are those of its best sighting (largest, sharpest);
+    * recognisable when any sighting is; then matched against the register from the encodings
+      of its best sightings (at most :data:`consent.video.tracks.KEEP_ENCODINGS`), each on its
+      own with the photo rule (:func:`consent.register.matching.match_faces`): ``matched`` only
+      when at least half of them match and all that match name the same person; matches naming
+      different people make it ``ambiguous``; else the best sighting's own result (unknown,
+      looks like, ambiguous) stands.
+    """
+    from ..check import take_match
+    from ..register.matching import AMBIGUOUS, MATCHED, Match, match_faces
+
+    best = track.best()
+    identifiable = any(s.identifiable for s in track.sightings)
+    recognisable = any(s.recognisable for s in track.sightings)
+    status = "not_identifiable" if not identifiable else ("unknown" if recognisable else "unchecked")
+    face = Face(index=index, box=best.box, height_px=best.height_px, identifiable=identifiable,
+                recognisable=recognisable, why_not=best.why_not, match=status)
+    encodings = track.encodings()
+    if status != "unknown" or gallery is None or not encodings:
+        return face
+    found = [match_faces([e], gallery, settings)[0] for e in encodings]
+    matched = [m for m in found if m.status == MATCHED]
+    people = list(dict.fromkeys(m.person_id for m in matched))
+    if len(people) > 1:
+        take_match(face, Match(person_id=None, distance=min(m.distance for m in matched), margin=0.0,
+                               status=AMBIGUOUS, candidates=tuple(people)))
+    elif matched and 2 * len(matched) >= len(found):
+        take_match(face, min(matched, key=lambda m: m.distance))
+    else:
+        take_match(face, next((m for m in found if m.status != MATCHED), found[0]))
+    return face

@@ -1,0 +1,263 @@
+"""The video check over clips made here from the fixture photos (PyAV encodes H.264): faces by
+time, a consented pupil across frames, the sound, the safe copy's metadata (read with exiftool
+-ee), and clear refusals for clips that cannot be checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+av = pytest.importorskip("av")
+
+from consent.check import Checker  # noqa: E402
+from consent.cli import main  # noqa: E402
+from consent.register import Register  # noqa: E402
+from consent.video.check import check_video  # noqa: E402
+
+from .conftest import copy_register, fixture_dir  # noqa: E402
+from .test_check import enrolled_db  # noqa: E402,F401  (the module-scoped register fixture)
+
+W, H, FPS = 640, 360, 25
+
+
+def picture(path: Path, width: int = W, height: int = H) -> np.ndarray:
+    """A fixture photo fitted into a ``width`` x ``height`` frame (grey bars), RGB."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((width, height))
+        canvas = Image.new("RGB", (width, height), (90, 90, 90))
+        canvas.paste(im, ((width - im.width) // 2, (height - im.height) // 2))
+        return np.asarray(canvas)
+
+
+def blank(width: int = W, height: int = H) -> np.ndarray:
+    """A frame with nobody in it: a soft gradient (a wall)."""
+    ramp = np.linspace(60, 160, width, dtype=np.uint8)
+    return np.repeat(np.repeat(ramp[None, :, None], height, 0), 3, 2).copy()
+
+
+def make_clip(path: Path, shots: list[tuple[np.ndarray, float]], *, audio: bool = False,
+              metadata: dict | None = None, options: dict | None = None, fps: int = FPS) -> Path:
+    """Encode ``shots`` ((frame, seconds) in order) as H.264 into ``path`` (MP4 or MOV by its
+    ending), with a silent AAC track when ``audio``, and container ``metadata`` tags."""
+    out = av.open(str(path), "w", options=options or {})
+    for key, value in (metadata or {}).items():
+        out.metadata[key] = value
+    height, width = shots[0][0].shape[:2]
+    video = out.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    sound = out.add_stream("aac", rate=44100) if audio else None
+    n = 0
+    for image, seconds in shots:
+        for _ in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = n, Fraction(1, fps)
+            n += 1
+            for packet in video.encode(frame):
+                out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    if sound is not None:
+        for start in range(0, round(n / fps * 44100), 1024):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 44100, start
+            for packet in sound.encode(chunk):
+                out.mux(packet)
+        for packet in sound.encode():
+            out.mux(packet)
+    out.close()
+    return path
+
+
+@pytest.fixture
+def db(enrolled_db, tmp_path):  # noqa: F811
+    return copy_register(enrolled_db, tmp_path)
+
+
+def checker(db) -> Checker:
+    return Checker(db, use_cache=False, kit_check=False, text_check=False)
+
+
+def check(db_or_checker, clip: Path, channel: str = "website", **options):
+    """The video check of ``clip``, as every batch runs it (consent.batch.check_photo)."""
+    c = db_or_checker if isinstance(db_or_checker, Checker) else checker(db_or_checker)
+    return check_video(c, clip, channel, **options)
+
+
+def test_a_pupil_without_consent_on_screen_for_half_a_second_is_found_and_named_by_time(db, tmp_path):
+    with Register(db) as reg:
+        reg.record_consent("P002", "website", "refused")
+    biden = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 2.0), (biden, 0.5), (blank(), 1.5)])
+
+    result = check(db, clip)
+
+    assert result.error is None, result.error
+    assert result.verdicts["website"].verdict == "block"
+    (face,) = [f for f in result.faces if f.match == "matched"]
+    with Register(db) as reg:
+        assert reg.get_person(face.person_id).mis_id == "P002"
+    (start, end), = face.times
+    assert 2.0 <= start <= 2.3 and 2.0 <= end < 2.5  # on screen from 2.0 s to 2.5 s
+    (reason,) = [r for r in result.reasons if r.code == "no_consent"]
+    assert reason.message.startswith("0:02: ") and reason.times == face.times
+    assert result.video["sampled_frames"] >= 4 * 4 - 1
+
+
+def test_a_consented_pupil_is_matched_across_frames_as_one_person(db, tmp_path):
+    obama = fixture_dir("people", "test") / "obama1.jpg"
+    # the camera zooms in slowly: a different frame every sample, one person throughout
+    shots = [(picture(obama, W + 16 * k, H + 9 * k)[:H, :W], 0.2) for k in range(15)]
+    clip = make_clip(tmp_path / "speech.mov", shots)
+
+    result = check(db, clip)
+
+    assert result.error is None, result.error
+    assert result.format == "MOV"
+    matched = [f for f in result.faces if f.match == "matched"]
+    assert len(matched) == 1 and len(result.faces) == 1, [(f.match, f.times) for f in result.faces]
+    with Register(db) as reg:
+        assert reg.get_person(matched[0].person_id).mis_id == "P001"
+    (start, end), = matched[0].times
+    assert start < 0.3 and end > 2.5
+    # no sound track: no sound reason; the picture's words are never silently ok
+    codes = [r.code for r in result.reasons]
+    assert "sound_not_checked" not in codes and "picture_text_not_checked" in codes
+    assert result.verdicts["website"].verdict == "review"
+
+
+def test_a_clip_with_sound_needs_listening_to_unless_the_copy_drops_it(db, tmp_path):
+    clip = make_clip(tmp_path / "nativity.mp4", [(blank(), 1.0)], audio=True)
+    result = check(db, clip)
+    (sound,) = [r for r in result.reasons if r.code == "sound_not_checked"]
+    assert sound.message == "the sound was not checked: listen for pupils' names" and sound.severity == "review"
+
+    dropped = check(db, clip, safe_dir=tmp_path / "safe", drop_sound=True)
+    assert "sound_not_checked" not in [r.code for r in dropped.reasons]
+    with av.open(dropped.safe_copy) as copy:
+        assert not copy.streams.audio and len(copy.streams.video) == 1
+
+
+def exiftool(path: Path) -> str:
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (make system-tools)")
+    return subprocess.run(["exiftool", "-ee", "-G", "-a", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+PHONE_TAGS = {"location": "+51.5074-000.1278/", "make": "Apple", "model": "iPhone 13",
+              "creation_time": "2026-07-10T10:15:00.000000Z"}
+
+
+@pytest.mark.parametrize("name,options,extra", [
+    ("sports_day.mov", {}, {}),
+    ("sports_day.mp4", {"movflags": "use_metadata_tags"},
+     {"com.apple.quicktime.location.ISO6709": "+51.5074-000.1278+010.000/",
+      "com.apple.quicktime.make": "Apple"}),
+])
+def test_gps_written_the_way_phones_write_it_is_gone_from_the_safe_copy(db, tmp_path, name, options, extra):
+    clip = make_clip(tmp_path / name, [(blank(), 1.0)], audio=True, metadata={**PHONE_TAGS, **extra},
+                     options=options)
+    before = exiftool(clip)
+    assert "GPS Coordinates" in before and "iPhone 13" in before  # the oracle sees what phones write
+
+    result = check(db, clip, safe_dir=tmp_path / "safe")
+
+    assert result.error is None, result.error
+    assert {"gps", "camera", "time"} <= set(result.metadata_found)
+    assert "location_metadata" in [r.code for r in result.reasons]
+    copy = Path(result.safe_copy)
+    assert copy.parent == tmp_path / "safe" and copy.suffix == Path(name).suffix
+    # the format's own words name Apple (QuickTime's file type and brand, FFmpeg's handler vendor
+    # "appl" in every MP4 it writes): not the phone's
+    format_words = ("File Type", "Major Brand", "Handler Vendor ID")
+    after = "\n".join(line for line in exiftool(copy).splitlines() if not any(w in line for w in format_words))
+    for word in ("GPS", "Location", "ISO6709", "Apple", "iPhone", "Make", "Model", "2026:07:10"):
+        assert word not in after, (word, after)
+    # picture and sound copied, not re-encoded: the same packets
+    with av.open(str(clip)) as a, av.open(str(copy)) as b:
+        assert [s.type for s in b.streams] == ["video", "audio"]
+        assert [bytes(p) for p in a.demux(video=0) if p.size] == [bytes(p) for p in b.demux(video=0) if p.size]
+
+
+def test_clips_that_cannot_be_checked_are_refused_clearly(db, tmp_path):
+    rng = np.random.default_rng(31)  # noise: every frame about as large, so half the file is half the clip
+    noisy = [(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8), 0.2) for _ in range(10)]
+    whole = make_clip(tmp_path / "whole.mp4", noisy, options={"movflags": "faststart"})
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    damaged = tmp_path / "damaged.mov"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 64)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    sound_only = tmp_path / "voice_memo.m4v"
+    out = av.open(str(sound_only), "w", format="mp4")
+    sound = out.add_stream("aac", rate=44100)
+    for start in range(0, 44100, 1024):
+        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        chunk.sample_rate, chunk.pts = 44100, start
+        for packet in sound.encode(chunk):
+            out.mux(packet)
+    out.close()
+    huge = make_clip(tmp_path / "huge.mp4", [(blank(4800, 2880), 0.08)])
+
+    expected = {
+        empty: ("unreadable_video", "the file is empty"),
+        damaged: ("unreadable_video", "not a video this tool can read, or damaged"),
+        truncated: ("unreadable_video", "stops at"),
+        sound_only: ("unreadable_video", "sound only, no picture to check for faces"),
+        huge: ("video_too_large", "4800x2880 pixels"),
+    }
+    c = checker(db)
+    for clip, (code, words) in expected.items():
+        result = check(c, clip)
+        assert result.verdict == "error" and result.error_code == code, (clip.name, result.error)
+        assert result.error.startswith(f"{clip}: ") and words in result.error, result.error
+    assert check(c, whole).error is None
+
+
+def test_a_clip_longer_than_the_setting_is_refused(db, tmp_path):
+    from dataclasses import replace
+
+    from consent.settings import load
+
+    clip = make_clip(tmp_path / "long.mp4", [(blank(160, 90), 12.0)], fps=5)
+    c = Checker(db, replace(load(), video_max_seconds=10), use_cache=False, kit_check=False, text_check=False)
+    result = check(c, clip)
+    assert result.error_code == "video_too_large" and "12 seconds long" in result.error, result.error
+
+
+def test_consent_check_takes_videos_in_folders_and_writes_them_in_json(db, tmp_path):
+    event = tmp_path / "Sports day"
+    event.mkdir()
+    make_clip(event / "relay.mp4", [(blank(), 1.0)], audio=True)
+    (event / "old.avi").write_bytes(b"RIFF")
+    report = tmp_path / "report.json"
+    outcome = CliRunner().invoke(main, ["check", "--db", str(db), "-w", "1", "-c", "website", "--no-text",
+                                        "--json", str(report), str(event)])
+    assert outcome.exit_code == 1, outcome.output  # the .avi could not be checked
+    (line,) = [x for x in outcome.output.splitlines() if "relay.mp4" in x]
+    assert line.startswith("[needs sign-off] relay.mp4: ") and "listen for pupils' names" in line, line
+    (avi,) = [x for x in outcome.output.splitlines() if "old.avi" in x]
+    assert "a video; this tool checks photos only" in avi
+    data = json.loads(report.read_text())
+    (relay,) = [r for r in data["photos"] if r["name"] == "relay.mp4"]
+    assert relay["video"]["audio"] is True and relay["video"]["sample_fps"] == 4.0
+
+
+def test_consent_check_drops_the_sound_from_safe_copies_when_asked(db, tmp_path):
+    clip = make_clip(tmp_path / "choir.mp4", [(blank(), 1.0)], audio=True)
+    outcome = CliRunner().invoke(main, ["check", "--db", str(db), "-w", "1", "-c", "website", "--no-text",
+                                        "--safe-dir", str(tmp_path / "safe"), "--drop-sound", str(clip)])
+    assert "listen for pupils' names" not in outcome.output, outcome.output
+    with av.open(str(tmp_path / "safe" / "choir.mp4")) as copy:
+        assert not copy.streams.audio
