@@ -674,6 +674,8 @@ ABOUT = {
     "strip_workers": _A("server", "Processes making safe copies on the command line",
         "0: one per processor core."),
     # how the checks measure (expert)
+    "video_sample_fps": _A("checks", "Video frames looked at per second",
+        "And every scene cut; at 4 a face on screen for half a second is on two frames looked at."),
     "blur_margin": _A("checks", "Blur beyond the face box (share of its size)",
         "Covers hair, ears and chin round a blurred face.", "below 0.2 hair, ears and chin stayed sharp"),
     "blur_cells": _A("checks", "Blocks across a blurred face",
