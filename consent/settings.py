@@ -80,6 +80,13 @@ class Settings:
     #: its own, so this bounds the memory one frame needs (about 3 bytes a pixel)
     video_max_pixels: int = setting(8_847_360, 2_073_600, 35_389_440,
         why="at least 1080p; 8K frames (35 million pixels) are as large as a phone records")
+    #: videos: the longest side each sampled frame is scaled to for the face detector (the
+    #: photos' detect_side is 1600). Measured on 1080p frames of three fixture group photos
+    #: (bald_guys, 2008_002470, kit_with_rose): 960 finds every identifiable face 1600 finds but one
+    #: (26 of 27 faces in bald_guys) in about half the time (400 against 750 ms a frame on 2 shared
+    #: cores); 800 drops the coarse pass and missed two 45 px faces
+    video_detect_side: int = setting(960, 800, 4096, weaker=LOWER, unit=" px",
+        why="at 960 CenterFace still sees a 1080p frame's 40 px faces at 20 px; at 800 45 px faces were missed")
     #: videos: frames looked at per second of clip (and every scene cut); at 4 a face on screen
     #: for half a second is on at least 2 sampled frames (tests/test_video.py)
     video_sample_fps: float = setting(4.0, 2.0, 30.0, weaker=LOWER,
@@ -674,6 +681,8 @@ ABOUT = {
     "strip_workers": _A("server", "Processes making safe copies on the command line",
         "0: one per processor core."),
     # how the checks measure (expert)
+    "video_detect_side": _A("checks", "Size faces are looked for at in videos (px)",
+        "Each sampled frame is scaled to this; bigger finds smaller faces but is slower."),
     "video_sample_fps": _A("checks", "Video frames looked at per second",
         "And every scene cut; at 4 a face on screen for half a second is on two frames looked at."),
     "blur_margin": _A("checks", "Blur beyond the face box (share of its size)",

@@ -261,3 +261,28 @@ def test_consent_check_drops_the_sound_from_safe_copies_when_asked(db, tmp_path)
     assert "listen for pupils' names" not in outcome.output, outcome.output
     with av.open(str(tmp_path / "safe" / "choir.mp4")) as copy:
         assert not copy.streams.audio
+
+
+def test_a_phone_clip_recorded_sideways_is_checked_upright_and_its_copy_keeps_the_turn(db, tmp_path):
+    # a phone held upright records landscape frames and a display rotation (90 degrees)
+    obama = np.ascontiguousarray(np.rot90(picture(fixture_dir("people", "test") / "obama1.jpg", 360, 640), k=-1))
+    clip = tmp_path / "portrait.mp4"
+    out = av.open(str(clip), "w")
+    video = out.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+    video.set_display_rotation(90)
+    for n in range(FPS):
+        frame = av.VideoFrame.from_ndarray(obama, format="rgb24")
+        frame.pts, frame.time_base = n, Fraction(1, FPS)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    out.close()
+
+    result = check(db, clip, safe_dir=tmp_path / "safe")
+
+    assert (result.width, result.height) == (360, 640)
+    assert [f.match for f in result.faces] == ["matched"]  # found upright: sideways it is not matched
+    with av.open(result.safe_copy) as copy:
+        assert next(copy.decode(video=0)).rotation == 90

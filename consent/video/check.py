@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConsentError
@@ -39,6 +40,9 @@ PICTURE = ("picture_text_not_checked",
 #: the note when a blurred copy of a video was asked for
 NO_BLUR = ("no safe copy was written: this tool does not blur videos yet; blur the faces of pupils "
            "without consent in a video editor")
+
+#: in a reason's words, times on screen less than this many seconds apart are one stretch
+JOIN_GAP_S = 2.0
 
 #: tag names (lower case, without a stream's prefix) -> the metadata group they belong to
 #: (consent.rules.metadata.GROUP_WORDS); any other tag but the container's own is "other"
@@ -153,7 +157,19 @@ def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
             continue
         spans = sorted({(round(tracks[i].start, 2), round(tracks[i].end, 2)) for i in reason.faces})
         reason.times = spans
-        reason.message = f"{', '.join(span_words(a, b) for a, b in spans)}: {reason.message}"
+        reason.message = f"{', '.join(span_words(a, b) for a, b in stretches(spans))}: {reason.message}"
+
+
+def stretches(spans: list[tuple[float, float]], gap: float = JOIN_GAP_S) -> list[tuple[float, float]]:
+    """Times on screen as a sentence says them: spans that overlap or are less than ``gap``
+    seconds apart joined (the reason's ``times`` keep each face's own)."""
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a - out[-1][1] <= gap:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 def analyse(checker, clip: Clip, only=None):
@@ -166,6 +182,7 @@ def analyse(checker, clip: Clip, only=None):
     from ..vision import faces as faces_mod
 
     settings = checker.settings
+    detect_settings = replace(settings, detect_side=min(settings.detect_side, settings.video_detect_side))
     view = checker.view()
     gallery = view.gallery
     if only is not None and gallery is not None:
@@ -185,7 +202,7 @@ def analyse(checker, clip: Clip, only=None):
         picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
                           image=Image.fromarray(shot.image), scale=1.0)
         t = time.perf_counter()
-        detected = faces_mod.detect(picture, settings)
+        detected = faces_mod.detect(picture, detect_settings)
         timings["detect"] += time.perf_counter() - t
         t = time.perf_counter()
         if gallery is not None and any(d.recognisable for d in detected):
