@@ -286,3 +286,17 @@ def test_a_phone_clip_recorded_sideways_is_checked_upright_and_its_copy_keeps_th
     assert [f.match for f in result.faces] == ["matched"]  # found upright: sideways it is not matched
     with av.open(result.safe_copy) as copy:
         assert next(copy.decode(video=0)).rotation == 90
+
+
+@pytest.mark.parametrize("frames_before", [50, 53, 56])  # every phase against the 0.25 s clock
+def test_half_a_second_on_screen_is_on_at_least_two_sampled_frames_whatever_the_phase(db, tmp_path, frames_before):
+    from consent.video.check import analyse
+    from consent.video.frames import probe
+
+    biden = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "walk_past.mp4", [(blank(), frames_before / FPS), (biden, 0.5), (blank(), 1.0)])
+    c = checker(db)
+    analysis, tracks, info = analyse(c, probe(clip, c.settings))
+    (track,) = tracks
+    assert len(track.sightings) >= 2 and analysis.faces[0].match == "matched"
+    assert frames_before / FPS - 0.01 <= track.start and track.end < frames_before / FPS + 0.5
