@@ -300,3 +300,26 @@ def test_half_a_second_on_screen_is_on_at_least_two_sampled_frames_whatever_the_
     (track,) = tracks
     assert len(track.sightings) >= 2 and analysis.faces[0].match == "matched"
     assert frames_before / FPS - 0.01 <= track.start and track.end < frames_before / FPS + 0.5
+
+
+def test_a_name_badge_on_screen_for_a_few_frames_is_read_and_named_by_time(db, tmp_path):
+    from .drawn_text import draw, missing_fonts
+
+    if missing_fonts():
+        pytest.skip(f"fonts missing: {', '.join(missing_fonts())}")
+    with Register(db) as reg:  # Joe Biden's name on a badge held up beside Obama
+        reg.record_consent("P002", "website", "granted")
+    badge = tmp_path / "badge.jpg"
+    draw(fixture_dir("people", "test") / "obama1.jpg", badge, "Joe Biden", size=0.05, where=(0.05, 0.05))
+    obama = picture(fixture_dir("people", "test") / "obama1.jpg")
+    clip = make_clip(tmp_path / "class.mp4", [(obama, 1.0), (picture(badge), 0.6), (obama, 1.4)])
+
+    c = Checker(db, use_cache=False, kit_check=False, text_check=True)
+    result = check(c, clip)
+
+    assert result.error is None, result.error
+    (reason,) = [r for r in result.reasons if r.code == "name_in_picture"]
+    assert reason.message.startswith("0:01: ") and 1.0 <= reason.times[0][0] < 1.6, reason.message
+    assert "Biden" not in reason.message and "Joe Biden" in reason.name_detail
+    codes = [r.code for r in result.reasons]
+    assert "kit_not_checked" in codes and "picture_text_not_checked" not in codes

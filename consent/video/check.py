@@ -33,10 +33,16 @@ from .tracks import Track, Tracker
 
 #: the review reason on every clip with a sound track (unless the safe copy drops the sound)
 SOUND = ("sound_not_checked", "the sound was not checked: listen for pupils' names")
-#: the review reason on every clip: words in the picture, PE kit and undress are not looked for
+#: the review reason on a clip whose text was not read (the text check off): words in the
+#: picture, PE kit and undress are not looked for
 PICTURE = ("picture_text_not_checked",
            "names written in the picture (badges, kit, whiteboards) and PE kit were not checked in the "
            "video: watch it for them")
+#: the review reason on a clip whose text was read: PE kit and undress are not looked for in videos
+KIT = ("kit_not_checked", "PE kit and undress were not checked in the video: watch it for them")
+#: the text in the picture is read on a sampled frame at most this often (seconds), and at every
+#: scene cut: a badge or a name on a shirt stays on screen longer than a face may
+TEXT_EVERY_S = 1.0
 #: the note when a blurred copy of a video was asked for
 NO_BLUR = ("no safe copy was written: this tool does not blur videos yet; blur the faces of pupils "
            "without consent in a video editor")
@@ -121,9 +127,11 @@ def check_video(
                        alt_text=alt_text, folder=folder, settings=checker.settings)
         sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None and not blur_unconsented)
         add_times(result, tracks)
+        add_text_times(result, analysis.text, info.pop("text_times", []))
         if clip.has_audio and not sound_dropped:
             result.reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
-        result.reasons.append(Reason(code=PICTURE[0], severity=SEV_REVIEW, message=PICTURE[1]))
+        code, message = KIT if analysis.text is not None else PICTURE
+        result.reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
         result.verdicts = channel_verdicts(result.reasons, chans)
         result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
         if safe_dir is not None:
@@ -172,6 +180,27 @@ def stretches(spans: list[tuple[float, float]], gap: float = JOIN_GAP_S) -> list
     return [(a, b) for a, b in out]
 
 
+def add_text_times(result: PhotoCheck, reading, text_times: list[float]) -> None:
+    """Each reason about text in the picture (its ``regions``) gets the times the lines in
+    those regions were first read at (``text_times[i]``: when ``reading.lines[i]`` was)."""
+    if reading is None or not text_times:
+        return
+    lines = reading.lines
+    for reason in result.reasons:
+        if not reason.regions:
+            continue
+        seen = sorted({round(text_times[i], 2) for i, line in enumerate(lines)
+                       if any(_inside(line.box, region) for region in reason.regions)})
+        if seen:
+            reason.times = [(t, t) for t in seen]
+            reason.message = f"{', '.join(span_words(a, b) for a, b in stretches(reason.times))}: {reason.message}"
+
+
+def _inside(box, region) -> bool:
+    """A (top, right, bottom, left) ``box`` within ``region`` (a passage's box holds its lines')."""
+    return box[0] >= region[0] and box[1] <= region[1] and box[2] <= region[2] and box[3] >= region[3]
+
+
 def analyse(checker, clip: Clip, only=None):
     """The clip's faces, found on its sampled frames and linked into tracks, as an
     :class:`consent.check.Analysis` (one face per track), the tracks, and what was sampled."""
@@ -193,6 +222,7 @@ def analyse(checker, clip: Clip, only=None):
     timings["hash"] = time.perf_counter() - t
     tracker = Tracker(settings)
     frames = cuts = 0
+    reading, text_times, read_at = _text_reading(checker), [], None
     t = time.perf_counter()
     for shot in sample(clip, settings):
         timings["decode"] += time.perf_counter() - t
@@ -209,6 +239,10 @@ def analyse(checker, clip: Clip, only=None):
             faces_mod.encode(picture, detected, settings)
         timings["encode"] += time.perf_counter() - t
         tracker.add(shot.t, detected)
+        if reading is not None and reading.error is None and (shot.cut or read_at is None
+                                                              or shot.t - read_at >= TEXT_EVERY_S - 1e-6):
+            read_at = shot.t
+            _read_text(checker, shot.image, shot.t, reading, text_times, timings)
         del picture, shot
         t = time.perf_counter()
     t = time.perf_counter()
@@ -220,7 +254,42 @@ def analyse(checker, clip: Clip, only=None):
     info = {"duration": round(clip.duration, 2), "fps": round(clip.fps, 3),
             "sample_fps": settings.video_sample_fps, "sampled_frames": frames, "scene_cuts": cuts,
             "tracks": len(tracker.tracks)}
+    if reading is not None:
+        analysis.text = reading
+        info["text_times"] = text_times
     return analysis, tracker.tracks, info
+
+
+def _text_reading(checker):
+    """An empty :class:`~consent.vision.text.TextReading` to gather the clip's lines into, or
+    None when the text check is off."""
+    if not checker.text_check:
+        return None
+    from ..vision.text import TextReading
+
+    return TextReading()
+
+
+def _read_text(checker, image, t: float, reading, text_times: list, timings: dict) -> None:
+    """Read the text on one sampled frame into ``reading``: each line not read before (the same
+    words) with the time it was first read (``text_times``); a model that cannot load is the
+    reading's error (the rule says the text could not be read)."""
+    from ..errors import ModelUnavailable
+    from ..vision import text as text_mod
+
+    start = time.perf_counter()
+    try:
+        found = text_mod.read(image, 1.0, checker.settings)
+    except ModelUnavailable as exc:
+        reading.error = str(exc)
+        found = text_mod.TextReading()
+    known = {line.text.casefold() for line in reading.lines}
+    for line in found.lines:
+        if line.text.casefold() not in known:
+            known.add(line.text.casefold())
+            reading.lines.append(line)
+            text_times.append(t)
+    timings["text"] = timings.get("text", 0.0) + time.perf_counter() - start
 
 
 def face_of(index: int, track: Track, gallery, settings) -> Face:
