@@ -323,3 +323,33 @@ def test_a_name_badge_on_screen_for_a_few_frames_is_read_and_named_by_time(db, t
     assert "Biden" not in reason.message and "Joe Biden" in reason.name_detail
     codes = [r.code for r in result.reasons]
     assert "kit_not_checked" in codes and "picture_text_not_checked" not in codes
+
+
+def test_a_data_stream_such_as_a_gps_track_is_reported_and_left_out_of_the_safe_copy(db, tmp_path):
+    clip = tmp_path / "gopro.mp4"
+    out = av.open(str(clip), "w")
+    video = out.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+    track = out.add_data_stream(codec_name="bin_data")  # as a GoPro's GPMD or a drone's telemetry
+    for n in range(FPS):
+        frame = av.VideoFrame.from_ndarray(blank(160, 90), format="rgb24")
+        frame.pts, frame.time_base = n, Fraction(1, FPS)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    for i in range(2):
+        packet = av.Packet(b"GPS5 +51.5074-000.1278")
+        packet.stream, packet.pts, packet.dts, packet.time_base = track, i * 500, i * 500, Fraction(1, 1000)
+        out.mux(packet)
+    out.close()
+    assert b"GPS5 +51.5074" in clip.read_bytes()
+
+    result = check(db, clip, safe_dir=tmp_path / "safe")
+
+    assert result.error is None, result.error
+    assert {"gps", "other"} <= set(result.metadata_found)
+    copy = Path(result.safe_copy)
+    assert b"GPS5" not in copy.read_bytes()
+    with av.open(str(copy)) as back:
+        assert [s.type for s in back.streams] == ["video"]
