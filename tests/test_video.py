@@ -353,3 +353,36 @@ def test_a_data_stream_such_as_a_gps_track_is_reported_and_left_out_of_the_safe_
     assert b"GPS5" not in copy.read_bytes()
     with av.open(str(copy)) as back:
         assert [s.type for s in back.streams] == ["video"]
+
+
+def test_the_blurred_copy_hides_the_faces_without_consent_on_every_frame_and_keeps_the_others(db, tmp_path):
+    with Register(db) as reg:
+        reg.record_consent("P004", "website", "refused")  # Rose; Kit's consent stands
+    both = fixture_dir("people", "test") / "kit_with_rose.jpg"
+    # the camera zooms in slowly, so the faces move between the frames looked at
+    shots = [(picture(both, W + 8 * k, H + 4 * k)[:H, :W], 0.1) for k in range(20)]
+    clip = make_clip(tmp_path / "drama.mp4", shots, audio=True)
+
+    result = check(db, clip, safe_dir=tmp_path / "safe", blur_unconsented=True)
+
+    assert result.error is None, result.error
+    assert result.verdicts["website"].verdict == "block"
+    with Register(db) as reg:
+        people = {reg.get_person(f.person_id).mis_id: f.index for f in result.faces if f.match == "matched"}
+    assert set(people) == {"P003", "P004"}
+    assert result.blurred["faces"] == [people["P004"]]
+    copy = Path(result.safe_copy)
+    assert copy.name == "drama-blurred.mp4"
+    # checked again from its own pixels: Kit is still there and matched, Rose is found nowhere
+    again = check(db, copy)
+    with Register(db) as reg:
+        found = [(f.match, f.person_id and reg.get_person(f.person_id).mis_id) for f in again.faces]
+    assert found == [("matched", "P003")], found
+    # by rule: no pupil without consent any more; what a blur cannot cure (the sound) still counts
+    assert result.blurred["channels"]["website"]["verdict"] == "review"
+    # Kit's face stays: a close-up of one pupil (a small group) still needs sign-off
+    assert [r["code"] for r in result.blurred["reasons"]] == ["close_up", "small_group", "sound_not_checked",
+                                                              "picture_text_not_checked"]
+    with av.open(str(copy)) as back, av.open(str(clip)) as original:
+        assert [s.type for s in back.streams] == ["video", "audio"]
+        assert back.streams.video[0].frames == original.streams.video[0].frames

@@ -40,12 +40,11 @@ PICTURE = ("picture_text_not_checked",
            "video: watch it for them")
 #: the review reason on a clip whose text was read: PE kit and undress are not looked for in videos
 KIT = ("kit_not_checked", "PE kit and undress were not checked in the video: watch it for them")
+#: the reasons only videos give (not rules': a blurred copy keeps them)
+VIDEO_CODES = {SOUND[0], PICTURE[0], KIT[0]}
 #: the text in the picture is read on a sampled frame at most this often (seconds), and at every
 #: scene cut: a badge or a name on a shirt stays on screen longer than a face may
 TEXT_EVERY_S = 1.0
-#: the note when a blurred copy of a video was asked for
-NO_BLUR = ("no safe copy was written: this tool does not blur videos yet; blur the faces of pupils "
-           "without consent in a video editor")
 
 #: in a reason's words, times on screen less than this many seconds apart are one stretch
 JOIN_GAP_S = 2.0
@@ -125,7 +124,7 @@ def check_video(
         analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
         result = judge(analysis, checker.view(), chans, path=str(path), name=name, caption=caption,
                        alt_text=alt_text, folder=folder, settings=checker.settings)
-        sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None and not blur_unconsented)
+        sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None)
         add_times(result, tracks)
         add_text_times(result, analysis.text, info.pop("text_times", []))
         if clip.has_audio and not sound_dropped:
@@ -136,7 +135,11 @@ def check_video(
         result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
         if safe_dir is not None:
             if blur_unconsented:
-                result.notes.append(NO_BLUR)
+                t = time.perf_counter()
+                Path(safe_dir).mkdir(parents=True, exist_ok=True)
+                publish_blurred(checker, clip, result, tracks, Path(safe_dir), safe_name, drop_sound=drop_sound,
+                                caption=caption, alt_text=alt_text, folder=folder, groups=only)
+                result.timings["safe_copy"] = time.perf_counter() - t
             else:
                 from .copy import make_safe_copy, safe_suffix
 
@@ -153,6 +156,41 @@ def check_video(
         result.error = f"{safe_dir}: cannot write the safe copy there ({exc.strerror or exc}); check there is space"
         result.error_code = "safe_copy_failed"
     return result
+
+
+def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track], safe_dir: Path,
+                    safe_name: str | None, *, drop_sound: bool, caption: str, alt_text: str, folder: str,
+                    groups) -> None:
+    """Write the clip's copy with every face not cleared for all channels checked blurred on
+    every frame (:func:`consent.video.blur.write_blurred_copy`), check the copy again as it
+    will be published (same words, same channels), and record what it may be published for by
+    the photos' rule (:func:`consent.blurring.blurred_check`): the reasons about the blurred
+    faces are cleared, the re-check may add reasons, never remove one. Names written in the
+    picture are not blurred in videos (their reasons stay)."""
+    from dataclasses import replace as copy_of
+
+    from .. import blurring
+    from .blur import blurred_suffix, write_blurred_copy
+
+    faces = [f.index for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
+    dst = safe_dir / (safe_name or fit(Path(result.name).stem, "-blurred" + blurred_suffix(clip)))
+    copy = write_blurred_copy(clip, [tracks[i] for i in faces], dst, checker.settings, drop_sound=drop_sound)
+    result.safe_copy = str(copy)
+    again = check_video(checker, copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
+                        folder=folder, drop_sound=drop_sound, groups=groups)
+    if again.error:
+        raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
+    ruled = [r for r in result.reasons if r.code not in VIDEO_CODES]
+    video = [r for r in result.reasons if r.code in VIDEO_CODES]
+    by_rule = blurring.blurred_check(copy_of(result, reasons=ruled),
+                                     copy_of(again, reasons=[r for r in again.reasons if r.code not in VIDEO_CODES]),
+                                     faces, [])
+    reasons = by_rule.reasons + video
+    by_rule = copy_of(by_rule, reasons=reasons, verdicts=channel_verdicts(reasons, result.channels))
+    result.notes.append(f"{len(faces)} face(s) blurred on every frame; the blurred copy was checked again, and "
+                        f"what blurring does not change still counts: {by_rule.summary()}")
+    result.blurred_recheck = again.to_json(names=False, detail=True)
+    result.blurred = blurring.to_json(by_rule, faces, [])
 
 
 def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
