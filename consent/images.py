@@ -48,8 +48,9 @@ VIDEO_SUFFIXES = {".mov", ".mp4", ".m4v", ".avi", ".mkv", ".wmv", ".3gp", ".mts"
 RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef"}
 OTHER_PICTURE_SUFFIXES = {".gif", ".bmp", ".avif", ".jxl", ".svg", ".psd", ".ico"}
 NOT_CHECKED_SUFFIXES = VIDEO_SUFFIXES | RAW_SUFFIXES | OTHER_PICTURE_SUFFIXES
-#: the videos among them that a batch checks (consent.video.CHECKED_SUFFIXES: MP4, MOV, M4V,
-#: WebM); other video endings stay "could not check: watch it yourself"
+#: the videos among them that `consent check` checks (consent.video.CHECKED_SUFFIXES: MP4, MOV,
+#: M4V, WebM); other video endings, and every video on the web pages, stay "could not check:
+#: watch it yourself" (not_checked_reason)
 CHECKED_VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm"}
 
 
@@ -57,9 +58,6 @@ def not_checked_reason(name: str) -> str | None:
     """Why a file called ``name`` cannot be checked and what to do, when its ending is a video's,
     a camera RAW file's or another picture format this tool does not read; else None."""
     suffix = os.path.splitext(name)[1].lower()
-    if suffix in CHECKED_VIDEO_SUFFIXES:  # reached only where a photo was expected (one photo's check)
-        return (f"{name}: a video; check it with 'consent check' or as part of a batch (one photo's "
-                "check takes photos only), or watch it and check every face, name and caption yourself")
     if suffix in VIDEO_SUFFIXES:
         return (f"{name}: a video; this tool checks photos only, so watch it and check every face, "
                 "name and caption yourself before publishing it")
