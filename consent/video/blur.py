@@ -20,14 +20,13 @@ the copy again: the detector must not find the blurred faces there.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SafeCopyFailed
 from ..settings import DEFAULTS, Settings
-from .copy import verify
+from .copy import temporary_beside, verify
 from .frames import Clip, _frame_rotation, _upright
 from .tracks import Track
 
@@ -66,9 +65,7 @@ def write_blurred_copy(clip: Clip, tracks: list[Track], dst: str | os.PathLike, 
     import av
 
     dst = Path(dst)
-    fd, name = tempfile.mkstemp(prefix=".consent-blur-", suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temporary_beside(dst)
     try:
         try:
             frames = _encode(clip, tracks, tmp, settings, drop_sound)

@@ -19,7 +19,7 @@ exiftool (``-ee``: embedded tracks too) as an independent check.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from ..errors import SafeCopyFailed
@@ -43,9 +43,7 @@ def make_safe_copy(clip: Clip, dst: str | os.PathLike, *, drop_sound: bool = Fal
     import av
 
     dst = Path(dst)
-    fd, tmp_name = tempfile.mkstemp(prefix=".consent-", suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_beside(dst)
     try:
         try:
             packets = _remux(clip, tmp, drop_sound)
@@ -57,6 +55,19 @@ def make_safe_copy(clip: Clip, dst: str | os.PathLike, *, drop_sound: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return dst
+
+
+def temporary_beside(dst: Path) -> Path:
+    """A new empty file in ``dst``'s folder to write a copy into before it is renamed to ``dst``,
+    created with the usual permissions (as the photos' safe copies: readable as the umask allows)."""
+    for _ in range(100):
+        tmp = dst.with_name(f".consent-{secrets.token_hex(6)}{dst.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise SafeCopyFailed(f"{dst.parent}: no temporary file could be made there for the copy")
 
 
 def _remux(clip: Clip, tmp: Path, drop_sound: bool) -> int:
