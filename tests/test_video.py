@@ -386,3 +386,30 @@ def test_the_blurred_copy_hides_the_faces_without_consent_on_every_frame_and_kee
     with av.open(str(copy)) as back, av.open(str(clip)) as original:
         assert [s.type for s in back.streams] == ["video", "audio"]
         assert back.streams.video[0].frames == original.streams.video[0].frames
+
+
+def test_a_webm_clip_is_checked_and_its_safe_copy_is_webm_without_tags(db, tmp_path):
+    if "libvpx-vp9" not in av.codecs_available:
+        pytest.skip("this PyAV build has no VP9 encoder")
+    clip = tmp_path / "assembly.webm"
+    out = av.open(str(clip), "w")
+    out.metadata["title"] = "Hillside Primary assembly"
+    out.metadata["artist"] = "Mrs Evans"
+    video = out.add_stream("libvpx-vp9", rate=FPS)
+    video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+    for n in range(FPS):
+        frame = av.VideoFrame.from_ndarray(blank(160, 90), format="rgb24")
+        frame.pts, frame.time_base = n, Fraction(1, FPS)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    out.close()
+
+    result = check(db, clip, safe_dir=tmp_path / "safe")
+
+    assert result.error is None and result.format == "WebM", result.error
+    assert {"owner", "comment"} <= set(result.metadata_found)
+    with av.open(result.safe_copy) as copy:
+        assert copy.format.name.startswith("matroska") and set(copy.metadata) <= {"encoder"}
+    assert b"Hillside" not in Path(result.safe_copy).read_bytes() and b"Evans" not in Path(result.safe_copy).read_bytes()
