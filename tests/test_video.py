@@ -413,3 +413,15 @@ def test_a_webm_clip_is_checked_and_its_safe_copy_is_webm_without_tags(db, tmp_p
     with av.open(result.safe_copy) as copy:
         assert copy.format.name.startswith("matroska") and set(copy.metadata) <= {"encoder"}
     assert b"Hillside" not in Path(result.safe_copy).read_bytes() and b"Evans" not in Path(result.safe_copy).read_bytes()
+
+
+def test_a_pupil_who_leaves_and_comes_back_is_one_person_on_screen_twice(db, tmp_path):
+    obama = picture(fixture_dir("people", "test") / "obama1.jpg")
+    clip = make_clip(tmp_path / "in_and_out.mp4", [(obama, 1.0), (blank(), 4.0), (obama, 1.0)])
+
+    result = check(db, clip)
+
+    assert [f.match for f in result.faces] == ["matched"], [(f.match, f.times) for f in result.faces]
+    (first, second) = result.faces[0].times
+    assert first[0] < 0.3 and 0.5 < first[1] < 1.0 and 5.0 <= second[0] < 5.3 and second[1] > 5.5
+    assert result.pupil_count == 1

@@ -196,12 +196,11 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
 def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
     """Each face (a track) gets its time on screen; each reason about faces starts with theirs."""
     for face in result.faces:
-        track = tracks[face.index]
-        face.times = [(round(track.start, 2), round(track.end, 2))]
+        face.times = tracks[face.index].spans()
     for reason in result.reasons:
         if not reason.faces:
             continue
-        spans = sorted({(round(tracks[i].start, 2), round(tracks[i].end, 2)) for i in reason.faces})
+        spans = sorted({span for i in reason.faces for span in tracks[i].spans()})
         reason.times = spans
         reason.message = f"{', '.join(span_words(a, b) for a, b in stretches(spans))}: {reason.message}"
 
@@ -284,18 +283,42 @@ def analyse(checker, clip: Clip, only=None):
         del picture, shot
         t = time.perf_counter()
     t = time.perf_counter()
-    faces = [face_of(i, track, gallery, settings) for i, track in enumerate(tracker.tracks)]
+    tracks = tracker.tracks
+    faces = [face_of(i, track, gallery, settings) for i, track in enumerate(tracks)]
+    tracks, faces = one_track_per_person(tracks, faces, gallery, settings)
     timings["match"] = time.perf_counter() - t
     analysis = Analysis(sha256=sha, format=clip.format, width=clip.width, height=clip.height, faces=faces,
                         metadata_found=metadata_found(clip), notes=[], timings=timings,
                         compared_with=only.to_json() if only is not None else None)
     info = {"duration": round(clip.duration, 2), "fps": round(clip.fps, 3),
             "sample_fps": settings.video_sample_fps, "sampled_frames": frames, "scene_cuts": cuts,
-            "tracks": len(tracker.tracks)}
+            "tracks": len(tracks)}
     if reading is not None:
         analysis.text = reading
         info["text_times"] = text_times
-    return analysis, tracker.tracks, info
+    return analysis, tracks, info
+
+
+def one_track_per_person(tracks: list[Track], faces: list[Face], gallery, settings):
+    """Tracks matched to the same person joined into one (a person who left the picture and came
+    back, or whose track broke) and judged again from all their sightings: a person is counted
+    once (the small-group rule counts pupils). Unmatched tracks stay apart."""
+    by_person: dict[int, list[int]] = {}
+    for i, face in enumerate(faces):
+        if face.match == "matched":
+            by_person.setdefault(face.person_id, []).append(i)
+    if all(len(v) == 1 for v in by_person.values()):
+        return tracks, faces
+    merged = {v[0]: v for v in by_person.values()}
+    dropped = {i for v in by_person.values() for i in v[1:]}
+    out_tracks = []
+    for i, track in enumerate(tracks):
+        if i in dropped:
+            continue
+        if i in merged:
+            track = Track(sorted((s for j in merged[i] for s in tracks[j].sightings), key=lambda s: s.t))
+        out_tracks.append(track)
+    return out_tracks, [face_of(i, track, gallery, settings) for i, track in enumerate(out_tracks)]
 
 
 def _text_reading(checker):

@@ -79,6 +79,17 @@ class Track:
     def last(self) -> Sighting:
         return self.sightings[-1]
 
+    def spans(self, gap: float = MAX_GAP_ENCODED_S) -> list[tuple[float, float]]:
+        """When it is on screen: (start, end) seconds, rounded to 0.01, a new span after a gap
+        of more than ``gap`` seconds between two sightings (a person who left and came back)."""
+        out = []
+        for s in self.sightings:
+            if out and s.t - out[-1][1] <= gap:
+                out[-1][1] = s.t
+            else:
+                out.append([s.t, s.t])
+        return [(round(a, 2), round(b, 2)) for a, b in out]
+
     def best(self) -> Sighting:
         """Its best sighting (:meth:`Sighting.quality`): the face as a person would see it."""
         return max(self.sightings, key=Sighting.quality)
