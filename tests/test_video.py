@@ -199,6 +199,10 @@ def test_clips_that_cannot_be_checked_are_refused_clearly(db, tmp_path):
     damaged.write_bytes(b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 64)
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    broken = bytearray(whole.read_bytes())  # 2000 bytes in the middle of the picture overwritten
+    broken[len(broken) // 2: len(broken) // 2 + 2000] = rng.integers(0, 255, 2000, dtype=np.uint8).tobytes()
+    damaged_inside = tmp_path / "damaged_inside.mp4"
+    damaged_inside.write_bytes(bytes(broken))
     sound_only = tmp_path / "voice_memo.m4v"
     out = av.open(str(sound_only), "w", format="mp4")
     sound = out.add_stream("aac", rate=44100)
@@ -214,6 +218,7 @@ def test_clips_that_cannot_be_checked_are_refused_clearly(db, tmp_path):
         empty: ("unreadable_video", "the file is empty"),
         damaged: ("unreadable_video", "not a video this tool can read, or damaged"),
         truncated: ("unreadable_video", "stops at"),
+        damaged_inside: ("unreadable_video", "damaged at"),
         sound_only: ("unreadable_video", "sound only, no picture to check for faces"),
         huge: ("video_too_large", "4800x2880 pixels"),
     }
