@@ -330,7 +330,7 @@ class PhotoCheck:
     #: classes: ``{"years": ["7", "8"], "forms": ["7B"]}`` (staff always); None: everybody
     compared_with: dict | None = None
     #: videos only (consent.video): ``{"duration", "fps", "sample_fps", "sampled_frames",
-    #: "scene_cuts", "tracks", "audio", "sound_dropped"}``; None for a photo
+    #: "scene_cuts", "tracks", "faces_at", "audio", "sound_dropped"}``; None for a photo
     video: dict | None = None
 
     @property

@@ -430,3 +430,30 @@ def test_a_pupil_who_leaves_and_comes_back_is_one_person_on_screen_twice(db, tmp
     (first, second) = result.faces[0].times
     assert first[0] < 0.3 and 0.5 < first[1] < 1.0 and 5.0 <= second[0] < 5.3 and second[1] > 5.5
     assert result.pupil_count == 1
+
+
+def test_the_html_report_shows_the_frames_behind_the_reasons_with_the_faces_boxed(db, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from consent import reports
+
+    with Register(db) as reg:
+        reg.record_consent("P002", "website", "refused")
+    biden = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 2.0), (biden, 0.5), (blank(), 1.5)])
+    result = check(db, clip)
+    (face,) = result.faces
+    assert result.video["faces_at"][0] == pytest.approx(face.times[0][0], abs=0.5)
+
+    url = reports.thumbnail(result)
+
+    strip = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+    assert strip.height == reports.THUMB_SIDE
+    # the frame with Biden on it, his box drawn in the "no consent" red
+    k = reports.THUMB_SIDE / H
+    top, right, bottom, left = (round(v * k) for v in face.box)
+    r, g, b = strip.getpixel((left + 1, (top + bottom) // 2))
+    assert r > 180 and g < 90 and b < 90, (r, g, b)

@@ -292,7 +292,7 @@ def analyse(checker, clip: Clip, only=None):
                         compared_with=only.to_json() if only is not None else None)
     info = {"duration": round(clip.duration, 2), "fps": round(clip.fps, 3),
             "sample_fps": settings.video_sample_fps, "sampled_frames": frames, "scene_cuts": cuts,
-            "tracks": len(tracks)}
+            "tracks": len(tracks), "faces_at": [round(track.best().t, 3) for track in tracks]}
     if reading is not None:
         analysis.text = reading
         info["text_times"] = text_times
