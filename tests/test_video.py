@@ -457,3 +457,21 @@ def test_the_html_report_shows_the_frames_behind_the_reasons_with_the_faces_boxe
     top, right, bottom, left = (round(v * k) for v in face.box)
     r, g, b = strip.getpixel((left + 1, (top + bottom) // 2))
     assert r > 180 and g < 90 and b < 90, (r, g, b)
+
+
+def test_a_consent_change_is_judged_on_the_cached_analysis_without_decoding_the_clip_again(db, tmp_path):
+    biden = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 1.0), (biden, 1.0)], audio=True)
+    c = Checker(db, use_cache=True, kit_check=False, text_check=False)
+    first = check(c, clip)
+    assert not first.cached and first.verdicts["website"].verdict == "review"  # the sound, the kit
+    with Register(db) as reg:
+        reg.record_consent("P002", "website", "withdrawn")
+
+    again = check(c, clip)
+
+    assert again.cached and "decode" not in again.timings
+    assert again.verdicts["website"].verdict == "block"
+    assert [f.times for f in again.faces] == [f.times for f in first.faces]
+    (reason,) = [r for r in again.reasons if r.code == "no_consent"]
+    assert reason.message.startswith("0:01: ") and again.video["faces_at"] == first.video["faces_at"]

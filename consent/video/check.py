@@ -11,10 +11,12 @@
    starts with the times those faces are on screen ("0:12-0:19: ..."), and two reasons say
    what the tool did not check: the sound (:data:`SOUND`, unless the safe copy drops it) and
    the words and kit in the picture (:data:`PICTURE`);
-4. the safe copy (:func:`consent.video.copy.make_safe_copy`): a remux with no metadata.
+4. the safe copy (:func:`consent.video.copy.make_safe_copy`): a remux with no metadata, or
+   with ``blur_unconsented`` the copy with faces blurred (:func:`publish_blurred`).
 
-The check never raises for a bad clip: the error is in the result, as for a photo. Video
-analyses are not cached (a clip is checked again in full each time).
+The check never raises for a bad clip: the error is in the result, as for a photo. The
+analysis (faces, tracks, text) is cached as a photo's is (:func:`analysed`), so a consent change
+is judged without decoding the clip again.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def check_video(
         only = checker.restriction(groups)
         t0 = time.perf_counter()
         clip = probe(path, checker.settings)
-        analysis, tracks, info = analyse(checker, clip, only)
+        analysis, tracks, info, cached = analysed(checker, clip, only)
         analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
         result = judge(analysis, checker.view(), chans, path=str(path), name=name, caption=caption,
                        alt_text=alt_text, folder=folder, settings=checker.settings)
@@ -133,6 +135,7 @@ def check_video(
         result.reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
         result.verdicts = channel_verdicts(result.reasons, chans)
         result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
+        result.cached = cached
         if safe_dir is not None:
             if blur_unconsented:
                 t = time.perf_counter()
@@ -238,7 +241,41 @@ def _inside(box, region) -> bool:
     return box[0] >= region[0] and box[1] <= region[1] and box[2] <= region[2] and box[3] >= region[3]
 
 
-def analyse(checker, clip: Clip, only=None):
+def analysed(checker, clip: Clip, only=None):
+    """:func:`analyse`, or what the analysis cache holds for the clip's bytes (the photos' cache,
+    :mod:`consent.cache`, under a key of its own: the clip's hash, settings, face templates,
+    kit profile and restriction); ``(analysis, tracks, info, cached)``. A clip whose text could
+    not be read is not kept (after a reinstall it is read)."""
+    from ..cache import fingerprint
+    from ..check import Analysis
+    from ..images import file_hash
+    from .tracks import Sighting
+
+    t = time.perf_counter()
+    sha = file_hash(clip.path)
+    hash_s = time.perf_counter() - t
+    view = checker.view()
+    cache = checker.cache()
+    key = fingerprint(["video", checker.analysis_key(sha, view, only)])
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None:
+        analysis = Analysis.from_json(hit["analysis"])
+        analysis.timings = {"hash": hash_s, "cached": 1.0}
+        tracks = [Track([Sighting(**{**s, "box": tuple(s["box"])}) for s in track]) for track in hit["tracks"]]
+        return analysis, tracks, dict(hit["info"]), True
+    analysis, tracks, info = analyse(checker, clip, only, sha)
+    analysis.timings["hash"] = hash_s
+    if cache is not None and not (analysis.text is not None and analysis.text.error):
+        kept = [[{k: getattr(s, k) for k in SIGHTING_FIELDS} for s in track.sightings] for track in tracks]
+        cache.put(key, sha, view.gallery_fingerprint, {"analysis": analysis.to_json(), "tracks": kept, "info": info})
+    return analysis, tracks, info, False
+
+
+#: what the cache keeps of each sighting (not its encoding: matching is done by then)
+SIGHTING_FIELDS = ("t", "box", "height_px", "sharpness", "turn", "identifiable", "recognisable", "why_not")
+
+
+def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     """The clip's faces, found on its sampled frames and linked into tracks, as an
     :class:`consent.check.Analysis` (one face per track), the tracks, and what was sampled."""
     from PIL import Image
@@ -254,9 +291,7 @@ def analyse(checker, clip: Clip, only=None):
     if only is not None and gallery is not None:
         gallery = gallery.restricted(only.person_ids)
     timings = {"decode": 0.0, "detect": 0.0, "encode": 0.0}
-    t = time.perf_counter()
-    sha = file_hash(clip.path)
-    timings["hash"] = time.perf_counter() - t
+    sha = sha or file_hash(clip.path)
     tracker = Tracker(settings)
     frames = cuts = 0
     reading, text_times, read_at = _text_reading(checker), [], None
