@@ -475,3 +475,6 @@ def test_a_consent_change_is_judged_on_the_cached_analysis_without_decoding_the_
     assert [f.times for f in again.faces] == [f.times for f in first.faces]
     (reason,) = [r for r in again.reasons if r.code == "no_consent"]
     assert reason.message.startswith("0:01: ") and again.video["faces_at"] == first.video["faces_at"]
+    # analysed without reading text: a check that reads text analyses it again, never "text checked"
+    reading = check(Checker(db, use_cache=True, kit_check=False, text_check=True), clip)
+    assert not reading.cached and "kit_not_checked" in [r.code for r in reading.reasons]

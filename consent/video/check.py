@@ -258,6 +258,8 @@ def analysed(checker, clip: Clip, only=None):
     cache = checker.cache()
     key = fingerprint(["video", checker.analysis_key(sha, view, only)])
     hit = cache.get(key) if cache is not None else None
+    if hit is not None and checker.text_check and hit["analysis"].get("text") is None:
+        hit = None  # analysed with the text check off (a batch with --no-text): read it now, in full
     if hit is not None:
         analysis = Analysis.from_json(hit["analysis"])
         analysis.timings = {"hash": hash_s, "cached": 1.0}
