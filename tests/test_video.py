@@ -478,3 +478,28 @@ def test_a_consent_change_is_judged_on_the_cached_analysis_without_decoding_the_
     # analysed without reading text: a check that reads text analyses it again, never "text checked"
     reading = check(Checker(db, use_cache=True, kit_check=False, text_check=True), clip)
     assert not reading.cached and "kit_not_checked" in [r.code for r in reading.reasons]
+
+
+def test_an_iphone_hevc_clip_keeps_its_hvc1_tag_in_the_safe_copy_so_apple_devices_play_it(db, tmp_path):
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this PyAV build has no HEVC encoder")
+    clip = tmp_path / "IMG_0042.MOV"
+    out = av.open(str(clip), "w")
+    video = out.add_stream("libx265", rate=FPS)
+    video.width, video.height, video.pix_fmt, video.codec_tag = 320, 180, "yuv420p", "hvc1"
+    video.options = {"x265-params": "log-level=error"}
+    for n in range(FPS):
+        frame = av.VideoFrame.from_ndarray(blank(320, 180), format="rgb24")
+        frame.pts, frame.time_base = n, Fraction(1, FPS)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    out.close()
+
+    result = check(db, clip, safe_dir=tmp_path / "safe")
+
+    assert result.error is None, result.error
+    with av.open(result.safe_copy) as copy:
+        assert copy.streams.video[0].codec_context.name == "hevc"
+        assert copy.streams.video[0].codec_tag == "hvc1"  # the muxer alone writes 'hev1'

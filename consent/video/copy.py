@@ -84,6 +84,9 @@ def _remux(clip: Clip, tmp: Path, drop_sound: bool) -> int:
         targets = {}
         for stream in streams:
             target = out.add_stream_from_template(stream)
+            if stream.codec_tag and stream.codec_tag.isprintable():
+                target.codec_tag = stream.codec_tag  # an iPhone's HEVC is 'hvc1' (the muxer's default
+                #                                      'hev1' does not play on Apple devices)
             target.metadata.clear()
             if stream.type == "video" and clip.rotation:
                 target.set_display_rotation(clip.rotation)
