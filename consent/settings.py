@@ -82,9 +82,10 @@ class Settings:
         why="at least 1080p; 8K frames (35 million pixels) are as large as a phone records")
     #: videos: the longest side each sampled frame is scaled to for the face detector (the
     #: photos' detect_side is 1600). Measured on 1080p frames of three fixture group photos
-    #: (bald_guys, 2008_002470, kit_with_rose): 960 finds every identifiable face 1600 finds but one
-    #: (26 of 27 faces in bald_guys) in about half the time (400 against 750 ms a frame on 2 shared
-    #: cores); 800 drops the coarse pass and missed two 45 px faces
+    #: (bald_guys, 2008_002470, kit_with_rose): faces found 26, 6, 2 at 960 against 27, 6, 2 at
+    #: 1600, judged identifiable 26, 4, 2 against 25, 5, 2 (sharpness is measured at the smaller
+    #: scale), in about half the time (400 against 750 ms a frame on 2 shared cores); 800 drops
+    #: the coarse pass and found 24 in bald_guys, missing two 45 px faces
     video_detect_side: int = setting(960, 800, 4096, weaker=LOWER, unit=" px",
         why="at 960 CenterFace still sees a 1080p frame's 40 px faces at 20 px; at 800 45 px faces were missed")
     #: videos: frames looked at per second of clip (and every scene cut); at 4 a face on screen

@@ -4,8 +4,7 @@ The rule, applied to each sampled frame in order (:meth:`Tracker.add`):
 
 1. a face is linked to the track whose last sighting (on a frame at most :data:`MAX_GAP_S`
    before) overlaps it most, when the boxes' IoU is at least
-   :data:`consent.vision.faces.SAME_FACE_IOU` (0.3: the detector's own same-face rule; at 4
-   samples a second people walking move less than that between samples);
+   :data:`consent.vision.faces.SAME_FACE_IOU` (0.3: the detector's own same-face rule);
 2. otherwise, a face with an encoding is linked to the track whose encodings it is closest to,
    when within ``settings.match_threshold`` (the register's own "same person" distance) and
    seen at most :data:`MAX_GAP_ENCODED_S` before: a person turning away and back, or crossing
