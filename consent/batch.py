@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from . import images
 from .results import PhotoCheck
 from .settings import Settings
+from .video import is_video
 
 Progress = Callable[[int, int, PhotoCheck], None]
 
@@ -40,6 +41,8 @@ class BatchOptions:
     blur_unconsented: bool = False
     #: the year groups or classes who can be in the photos (faces compared with them and staff)
     groups: list[str] | None = None
+    #: videos: the safe copy has no sound (so the sound needs no listening to)
+    drop_sound: bool = False
 
 
 def collect(paths: Iterable[str | os.PathLike]) -> list[Job]:
@@ -72,7 +75,8 @@ def check_photo(checker, job: Job, options: BatchOptions, photo=None) -> PhotoCh
     ``photo``: the job's photo already read (a :class:`~consent.images.Photo`), if it was.
 
     The one function behind every batch: this module's worker processes (``consent check``)
-    and the web app's queue (``consent.jobs.batch_queue``) both call it. It never raises: a bad photo,
+    and the web app's queue (``consent.jobs.batch_queue``) both call it. A video
+    (:func:`consent.video.is_video`) is checked by :func:`consent.video.check.check_video`. It never raises: a bad photo,
     a busy register (``error_code`` ``register_busy``) or a bug is an error result.
     """
     rel = Path(job.rel)
@@ -80,6 +84,14 @@ def check_photo(checker, job: Job, options: BatchOptions, photo=None) -> PhotoCh
     if options.safe_dir:
         safe_dir = Path(options.safe_dir) / rel.parent
     try:
+        if photo is None and is_video(job.path):  # a clip: consent.video, on the same stages and rules
+            from .video.check import check_video
+
+            return check_video(
+                checker, job.path, options.channels, options.caption, display_name=rel.name,
+                folder=str(rel.parent), safe_dir=safe_dir, blur_unconsented=options.blur_unconsented,
+                drop_sound=options.drop_sound, groups=options.groups,
+            )
         return checker.check(
             photo if photo is not None else job.path, options.channels, options.caption, display_name=rel.name,
             folder=str(rel.parent), safe_dir=safe_dir, blur_unconsented=options.blur_unconsented,

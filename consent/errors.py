@@ -143,3 +143,16 @@ def without_paths(message: str) -> str:
     """``message`` with every absolute path cut to its last part: what users read never shows
     the server's folders (``.../data/web/checks/<id>/safe/x.jpg`` becomes ``x.jpg``)."""
     return _PATH.sub(lambda m: m.group(1), message)
+
+
+class UnreadableVideo(ConsentError):
+    """A video file that is empty, damaged, cut short, has no picture, or a container the tool
+    does not read (consent.video)."""
+
+    code = "unreadable_video"
+
+
+class VideoTooLarge(ConsentError):
+    """A video longer than ``video_max_seconds`` or with frames larger than ``video_max_pixels``."""
+
+    code = "video_too_large"

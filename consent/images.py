@@ -48,6 +48,10 @@ VIDEO_SUFFIXES = {".mov", ".mp4", ".m4v", ".avi", ".mkv", ".wmv", ".3gp", ".mts"
 RAW_SUFFIXES = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".orf", ".rw2", ".raf", ".srw", ".pef"}
 OTHER_PICTURE_SUFFIXES = {".gif", ".bmp", ".avif", ".jxl", ".svg", ".psd", ".ico"}
 NOT_CHECKED_SUFFIXES = VIDEO_SUFFIXES | RAW_SUFFIXES | OTHER_PICTURE_SUFFIXES
+#: the videos among them that `consent check` checks (consent.video.CHECKED_SUFFIXES: MP4, MOV,
+#: M4V, WebM); other video endings, and every video on the web pages, stay "could not check:
+#: watch it yourself" (not_checked_reason)
+CHECKED_VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm"}
 
 
 def not_checked_reason(name: str) -> str | None:

@@ -201,6 +201,15 @@ def thumbnail(result: PhotoCheck, side: int = THUMB_SIDE) -> str | None:
     """A small JPEG of the photo with face boxes drawn, as a data: URL (None if unreadable)."""
     from PIL import ImageDraw
 
+    if result.video is not None:  # a clip: the frames behind its reasons (consent.video.preview)
+        from .video.preview import strip
+
+        frames = strip(result, {f.index: STATE_COLOURS[face_state(result, f)] for f in result.faces}, side)
+        if frames is None:
+            return None
+        buf = io.BytesIO()
+        frames.save(buf, "JPEG", quality=80)
+        return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
     try:
         photo = images.load(result.path, max_side=side)
     except ConsentError:

@@ -82,6 +82,9 @@ class Reason:
     regions: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: detail naming people, for roles allowed to see names (whose name is readable)
     name_detail: str | None = None
+    #: videos: when the faces it is about are on screen, as (start, end) seconds; in the JSON
+    #: only for videos
+    times: list[tuple[float, float]] = field(default_factory=list)
 
     def applies_to(self, channel: str) -> bool:
         return not self.channels or channel in self.channels
@@ -105,6 +108,8 @@ class Reason:
             data["admin_detail"] = self.admin_detail
         if names and self.name_detail:
             data["name_detail"] = self.name_detail
+        if self.times:
+            data["times"] = times_json(self.times)
         return data
 
     @classmethod
@@ -116,7 +121,17 @@ class Reason:
             admin_detail=r.get("admin_detail"),
             regions=[box_from_json(b) for b in r.get("regions", [])],
             name_detail=r.get("name_detail"),
+            times=times_from_json(r.get("times", [])),
         )
+
+
+def times_json(times) -> list[dict]:
+    """Stretches of a video, (start, end) seconds, as JSON."""
+    return [{"start": a, "end": b} for a, b in times]
+
+
+def times_from_json(times) -> list[tuple[float, float]]:
+    return [(t["start"], t["end"]) for t in times]
 
 
 def box_json(box: tuple[int, int, int, int]) -> dict:
@@ -165,6 +180,9 @@ class Face:
     #: a senior's answer to "is this <suggested person>?" applied to this face: ``yes`` (now
     #: ``matched`` to them) or ``no`` (now ``unknown``); None when nobody answered
     answer: str | None = None
+    #: videos: when this face (one person's track) is on screen, as (start, end) seconds; in
+    #: the JSON only for videos
+    times: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def is_staff(self) -> bool:
@@ -201,6 +219,8 @@ class Face:
             "why_not": self.why_not,
             "match": self.match,
         }
+        if self.times:
+            data["times"] = times_json(self.times)
         if not (names if detail is None else detail):
             data["state"] = self.overall_state(channels)
             return data
@@ -241,6 +261,7 @@ class Face:
             suggested_name=f.get("suggested_name"),
             answer=f.get("answer"),
             candidate_ids=tuple(f.get("candidate_ids", ())),
+            times=times_from_json(f.get("times", [])),
         )
 
 
@@ -308,6 +329,9 @@ class PhotoCheck:
     #: who faces were compared with, when the check was restricted to some year groups and
     #: classes: ``{"years": ["7", "8"], "forms": ["7B"]}`` (staff always); None: everybody
     compared_with: dict | None = None
+    #: videos only (consent.video): ``{"duration", "fps", "sample_fps", "sampled_frames",
+    #: "scene_cuts", "tracks", "faces_at", "audio", "sound_dropped"}``; None for a photo
+    video: dict | None = None
 
     @property
     def verdict(self) -> str:
@@ -331,7 +355,7 @@ class PhotoCheck:
 
     def to_json(self, names: bool = True, admin: bool = False, detail: bool | None = None) -> dict:
         """The check as JSON (docs/json.md); ``names``, ``detail``: see :meth:`Face.to_json`."""
-        return {
+        data = {
             "version": JSON_VERSION,
             "path": self.path,
             "name": self.name,
@@ -355,6 +379,9 @@ class PhotoCheck:
             "compared_with": self.compared_with,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+        if self.video is not None:
+            data["video"] = dict(self.video)
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "PhotoCheck":
@@ -372,6 +399,7 @@ class PhotoCheck:
             blurred_recheck=data.get("blurred_recheck"), blurred=data.get("blurred"),
             timings=dict(data.get("timings", {})),
             compared_with=data.get("compared_with"),
+            video=data.get("video"),
         )
 
 

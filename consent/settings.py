@@ -73,6 +73,25 @@ class Settings:
     #: buffers included); a 48-megapixel JPEG raises it by about 25 MB (decoded DCT-scaled)
     max_decode_mb: int = setting(400, 100, 4000,
         why="a 48-megapixel JPEG needs about 25 MB and a 12-megapixel PNG about 85 MB; more than 4000 MB is more than a school server can hold")
+    #: videos (consent.video): the longest clip checked, in seconds; a longer one is refused
+    video_max_seconds: int = setting(300, 10, 3600,
+        why="school clips (sports day, an assembly) run a few minutes; an hour is as long as a server should spend on one file")
+    #: videos: the most pixels in one frame (4096x2160 is 8.8 million); each frame is decoded on
+    #: its own, so this bounds the memory one frame needs (about 3 bytes a pixel)
+    video_max_pixels: int = setting(8_847_360, 2_073_600, 35_389_440,
+        why="at least 1080p; 8K frames (35 million pixels) are as large as a phone records")
+    #: videos: the longest side each sampled frame is scaled to for the face detector (the
+    #: photos' detect_side is 1600). Measured on 1080p frames of three fixture group photos
+    #: (bald_guys, 2008_002470, kit_with_rose): faces found 26, 6, 2 at 960 against 27, 6, 2 at
+    #: 1600, judged identifiable 26, 4, 2 against 25, 5, 2 (sharpness is measured at the smaller
+    #: scale), in about half the time (400 against 750 ms a frame on 2 shared cores); 800 drops
+    #: the coarse pass and found 24 in bald_guys, missing two 45 px faces
+    video_detect_side: int = setting(960, 800, 4096, weaker=LOWER, unit=" px",
+        why="at 960 CenterFace still sees a 1080p frame's 40 px faces at 20 px; at 800 45 px faces were missed")
+    #: videos: frames looked at per second of clip (and every scene cut); at 4 a face on screen
+    #: for half a second is on at least 2 sampled frames (tests/test_video.py)
+    video_sample_fps: float = setting(4.0, 2.0, 30.0, weaker=LOWER,
+        why="at 2 a face on screen for half a second is still on one sampled frame; 30 is every frame of most clips")
     #: JPEG quality for safe copies that must be re-encoded (HEIC/HEIF, TIFF)
     safe_copy_jpeg_quality: int = setting(95, 70, 100,
         why="JPEG quality runs to 100; below 70 re-encoded copies show visible blocks")
@@ -650,6 +669,10 @@ ABOUT = {
         "Bigger photos are refused so one file cannot exhaust the server's memory."),
     "max_decode_mb": _A("server", "Memory one photo may need (MB)",
         "A photo that would need more to open is refused; raise it if large camera photos are refused."),
+    "video_max_seconds": _A("server", "Longest video checked (seconds)",
+        "A longer clip is refused; cut it into parts and check each."),
+    "video_max_pixels": _A("server", "Largest video frame in pixels",
+        "Bigger frames (beyond 4K) are refused so one clip cannot exhaust the server's memory."),
     "max_form_kb": _A("server", "Largest form (KB)", "Sign-in and other forms; more only helps an attacker."),
     "batch_workers": _A("server", "Batch worker processes",
         "Each checks one photo at a time and holds the face models in memory; 0: none."),
@@ -665,6 +688,10 @@ ABOUT = {
     "strip_workers": _A("server", "Processes making safe copies on the command line",
         "0: one per processor core."),
     # how the checks measure (expert)
+    "video_detect_side": _A("checks", "Size faces are looked for at in videos (px)",
+        "Each sampled frame is scaled to this; bigger finds smaller faces but is slower."),
+    "video_sample_fps": _A("checks", "Video frames looked at per second",
+        "And every scene cut; at 4 a face on screen for half a second is on two frames looked at."),
     "blur_margin": _A("checks", "Blur beyond the face box (share of its size)",
         "Covers hair, ears and chin round a blurred face.", "below 0.2 hair, ears and chin stayed sharp"),
     "blur_cells": _A("checks", "Blocks across a blurred face",

@@ -287,13 +287,13 @@ def test_a_video_in_an_event_folder_is_could_not_check_and_documents_are_passed_
     event = tmp_path / "Sports day"
     event.mkdir()
     shutil.copy(fixture_dir("metadata", "gps") / "DSCN0010.jpg", event / "start.jpg")
-    (event / "relay.MOV").write_bytes(b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 64)
+    (event / "relay.AVI").write_bytes(b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 64)
     (event / "programme.txt").write_text("races")
     outcome = CliRunner().invoke(main, ["check", "--db", str(db), "-w", "1", "-c", "website", str(event)])
     assert outcome.exit_code == 1, outcome.output  # not "ok": something in the folder was not checked
-    (line,) = [x for x in outcome.output.splitlines() if "relay.MOV" in x]
-    assert line.startswith("[could not check] ") and line.count("relay.MOV") == 1, line
-    assert line.endswith(str(event / "relay.MOV") + ": a video; this tool checks photos only, so watch it and "
+    (line,) = [x for x in outcome.output.splitlines() if "relay.AVI" in x]
+    assert line.startswith("[could not check] ") and line.count("relay.AVI") == 1, line
+    assert line.endswith(str(event / "relay.AVI") + ": a video; this tool checks photos only, so watch it and "
                          "check every face, name and caption yourself before publishing it"), line
     assert "programme" not in outcome.output
     assert "2 photos: ok 1" in outcome.output

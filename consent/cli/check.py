@@ -26,6 +26,8 @@ EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
 @click.option("--blur-unconsented", is_flag=True,
               help="In the safe copies, obscure every face not cleared for the channels and pupils' names "
                    "written in the picture, then re-check them.")
+@click.option("--drop-sound", is_flag=True,
+              help="Videos: the safe copies have no sound, so nobody needs to listen for pupils' names.")
 @click.option("--group", "-g", "groups", multiple=True, metavar="YEAR_OR_CLASS",
               help="Who can be in the photos: a year group (7, 'Year 7') or class (7B); repeat or "
                    "separate with commas. Faces are compared with those pupils and all staff only, "
@@ -41,8 +43,8 @@ EXIT_OK, EXIT_ERROR, EXIT_REVIEW, EXIT_BLOCK = 0, 1, 3, 4
 @click.option("--no-cache", is_flag=True, help="Analyse every photo again, ignoring earlier results.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, safe_dir, blur_unconsented,
-          groups, text_check, workers, db, no_register, no_cache, quiet):
-    """Check photos (files or folders, recursively) before publication.
+          drop_sound, groups, text_check, workers, db, no_register, no_cache, quiet):
+    """Check photos and videos (files or folders, recursively) before publication.
 
     Each photo gets a verdict per channel: ok, needs sign-off (by a senior colleague), or do
     not publish, with every reason.
@@ -59,6 +61,8 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
     from ..results import VERDICT_WORDS, counts_words
     from ..settings import load
 
+    if drop_sound and not safe_dir:
+        raise click.UsageError("--drop-sound is about the safe copies: add --safe-dir DIR")
     if blur_unconsented and not safe_dir:
         raise click.UsageError("--blur-unconsented writes safe copies: add --safe-dir DIR")
     try:
@@ -94,7 +98,8 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             bar.update(1)
 
     results = batch.run_batch(
-        jobs, batch.BatchOptions(chans, caption, safe_dir, blur_unconsented, groups), db=db, settings=settings,
+        jobs, batch.BatchOptions(chans, caption, safe_dir, blur_unconsented, groups,
+                                 drop_sound=drop_sound), db=db, settings=settings,
         workers=workers, progress=progress, use_cache=not no_cache, use_register=not no_register,
     )
     if bar:

@@ -1,0 +1,124 @@
+"""A clip's copy with faces blurred on every frame, re-encoded as H.264.
+
+The faces to blur are tracks (:mod:`consent.video.tracks`), seen on the sampled frames only;
+on every frame between, a track's box is carried (:func:`box_at`):
+
+1. between two sightings at most two sample steps apart, the box moves in a straight line from
+   one to the other; further apart (the face was missed in between), both boxes are blurred;
+2. before its first sighting and after its last, by one sample step (the face may have been on
+   screen up to a step before it was first sampled), the nearest sighting's box;
+3. each box is grown by ``settings.blur_margin`` and pixelated as a photo's
+   (:func:`consent.vision.blur.obscure`).
+
+Frames are decoded, blurred and encoded one at a time (turned upright: the copy has no
+rotation to apply); the sound is copied as it is (or dropped). The copy is written to a
+temporary file and renamed into place once read back with no tags and only its picture and
+sound (:func:`consent.video.copy.verify`). :func:`consent.video.check.check_video` then checks
+the copy again: the detector must not find the blurred faces there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SafeCopyFailed
+from ..settings import DEFAULTS, Settings
+from .copy import temporary_beside, verify
+from .frames import Clip, _frame_rotation, _upright
+from .tracks import Track
+
+#: the blurred copy's container by the clip's format (H.264 goes in MP4 or MOV; WebM becomes MP4)
+_MUXERS = {"MP4": ("mp4", ".mp4"), "MOV": ("mov", ".mov"), "WebM": ("mp4", ".mp4")}
+#: x264's constant quality for the copy (18: visually the same as the original, about)
+CRF = "18"
+
+
+def blurred_suffix(clip: Clip) -> str:
+    return _MUXERS[clip.format][1]
+
+
+def box_at(track: Track, t: float, step: float):
+    """The box to blur for ``track`` at ``t`` seconds (see the module's docstring), a list of
+    (top, right, bottom, left) boxes, empty when the face is not on screen then."""
+    s = track.sightings
+    if t < s[0].t - step or t > s[-1].t + step:
+        return []
+    if t <= s[0].t:
+        return [s[0].box]
+    if t >= s[-1].t:
+        return [s[-1].box]
+    for a, b in zip(s, s[1:]):
+        if a.t <= t <= b.t:
+            if b.t - a.t > 2 * step + 1e-6:
+                return [a.box, b.box]
+            k = (t - a.t) / (b.t - a.t) if b.t > a.t else 0.0
+            return [tuple(round(x + (y - x) * k) for x, y in zip(a.box, b.box))]
+    return []
+
+
+def write_blurred_copy(clip: Clip, tracks: list[Track], dst: str | os.PathLike, settings: Settings = DEFAULTS,
+                       *, drop_sound: bool = False) -> Path:
+    """Write ``clip`` with ``tracks``' faces blurred on every frame to ``dst``; returns it."""
+    import av
+
+    dst = Path(dst)
+    tmp = temporary_beside(dst)
+    try:
+        try:
+            frames = _encode(clip, tracks, tmp, settings, drop_sound)
+        except av.FFmpegError as exc:
+            raise SafeCopyFailed(f"{clip.path}: its blurred copy could not be written ({exc})") from None
+        verify(tmp, clip, frames, drop_sound)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _encode(clip: Clip, tracks: list[Track], tmp: Path, settings: Settings, drop_sound: bool) -> int:
+    import av
+    from PIL import Image
+
+    from ..vision.blur import obscure
+
+    step = 1.0 / settings.video_sample_fps
+    with av.open(str(clip.path), metadata_errors="ignore") as src, \
+            av.open(str(tmp), "w", format=_MUXERS[clip.format][0], options={"fflags": "+bitexact"}) as out:
+        vin = src.streams.video[0]
+        vin.thread_type = "AUTO"
+        start = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
+        vout = out.add_stream("libx264", rate=vin.average_rate or vin.guessed_rate or 30)
+        vout.width, vout.height, vout.pix_fmt = clip.width, clip.height, "yuv420p"
+        vout.options = {"crf": CRF}
+        vout.time_base = vin.time_base
+        streams, aout = [vin], None
+        if src.streams.audio and not drop_sound:
+            ain = src.streams.audio[0]
+            aout = out.add_stream_from_template(ain)
+            aout.metadata.clear()
+            streams.append(ain)
+        out.metadata.clear()
+        frames = 0
+        for packet in src.demux(streams):
+            if packet.stream.type == "audio":
+                if packet.dts is not None:
+                    packet.stream = aout
+                    out.mux(packet)
+                continue
+            for frame in packet.decode():
+                t = max(0.0, (frame.time or 0.0) - start)
+                image = _upright(frame.to_ndarray(format="rgb24"), _frame_rotation(frame, clip.rotation))
+                boxes = [box for track in tracks for box in box_at(track, t, step)]
+                if boxes:
+                    image = np.asarray(obscure(Image.fromarray(image), boxes, settings, in_place=True))
+                new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                new.pts, new.time_base = frame.pts, frame.time_base
+                for encoded in vout.encode(new):
+                    out.mux(encoded)
+                frames += 1
+        for encoded in vout.encode():
+            out.mux(encoded)
+    return frames

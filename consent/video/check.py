@@ -1,0 +1,427 @@
+"""The check of one clip, on the photo check's stages and rules.
+
+1. intake (:func:`consent.video.frames.probe`): the header read, the clip refused when it
+   cannot be checked; its metadata found (:func:`metadata_found`);
+2. analysis (:func:`analyse`): the frames sampled one at a time
+   (:func:`consent.video.frames.sample`), faces found on each with the photo detector
+   (:func:`consent.vision.faces.detect`) and encoded (:func:`~consent.vision.faces.encode`)
+   when the register has templates, linked into tracks (:mod:`consent.video.tracks`); each track
+   becomes one :class:`~consent.results.Face`, judged once from its sightings (:func:`face_of`);
+3. judgement: :func:`consent.check.judge` and the same rules as a photo; each reason about faces
+   starts with the times those faces are on screen ("0:12-0:19: ..."), and two reasons say
+   what the tool did not check: the sound (:data:`SOUND`, unless the safe copy drops it) and
+   the words and kit in the picture (:data:`PICTURE`);
+4. the safe copy (:func:`consent.video.copy.make_safe_copy`): a remux with no metadata, or
+   with ``blur_unconsented`` the copy with faces blurred (:func:`publish_blurred`).
+
+The check never raises for a bad clip: the error is in the result, as for a photo. The
+analysis (faces, tracks, text) is cached as a photo's is (:func:`analysed`), so a consent change
+is judged without decoding the clip again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import ConsentError
+from ..filenames import fit
+from ..results import SEV_REVIEW, Face, PhotoCheck, Reason, channel_verdicts
+from . import span_words
+from .frames import Clip, probe, sample
+from .tracks import Track, Tracker
+
+#: the review reason on every clip with a sound track (unless the safe copy drops the sound)
+SOUND = ("sound_not_checked", "the sound was not checked: listen for pupils' names")
+#: the review reason on a clip whose text was not read (the text check off): words in the
+#: picture, PE kit and undress are not looked for
+PICTURE = ("picture_text_not_checked",
+           "names written in the picture (badges, kit, whiteboards) and PE kit were not checked in the "
+           "video: watch it for them")
+#: the review reason on a clip whose text was read: PE kit and undress are not looked for in videos
+KIT = ("kit_not_checked", "PE kit and undress were not checked in the video: watch it for them")
+#: the reasons only videos give (not rules': a blurred copy keeps them)
+VIDEO_CODES = {SOUND[0], PICTURE[0], KIT[0]}
+#: the text in the picture is read on a sampled frame at most this often (seconds), and at every
+#: scene cut: a badge or a name on a shirt stays on screen longer than a face may
+TEXT_EVERY_S = 1.0
+
+#: in a reason's words, times on screen less than this many seconds apart are one stretch
+JOIN_GAP_S = 2.0
+
+#: tag names (lower case, without a stream's prefix) -> the metadata group they belong to
+#: (consent.rules.metadata.GROUP_WORDS); any other tag but the container's own is "other"
+TAG_GROUPS = {
+    "location": "gps", "location-eng": "gps", "com.apple.quicktime.location.iso6709": "gps",
+    "com.android.capture.location": "gps", "xyz": "gps",
+    "creation_time": "time", "date": "time", "com.apple.quicktime.creationdate": "time",
+    "make": "camera", "model": "camera", "com.apple.quicktime.make": "camera",
+    "com.apple.quicktime.model": "camera", "com.android.manufacturer": "camera",
+    "com.android.model": "camera",
+    "software": "software", "com.apple.quicktime.software": "software", "encoder": "software",
+    "com.android.version": "software",
+    "artist": "owner", "author": "owner", "copyright": "owner", "com.apple.quicktime.author": "owner",
+    "comment": "comment", "description": "comment", "title": "comment",
+    "com.apple.quicktime.description": "comment",
+}
+#: tags every container carries that identify nobody
+HARMLESS_TAGS = {"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id",
+                 "language", "duration", "encoder", "encoder-eng"}
+
+
+def metadata_found(clip: Clip) -> list[str]:
+    """The identifying metadata groups in a clip's tags and streams (gps, time, camera, ...);
+    a data or subtitle stream (a GoPro's GPS track, a drone's telemetry) is ``gps`` and
+    ``other``: it may carry positions, and the safe copy has none."""
+    found = set()
+    for key, value in clip.tags.items():
+        name = key.split(":", 1)[-1].lower()
+        if name == "encoder" and "lavf" in str(value).lower():
+            continue  # FFmpeg's own mark on a file it wrote
+        group = TAG_GROUPS.get(name) or ("gps" if "location" in name or "gps" in name else None)
+        if group is None and name in HARMLESS_TAGS:
+            continue
+        found.add(group or "other")
+    if "data" in clip.other_streams:
+        found.update({"gps", "other"})
+    if any(kind != "data" for kind in clip.other_streams):
+        found.add("other")
+    order = ["gps", "time", "camera", "owner", "software", "comment", "other"]
+    return [g for g in order if g in found]
+
+
+def check_video(
+    checker,
+    source: str | os.PathLike,
+    channels=None,
+    caption: str = "",
+    *,
+    alt_text: str = "",
+    display_name: str | None = None,
+    folder: str | None = None,
+    safe_dir: str | os.PathLike | None = None,
+    safe_name: str | None = None,
+    blur_unconsented: bool = False,
+    drop_sound: bool = False,
+    groups=None,
+) -> PhotoCheck:
+    """Check the clip at ``source`` with ``checker`` (a :class:`consent.check.Checker`: its
+    register, settings and models); the arguments are :meth:`Checker.check`'s, plus
+    ``drop_sound``: the safe copy has no sound, so the sound needs no listening to. Never raises
+    for a bad clip."""
+    from ..check import judge
+
+    path = Path(source)
+    name = display_name or path.name
+    folder = folder if folder is not None else path.parent.name
+    result = None
+    try:
+        chans = checker.channels(channels)
+        only = checker.restriction(groups)
+        t0 = time.perf_counter()
+        clip = probe(path, checker.settings)
+        analysis, tracks, info, cached = analysed(checker, clip, only)
+        analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
+        result = judge(analysis, checker.view(), chans, path=str(path), name=name, caption=caption,
+                       alt_text=alt_text, folder=folder, settings=checker.settings)
+        sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None)
+        add_times(result, tracks)
+        add_text_times(result, analysis.text, info.pop("text_times", []))
+        if clip.has_audio and not sound_dropped:
+            result.reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
+        code, message = KIT if analysis.text is not None else PICTURE
+        result.reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
+        result.verdicts = channel_verdicts(result.reasons, chans)
+        result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
+        result.cached = cached
+        if safe_dir is not None:
+            if blur_unconsented:
+                t = time.perf_counter()
+                Path(safe_dir).mkdir(parents=True, exist_ok=True)
+                publish_blurred(checker, clip, result, tracks, Path(safe_dir), safe_name, drop_sound=drop_sound,
+                                caption=caption, alt_text=alt_text, folder=folder, groups=only)
+                result.timings["safe_copy"] = time.perf_counter() - t
+            else:
+                from .copy import make_safe_copy, safe_suffix
+
+                t = time.perf_counter()
+                Path(safe_dir).mkdir(parents=True, exist_ok=True)
+                dst = Path(safe_dir) / (safe_name or fit(Path(name).stem, safe_suffix(clip)))
+                result.safe_copy = str(make_safe_copy(clip, dst, drop_sound=drop_sound))
+                result.timings["safe_copy"] = time.perf_counter() - t
+    except ConsentError as exc:
+        result = result if result is not None else PhotoCheck(path=str(path), name=name)
+        result.error, result.error_code = str(exc), exc.code
+    except OSError as exc:  # the safe copy's folder could not be made
+        result = result if result is not None else PhotoCheck(path=str(path), name=name)
+        result.error = f"{safe_dir}: cannot write the safe copy there ({exc.strerror or exc}); check there is space"
+        result.error_code = "safe_copy_failed"
+    return result
+
+
+def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track], safe_dir: Path,
+                    safe_name: str | None, *, drop_sound: bool, caption: str, alt_text: str, folder: str,
+                    groups) -> None:
+    """Write the clip's copy with every face not cleared for all channels checked blurred on
+    every frame (:func:`consent.video.blur.write_blurred_copy`), check the copy again as it
+    will be published (same words, same channels), and record what it may be published for by
+    the photos' rule (:func:`consent.blurring.blurred_check`): the reasons about the blurred
+    faces are cleared, the re-check may add reasons, never remove one. Names written in the
+    picture are not blurred in videos (their reasons stay)."""
+    from dataclasses import replace as copy_of
+
+    from .. import blurring
+    from .blur import blurred_suffix, write_blurred_copy
+
+    faces = [f.index for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
+    dst = safe_dir / (safe_name or fit(Path(result.name).stem, "-blurred" + blurred_suffix(clip)))
+    copy = write_blurred_copy(clip, [tracks[i] for i in faces], dst, checker.settings, drop_sound=drop_sound)
+    result.safe_copy = str(copy)
+    again = check_video(checker, copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
+                        folder=folder, drop_sound=drop_sound, groups=groups)
+    if again.error:
+        raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
+    ruled = [r for r in result.reasons if r.code not in VIDEO_CODES]
+    video = [r for r in result.reasons if r.code in VIDEO_CODES]
+    by_rule = blurring.blurred_check(copy_of(result, reasons=ruled),
+                                     copy_of(again, reasons=[r for r in again.reasons if r.code not in VIDEO_CODES]),
+                                     faces, [])
+    reasons = by_rule.reasons + video
+    by_rule = copy_of(by_rule, reasons=reasons, verdicts=channel_verdicts(reasons, result.channels))
+    result.notes.append(f"{len(faces)} face(s) blurred on every frame; the blurred copy was checked again, and "
+                        f"what blurring does not change still counts: {by_rule.summary()}")
+    result.blurred_recheck = again.to_json(names=False, detail=True)
+    result.blurred = blurring.to_json(by_rule, faces, [])
+
+
+def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
+    """Each face (a track) gets its time on screen; each reason about faces starts with theirs."""
+    for face in result.faces:
+        face.times = tracks[face.index].spans()
+    for reason in result.reasons:
+        if not reason.faces:
+            continue
+        spans = sorted({span for i in reason.faces for span in tracks[i].spans()})
+        reason.times = spans
+        reason.message = f"{', '.join(span_words(a, b) for a, b in stretches(spans))}: {reason.message}"
+
+
+def stretches(spans: list[tuple[float, float]], gap: float = JOIN_GAP_S) -> list[tuple[float, float]]:
+    """Times on screen as a sentence says them: spans that overlap or are less than ``gap``
+    seconds apart joined (the reason's ``times`` keep each face's own)."""
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a - out[-1][1] <= gap:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def add_text_times(result: PhotoCheck, reading, text_times: list[float]) -> None:
+    """Each reason about text in the picture (its ``regions``) gets the times the lines in
+    those regions were first read at (``text_times[i]``: when ``reading.lines[i]`` was)."""
+    if reading is None or not text_times:
+        return
+    lines = reading.lines
+    for reason in result.reasons:
+        if not reason.regions:
+            continue
+        seen = sorted({round(text_times[i], 2) for i, line in enumerate(lines)
+                       if any(_inside(line.box, region) for region in reason.regions)})
+        if seen:
+            reason.times = [(t, t) for t in seen]
+            reason.message = f"{', '.join(span_words(a, b) for a, b in stretches(reason.times))}: {reason.message}"
+
+
+def _inside(box, region) -> bool:
+    """A (top, right, bottom, left) ``box`` within ``region`` (a passage's box holds its lines')."""
+    return box[0] >= region[0] and box[1] <= region[1] and box[2] <= region[2] and box[3] >= region[3]
+
+
+def analysed(checker, clip: Clip, only=None):
+    """:func:`analyse`, or what the analysis cache holds for the clip's bytes (the photos' cache,
+    :mod:`consent.cache`, under a key of its own: the clip's hash, settings, face templates,
+    kit profile and restriction); ``(analysis, tracks, info, cached)``. A clip whose text could
+    not be read is not kept (after a reinstall it is read)."""
+    from ..cache import fingerprint
+    from ..check import Analysis
+    from ..images import file_hash
+    from .tracks import Sighting
+
+    t = time.perf_counter()
+    sha = file_hash(clip.path)
+    hash_s = time.perf_counter() - t
+    view = checker.view()
+    cache = checker.cache()
+    key = fingerprint(["video", checker.analysis_key(sha, view, only)])
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and checker.text_check and hit["analysis"].get("text") is None:
+        hit = None  # analysed with the text check off (a batch with --no-text): read it now, in full
+    if hit is not None:
+        analysis = Analysis.from_json(hit["analysis"])
+        analysis.timings = {"hash": hash_s, "cached": 1.0}
+        tracks = [Track([Sighting(**{**s, "box": tuple(s["box"])}) for s in track]) for track in hit["tracks"]]
+        return analysis, tracks, dict(hit["info"]), True
+    analysis, tracks, info = analyse(checker, clip, only, sha)
+    analysis.timings["hash"] = hash_s
+    if cache is not None and not (analysis.text is not None and analysis.text.error):
+        kept = [[{k: getattr(s, k) for k in SIGHTING_FIELDS} for s in track.sightings] for track in tracks]
+        cache.put(key, sha, view.gallery_fingerprint, {"analysis": analysis.to_json(), "tracks": kept, "info": info})
+    return analysis, tracks, info, False
+
+
+#: what the cache keeps of each sighting (not its encoding: matching is done by then)
+SIGHTING_FIELDS = ("t", "box", "height_px", "sharpness", "turn", "identifiable", "recognisable", "why_not")
+
+
+def analyse(checker, clip: Clip, only=None, sha: str | None = None):
+    """The clip's faces, found on its sampled frames and linked into tracks, as an
+    :class:`consent.check.Analysis` (one face per track), the tracks, and what was sampled."""
+    from PIL import Image
+
+    from ..check import Analysis
+    from ..images import Picture, file_hash
+    from ..vision import faces as faces_mod
+
+    settings = checker.settings
+    detect_settings = replace(settings, detect_side=min(settings.detect_side, settings.video_detect_side))
+    view = checker.view()
+    gallery = view.gallery
+    if only is not None and gallery is not None:
+        gallery = gallery.restricted(only.person_ids)
+    timings = {"decode": 0.0, "detect": 0.0, "encode": 0.0}
+    sha = sha or file_hash(clip.path)
+    tracker = Tracker(settings)
+    frames = cuts = 0
+    reading, text_times, read_at = _text_reading(checker), [], None
+    t = time.perf_counter()
+    for shot in sample(clip, settings):
+        timings["decode"] += time.perf_counter() - t
+        frames += 1
+        cuts += shot.cut
+        h, w = shot.image.shape[:2]
+        picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
+                          image=Image.fromarray(shot.image), scale=1.0)
+        t = time.perf_counter()
+        detected = faces_mod.detect(picture, detect_settings)
+        timings["detect"] += time.perf_counter() - t
+        t = time.perf_counter()
+        if gallery is not None and any(d.recognisable for d in detected):
+            faces_mod.encode(picture, detected, settings)
+        timings["encode"] += time.perf_counter() - t
+        tracker.add(shot.t, detected)
+        if reading is not None and reading.error is None and (shot.cut or read_at is None
+                                                              or shot.t - read_at >= TEXT_EVERY_S - 1e-6):
+            read_at = shot.t
+            _read_text(checker, shot.image, shot.t, reading, text_times, timings)
+        del picture, shot
+        t = time.perf_counter()
+    t = time.perf_counter()
+    tracks = tracker.tracks
+    faces = [face_of(i, track, gallery, settings) for i, track in enumerate(tracks)]
+    tracks, faces = one_track_per_person(tracks, faces, gallery, settings)
+    timings["match"] = time.perf_counter() - t
+    analysis = Analysis(sha256=sha, format=clip.format, width=clip.width, height=clip.height, faces=faces,
+                        metadata_found=metadata_found(clip), notes=[], timings=timings,
+                        compared_with=only.to_json() if only is not None else None)
+    info = {"duration": round(clip.duration, 2), "fps": round(clip.fps, 3),
+            "sample_fps": settings.video_sample_fps, "sampled_frames": frames, "scene_cuts": cuts,
+            "tracks": len(tracks), "faces_at": [round(track.best().t, 3) for track in tracks]}
+    if reading is not None:
+        analysis.text = reading
+        info["text_times"] = text_times
+    return analysis, tracks, info
+
+
+def one_track_per_person(tracks: list[Track], faces: list[Face], gallery, settings):
+    """Tracks matched to the same person joined into one (a person who left the picture and came
+    back, or whose track broke) and judged again from all their sightings: a person is counted
+    once (the small-group rule counts pupils). Unmatched tracks stay apart."""
+    by_person: dict[int, list[int]] = {}
+    for i, face in enumerate(faces):
+        if face.match == "matched":
+            by_person.setdefault(face.person_id, []).append(i)
+    if all(len(v) == 1 for v in by_person.values()):
+        return tracks, faces
+    merged = {v[0]: v for v in by_person.values()}
+    dropped = {i for v in by_person.values() for i in v[1:]}
+    out_tracks = []
+    for i, track in enumerate(tracks):
+        if i in dropped:
+            continue
+        if i in merged:
+            track = Track(sorted((s for j in merged[i] for s in tracks[j].sightings), key=lambda s: s.t))
+        out_tracks.append(track)
+    return out_tracks, [face_of(i, track, gallery, settings) for i, track in enumerate(out_tracks)]
+
+
+def _text_reading(checker):
+    """An empty :class:`~consent.vision.text.TextReading` to gather the clip's lines into, or
+    None when the text check is off."""
+    if not checker.text_check:
+        return None
+    from ..vision.text import TextReading
+
+    return TextReading()
+
+
+def _read_text(checker, image, t: float, reading, text_times: list, timings: dict) -> None:
+    """Read the text on one sampled frame into ``reading``: each line not read before (the same
+    words) with the time it was first read (``text_times``); a model that cannot load is the
+    reading's error (the rule says the text could not be read)."""
+    from ..errors import ModelUnavailable
+    from ..vision import text as text_mod
+
+    start = time.perf_counter()
+    try:
+        found = text_mod.read(image, 1.0, checker.settings)
+    except ModelUnavailable as exc:
+        reading.error = str(exc)
+        found = text_mod.TextReading()
+    known = {line.text.casefold() for line in reading.lines}
+    for line in found.lines:
+        if line.text.casefold() not in known:
+            known.add(line.text.casefold())
+            reading.lines.append(line)
+            text_times.append(t)
+    timings["text"] = timings.get("text", 0.0) + time.perf_counter() - start
+
+
+def face_of(index: int, track: Track, gallery, settings) -> Face:
+    """One track as one face of the check, judged once from its sightings:
+
+    * identifiable when any sighting is (a person who knows the pupil saw them clearly once);
+      its box and size are those of its best sighting (largest, sharpest);
+    * recognisable when any sighting is; then matched against the register from the encodings
+      of its best sightings (at most :data:`consent.video.tracks.KEEP_ENCODINGS`), each on its
+      own with the photo rule (:func:`consent.register.matching.match_faces`): ``matched`` only
+      when at least half of them match and all that match name the same person; matches naming
+      different people make it ``ambiguous``; else the best sighting's own result (unknown,
+      looks like, ambiguous) stands.
+    """
+    from ..check import take_match
+    from ..register.matching import AMBIGUOUS, MATCHED, Match, match_faces
+
+    best = track.best()
+    identifiable = any(s.identifiable for s in track.sightings)
+    recognisable = any(s.recognisable for s in track.sightings)
+    status = "not_identifiable" if not identifiable else ("unknown" if recognisable else "unchecked")
+    face = Face(index=index, box=best.box, height_px=best.height_px, identifiable=identifiable,
+                recognisable=recognisable, why_not=best.why_not, match=status)
+    encodings = track.encodings()
+    if status != "unknown" or gallery is None or not encodings:
+        return face
+    found = [match_faces([e], gallery, settings)[0] for e in encodings]
+    matched = [m for m in found if m.status == MATCHED]
+    people = list(dict.fromkeys(m.person_id for m in matched))
+    if len(people) > 1:
+        take_match(face, Match(person_id=None, distance=min(m.distance for m in matched), margin=0.0,
+                               status=AMBIGUOUS, candidates=tuple(people)))
+    elif matched and 2 * len(matched) >= len(found):
+        take_match(face, min(matched, key=lambda m: m.distance))
+    else:
+        take_match(face, next((m for m in found if m.status != MATCHED), found[0]))
+    return face
