@@ -503,3 +503,30 @@ def test_an_iphone_hevc_clip_keeps_its_hvc1_tag_in_the_safe_copy_so_apple_device
     with av.open(result.safe_copy) as copy:
         assert copy.streams.video[0].codec_context.name == "hevc"
         assert copy.streams.video[0].codec_tag == "hvc1"  # the muxer alone writes 'hev1'
+
+
+def test_another_person_in_the_same_place_is_another_track_never_cleared_by_the_first_ones_consent():
+    """One pupil stepping in where another stood (or a cut between two close-ups in the same
+    place): linked by position alone, the second's sightings joined the first's track and, being
+    fewer or worse, were judged by the first one's match."""
+    from types import SimpleNamespace
+
+    from consent.vision import faces
+    from consent.video.tracks import Tracker
+
+    train = fixture_dir("people", "train")
+    consented, _ = faces.enrolment_encoding(train / "obama" / sorted(p.name for p in (train / "obama").iterdir())[0])
+    other, _ = faces.enrolment_encoding(train / "biden" / sorted(p.name for p in (train / "biden").iterdir())[0])
+
+    def face(encoding):
+        return SimpleNamespace(box=(100, 300, 300, 100), height_px=200, sharpness=50.0, turn=0.0, identifiable=True,
+                               recognisable=True, why_not=None, encoding=encoding)
+
+    tracker = Tracker()
+    for k in range(8):  # two seconds of the consented pupil
+        tracker.add(k * 0.25, [face(consented)])
+    later = [tracker.add(2.0 + k * 0.25, [face(other)])[0] for k in range(3)]  # then someone else, same box
+    assert len(tracker.tracks) == 2 and set(later) == {1}
+    assert all(s.encoding is other for s in tracker.tracks[1].sightings)
+    tracker.add(2.75, [face(consented)])  # the first pupil back in the same place: their own track again
+    assert len(tracker.tracks) == 2 and len(tracker.tracks[0].sightings) == 9

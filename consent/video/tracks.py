@@ -4,7 +4,11 @@ The rule, applied to each sampled frame in order (:meth:`Tracker.add`):
 
 1. a face is linked to the track whose last sighting (on a frame at most :data:`MAX_GAP_S`
    before) overlaps it most, when the boxes' IoU is at least
-   :data:`consent.vision.faces.SAME_FACE_IOU` (0.3: the detector's own same-face rule);
+   :data:`consent.vision.faces.SAME_FACE_IOU` (0.3: the detector's own same-face rule), unless
+   both have encodings and the face's is further than ``settings.match_threshold`` from every
+   encoding the track keeps: then it is somebody else in the same place (one pupil stepping in
+   where another stood, or a cut between two close-ups), and a track is never one person's
+   sightings and another's, so the second is never cleared by the first one's consent;
 2. otherwise, a face with an encoding is linked to the track whose encodings it is closest to,
    when within ``settings.match_threshold`` (the register's own "same person" distance) and
    seen at most :data:`MAX_GAP_ENCODED_S` before: a person turning away and back, or crossing
@@ -121,7 +125,7 @@ class Tracker:
         for iou, j, i in pairs:
             if iou < SAME_FACE_IOU:
                 break
-            if out[j] is None and i not in taken:
+            if out[j] is None and i not in taken and not self._someone_else(sightings[j], self.tracks[i]):
                 out[j], _ = i, taken.add(i)
         alive = [i for i, tr in enumerate(self.tracks) if t - tr.end <= MAX_GAP_ENCODED_S and tr.end < t]
         close = []
@@ -143,3 +147,12 @@ class Tracker:
                 out[j] = len(self.tracks) - 1
             self.tracks[out[j]].sightings.append(s)
         return out
+
+    def _someone_else(self, sighting: Sighting, track: Track) -> bool:
+        """Whether an encoded sighting is further than the register's same-person distance from
+        every encoding ``track`` keeps (its face, in the same place, is another person's)."""
+        known = track.encodings()
+        if sighting.encoding is None or not known:
+            return False
+        d = float(np.min(np.linalg.norm(np.asarray(known) - sighting.encoding, axis=1)))
+        return d > self.settings.match_threshold
