@@ -42,12 +42,15 @@ from pathlib import Path, PurePosixPath
 import sqlite_utils
 
 from consent.batch import BatchOptions, Job
-from consent.images import IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
+from consent.images import CHECKED_VIDEO_SUFFIXES, IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
 
 from . import check_thread, photos
 from .tables import connect
 
 MB = 1024 * 1024
+#: endings of the files a job checks: photos, and the videos ``consent.video`` checks (MP4, MOV,
+#: M4V, WebM); other videos are listed as "could not check" (:meth:`Upload._not_photo`)
+CHECKED_SUFFIXES = IMAGE_SUFFIXES | CHECKED_VIDEO_SUFFIXES
 #: most bytes of one part (folder or file name) of a photo's name as pages show it
 NAME_BYTES = 150
 #: characters that some systems refuse in file names (a zip of results must unpack anywhere)
@@ -260,7 +263,7 @@ class Upload:
         """
         _, _, file_limit = self._limits()
         for f in files:
-            name = clean_name(f.filename or "")
+            name = clean_name(f.filename or "", CHECKED_SUFFIXES)
             if name is None:
                 self._not_photo(f.filename or "", "folder")
                 continue
@@ -291,7 +294,7 @@ class Upload:
             raise JobRefused(400, f"{zip_name} is not a zip archive that can be opened; zip the folder again.",
                              "bad_zip") from None
         with archive:
-            members = [(info, clean_name(info.filename) if info.filename and not info.is_dir() else None)
+            members = [(info, clean_name(info.filename, CHECKED_SUFFIXES) if info.filename and not info.is_dir() else None)
                        for info in archive.infolist()]
             if len(members) > entries:  # the central directory holds more than its end record says
                 raise JobRefused(400, f"{zip_name} is damaged (its table of contents does not add up); zip the "
