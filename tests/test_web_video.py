@@ -138,3 +138,46 @@ def test_batch_jobs_take_the_video_endings_the_check_reads():
     assert batch_jobs.clean_name("a/Sports Day.MOV", batch_jobs.CHECKED_SUFFIXES) is not None
     assert batch_jobs.clean_name("a/clip.webm", batch_jobs.CHECKED_SUFFIXES) is not None
     assert batch_jobs.clean_name("a/clip.avi", batch_jobs.CHECKED_SUFFIXES) is None
+
+
+def test_a_clip_a_senior_signed_off_after_watching_joins_the_zip_of_safe_copies(app, relay):
+    """The sound and the kit are what a person releases by watching and listening: once a senior
+    signs the clip off, its safe copy is in the batch's zip (without GPS)."""
+    import zipfile
+
+    from .web_helpers import post
+
+    comms = client_as(app, "comms")
+    job_id = job_id_of(send_folder(comms, {"sports/relay.mp4": relay}))
+    (row,) = rows_of(app, job_id).values()
+    assert comms.get(f"/batch/{job_id}/safe-copies.zip").status_code == 404  # nothing cleared yet
+    assert post(comms, f"/batch/{job_id}/review", {"check": [row["id"]], "note": "relay clip"}).status_code == 302
+    senior = client_as(app, "senior")
+    assert "relay.mp4" in senior.get("/review/").get_data(as_text=True)
+    post(senior, f"/review/{row['id']}/approve", {"note": "watched and listened: fine"})
+    assert "website" in checked_photos.cleared_channels(checked_photos.get(_db(app), row["id"]))
+
+    download = comms.get(f"/batch/{job_id}/safe-copies.zip")
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    assert archive.namelist() == ["sports/relay.mp4"]
+    data = archive.read("sports/relay.mp4")
+    assert b"+51.5072" not in data and b"loci" not in data
+
+
+def test_a_blurred_clip_of_a_batch_still_needs_listening_to(app, relay):
+    """Asked for, a batch blurs the faces in a clip as in photos; the blurred copy is judged by
+    rule when shown, and blurring cures neither the sound nor the kit."""
+    client = client_as(app, "comms")
+    job_id = job_id_of(send_folder(client, {"sports/relay.mp4": relay}, blur="1"))
+    (row,) = rows_of(app, job_id).values()
+    row = checked_photos.get(_db(app), row["id"])
+    assert row["state"] == "done" and row["blurred_path"], row["summary"]
+    with av.open(row["blurred_path"]) as copy:
+        assert len(copy.streams.video) == 1
+    blurred = json.loads(row["stored"])["blurred"]
+    assert blurred is not None and blurred["video"]["original_face_times"]
+    assert row["data"]["blurred"]["verdict"] == "review"
+    assert checked_photos.blurred_channels(row) == []
+    again = StoredCheck.from_json(blurred).judge(empty_view())
+    assert "sound_not_checked" in {r.code for r in again.reasons}
+    assert not [r for r in again.reasons if r.faces]  # the face was blurred: its reasons cured

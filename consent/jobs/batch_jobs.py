@@ -368,7 +368,7 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
     neither a photo nor such a file.
     """
     if not upload.items and not upload.unchecked:
-        raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
+        raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC) and no videos (MP4, MOV, M4V or WebM). Choose the folder or zip again.", "no_photos")
     now = time.time()
     chans = json.dumps(channels or [])
     who = json.dumps(groups) if groups else None
