@@ -181,3 +181,98 @@ def test_a_blurred_clip_of_a_batch_still_needs_listening_to(app, relay):
     again = StoredCheck.from_json(blurred).judge(empty_view())
     assert "sound_not_checked" in {r.code for r in again.reasons}
     assert not [r for r in again.reasons if r.faces]  # the face was blurred: its reasons cured
+
+
+# --- the check page -------------------------------------------------------------------------
+
+
+def upload_clip(client, data: bytes, name: str = "relay.mp4"):
+    from .web_helpers import csrf
+
+    return client.post("/check/upload", data={"photo": (io.BytesIO(data), name), "channel": "all", "caption": "",
+                                              "csrf_token": csrf(client)},
+                       headers={"X-Requested-With": "fetch"})
+
+
+def test_a_clip_on_the_check_page_shows_each_channel_reasons_with_times_and_the_frames(app, relay):
+    client = client_as(app, "office")
+    response = upload_clip(client, relay)
+    assert response.status_code == 200, response.get_data(as_text=True)[:400]
+    card = response.get_data(as_text=True)
+    assert "the sound was not checked: listen for pupils&#39; names" in card
+    assert "0:01" in card and 'data-verdict="review"' in card
+    assert card.count('class="badge badge-review"') >= 4  # each channel's verdict
+    assert "A video, 0:03 long, with sound" in card and "Frames of relay.mp4" in card
+    (row,) = [checked_photos.get(_db(app), r["id"]) for r in _db(app)["web_checks"].rows]
+    strip = client.get(f"/check/{row['id']}/preview.jpg")
+    assert strip.status_code == 200 and strip.mimetype == "image/jpeg"
+    # not cleared for any channel until a senior has watched it: the card says so, no download yet
+    assert "needs a senior colleague to watch it" in card
+    assert client.get(f"/check/{row['id']}/download/safe").status_code == 403
+    # the original is gone once checked; the safe copy has the picture and sound, no location
+    files = [p.name for p in checked_photos.Place.from_app(app).checks.rglob("*") if p.is_file()]
+    assert sorted(files) == ["preview.jpg", "relay.mp4"]
+    with av.open(row["safe_path"]) as copy:
+        assert len(copy.streams.audio) == 1 and not [k for k in copy.metadata if "location" in k.lower()]
+
+
+def test_a_clip_signed_off_on_the_check_page_downloads_as_a_video(app, relay):
+    from .web_helpers import post
+
+    office = client_as(app, "office")
+    upload_clip(office, relay, "Relay Day.mp4")
+    (row,) = list(_db(app)["web_checks"].rows)
+    post(office, f"/check/{row['id']}/review", {"note": "watched it"})
+    post(client_as(app, "senior"), f"/review/{row['id']}/approve", {"note": "listened: no names"})
+    download = office.get(f"/check/{row['id']}/download/safe")
+    assert download.status_code == 200 and download.mimetype == "video/mp4"
+    assert download.headers["Content-Disposition"].endswith('.mp4"') or ".mp4" in download.headers["Content-Disposition"]
+    assert b"+51.5072" not in download.data and download.data[4:8] == b"ftyp"
+
+
+def test_clips_that_cannot_be_checked_are_refused_clearly_on_the_check_page_and_nothing_is_kept(tmp_path, relay):
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(video_max_seconds=10))
+    client = client_as(app, "office")
+    for data, name, status, words in (
+        (b"", "empty.mp4", 422, "empty"),
+        (relay[: len(relay) // 3], "cut.mov", 422, "cut.mov"),
+        (b"\x00" * 4000, "noise.webm", 422, "noise.webm"),
+    ):
+        response = upload_clip(client, data, name)
+        assert response.status_code == status, (name, response.status_code, response.get_data(as_text=True)[:300])
+        message = response.get_json()["error"]["message"]
+        assert words in message and "/checks/" not in message, message
+    assert not [p for p in checked_photos.Place.from_app(app).checks.rglob("*") if p.is_file()]
+
+
+def test_a_clip_longer_than_the_setting_is_refused_with_413_saying_the_limit(tmp_path, relay):
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(video_max_seconds=10))
+    long_clip = tmp_path / "long.mp4"
+    make_clip(long_clip, [(blank(160, 90), 12.0)], fps=5)
+    response = upload_clip(client_as(app, "office"), long_clip.read_bytes(), "long.mp4")
+    assert response.status_code == 413, response.get_data(as_text=True)[:300]
+    assert "long.mp4" in response.get_json()["error"]["message"]
+    assert response.get_json()["error"]["code"] == "video_too_large"
+
+
+def test_a_clip_with_frames_larger_than_the_setting_is_refused_with_413(tmp_path):
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(video_max_pixels=2_073_600))
+    big = tmp_path / "big.mp4"
+    make_clip(big, [(blank(2560, 1440), 0.2)], fps=5)
+    response = upload_clip(client_as(app, "office"), big.read_bytes(), "big.mp4")
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "video_too_large"
+
+
+def test_a_clip_larger_than_the_upload_limit_is_refused_before_it_is_read(tmp_path, relay):
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, CONSENT_SETTINGS=Settings(max_upload_mb=1))
+    response = upload_clip(client_as(app, "office"), relay + b"\x00" * (1024 * 1024), "relay.mp4")
+    assert response.status_code == 413
+    assert not [p for p in checked_photos.Place.from_app(app).checks.rglob("*") if p.is_file()]

@@ -88,6 +88,22 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(work).result()
 
 
+def run_stored_video(db_path: str, settings, path, **kwargs):
+    """:func:`run_stored_check` for a clip (:func:`consent.video.check.check_video`, the same
+    check as ``consent check``), on the process's check thread: ``(PhotoCheck, StoredCheck or
+    None)``, the stored check holding the times and facts its judgement needs again."""
+    def work():
+        from consent.video.check import check_video
+
+        checker = _checker(db_path, settings)
+        result = check_video(checker, path, **kwargs)
+        return result, _stored_video(checker, path, result, kwargs.get("blur_unconsented", False),
+                                     caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
+                                     folder=kwargs.get("folder") or "", groups=kwargs.get("groups"))
+
+    return _executor.submit(work).result()
+
+
 def analysis_config(db_path: str, settings) -> dict:
     """What another machine needs to analyse a batch photo as this process would
     (:func:`consent.remote.config`: settings and kit profile; nothing of the register)."""
