@@ -276,3 +276,53 @@ def test_a_clip_larger_than_the_upload_limit_is_refused_before_it_is_read(tmp_pa
     response = upload_clip(client_as(app, "office"), relay + b"\x00" * (1024 * 1024), "relay.mp4")
     assert response.status_code == 413
     assert not [p for p in checked_photos.Place.from_app(app).checks.rglob("*") if p.is_file()]
+
+
+# --- a worker killed mid-video --------------------------------------------------------------
+
+
+def test_kill_9_of_server_and_worker_mid_video_then_restart_finishes_every_clip_once(tmp_path, relay):
+    """A power cut while a worker decodes a clip: after the restart every clip is checked once,
+    with one safe copy each (no half-written copy left beside it) and no original left."""
+    import signal
+
+    from .test_batch_queue import Client, finished, kill_group, rows, start_worker, wait_until
+    from .web_helpers import LiveServer
+
+    face = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = tmp_path / "long.mp4"  # long enough to be killed in the middle of
+    make_clip(clip, [(blank(), 2.0), (face, 2.0), (blank(), 2.0), (face, 2.0)], audio=True)
+    clips = {f"day/c{i}.mp4": clip.read_bytes() for i in range(3)}
+    data = tmp_path / "data"
+    env = {"CONSENT_TEST_SLOW_S": "0"}
+    with LiveServer(data, workers=0, extra_env=env) as server:
+        worker = start_worker(data, env, workers=1)
+        job_id = Client(server.url).upload_zip(clips)
+        held = []
+        wait_until(lambda: held.extend(r["name"] for r in rows(data, job_id) if r["state"] == "running") or held,
+                   what="a clip in hand")
+        import time
+
+        time.sleep(0.8)  # into the clip's frames
+        was_running = [r["name"] for r in rows(data, job_id) if r["state"] == "running"]
+        kill_group(server.process)
+        kill_group(worker)
+    assert was_running and finished(data, job_id) < len(clips), "nothing was mid-clip; make the clips longer"
+    with LiveServer(data, workers=0, extra_env=env):
+        worker = start_worker(data, env, workers=1)
+        try:
+            wait_until(lambda: finished(data, job_id) == len(clips), timeout=180, what="the job after the restart")
+        finally:
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=30)
+    got = rows(data, job_id)
+    assert sorted(r["name"] for r in got) == sorted(clips)
+    for r in got:
+        assert r["state"] == "done" and r["verdict"] == "review" and r["stored"], (r["name"], r["summary"])
+        assert json.loads(r["stored"])["check"]["video"]["face_times"]
+        folder = checked_photos.Place(data, "", None).check_dir(r["id"])
+        safe = [p for p in folder.rglob("*") if p.is_file() and "safe" in p.parts]
+        assert [p.name for p in safe] == [r["name"].rsplit("/", 1)[1]], safe
+        assert r["upload_path"] is None
+    assert max(r["attempts"] for r in got) >= 2  # the clip killed mid-check was checked again
+    assert not [p for p in (data / "web" / "jobs").rglob("*") if p.is_file()], "originals left behind"
