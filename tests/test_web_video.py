@@ -404,3 +404,22 @@ def test_a_4k_clip_in_a_batch_worker_stays_under_the_per_check_memory_budget(tmp
     print(f"\n4K clip, 16 s, in a batch worker: peak {got['rise_mb']:+,.0f} MB over {got['frames']} sampled frames")
     assert got["error"] is None and got["stored"] and got["faces"] >= 1, got
     assert got["rise_mb"] < got["budget_mb"], got
+
+
+def test_with_a_redis_queue_clips_are_checked_on_the_main_machine_and_photos_sent_out(tmp_path, relay, monkeypatch):
+    """Analysis machines analyse photos only: a clip is never put on the Redis analysis queue
+    (its bytes would fill it and come back unanalysed); it is checked on the main machine."""
+    from consent.jobs import batch_queue, remote_queue, signing
+
+    from .test_web_check import landscape_jpeg
+
+    app = make_app(tmp_path)  # the queue, not inline: the job's rows wait, queued
+    job_id = job_id_of(send_folder(client_as(app, "comms"), {"day/relay.mp4": relay, "day/a.jpg": landscape_jpeg()}))
+    place = checked_photos.Place.from_app(app)
+    signing.create_key(signing.key_path(place.data))
+    sent = []
+    monkeypatch.setenv("CONSENT_QUEUE", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(remote_queue, "send", lambda url, check_id, data, suffix, cfg, key: sent.append(suffix))
+    db = _db(app)
+    answers = {name: batch_queue.send_for_analysis(place, db, row["id"]) for name, row in rows_of(app, job_id).items()}
+    assert answers == {"day/relay.mp4": False, "day/a.jpg": True} and sent == [".jpg"]
