@@ -423,3 +423,21 @@ def test_with_a_redis_queue_clips_are_checked_on_the_main_machine_and_photos_sen
     db = _db(app)
     answers = {name: batch_queue.send_for_analysis(place, db, row["id"]) for name, row in rows_of(app, job_id).items()}
     assert answers == {"day/relay.mp4": False, "day/a.jpg": True} and sent == [".jpg"]
+
+
+def test_a_clip_that_cannot_be_read_again_after_its_check_is_an_error_not_a_half_stored_result(tmp_path, relay):
+    """What is kept of a clip comes from its analysis read again; a clip gone by then is a
+    clear error ("check it again"), never a stored check without its times."""
+    from consent.batch import BatchOptions, Job, check_photo
+    from consent.check import Checker
+    from consent.jobs.check_thread import _stored_video
+
+    clip = tmp_path / "relay.mp4"
+    clip.write_bytes(relay)
+    checker = Checker(None, use_cache=False, kit_check=False, text_check=False, use_register=False)
+    result = check_photo(checker, Job(str(clip), "relay.mp4"), BatchOptions())
+    assert result.error is None, result.error
+    clip.write_bytes(b"")
+    assert _stored_video(checker, str(clip), result, False) is None
+    assert result.error.endswith("(it could not be read again once checked; check it again)")
+    assert result.error_code == "unreadable_video"

@@ -150,8 +150,9 @@ def _stored(checker, photo, result, blurred: bool, groups=None, **words):
 def _stored_video(checker, path, result, blurred: bool, groups=None, **words):
     """:func:`_stored` for a clip: its StoredCheck (``StoredCheck.video`` holding the times and
     facts its judgement needs, :func:`consent.rejudge.video_record`), or None when the clip could
-    not be checked. The analysis is the one the check has just cached (read again, not decoded
-    again). For a ``blurred`` check it is the blurred copy's, judged by rule."""
+    not be checked (a clip that cannot be read again now makes ``result`` an error). The
+    analysis is the one the check has just cached (read again, not decoded again). For a
+    ``blurred`` check it is the blurred copy's, judged by rule."""
     from consent.errors import ConsentError
     from consent.rejudge import BlurredFrom, StoredCheck, reason_codes, video_record
     from consent.video.check import analysed
@@ -162,14 +163,19 @@ def _stored_video(checker, path, result, blurred: bool, groups=None, **words):
     only = checker.restriction(groups)
     try:
         analysis, tracks, info, _ = analysed(checker, probe(path, checker.settings), only)
-        if not blurred:
-            stored = StoredCheck.of(analysis, result, **words)
-            stored.video = video_record(tracks, info, result)
-            return stored
-        if not result.safe_copy or not result.blurred:
-            return None
+    except ConsentError as exc:  # the clip changed or went while it was checked: not kept half-known
+        result.error = f"{exc} (it could not be read again once checked; check it again)"
+        result.error_code = exc.code
+        return None
+    if not blurred:
+        stored = StoredCheck.of(analysis, result, **words)
+        stored.video = video_record(tracks, info, result)
+        return stored
+    if not result.safe_copy or not result.blurred:
+        return None
+    try:
         copy, copy_tracks, copy_info, _ = analysed(checker, probe(result.safe_copy, checker.settings), only)
-    except ConsentError:  # the clip changed under us: nothing kept, the check says what it found
+    except ConsentError:  # the blurred copy cannot be read back: no blurred copy is offered
         return None
     original = video_record(tracks, info, result)
     record = video_record(copy_tracks, copy_info, result)
