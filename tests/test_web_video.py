@@ -441,3 +441,19 @@ def test_a_clip_that_cannot_be_read_again_after_its_check_is_an_error_not_a_half
     assert _stored_video(checker, str(clip), result, False) is None
     assert result.error.endswith("(it could not be read again once checked; check it again)")
     assert result.error_code == "unreadable_video"
+
+
+@pytest.mark.parametrize("send", [send_folder, send_zip])
+def test_a_clip_larger_than_a_photo_may_be_is_taken_by_a_batch_but_a_photo_is_not(tmp_path, relay, send):
+    """A clip is decoded a frame at a time, so a batch holds it to the batch's own limit, not a
+    photo's (``max_upload_mb``); a photo that large is still refused."""
+    from consent.settings import Settings
+
+    app = make_app(tmp_path, BATCH_INLINE=True, CONSENT_SETTINGS=Settings(max_upload_mb=1, max_batch_upload_mb=10))
+    client = client_as(app, "comms")
+    padded = relay + b"\x00" * (1024 * 1024)  # trailing bytes after the last box: still a clip
+    job_id = job_id_of(send(client, {"day/relay.mp4": padded}))
+    (row,) = rows_of(app, job_id).values()
+    assert row["state"] == "done", row["summary"]
+    response = send(client, {"day/big.jpg": b"\xff\xd8" + b"0" * (1024 * 1024 + 10)})
+    assert response.status_code == 413 and "larger than 1 MB" in response.get_data(as_text=True)

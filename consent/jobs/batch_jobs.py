@@ -224,6 +224,14 @@ class Upload:
         s = self.place.settings
         return s.max_batch_upload_mb * MB, s.max_batch_files, s.max_upload_mb * MB
 
+    def _most_bytes(self, name: PurePosixPath, file_limit: int) -> int:
+        """The most bytes one file may have: a photo ``max_upload_mb``; a video only the batch's
+        own limit (it is decoded a frame at a time, so its size costs disk, not memory; its
+        length and frame size are held to ``video_max_seconds`` / ``video_max_pixels`` when checked)."""
+        if name.suffix.lower() in CHECKED_VIDEO_SUFFIXES:
+            return self.place.settings.max_batch_upload_mb * MB
+        return file_limit
+
     def _claim_name(self, name: PurePosixPath) -> str:
         """``name``, or ``name (2).jpg`` etc. when an earlier photo has it (ignoring case)."""
         candidate, n = str(name), 2
@@ -269,8 +277,9 @@ class Upload:
                 continue
             dest = self._next(name, "folder")
             f.save(str(dest))
-            if dest.stat().st_size > file_limit:
-                raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB; send a smaller copy.", "file_too_large")
+            most = self._most_bytes(name, file_limit)
+            if dest.stat().st_size > most:
+                raise JobRefused(413, f"{name}: larger than {most // MB} MB; send a smaller copy.", "file_too_large")
 
     def add_zip(self, stream, zip_name: str = "The zip") -> None:
         """Unpack the photos of a zip (a seekable file object) safely; ``zip_name``: the name
@@ -306,9 +315,9 @@ class Upload:
                 raise JobRefused(413, f"{zip_name} holds {len(photos_in) + others} photos and videos, more than the "
                                       f"{max_files} a batch may have; split it into smaller zips.", "too_many_files")
             for info, name in photos_in:
-                if info.file_size > file_limit:
-                    raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller "
-                                          "copy.", "file_too_large")
+                if info.file_size > self._most_bytes(name, file_limit):
+                    raise JobRefused(413, f"{name}: larger than {self._most_bytes(name, file_limit) // MB} MB once "
+                                          "unzipped; send a smaller copy.", "file_too_large")
             declared = sum(info.file_size for info, _ in photos_in)
             if self.written + declared > total_limit:
                 raise JobRefused(413, f"{zip_name} unpacks to more than {total_limit // MB} MB ({declared / MB:,.0f} MB "
@@ -323,7 +332,7 @@ class Upload:
                     if info.filename and not info.is_dir():
                         self._not_photo(info.filename, "zip")
                     continue
-                self._unpack(archive, info, name, zip_name, total_limit, file_limit)
+                self._unpack(archive, info, name, zip_name, total_limit, self._most_bytes(name, file_limit))
 
     def _unpack(self, archive, info, name, zip_name: str, total_limit: int, file_limit: int) -> None:
         """Unpack one photo, counting its bytes: refused the moment they pass what the zip declared."""
