@@ -20,6 +20,7 @@ from web.check import checked_photos  # noqa: E402
 
 from .conftest import fixture_dir  # noqa: E402
 from .test_video import blank, make_clip, picture  # noqa: E402
+from .test_check import enrolled_db  # noqa: E402,F401  (the module-scoped register fixture)
 from .test_web_batch import _db, job_files, job_id_of, send_folder, send_zip  # noqa: E402
 from .web_helpers import client_as, make_app  # noqa: E402
 
@@ -457,3 +458,37 @@ def test_a_clip_larger_than_a_photo_may_be_is_taken_by_a_batch_but_a_photo_is_no
     assert row["state"] == "done", row["summary"]
     response = send(client, {"day/big.jpg": b"\xff\xd8" + b"0" * (1024 * 1024 + 10)})
     assert response.status_code == 413 and "larger than 1 MB" in response.get_data(as_text=True)
+
+
+def test_a_name_read_in_a_stored_clip_keeps_its_time_when_judged_again(enrolled_db, tmp_path):  # noqa: F811
+    """The lines of text keep when they were read: judged again (a consent changed), the name
+    on a badge still says when it is on screen, as the check said it."""
+    from consent.check import Checker
+    from consent.jobs.check_thread import _stored_video
+    from consent.register import Register
+    from consent.video.check import check_video
+
+    from .conftest import copy_register
+    from .drawn_text import draw, missing_fonts
+
+    if missing_fonts():
+        pytest.skip(f"fonts missing: {', '.join(missing_fonts())}")
+    db = copy_register(enrolled_db, tmp_path)
+    badge = tmp_path / "badge.jpg"
+    draw(fixture_dir("people", "test") / "obama1.jpg", badge, "Joe Biden", size=0.05, where=(0.05, 0.05))
+    obama = picture(fixture_dir("people", "test") / "obama1.jpg")
+    clip = make_clip(tmp_path / "class.mp4", [(obama, 1.0), (picture(badge), 0.6), (obama, 1.4)])
+    checker = Checker(db, kit_check=False, text_check=True)
+    result = check_video(checker, clip, "website")
+    stored = _stored_video(checker, clip, result, False)
+    (said,) = [r for r in result.reasons if r.code == "name_in_picture"]
+
+    with Register(db) as reg:
+        reg.record_consent("P001", "website", "withdrawn")  # Obama's consent withdrawn since
+    again = StoredCheck.from_json(json.loads(json.dumps(stored.to_json()))).judge(Checker(db).view())
+    (name,) = [r for r in again.reasons if r.code == "name_in_picture"]
+    assert (name.message, name.times) == (said.message, said.times) and name.message.startswith("0:01: ")
+    (withdrawn,) = [r for r in again.reasons if r.code == "no_consent"]
+    assert withdrawn.message.startswith("0:00-0:02: ") or withdrawn.message.startswith("0:00-0:03: "), withdrawn.message
+    assert {"kit_not_checked"} <= {r.code for r in again.reasons}
+    assert again.verdicts["website"].verdict == "block"
