@@ -84,6 +84,11 @@ class StoredCheck:
     #: blurred, so the copy is judged by rule (:func:`consent.blurring.blurred_check`), not by
     #: its pixels alone
     blurred_from: BlurredFrom | None = None
+    #: for a clip (``consent.video``): what the judgement of its analysis needs to say what a
+    #: photo's does not (:func:`video_record`): when each face is on screen, when each line of
+    #: text was read, whether there is sound to listen to, and the clip's facts (duration,
+    #: sampling, the frames behind the faces); None for a photo
+    video: dict | None = None
 
     @classmethod
     def of(cls, analysis: Analysis, result: PhotoCheck, *, caption: str = "", alt_text: str = "",
@@ -104,6 +109,8 @@ class StoredCheck:
         }
         if self.blurred_from is not None:
             data["blurred_from"] = self.blurred_from.to_json()
+        if self.video is not None:
+            data["video"] = self.video
         return data
 
     @classmethod
@@ -114,6 +121,7 @@ class StoredCheck:
             folder=data.get("folder", ""), verdicts=dict(data.get("verdicts", {})),
             codes={c: list(v) for c, v in data.get("codes", {}).items()},
             blurred_from=BlurredFrom.from_json(data["blurred_from"]) if data.get("blurred_from") else None,
+            video=data.get("video"),
         )
 
     @functools.cached_property
@@ -130,10 +138,68 @@ class StoredCheck:
         words = dict(path=self.name, name=self.name, caption=self.caption, alt_text=self.alt_text,
                      folder=self.folder, settings=settings)
         result = judge(self.analysis, view, chans, **words)
+        if self.video is not None:
+            _with_times(result, self.analysis, self.video.get("face_times", []), self.video.get("text_times", []))
         if self.blurred_from is None:
-            return result
+            return _with_video_reasons(result, self.video, self.analysis)
         original = judge(self.blurred_from.original, view, chans, **words)
-        return blurred_check(original, result, self.blurred_from.faces, self.blurred_from.regions)
+        if self.video is not None:
+            _with_times(original, self.blurred_from.original, self.video.get("original_face_times", []),
+                        self.video.get("original_text_times", []))
+        checked = blurred_check(original, result, self.blurred_from.faces, self.blurred_from.regions)
+        return _with_video_reasons(checked, self.video, self.blurred_from.original)
+
+
+def video_record(tracks, info: dict, result: PhotoCheck) -> dict:
+    """What a :class:`StoredCheck` of a clip keeps besides its analysis (``StoredCheck.video``):
+    each face's times on screen (``tracks``, as :func:`consent.video.check.analysed` gives
+    them), when each line of text was first read (``info["text_times"]``), and the check's
+    ``result.video`` (duration, sampling, sound, whether the safe copy dropped it)."""
+    return {"face_times": [[list(span) for span in track.spans()] for track in tracks],
+            "text_times": list(info.get("text_times", [])), "info": dict(result.video or {})}
+
+
+class _OnScreen:
+    """A face's stored times as :func:`consent.video.check.add_times` reads a track's."""
+
+    def __init__(self, spans):
+        self._spans = [tuple(s) for s in spans]
+
+    def spans(self):
+        return self._spans
+
+
+def _with_times(result: PhotoCheck, analysis: Analysis, face_times, text_times) -> None:
+    """Each face of a judged clip gets its times on screen, each reason about faces or text in
+    the picture starts with theirs, as the check said it (``consent.video.check``)."""
+    from .video.check import add_text_times, add_times
+
+    if len(face_times) < len(result.faces):  # never guess: a face without its times keeps none
+        face_times = list(face_times) + [[]] * (len(result.faces) - len(face_times))
+    add_times(result, [_OnScreen(t) for t in face_times])
+    add_text_times(result, analysis.text, list(text_times))
+
+
+def _with_video_reasons(result: PhotoCheck, video: dict | None, analysis: Analysis) -> PhotoCheck:
+    """A judged clip with the reasons only clips have, as the check gave them: the sound was not
+    listened to (unless the safe copy dropped it), PE kit and undress (and, with the text check
+    off, names in the picture) were not looked for. What the tool cannot check is never ok:
+    judging a stored clip again never drops these. ``result.video`` is the clip's facts."""
+    if video is None:
+        return result
+    from .results import SEV_REVIEW, Reason, channel_verdicts
+    from .video.check import KIT, PICTURE, SOUND
+
+    info = dict(video.get("info") or {})
+    reasons = [r for r in result.reasons if r.code not in (SOUND[0], KIT[0], PICTURE[0])]
+    if info.get("audio", True) and not info.get("sound_dropped", False):
+        reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
+    code, message = KIT if analysis.text is not None else PICTURE
+    reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
+    result.reasons = reasons
+    result.verdicts = channel_verdicts(reasons, result.channels)
+    result.video = info
+    return result
 
 
 @dataclass

@@ -84,6 +84,9 @@ REASON_WORDS = {
     "pe_kit": "PE kit or sportswear",
     "exposure": "swimwear or bare skin",
     "kit_unknown": "PE kit not checked",
+    "sound_not_checked": "sound not listened to",
+    "kit_not_checked": "PE kit not checked in the video",
+    "picture_text_not_checked": "writing and PE kit not checked in the video",
 }
 
 

@@ -39,6 +39,11 @@ EXPECTED = {
     "pe_kit":            (False, "senior", "senior"),
     "exposure":          (False, "senior", "senior"),
     "kit_unknown":       (False, "senior", "senior"),
+    # videos: what the tool did not listen to or look at; a senior who listened / watched may
+    # release it, a blurred copy changes none of it
+    "sound_not_checked": (False, "senior", "senior"),
+    "kit_not_checked":   (False, "senior", "senior"),
+    "picture_text_not_checked": (False, "senior", "senior"),
 }
 BADGE = (5, 40, 15, 20)
 

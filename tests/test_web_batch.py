@@ -93,13 +93,13 @@ def test_zip_upload_keeps_photos_with_unsafe_paths_inside_the_job_and_skips_non_
 def test_videos_and_unreadable_pictures_are_listed_as_could_not_check_not_passed_over(app, send):
     client = client_as(app, "comms")
     job_id = job_id_of(send(client, {
-        "trip/a.jpg": landscape_jpeg(), "trip/Relay.MOV": b"\x00" * 5000, "trip/IMG_2.CR2": b"II*\x00raw",
+        "trip/a.jpg": landscape_jpeg(), "trip/Relay.AVI": b"\x00" * 5000, "trip/IMG_2.CR2": b"II*\x00raw",
         "trip/wave.gif": b"GIF89a", "trip/notes.txt": b"a list", "trip/.hidden.mp4": b"x",
     }))
     rows = {r["name"]: r for r in _db(app)["web_checks"].rows_where("job_id = ?", [job_id])}
-    assert sorted(rows) == sorted(["trip/a.jpg", "trip/IMG_2.CR2", "trip/Relay.MOV", "trip/wave.gif"])
+    assert sorted(rows) == sorted(["trip/a.jpg", "trip/IMG_2.CR2", "trip/Relay.AVI", "trip/wave.gif"])
     assert rows["trip/a.jpg"]["state"] == "done"
-    for name, words in (("trip/Relay.MOV", "a video; this tool checks photos only"),
+    for name, words in (("trip/Relay.AVI", "a video; this tool checks photos only"),
                         ("trip/IMG_2.CR2", "a camera RAW file"), ("trip/wave.gif", "GIF images are not supported")):
         assert rows[name]["state"] == "error" and rows[name]["upload_path"] is None, rows[name]
         assert rows[name]["summary"].startswith(name + ": " + words), rows[name]["summary"]
@@ -109,8 +109,8 @@ def test_videos_and_unreadable_pictures_are_listed_as_could_not_check_not_passed
     page = client.get(f"/batch/{job_id}").get_data(as_text=True)
     assert "a video; this tool checks photos only" in page
     report = client.get(f"/batch/{job_id}/report.csv").data.decode("utf-8-sig")
-    assert "trip/Relay.MOV" in report and "a video" in report
-    assert not [p for p in job_files(app) if p.suffix.lower() in (".mov", ".cr2", ".gif")]  # never saved
+    assert "trip/Relay.AVI" in report and "a video" in report
+    assert not [p for p in job_files(app) if p.suffix.lower() in (".avi", ".cr2", ".gif")]  # never saved
 
 
 def test_a_folder_of_videos_alone_is_a_job_that_says_so(app):

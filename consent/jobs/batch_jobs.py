@@ -42,12 +42,15 @@ from pathlib import Path, PurePosixPath
 import sqlite_utils
 
 from consent.batch import BatchOptions, Job
-from consent.images import IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
+from consent.images import CHECKED_VIDEO_SUFFIXES, IMAGE_SUFFIXES, NOT_CHECKED_SUFFIXES, not_checked_reason
 
 from . import check_thread, photos
 from .tables import connect
 
 MB = 1024 * 1024
+#: endings of the files a job checks: photos, and the videos ``consent.video`` checks (MP4, MOV,
+#: M4V, WebM); other videos are listed as "could not check" (:meth:`Upload._not_photo`)
+CHECKED_SUFFIXES = IMAGE_SUFFIXES | CHECKED_VIDEO_SUFFIXES
 #: most bytes of one part (folder or file name) of a photo's name as pages show it
 NAME_BYTES = 150
 #: characters that some systems refuse in file names (a zip of results must unpack anywhere)
@@ -221,6 +224,14 @@ class Upload:
         s = self.place.settings
         return s.max_batch_upload_mb * MB, s.max_batch_files, s.max_upload_mb * MB
 
+    def _most_bytes(self, name: PurePosixPath, file_limit: int) -> int:
+        """The most bytes one file may have: a photo ``max_upload_mb``; a video only the batch's
+        own limit (it is decoded a frame at a time, so its size costs disk, not memory; its
+        length and frame size are held to ``video_max_seconds`` / ``video_max_pixels`` when checked)."""
+        if name.suffix.lower() in CHECKED_VIDEO_SUFFIXES:
+            return self.place.settings.max_batch_upload_mb * MB
+        return file_limit
+
     def _claim_name(self, name: PurePosixPath) -> str:
         """``name``, or ``name (2).jpg`` etc. when an earlier photo has it (ignoring case)."""
         candidate, n = str(name), 2
@@ -260,14 +271,15 @@ class Upload:
         """
         _, _, file_limit = self._limits()
         for f in files:
-            name = clean_name(f.filename or "")
+            name = clean_name(f.filename or "", CHECKED_SUFFIXES)
             if name is None:
                 self._not_photo(f.filename or "", "folder")
                 continue
             dest = self._next(name, "folder")
             f.save(str(dest))
-            if dest.stat().st_size > file_limit:
-                raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB; send a smaller copy.", "file_too_large")
+            most = self._most_bytes(name, file_limit)
+            if dest.stat().st_size > most:
+                raise JobRefused(413, f"{name}: larger than {most // MB} MB; send a smaller copy.", "file_too_large")
 
     def add_zip(self, stream, zip_name: str = "The zip") -> None:
         """Unpack the photos of a zip (a seekable file object) safely; ``zip_name``: the name
@@ -291,7 +303,7 @@ class Upload:
             raise JobRefused(400, f"{zip_name} is not a zip archive that can be opened; zip the folder again.",
                              "bad_zip") from None
         with archive:
-            members = [(info, clean_name(info.filename) if info.filename and not info.is_dir() else None)
+            members = [(info, clean_name(info.filename, CHECKED_SUFFIXES) if info.filename and not info.is_dir() else None)
                        for info in archive.infolist()]
             if len(members) > entries:  # the central directory holds more than its end record says
                 raise JobRefused(400, f"{zip_name} is damaged (its table of contents does not add up); zip the "
@@ -303,9 +315,9 @@ class Upload:
                 raise JobRefused(413, f"{zip_name} holds {len(photos_in) + others} photos and videos, more than the "
                                       f"{max_files} a batch may have; split it into smaller zips.", "too_many_files")
             for info, name in photos_in:
-                if info.file_size > file_limit:
-                    raise JobRefused(413, f"{name}: larger than {file_limit // MB} MB once unzipped; send a smaller "
-                                          "copy.", "file_too_large")
+                if info.file_size > self._most_bytes(name, file_limit):
+                    raise JobRefused(413, f"{name}: larger than {self._most_bytes(name, file_limit) // MB} MB once "
+                                          "unzipped; send a smaller copy.", "file_too_large")
             declared = sum(info.file_size for info, _ in photos_in)
             if self.written + declared > total_limit:
                 raise JobRefused(413, f"{zip_name} unpacks to more than {total_limit // MB} MB ({declared / MB:,.0f} MB "
@@ -320,7 +332,7 @@ class Upload:
                     if info.filename and not info.is_dir():
                         self._not_photo(info.filename, "zip")
                     continue
-                self._unpack(archive, info, name, zip_name, total_limit, file_limit)
+                self._unpack(archive, info, name, zip_name, total_limit, self._most_bytes(name, file_limit))
 
     def _unpack(self, archive, info, name, zip_name: str, total_limit: int, file_limit: int) -> None:
         """Unpack one photo, counting its bytes: refused the moment they pass what the zip declared."""
@@ -365,7 +377,7 @@ def create(db: sqlite_utils.Database, upload: Upload, user_id: int, channels: li
     neither a photo nor such a file.
     """
     if not upload.items and not upload.unchecked:
-        raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC). Choose the folder or zip again.", "no_photos")
+        raise JobRefused(400, "No photos were found (JPEG, PNG, WebP, TIFF or HEIC) and no videos (MP4, MOV, M4V or WebM). Choose the folder or zip again.", "no_photos")
     now = time.time()
     chans = json.dumps(channels or [])
     who = json.dumps(groups) if groups else None

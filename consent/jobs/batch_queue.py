@@ -159,12 +159,16 @@ def queued_ids(huey, claim_timeout: float = consent_settings.DEFAULTS.batch_clai
 
 def send_for_analysis(place: photos.Place, db, check_id: str) -> bool:
     """(Redis queue) Send a queued photo to the analysis queue, which workers on any machine
-    serve; False when it is not to be sent (finished, or its file cannot be read: it is then
-    checked here, which records why)."""
+    serve; False when it is not to be sent (finished, a clip, or its file cannot be read: it is
+    then checked here, which records why)."""
     from . import check_thread
+
+    from consent.video import is_video
 
     row = db["web_checks"].get(check_id) if db["web_checks"].count_where("id = ?", [check_id]) else None
     if row is None or row["state"] != "queued" or not row["upload_path"]:
+        return False
+    if is_video(row["upload_path"]):  # clips are checked on the main machine (no remote video analysis)
         return False
     try:
         data = Path(row["upload_path"]).read_bytes()

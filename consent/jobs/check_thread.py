@@ -88,6 +88,22 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(work).result()
 
 
+def run_stored_video(db_path: str, settings, path, **kwargs):
+    """:func:`run_stored_check` for a clip (:func:`consent.video.check.check_video`, the same
+    check as ``consent check``), on the process's check thread: ``(PhotoCheck, StoredCheck or
+    None)``, the stored check holding the times and facts its judgement needs again."""
+    def work():
+        from consent.video.check import check_video
+
+        checker = _checker(db_path, settings)
+        result = check_video(checker, path, **kwargs)
+        return result, _stored_video(checker, path, result, kwargs.get("blur_unconsented", False),
+                                     caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
+                                     folder=kwargs.get("folder") or "", groups=kwargs.get("groups"))
+
+    return _executor.submit(work).result()
+
+
 def analysis_config(db_path: str, settings) -> dict:
     """What another machine needs to analyse a batch photo as this process would
     (:func:`consent.remote.config`: settings and kit profile; nothing of the register)."""
@@ -131,6 +147,46 @@ def _stored(checker, photo, result, blurred: bool, groups=None, **words):
     return stored
 
 
+def _stored_video(checker, path, result, blurred: bool, groups=None, **words):
+    """:func:`_stored` for a clip: its StoredCheck (``StoredCheck.video`` holding the times and
+    facts its judgement needs, :func:`consent.rejudge.video_record`), or None when the clip could
+    not be checked (a clip that cannot be read again now makes ``result`` an error). The
+    analysis is the one the check has just cached (read again, not decoded again). For a
+    ``blurred`` check it is the blurred copy's, judged by rule."""
+    from consent.errors import ConsentError
+    from consent.rejudge import BlurredFrom, StoredCheck, reason_codes, video_record
+    from consent.video.check import analysed
+    from consent.video.frames import probe
+
+    if result.error:
+        return None
+    only = checker.restriction(groups)
+    try:
+        analysis, tracks, info, _ = analysed(checker, probe(path, checker.settings), only)
+    except ConsentError as exc:  # the clip changed or went while it was checked: not kept half-known
+        result.error = f"{exc} (it could not be read again once checked; check it again)"
+        result.error_code = exc.code
+        return None
+    if not blurred:
+        stored = StoredCheck.of(analysis, result, **words)
+        stored.video = video_record(tracks, info, result)
+        return stored
+    if not result.safe_copy or not result.blurred:
+        return None
+    try:
+        copy, copy_tracks, copy_info, _ = analysed(checker, probe(result.safe_copy, checker.settings), only)
+    except ConsentError:  # the blurred copy cannot be read back: no blurred copy is offered
+        return None
+    original = video_record(tracks, info, result)
+    record = video_record(copy_tracks, copy_info, result)
+    record.update(original_face_times=original["face_times"], original_text_times=original["text_times"])
+    stored = StoredCheck(copy, list(result.channels), result.name,
+                         blurred_from=BlurredFrom(analysis, list(result.blurred["faces"]), []), video=record, **words)
+    judged = stored.judge(checker.view(), checker.settings)
+    stored.verdicts, stored.codes = {c: v.verdict for c, v in judged.verdicts.items()}, reason_codes(judged)
+    return stored
+
+
 def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None = None):
     """One photo of a batch job (``consent.batch.check_photo``, as ``consent check`` does it) on
     the process's check thread, and what the web app keeps of it: ``(PhotoCheck, StoredCheck or
@@ -141,10 +197,15 @@ def run_batch_photo(db_path: str, settings, job, options, analysed: dict | None 
         from consent.batch import check_photo
         from consent.errors import ConsentError
         from consent.remote import RemoteResultRefused, remember
+        from consent.video import is_video
 
         from . import signing
 
         checker = _checker(db_path, settings)
+        if is_video(job.path):  # a clip: checked here, on consent.video's stages and the same rules
+            result = check_photo(checker, job, options)
+            return result, _stored_video(checker, job.path, result, options.blur_unconsented, caption=options.caption,
+                                         folder=str(Path(job.rel).parent), groups=options.groups)
         photo = _read(checker, job.path)
         if analysed is not None:  # logged by the upload's number, never by the photo's name
             where = f"job {Path(job.path).parent.parent.name}, photo {Path(job.path).name}"

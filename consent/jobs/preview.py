@@ -20,7 +20,10 @@ from consent.reports import STATE_COLOURS
 
 
 def write(src, result, states: dict[int, str], dst: Path, settings) -> Path:
-    """Draw ``result``'s faces (coloured by ``states``) on a small copy of ``src``; write ``dst``."""
+    """Draw ``result``'s faces (coloured by ``states``) on a small copy of ``src``; write ``dst``.
+    A clip's preview is the strip of the frames behind its reasons (``consent.video.preview``)."""
+    if result.video is not None:
+        return _write_jpeg(_strip(result, states, settings), dst)
     photo = images.load(src, max_side=settings.preview_max_side, settings=settings)
     img = photo.image.copy()
     draw = ImageDraw.Draw(img)
@@ -37,6 +40,26 @@ def write(src, result, states: dict[int, str], dst: Path, settings) -> Path:
         colour = STATE_COLOURS["no_consent" if reason.severity == "block" else "review"]
         for region in reason.regions:
             _labelled(draw, [v / photo.scale for v in region], colour, "name", font, width)
+    return _write_jpeg(img, dst)
+
+
+def _strip(result, states: dict[int, str], settings):
+    """A clip's frames behind its reasons, faces boxed in their colours, at most the preview's
+    width; a grey tile when no frame can be read (the check says why)."""
+    from PIL import Image
+
+    from consent.video.preview import strip
+
+    colours = {i: STATE_COLOURS[s] for i, s in states.items()}
+    side = max(120, settings.preview_max_side // 3)
+    img = strip(result, colours, side) or Image.new("RGB", (side * 16 // 9, side), "#5f6368")
+    if img.width > settings.preview_max_side:
+        img = img.resize((settings.preview_max_side, max(1, img.height * settings.preview_max_side // img.width)))
+    return img
+
+
+def _write_jpeg(img, dst: Path) -> Path:
+    """``img`` as a JPEG without metadata at ``dst``, written whole or not at all."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".jpg", dir=dst.parent)
     os.close(fd)

@@ -115,6 +115,11 @@ FACE_BLUR = {
     "pe_kit": KEPT,
     "exposure": KEPT,
     "kit_unknown": KEPT,
+    # videos only (consent.video.check): what the tool did not look at or listen to; blurring
+    # faces changes neither the sound nor what is written or worn
+    "sound_not_checked": KEPT,
+    "kit_not_checked": KEPT,
+    "picture_text_not_checked": KEPT,
 }
 REASON_CODES = tuple(FACE_BLUR)
 
@@ -148,6 +153,12 @@ SIGN_OFF = {
     "pe_kit": (SENIOR, SENIOR, "a senior colleague signs it off"),
     "exposure": (SENIOR, SENIOR, "a senior colleague signs it off"),
     "kit_unknown": (SENIOR, SENIOR, "a senior colleague looks for PE kit and undress"),
+    # videos: a senior colleague who has listened to / watched the whole clip may release them
+    "sound_not_checked": (SENIOR, SENIOR, "a senior colleague listens to the whole clip for pupils' names, "
+                          "or use the safe copy without sound"),
+    "kit_not_checked": (SENIOR, SENIOR, "a senior colleague watches the whole clip for PE kit and undress"),
+    "picture_text_not_checked": (SENIOR, SENIOR, "a senior colleague watches the whole clip for names written "
+                                 "in the picture, PE kit and undress"),
 }
 
 

@@ -27,11 +27,13 @@ import sqlite_utils
 from werkzeug.utils import secure_filename
 
 from consent import images
-from consent.errors import ConsentError, ImageTooLarge
+from consent.errors import ConsentError, ImageTooLarge, VideoTooLarge
 from consent.rejudge import Change, StoredCheck, covered, uncovered, what_changed
 from consent.jobs import check_thread
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
 from consent.rules.caption import NAME_CODES
+from consent.video import is_video
+from consent.video.frames import probe
 from consent.jobs.photos import (  # noqa: F401 (the web app's names for them)
     FINISHED, ORPHAN_UPLOAD_AGE, SWEEP_EVERY, Place, UploadRefused, face_states, new_id, plain, read,
     remove_leftovers, result_record, something_to_blur, sweep, usable_blurred)
@@ -106,14 +108,22 @@ def check_file(
     """
     settings = place.settings
     name = display_name(label)
+    video = is_video(original)
     try:
-        images.open_image(original, settings).close()
-    except ImageTooLarge as exc:
+        if video:  # refused from its header: empty, damaged, sound only, too long, frames too large
+            probe(original, settings)
+        else:
+            images.open_image(original, settings).close()
+    except (ImageTooLarge, VideoTooLarge) as exc:
         raise UploadRefused(413, plain(str(exc), original, label), exc.code) from None
     except ConsentError as exc:
-        raise UploadRefused(415, plain(str(exc), original, label), exc.code) from None
-    (result, stored), (blurred_result, blurred_stored) = _run(
-        place, check_id, original, name, channels, caption, folder_context, blurred, groups)
+        raise UploadRefused(422 if video else 415, plain(str(exc), original, label), exc.code) from None
+    if video:  # the blurred copy of a clip takes minutes: batch jobs make it, not this request
+        (result, stored), (blurred_result, blurred_stored) = _run_video(
+            place, check_id, original, name, channels, caption, folder_context, groups), (None, None)
+    else:
+        (result, stored), (blurred_result, blurred_stored) = _run(
+            place, check_id, original, name, channels, caption, folder_context, blurred, groups)
     if result.error:
         status = 400 if result.error_code in ("unknown_channel", "unknown_group") else 422
         raise UploadRefused(status, plain(result.error, original, label), result.error_code or "error")
@@ -126,6 +136,15 @@ def check_file(
     if not keep:
         original.unlink(missing_ok=True)  # only once the result is stored
     return check_id
+
+
+def _run_video(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,
+               groups: list[str] | None = None):
+    """The video check of a clip (``consent.video``) with its safe copy (a remux without
+    metadata): ``(result, stored)``."""
+    return check_thread.run_stored_video(
+        place.db_path, place.settings, original, channels=channels or None, caption=caption, display_name=name,
+        folder=folder_context, groups=groups or None, safe_dir=place.check_dir(check_id) / "safe")
 
 
 def _run(place: Place, check_id: str, original: Path, name, channels, caption, folder_context: str,

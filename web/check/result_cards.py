@@ -304,4 +304,17 @@ def card(row: dict, user) -> dict:
         "caption": row.get("caption") or "",
         #: why today's verdict is worse than when it was checked or signed off (shown first)
         "changes": changes,
+        #: a clip (``consent.video``): how long, whether it has sound, frames looked at; else None
+        "video": video_facts(data.get("video")),
     }
+
+
+def video_facts(video: dict | None) -> dict | None:
+    """What a result card says about a clip: its length as people read it ("0:42"), whether it
+    has sound (and whether the safe copy dropped it), and how many frames were looked at."""
+    if video is None:
+        return None
+    from consent.video import clock
+
+    return {"length": clock(float(video.get("duration") or 0)), "sound": bool(video.get("audio", True)),
+            "sound_dropped": bool(video.get("sound_dropped")), "frames": int(video.get("sampled_frames") or 0)}

@@ -207,11 +207,33 @@ def _download(check_id: str, kind: str, channel: str | None, publishing: bool):
 _TYPES = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "WEBP": (".webp", "image/webp")}
 
 
-def _real_type(path) -> tuple[str, str]:
-    """The ending and Content-Type of a safe copy's real format (read from its bytes)."""
-    from PIL import Image
+#: a clip's safe copy: the containers ``consent.video.copy`` writes (the ending it gave the copy)
+_VIDEO_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm"}
 
-    with Image.open(path) as img:
+
+def _real_type(path) -> tuple[str, str]:
+    """The ending and Content-Type of a safe copy's real format (read from its bytes; a clip's
+    from the ending the safe copy was written with, once its container opens)."""
+    from pathlib import Path
+
+    from PIL import Image, UnidentifiedImageError
+
+    suffix = Path(path).suffix.lower()
+    if suffix in _VIDEO_TYPES:
+        import av
+
+        try:
+            with av.open(str(path)) as clip:
+                if not clip.streams.video:
+                    abort(404)
+        except av.FFmpegError:
+            abort(404)
+        return suffix, _VIDEO_TYPES[suffix]
+    try:
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        abort(404)
+    with img:
         fmt = "JPEG" if img.format == "MPO" else img.format
     if fmt not in _TYPES:
         abort(404)

@@ -1,0 +1,56 @@
+"""End to end in real headless Chromium against a real server: drop a small clip on the check
+page and read its verdict per channel, the reasons with their times and the frame strip."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.conftest import fixture_dir
+from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("av")
+
+DROP_VIDEO_JS = """
+([b64, name]) => {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, {type: "video/mp4"}));
+  const zone = document.getElementById("dropzone");
+  zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+  zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+}
+"""
+
+
+def test_drop_a_clip_and_see_the_sound_was_not_checked_and_a_face_reason_with_its_time(tmp_path):
+    from tests.test_video import blank, make_clip, picture
+
+    face = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "Sports day.mp4", [(blank(), 1.0), (face, 1.0), (blank(), 1.0)], audio=True)
+    with LiveServer(tmp_path / "data") as server, playwright_api.sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(90_000)
+            browser_sign_in(page, server.url, "office")
+            page.get_by_role("link", name="Check photos").first.click()
+            assert "videos too (MP4, MOV, M4V or WebM" in page.locator("#dropzone").inner_text()
+            page.evaluate(DROP_VIDEO_JS, [base64.b64encode(clip.read_bytes()).decode(), clip.name])
+            card = page.locator("article.result", has_text="Sports day.mp4").filter(has=page.locator(".verdict-big"))
+            card.locator(".verdict-big").wait_for()
+            assert card.locator(".verdict-big").get_attribute("data-verdict") == "review"
+            assert card.locator(".channels li").count() >= 4  # a verdict for each channel
+            reasons = card.locator(".reasons").inner_text()
+            assert "the sound was not checked: listen for pupils' names" in reasons
+            assert any(line.startswith(("0:01: ", "0:01-0:02: ")) for line in reasons.splitlines()), reasons
+            strip = card.locator("img[alt^='Frames of Sports day.mp4']")
+            strip.wait_for()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=strip.element_handle())
+            assert "A video, 0:03 long, with sound" in card.inner_text()
+        finally:
+            browser.close()
