@@ -113,3 +113,16 @@ def test_a_cached_clip_keeps_its_kit_times_and_a_kit_check_switched_off_does_not
     assert "pe_kit" not in codes(off) and "picture_text_not_checked" in codes(off)
     (reason,) = [r for r in off.reasons if r.code == "picture_text_not_checked"]
     assert "PE kit" in reason.message
+
+
+def test_undress_is_the_one_reason_as_on_a_photo_and_the_pe_kit_frames_are_named_in_a_note(db, tmp_path):
+    bare = "COCO_val2014_000000000428.jpg"  # labelled exposure: a young child without a top
+    clip = make_clip(tmp_path / "summer.mp4", [(kit_photo(SPORT), 2.0), (kit_photo(bare), 2.0)])
+
+    result = check_video(kit_checker(db), clip, "website", display_name="clip.mp4", folder="events")
+
+    (reason,) = [r for r in result.reasons if r.code == "exposure"]
+    ((start, end),) = reason.times
+    assert 2.0 <= start < 2.3 and end < 4.0 and reason.message.startswith("0:02-0:03: swimwear or partial undress")
+    assert "pe_kit" not in codes(result) and result.verdicts["website"].verdict == "block"
+    assert "PE kit or sportswear was also seen at 0:00-0:01" in result.notes

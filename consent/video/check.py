@@ -232,6 +232,9 @@ def add_kit_times(result: PhotoCheck, kit) -> None:
         if reason.code == kit.code:
             reason.times = stretches([(t, t) for t in kit.times], gap=KIT_JOIN_S)
             reason.message = f"{', '.join(span_words(a, b) for a, b in reason.times)}: {reason.message}"
+    if kit.also_pe_kit:
+        when = ", ".join(span_words(a, b) for a, b in stretches([(t, t) for t in kit.also_pe_kit], gap=KIT_JOIN_S))
+        result.notes.append(f"PE kit or sportswear was also seen at {when}")
 
 
 def unchecked_picture(text_read: bool, kit) -> list[Reason]:

@@ -16,7 +16,8 @@ The clip is then judged by the photo rule (:mod:`consent.rules.kit`) with the cl
 (folder, file name, caption): each frame's measures are decided (:func:`consent.vision.kit.decide`),
 and the rule is given the strongest frame of the worst kind found (undress before PE kit), so the
 reason says what was seen there; its times are those of every frame found of that kind
-("0:04-0:08: pupils may be in PE kit ...").
+("0:04-0:08: pupils may be in PE kit ..."). As on a photo, undress is the one reason when
+both are seen; the frames showing PE kit elsewhere in the clip are then named in a note.
 
 When the scene model cannot run on a frame the clip's kit was not checked
 (:data:`consent.video.check.KIT`: fail closed, watch it), never "no kit".
@@ -75,6 +76,8 @@ class KitJudgement:
     times: list[float]
     frames: int
     error: str = ""
+    #: the frames that showed PE kit when undress is what the rule reports (seconds)
+    also_pe_kit: list[float] = field(default_factory=list)
 
 
 def judge_frames(frames: list[dict], context: str, settings) -> KitJudgement:
@@ -89,11 +92,13 @@ def judge_frames(frames: list[dict], context: str, settings) -> KitJudgement:
     for frame in frames:
         measures = KitMeasures.from_json(frame["kit"])
         decided.append((frame["t"], measures, decide(measures, context, settings)))
+    pe_kit = [t for t, _, a in decided if a.pe_kit and not a.exposure]
     for code, flagged in (("exposure", lambda a: a.exposure), ("pe_kit", lambda a: a.pe_kit)):
         found = [(t, m) for t, m, a in decided if flagged(a)]
         if found:
             strongest = max(found, key=lambda tm: _strength(tm[1], code))
-            return KitJudgement(strongest[1], code, [t for t, _ in found], len(frames))
+            return KitJudgement(strongest[1], code, [t for t, _ in found], len(frames),
+                                also_pe_kit=pe_kit if code == "exposure" else [])
     return KitJudgement(decided[0][1], None, [], len(frames))
 
 
