@@ -8,9 +8,11 @@ thus looked at at least once (its first frame is a cut), and a long shot once a 
 
 Why once a second and not on every frame the faces are looked for (4 a second): PE kit and
 undress are what a scene shows, and a scene lasts longer than a face may be on screen; the
-measures cost about 40 ms a 1080p frame on this machine (36-42 ms over the 20 kit fixture photos
-fitted into 1920 x 1080 frames), so once a second adds about 1.2 s to a 30-second clip's check
-where every sampled frame would add about 5 s, a third of the whole check's budget.
+measures cost 36-42 ms a 1080p frame on this machine when it was quiet (the 20 kit fixture
+photos fitted into 1920 x 1080 frames) and 93 ms under load (``python -m bench video``: 2.8 s on
+the 30 frames of a 30-second clip), so once a second adds 1.2-2.8 s to a 30-second clip's check
+where every frame faces are looked for on (120) would add 5-11 s, a third or more of the
+check's whole budget (half the clip's length).
 
 The clip is then judged by the photo rule (:mod:`consent.rules.kit`) with the clip's own words
 (folder, file name, caption): each frame's measures are decided (:func:`consent.vision.kit.decide`),
