@@ -8,9 +8,12 @@
    when the register has templates, linked into tracks (:mod:`consent.video.tracks`); each track
    becomes one :class:`~consent.results.Face`, judged once from its sightings (:func:`face_of`);
 3. judgement: :func:`consent.check.judge` and the same rules as a photo; each reason about faces
-   starts with the times those faces are on screen ("0:12-0:19: ..."), and two reasons say
-   what the tool did not check: the sound (:data:`SOUND`, unless the safe copy drops it) and
-   the words and kit in the picture (:data:`PICTURE`);
+   starts with the times those faces are on screen ("0:12-0:19: ..."); PE kit and undress are
+   measured on frames (:mod:`consent.video.kit`) and judged by the photo rule, its reason
+   starting with the times they were seen; and review reasons say what the tool did not
+   check: the sound (:data:`SOUND`, unless the safe copy drops it), the words in the picture
+   with the text check off (:data:`TEXT`), PE kit with the kit check off or unable to run
+   (:data:`KIT`), or both (:data:`PICTURE`);
 4. the safe copy (:func:`consent.video.copy.make_safe_copy`): a remux with no metadata, or
    with ``blur_unconsented`` the copy with faces blurred (:func:`publish_blurred`).
 
@@ -31,6 +34,7 @@ from ..filenames import fit
 from ..results import SEV_REVIEW, Face, PhotoCheck, Reason, channel_verdicts
 from . import span_words
 from .frames import Clip, probe, sample
+from .kit import KIT_EVERY_S, KitFrames
 from .tracks import Track, Tracker
 
 #: the review reason on every clip with a sound track (unless the safe copy drops the sound)
@@ -40,8 +44,12 @@ SOUND = ("sound_not_checked", "the sound was not checked: listen for pupils' nam
 PICTURE = ("picture_text_not_checked",
            "names written in the picture (badges, kit, whiteboards) and PE kit were not checked in the "
            "video: watch it for them")
-#: the review reason on a clip whose text was read: PE kit and undress are not looked for in videos
+#: the review reason on a clip whose text was read but whose kit was not (the kit check off, or
+#: its model could not run: fail closed)
 KIT = ("kit_not_checked", "PE kit and undress were not checked in the video: watch it for them")
+#: the review reason on a clip whose kit was checked but whose text was not (the text check off)
+TEXT = ("picture_text_not_checked",
+        "names written in the picture (badges, kit, whiteboards) were not checked in the video: watch it for them")
 #: the reasons only videos give (not rules': a blurred copy keeps them)
 VIDEO_CODES = {SOUND[0], PICTURE[0], KIT[0]}
 #: the text in the picture is read on a sampled frame at most this often (seconds), and at every
@@ -50,6 +58,8 @@ TEXT_EVERY_S = 1.0
 
 #: in a reason's words, times on screen less than this many seconds apart are one stretch
 JOIN_GAP_S = 2.0
+#: kit seen on frames looked at one after the other (at most KIT_EVERY_S apart) is one stretch
+KIT_JOIN_S = KIT_EVERY_S + 0.05
 
 #: tag names (lower case, without a stream's prefix) -> the metadata group they belong to
 #: (consent.rules.metadata.GROUP_WORDS); any other tag but the container's own is "other"
@@ -124,17 +134,22 @@ def check_video(
         clip = probe(path, checker.settings)
         analysis, tracks, info, cached = analysed(checker, clip, only)
         analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
-        result = judge(analysis, checker.view(), chans, path=str(path), name=name, caption=caption,
-                       alt_text=alt_text, folder=folder, settings=checker.settings)
+        frames = info.pop("kit_frames", None)
+        kit = _kit_of(frames if checker.kit_check else None, folder, name, caption, alt_text, checker.settings)
+        result = judge(replace(analysis, kit=kit.measures if kit is not None else None), checker.view(), chans,
+                       path=str(path), name=name, caption=caption, alt_text=alt_text, folder=folder,
+                       settings=checker.settings)
         sound_dropped = bool(drop_sound and clip.has_audio and safe_dir is not None)
         add_times(result, tracks)
         add_text_times(result, analysis.text, info.pop("text_times", []))
+        add_kit_times(result, kit)
         if clip.has_audio and not sound_dropped:
             result.reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
-        code, message = KIT if analysis.text is not None else PICTURE
-        result.reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
+        result.reasons.extend(unchecked_picture(analysis.text is not None, kit))
         result.verdicts = channel_verdicts(result.reasons, chans)
         result.video = {**info, "audio": clip.has_audio, "sound_dropped": sound_dropped}
+        if kit is not None:
+            result.video.update(kit_frames=kit.frames, kit_at=[round(t, 3) for t in kit.times])
         result.cached = cached
         if safe_dir is not None:
             if blur_unconsented:
@@ -194,6 +209,49 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
                         f"what blurring does not change still counts: {by_rule.summary()}")
     result.blurred_recheck = again.to_json(names=False, detail=True)
     result.blurred = blurring.to_json(by_rule, faces, [])
+
+
+def _kit_of(frames, folder: str, name: str, caption: str, alt_text: str, settings):
+    """The clip's kit judged with its words (:func:`consent.video.kit.judge_frames`), or None
+    when the kit check did not run on it (switched off)."""
+    if frames is None:
+        return None
+    from .kit import judge_frames
+
+    # the words the rules read (consent.rules.RuleContext.context_text)
+    context = " ".join(t for t in (folder, name, caption, alt_text) if t)
+    return judge_frames(frames, context, settings)
+
+
+def add_kit_times(result: PhotoCheck, kit) -> None:
+    """The kit rule's reason (``pe_kit``, ``exposure``) starts with the times of the frames
+    where it was seen."""
+    if kit is None or kit.code is None:
+        return
+    for reason in result.reasons:
+        if reason.code == kit.code:
+            reason.times = stretches([(t, t) for t in kit.times], gap=KIT_JOIN_S)
+            reason.message = f"{', '.join(span_words(a, b) for a, b in reason.times)}: {reason.message}"
+    if kit.also_pe_kit:
+        when = ", ".join(span_words(a, b) for a, b in stretches([(t, t) for t in kit.also_pe_kit], gap=KIT_JOIN_S))
+        result.notes.append(f"PE kit or sportswear was also seen at {when}")
+
+
+def unchecked_picture(text_read: bool, kit) -> list[Reason]:
+    """The review reason naming what was not looked for in the picture: the words (text check
+    off), PE kit and undress (kit check off, or its model could not run), or both."""
+    kit_checked = kit is not None and not kit.error
+    if text_read and kit_checked:
+        return []
+    if text_read:
+        code, message = KIT
+    elif kit_checked:
+        code, message = TEXT
+    else:
+        code, message = PICTURE
+    if kit is not None and kit.error:
+        message = f"{message} (the kit check could not run: {kit.error})"
+    return [Reason(code=code, severity=SEV_REVIEW, message=message)]
 
 
 def add_times(result: PhotoCheck, tracks: list[Track]) -> None:
@@ -260,6 +318,8 @@ def analysed(checker, clip: Clip, only=None):
     hit = cache.get(key) if cache is not None else None
     if hit is not None and checker.text_check and hit["analysis"].get("text") is None:
         hit = None  # analysed with the text check off (a batch with --no-text): read it now, in full
+    if hit is not None and checker.kit_check and "kit_frames" not in hit["info"]:
+        hit = None  # analysed with the kit check off: measure the kit now
     if hit is not None:
         analysis = Analysis.from_json(hit["analysis"])
         analysis.timings = {"hash": hash_s, "cached": 1.0}
@@ -267,7 +327,8 @@ def analysed(checker, clip: Clip, only=None):
         return analysis, tracks, dict(hit["info"]), True
     analysis, tracks, info = analyse(checker, clip, only, sha)
     analysis.timings["hash"] = hash_s
-    if cache is not None and not (analysis.text is not None and analysis.text.error):
+    kit_failed = "kit_frames" in info and KitFrames(frames=info["kit_frames"]).error
+    if cache is not None and not (analysis.text is not None and analysis.text.error) and not kit_failed:
         kept = [[{k: getattr(s, k) for k in SIGHTING_FIELDS} for s in track.sightings] for track in tracks]
         cache.put(key, sha, view.gallery_fingerprint, {"analysis": analysis.to_json(), "tracks": kept, "info": info})
     return analysis, tracks, info, False
@@ -297,6 +358,7 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     tracker = Tracker(settings)
     frames = cuts = 0
     reading, text_times, read_at = _text_reading(checker), [], None
+    kit = KitFrames() if checker.kit_check else None
     t = time.perf_counter()
     for shot in sample(clip, settings):
         timings["decode"] += time.perf_counter() - t
@@ -317,6 +379,8 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
                                                               or shot.t - read_at >= TEXT_EVERY_S - 1e-6):
             read_at = shot.t
             _read_text(checker, shot.image, shot.t, reading, text_times, timings)
+        if kit is not None and kit.due(shot.t, shot.cut):
+            kit.measure(checker, shot.image, detected, shot.t, timings)
         del picture, shot
         t = time.perf_counter()
     t = time.perf_counter()
@@ -333,6 +397,8 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     if reading is not None:
         analysis.text = reading
         info["text_times"] = text_times
+    if kit is not None:
+        info["kit_frames"] = kit.frames
     return analysis, tracks, info
 
 
