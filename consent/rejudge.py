@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .blurring import blurred_check
 from .check import Analysis, judge
@@ -137,26 +137,42 @@ class StoredCheck:
         chans = [c for c in (channels or self.channels) if c in view.channels]
         words = dict(path=self.name, name=self.name, caption=self.caption, alt_text=self.alt_text,
                      folder=self.folder, settings=settings)
-        result = judge(self.analysis, view, chans, **words)
+        kit = self._video_kit(settings)
+        result = judge(_with_kit(self.analysis, kit), view, chans, **words)
         if self.video is not None:
             _with_times(result, self.analysis, self.video.get("face_times", []), self.video.get("text_times", []))
         if self.blurred_from is None:
-            return _with_video_reasons(result, self.video, self.analysis)
-        original = judge(self.blurred_from.original, view, chans, **words)
+            return _with_video_reasons(result, self.video, self.analysis, kit)
+        original = judge(_with_kit(self.blurred_from.original, kit), view, chans, **words)
         if self.video is not None:
             _with_times(original, self.blurred_from.original, self.video.get("original_face_times", []),
                         self.video.get("original_text_times", []))
         checked = blurred_check(original, result, self.blurred_from.faces, self.blurred_from.regions)
-        return _with_video_reasons(checked, self.video, self.blurred_from.original)
+        return _with_video_reasons(checked, self.video, self.blurred_from.original, kit)
+
+    def _video_kit(self, settings: Settings):
+        """A clip's kit, judged again from the frames its check measured (``video.kit_frames``)
+        with today's words and settings; None for a photo, or a clip whose kit was not measured
+        (then ``kit_not_checked`` stays)."""
+        frames = (self.video or {}).get("kit_frames")
+        if not isinstance(frames, list):
+            return None
+        from .video.check import kit_judgement
+
+        return kit_judgement(frames, self.folder, self.name, self.caption, self.alt_text, settings)
 
 
 def video_record(tracks, info: dict, result: PhotoCheck) -> dict:
     """What a :class:`StoredCheck` of a clip keeps besides its analysis (``StoredCheck.video``):
     each face's times on screen (``tracks``, as :func:`consent.video.check.analysed` gives
     them), when each line of text was first read (``info["text_times"]``), and the check's
-    ``result.video`` (duration, sampling, sound, whether the safe copy dropped it)."""
-    return {"face_times": [[list(span) for span in track.spans()] for track in tracks],
-            "text_times": list(info.get("text_times", [])), "info": dict(result.video or {})}
+    ``result.video`` (duration, sampling, sound, whether the safe copy dropped it), and the kit
+    measures of the frames looked at (``kit_frames``, when the kit check ran)."""
+    record = {"face_times": [[list(span) for span in track.spans()] for track in tracks],
+              "text_times": list(info.get("text_times", [])), "info": dict(result.video or {})}
+    if isinstance(info.get("kit_frames"), list):  # the kit measured on frames, judged again with new words
+        record["kit_frames"] = info["kit_frames"]
+    return record
 
 
 class _OnScreen:
@@ -180,7 +196,12 @@ def _with_times(result: PhotoCheck, analysis: Analysis, face_times, text_times) 
     add_text_times(result, analysis.text, list(text_times))
 
 
-def _with_video_reasons(result: PhotoCheck, video: dict | None, analysis: Analysis) -> PhotoCheck:
+def _with_kit(analysis: Analysis, kit) -> Analysis:
+    """A clip's analysis with the kit measures of its judged frames (the rule reads one photo's)."""
+    return analysis if kit is None else replace(analysis, kit=kit.measures)
+
+
+def _with_video_reasons(result: PhotoCheck, video: dict | None, analysis: Analysis, kit=None) -> PhotoCheck:
     """A judged clip with the reasons only clips have, as the check gave them: the sound was not
     listened to (unless the safe copy dropped it), PE kit and undress (and, with the text check
     off, names in the picture) were not looked for. What the tool cannot check is never ok:
@@ -188,15 +209,15 @@ def _with_video_reasons(result: PhotoCheck, video: dict | None, analysis: Analys
     if video is None:
         return result
     from .results import SEV_REVIEW, Reason, channel_verdicts
-    from .video.check import KIT, PICTURE, SOUND
+    from .video.check import KIT, PICTURE, SOUND, add_kit_times, unchecked_picture
 
     info = dict(video.get("info") or {})
     reasons = [r for r in result.reasons if r.code not in (SOUND[0], KIT[0], PICTURE[0])]
     if info.get("audio", True) and not info.get("sound_dropped", False):
         reasons.append(Reason(code=SOUND[0], severity=SEV_REVIEW, message=SOUND[1]))
-    code, message = KIT if analysis.text is not None else PICTURE
-    reasons.append(Reason(code=code, severity=SEV_REVIEW, message=message))
+    reasons.extend(unchecked_picture(analysis.text is not None, kit))
     result.reasons = reasons
+    add_kit_times(result, kit)
     result.verdicts = channel_verdicts(reasons, result.channels)
     result.video = info
     return result

@@ -126,3 +126,33 @@ def test_undress_is_the_one_reason_as_on_a_photo_and_the_pe_kit_frames_are_named
     assert 2.0 <= start < 2.3 and end < 4.0 and reason.message.startswith("0:02-0:03: swimwear or partial undress")
     assert "pe_kit" not in codes(result) and result.verdicts["website"].verdict == "block"
     assert "PE kit or sportswear was also seen at 0:00-0:01" in result.notes
+
+
+def test_a_stored_clip_judged_again_keeps_its_kit_reason_and_times_and_judges_new_words(db, tmp_path):
+    """The web app judges a stored clip again (a consent change, a new caption): the kit seen on
+    its frames is judged again from the measures stored with it, never replaced by 'kit not
+    checked' nor dropped."""
+    import json
+
+    from consent.jobs import check_thread
+    from consent.rejudge import StoredCheck, reason_codes
+
+    shots = [(kit_photo(EVERYDAY[0]), 4.0), (kit_photo(SPORT), 5.0), (kit_photo(EVERYDAY[1]), 3.0)]
+    clip = make_clip(tmp_path / "sports-day.mp4", shots)
+    checker = kit_checker(db, use_cache=True)
+    result = check_video(checker, clip, "website", display_name="clip.mp4", folder="events")
+    stored = check_thread._stored_video(checker, clip, result, False, folder="events")
+    stored = StoredCheck.from_json(json.loads(json.dumps(stored.to_json())))  # as the web app keeps it
+
+    again = stored.judge(checker.view(), checker.settings)
+    assert reason_codes(again) == reason_codes(result) and "kit_not_checked" not in reason_codes(again)
+    (reason,) = [r for r in again.reasons if r.code == "pe_kit"]
+    (was,) = [r for r in result.reasons if r.code == "pe_kit"]
+    assert reason.times == was.times and reason.message == was.message
+
+    # everyday frames only, with a caption that raises the kit check's sensitivity: judged with the new words
+    calm = make_clip(tmp_path / "assembly.mp4", [(kit_photo(EVERYDAY[0]), 2.0), (kit_photo(EVERYDAY[2]), 2.0)])
+    first = check_video(checker, calm, "website", display_name="clip.mp4", folder="events")
+    kept = check_thread._stored_video(checker, calm, first, False, folder="events")
+    assert "pe_kit" not in reason_codes(first)
+    assert reason_codes(kept.judge(checker.view(), checker.settings)) == reason_codes(first)

@@ -135,7 +135,7 @@ def check_video(
         analysis, tracks, info, cached = analysed(checker, clip, only)
         analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
         frames = info.pop("kit_frames", None)
-        kit = _kit_of(frames if checker.kit_check else None, folder, name, caption, alt_text, checker.settings)
+        kit = kit_judgement(frames if checker.kit_check else None, folder, name, caption, alt_text, checker.settings)
         result = judge(replace(analysis, kit=kit.measures if kit is not None else None), checker.view(), chans,
                        path=str(path), name=name, caption=caption, alt_text=alt_text, folder=folder,
                        settings=checker.settings)
@@ -211,9 +211,11 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     result.blurred = blurring.to_json(by_rule, faces, [])
 
 
-def _kit_of(frames, folder: str, name: str, caption: str, alt_text: str, settings):
+def kit_judgement(frames, folder: str, name: str, caption: str, alt_text: str, settings):
     """The clip's kit judged with its words (:func:`consent.video.kit.judge_frames`), or None
-    when the kit check did not run on it (switched off)."""
+    when the kit check did not run on it (switched off). A stored clip judged again
+    (:class:`consent.rejudge.StoredCheck`) calls it with the frames it stored and the words
+    of the day."""
     if frames is None:
         return None
     from .kit import judge_frames
