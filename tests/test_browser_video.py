@@ -54,3 +54,23 @@ def test_drop_a_clip_and_see_the_sound_was_not_checked_and_a_face_reason_with_it
             assert "A video, 0:03 long, with sound" in card.inner_text()
         finally:
             browser.close()
+
+
+def test_a_clip_larger_than_the_page_takes_says_video_and_where_larger_clips_go(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "settings.toml").write_text("max_upload_mb = 1\n")
+    big = base64.b64encode(b"\x00" * (1024 * 1024 + 1)).decode()  # never sent: refused in the page
+    with LiveServer(tmp_path / "data", workers=0) as server, playwright_api.sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            browser_sign_in(page, server.url, "office")
+            page.get_by_role("link", name="Check photos").first.click()
+            page.locator("#dropzone").wait_for()
+            page.evaluate(DROP_VIDEO_JS, [big, "Nativity.mov"])
+            card = page.locator("article.result", has_text="Nativity.mov")
+            card.get_by_text("This video is too large to send here").wait_for()
+            assert "Check it in a batch job, which takes larger clips" in card.inner_text()
+            assert "photo" not in card.inner_text()
+        finally:
+            browser.close()

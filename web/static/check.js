@@ -59,10 +59,11 @@
         });
       }
       return response.json().then(function (body) {
-        showError(item.el, item.file.name, body.error ? body.error.message : "The photo could not be checked.");
+        showError(item.el, item.file.name, body.error ? body.error.message : "The " + kind(item.file) + " could not be checked.");
       }, function () {
         showError(item.el, item.file.name, response.status === 413
-          ? "The photo is too large to send." : "The photo could not be checked (error " + response.status + ").");
+          ? "The " + kind(item.file) + " is too large to send."
+          : "The " + kind(item.file) + " could not be checked (error " + response.status + ").");
       });
     }).catch(function () {
       showError(item.el, item.file.name, "The server could not be reached. Check the network and try again.");
@@ -72,14 +73,22 @@
     });
   }
 
+  // "video" for the clips the check takes (by type or ending), else "photo": the words of errors
+  function kind(file) {
+    return /^video\//.test(file.type || "") || /\.(mp4|mov|m4v|webm)$/i.test(file.name) ? "video" : "photo";
+  }
+
   function add(files) {
     Array.prototype.forEach.call(files, function (file) {
       var el;
       if (maxBytes && file.size > maxBytes) {
         el = card(file.name, "", "");
         results.insertBefore(el, results.firstChild);
-        showError(el, file.name, "This photo is too large to send (the limit is " +
-          Math.round(maxBytes / 1048576) + " MB). Send a smaller copy.");
+        showError(el, file.name, kind(file) === "video"
+          ? "This video is too large to send here (the limit is " + Math.round(maxBytes / 1048576) +
+            " MB). Check it in a batch job, which takes larger clips, or send a shorter clip."
+          : "This photo is too large to send (the limit is " + Math.round(maxBytes / 1048576) +
+            " MB). Send a smaller copy.");
         return;
       }
       el = card(file.name, "Checking…");
