@@ -495,3 +495,24 @@ def test_a_name_read_in_a_stored_clip_keeps_its_time_when_judged_again(enrolled_
     assert withdrawn.message.startswith("0:00-0:02: ") or withdrawn.message.startswith("0:00-0:03: "), withdrawn.message
     assert {"kit_not_checked"} <= {r.code for r in again.reasons}
     assert again.verdicts["website"].verdict == "block"
+
+
+def test_the_api_checks_a_clip_with_times_and_refuses_a_damaged_one_clearly(app, relay):
+    from tests.test_web_api import api_check, api_files, token_for
+
+    token = token_for(app, "office")
+    response = api_check(app, token, relay, "relay.mp4", channel="website")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["verdict"] == "review" and body["video"]["audio"] is True
+    reasons = {r["code"]: r for r in body["reasons"]}
+    assert "sound_not_checked" in reasons
+    assert any(r["message"].startswith(("0:01: ", "0:01-0:02: ")) for r in body["reasons"] if r.get("faces"))
+    assert api_files(app) == []  # the upload is gone once checked
+
+    damaged = api_check(app, token, relay[: len(relay) // 3], "cut.mov")
+    assert damaged.status_code == 422
+    error = damaged.get_json()["error"]
+    assert error["message"].startswith("cut.mov") and "/api/" not in error["message"], error
+    assert api_check(app, token, b"\x00" * 5000, "old.avi").status_code == 415  # not a clip this tool checks
+    assert api_files(app) == []

@@ -56,6 +56,14 @@ def run_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(lambda: _checker(db_path, settings).check(path, **kwargs)).result()
 
 
+def run_video(db_path: str, settings, path, **kwargs):
+    """:func:`consent.video.check.check_video` (the clip check of ``consent check``) on the
+    process's check thread; returns the PhotoCheck."""
+    from consent.video.check import check_video
+
+    return _executor.submit(lambda: check_video(_checker(db_path, settings), path, **kwargs)).result()
+
+
 def run(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` on the check thread: any other work that decodes a whole photo
     (the preview) waits its turn too, so one process decodes one photo at a time and its memory

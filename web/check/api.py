@@ -1,12 +1,12 @@
-"""``POST /api/check``: check one photo from a script; returns the same versioned JSON as
-``consent check --json`` (see docs/json.md).
+"""``POST /api/check``: check one photo or clip (MP4, MOV, M4V, WebM) from a script; returns the
+same versioned JSON as ``consent check --json`` (see docs/json.md; a clip's reasons carry times).
 
 Authentication is by a per-user API token only (``Authorization: Bearer cst_...``, made and
 revoked by an admin on the users page); session cookies are ignored here, which is why these
 routes need no CSRF token. Names of people are included only for tokens of users allowed to see
 them (admin, senior). The upload is deleted as soon as it is checked; no safe copy is made.
 
-Multipart fields: ``file`` (the photo), ``channel`` (optional, repeatable; ``all`` or absent
+Multipart fields: ``file`` (the photo or clip), ``channel`` (optional, repeatable; ``all`` or absent
 means every channel), ``caption`` (optional), ``group`` (optional, repeatable or
 comma-separated: the year groups or classes who can be in the photo; faces are compared with
 them and all staff only).
@@ -21,9 +21,11 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 
 from consent import images
-from consent.errors import ConsentError, ImageTooLarge
+from consent.errors import ConsentError, ImageTooLarge, VideoTooLarge
 from consent.jobs import check_thread
 from consent.results import PhotoCheck
+from consent.video import is_video
+from consent.video.frames import probe
 
 from . import caption_probes, checked_photos
 from ..core.body_limits import api_refusal
@@ -69,14 +71,19 @@ def check():
             caption_probes.guard(get_db(), g.user, caption, name, place.settings)
         except checked_photos.UploadRefused as exc:
             return _refused(exc.status, name, str(exc), exc.code)
+        video = is_video(path)
         try:
-            images.open_image(path, place.settings).close()
-        except ImageTooLarge as exc:
+            if video:  # refused from its header: empty, damaged, sound only, too long, frames too large
+                probe(path, place.settings)
+            else:
+                images.open_image(path, place.settings).close()
+        except (ImageTooLarge, VideoTooLarge) as exc:
             return _refused(413, name, without_paths(str(exc).replace(str(path), name)), exc.code)
         except ConsentError as exc:
-            return _refused(415, name, without_paths(str(exc).replace(str(path), name)), exc.code)
-        result = check_thread.run_check(place.db_path, place.settings, path, channels=channels,
-                                  caption=caption, display_name=name, folder="", groups=groups)
+            return _refused(422 if video else 415, name, without_paths(str(exc).replace(str(path), name)), exc.code)
+        run = check_thread.run_video if video else check_thread.run_check
+        result = run(place.db_path, place.settings, path, channels=channels, caption=caption, display_name=name,
+                     folder="", groups=groups)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.path = name
