@@ -34,6 +34,10 @@ from .tracks import Track
 _MUXERS = {"MP4": ("mp4", ".mp4"), "MOV": ("mov", ".mov"), "WebM": ("mp4", ".mp4")}
 #: x264's constant quality for the copy (18: visually the same as the original, about)
 CRF = "18"
+#: x264's speed: "veryfast" encoded 150 frames of 1080p in 2.7 s against "medium"'s 5.5 s (3.8
+#: against 8.3 s of CPU), at the same constant quality and a smaller file on that test (422
+#: against 500 KB); "superfast" saved 0.5 s more for three times the file
+PRESET = "veryfast"
 
 
 def blurred_suffix(clip: Clip) -> str:
@@ -92,7 +96,7 @@ def _encode(clip: Clip, tracks: list[Track], tmp: Path, settings: Settings, drop
         start = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
         vout = out.add_stream("libx264", rate=vin.average_rate or vin.guessed_rate or 30)
         vout.width, vout.height, vout.pix_fmt = clip.width, clip.height, "yuv420p"
-        vout.options = {"crf": CRF}
+        vout.options = {"crf": CRF, "preset": PRESET}
         vout.time_base = vin.time_base
         streams, aout = [vin], None
         if src.streams.audio and not drop_sound:
