@@ -308,7 +308,7 @@ def render_html(results: list[PhotoCheck], title: str = "Photo check report", se
         f'<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
         f"<style>{_CSS}</style></head><body><header><h1>{esc(title)}</h1>"
-        f"<div>{esc(counts_words(n))} · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
+        f"<div>{esc(counts_words(n, videos=sum(1 for r in results if r.video is not None)))} · made {datetime.now():%d %b %Y %H:%M} by consent {__version__}</div>"
         f'</header><main><div class="legend">Face boxes: {legend}</div>'
         f'<div class="filters">{radios}<div class="grid">{"".join(cards)}</div></div></main>{footer}</body></html>'
     )

@@ -40,10 +40,13 @@ def state_words(state: str) -> str:
     return VERDICT_WORDS.get(state) or SIGN_OFF_WORDS.get(state) or state
 
 
-def counts_words(counts: dict[str, int]) -> str:
-    """A batch's counts by verdict: "5 photos: ok 2, needs sign-off 1, do not publish 1, could not check 1"."""
+def counts_words(counts: dict[str, int], videos: int = 0) -> str:
+    """A batch's counts by verdict: "5 photos: ok 2, needs sign-off 1, do not publish 1, could
+    not check 1"; with ``videos`` of them clips, "4 photos and 1 video: ..."."""
     total = sum(counts.values())
-    return f"{total} photo{'' if total == 1 else 's'}: " + ", ".join(
+    photos = total - videos
+    what = [f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in ((photos, "photo"), (videos, "video")) if n]
+    return f"{' and '.join(what) or '0 photos'}: " + ", ".join(
         f"{VERDICT_WORDS[k]} {counts.get(k, 0)}" for k in (OK, REVIEW, BLOCK, "error"))
 
 

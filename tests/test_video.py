@@ -530,3 +530,14 @@ def test_another_person_in_the_same_place_is_another_track_never_cleared_by_the_
     assert all(s.encoding is other for s in tracker.tracks[1].sightings)
     tracker.add(2.75, [face(consented)])  # the first pupil back in the same place: their own track again
     assert len(tracker.tracks) == 2 and len(tracker.tracks[0].sightings) == 9
+
+
+def test_the_summary_line_counts_clips_as_videos(db, tmp_path):
+    from consent.results import counts_words
+
+    assert counts_words({"ok": 2, "review": 1}) == "3 photos: ok 2, needs sign-off 1, do not publish 0, could not check 0"
+    assert counts_words({"ok": 2, "review": 1}, videos=1).startswith("2 photos and 1 video: ")
+    assert counts_words({"block": 2}, videos=2).startswith("2 videos: ")
+    clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 1.0)])
+    out = CliRunner().invoke(main, ["check", str(clip), "--db", str(db), "--no-text"])
+    assert out.output.splitlines()[-1].startswith("1 video: "), out.output

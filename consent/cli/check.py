@@ -110,7 +110,7 @@ def check(paths, channels, caption, alt_text, json_path, csv_path, html_path, sa
             writer(results, path, **({} if writer is reports.write_json else {"settings": settings}))
             click.echo(f"wrote {path}")
     n = batch.counts(results)
-    click.echo(counts_words(n))
+    click.echo(counts_words(n, videos=sum(1 for r in results if r.video is not None)))
     if n["error"]:
         sys.exit(EXIT_ERROR)
     if n["block"]:
