@@ -46,20 +46,24 @@ def blank(width: int = W, height: int = H) -> np.ndarray:
 
 
 def make_clip(path: Path, shots: list[tuple[np.ndarray, float]], *, audio: bool = False,
-              metadata: dict | None = None, options: dict | None = None, fps: int = FPS) -> Path:
-    """Encode ``shots`` ((frame, seconds) in order) as H.264 into ``path`` (MP4 or MOV by its
-    ending), with a silent AAC track when ``audio``, and container ``metadata`` tags."""
+              metadata: dict | None = None, options: dict | None = None, fps: int = FPS,
+              codec: str = "libx264", codec_options: dict | None = None, codec_tag: str | None = None) -> Path:
+    """Encode ``shots`` ((frame, seconds) in order) with ``codec`` (H.264 by default) into
+    ``path`` (the container by its ending), with a silent AAC track when ``audio``, and container
+    ``metadata`` tags."""
     out = av.open(str(path), "w", options=options or {})
     for key, value in (metadata or {}).items():
         out.metadata[key] = value
     height, width = shots[0][0].shape[:2]
-    video = out.add_stream("libx264", rate=fps)
+    video = out.add_stream(codec, rate=fps, options=codec_options or {})
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    if codec_tag:
+        video.codec_tag = codec_tag
     sound = out.add_stream("aac", rate=44100) if audio else None
     n = 0
     for image, seconds in shots:
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")  # once a shot: a 4K frame is 25 MB
         for _ in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = n, Fraction(1, fps)
             n += 1
             for packet in video.encode(frame):
@@ -397,19 +401,8 @@ def test_a_webm_clip_is_checked_and_its_safe_copy_is_webm_without_tags(db, tmp_p
     if "libvpx-vp9" not in av.codecs_available:
         pytest.skip("this PyAV build has no VP9 encoder")
     clip = tmp_path / "assembly.webm"
-    out = av.open(str(clip), "w")
-    out.metadata["title"] = "Hillside Primary assembly"
-    out.metadata["artist"] = "Mrs Evans"
-    video = out.add_stream("libvpx-vp9", rate=FPS)
-    video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
-    for n in range(FPS):
-        frame = av.VideoFrame.from_ndarray(blank(160, 90), format="rgb24")
-        frame.pts, frame.time_base = n, Fraction(1, FPS)
-        for packet in video.encode(frame):
-            out.mux(packet)
-    for packet in video.encode():
-        out.mux(packet)
-    out.close()
+    make_clip(clip, [(blank(160, 90), 1.0)], codec="libvpx-vp9",
+              metadata={"title": "Hillside Primary assembly", "artist": "Mrs Evans"})
 
     result = check(db, clip, safe_dir=tmp_path / "safe")
 
@@ -484,18 +477,8 @@ def test_an_iphone_hevc_clip_keeps_its_hvc1_tag_in_the_safe_copy_so_apple_device
     if "libx265" not in av.codecs_available:
         pytest.skip("this PyAV build has no HEVC encoder")
     clip = tmp_path / "IMG_0042.MOV"
-    out = av.open(str(clip), "w")
-    video = out.add_stream("libx265", rate=FPS)
-    video.width, video.height, video.pix_fmt, video.codec_tag = 320, 180, "yuv420p", "hvc1"
-    video.options = {"x265-params": "log-level=error"}
-    for n in range(FPS):
-        frame = av.VideoFrame.from_ndarray(blank(320, 180), format="rgb24")
-        frame.pts, frame.time_base = n, Fraction(1, FPS)
-        for packet in video.encode(frame):
-            out.mux(packet)
-    for packet in video.encode():
-        out.mux(packet)
-    out.close()
+    make_clip(clip, [(blank(320, 180), 1.0)], codec="libx265", codec_tag="hvc1",
+              codec_options={"x265-params": "log-level=error"})
 
     result = check(db, clip, safe_dir=tmp_path / "safe")
 

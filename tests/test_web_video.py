@@ -377,7 +377,6 @@ def test_a_4k_clip_in_a_batch_worker_stays_under_the_per_check_memory_budget(tmp
     import os
     import subprocess
     import sys
-    from fractions import Fraction
 
     from .conftest import ROOT
 
@@ -385,20 +384,7 @@ def test_a_4k_clip_in_a_batch_worker_stays_under_the_per_check_memory_budget(tmp
     face = picture(fixture_dir("people", "train", "biden") / "biden.jpg", width, height)
     wall = blank(width, height)
     clip = tmp_path / "4k.mp4"
-    out = av.open(str(clip), "w")
-    video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-    n = 0
-    for image, seconds in ((wall, 6), (face, 4), (wall, 6)):
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        for _ in range(seconds * fps):
-            frame.pts, frame.time_base = n, Fraction(1, fps)
-            n += 1
-            for packet in video.encode(frame):
-                out.mux(packet)
-    for packet in video.encode():
-        out.mux(packet)
-    out.close()
+    make_clip(clip, [(wall, 6), (face, 4), (wall, 6)], fps=fps, codec_options={"preset": "ultrafast"})
 
     warm = fixture_dir("faces") / "bald_guys.jpg"
     done = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(clip), str(warm), "2"], cwd=ROOT,
