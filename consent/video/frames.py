@@ -207,7 +207,7 @@ def sample(clip: Clip, settings: Settings = DEFAULTS) -> Iterator[Sample]:
                 if frame.time is None:
                     continue
                 t = max(0.0, frame.time - start)
-                small = frame.reformat(width=32, height=18, format="gray").to_ndarray().astype(np.int16)
+                small = signature(frame)
                 cut = previous is not None and float(np.abs(small - previous).mean()) > CUT_DIFFERENCE
                 previous = small
                 last = t
@@ -227,6 +227,30 @@ def sample(clip: Clip, settings: Settings = DEFAULTS) -> Iterator[Sample]:
     if last + frame_s < clip.duration * WHOLE_SHARE - frame_s:
         raise UnreadableVideo(f"{clip.path}: the file stops at {last:.1f} s of its {clip.duration:.1f} s (cut "
                               f"short, e.g. a copy that did not finish); {WATCH_IT}")
+
+
+#: decoded pictures whose first plane is 8-bit luma, read as it is for :func:`signature`
+_LUMA8 = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
+#: the signature's size (width, height) and the rows and columns of luma it reads (every 4th)
+SIGNATURE_SIZE, SIGNATURE_STEP = (32, 18), 4
+
+
+def signature(frame) -> np.ndarray:
+    """A frame's grey picture at 32x18 (0-255, float) for finding scene cuts: the mean of each
+    cell of its luma plane, read at every 4th row and column (the frame is not converted: this
+    runs on every frame of the clip). Limited-range luma (16-235) is stretched to 0-255, as a
+    grey conversion would. Other pixel formats are scaled by FFmpeg."""
+    w, h = SIGNATURE_SIZE
+    if frame.format.name not in _LUMA8 or frame.width < w * SIGNATURE_STEP or frame.height < h * SIGNATURE_STEP:
+        return frame.reformat(width=w, height=h, format="gray").to_ndarray().astype(np.float64)
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:frame.height, :frame.width]
+    luma = luma[::SIGNATURE_STEP, ::SIGNATURE_STEP]
+    rows, cols = luma.shape[0] // h * h, luma.shape[1] // w * w
+    small = luma[:rows, :cols].reshape(h, rows // h, w, cols // w).mean(axis=(1, 3))
+    if frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 1) == 2:  # full range
+        return small
+    return np.clip((small - 16.0) * (255.0 / 219.0), 0.0, 255.0)
 
 
 def _frame_rotation(frame, default: int) -> int:
