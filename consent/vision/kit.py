@@ -460,9 +460,13 @@ def _measure(
 
     out.rects = {name: r for name in specs if (r := local(raw[name])) is not None}
     out.valid = np.ones(crop.shape[:2], dtype=bool)
+    reach = 2.0 / scale + 2.0  # a head further than this outside the body box misses the crop
     for other in others:
         if tuple(other) == face:
             continue
+        hx0, hy0, hx1, hy1 = _head(other)
+        if hx1 < body[0] - reach or hx0 > body[2] + reach or hy1 < body[1] - reach or hy0 > body[3] + reach:
+            continue  # (a crowd: most heads are far away; local() would find them outside)
         head = local(_head(other), min_area=1)
         if head is not None:
             out.valid[head[1]:head[3], head[0]:head[2]] = False
