@@ -515,6 +515,88 @@ def test_another_person_in_the_same_place_is_another_track_never_cleared_by_the_
     assert len(tracker.tracks) == 2 and len(tracker.tracks[0].sightings) == 9
 
 
+def test_a_track_is_encoded_every_other_sample_and_someone_else_in_its_place_for_two_samples_is_split_off():
+    """Encoding every face on every sampled frame was a quarter of a clip's check: a track's
+    first two sightings are encoded, then every other one, so another person standing where the
+    first stood for two sampled frames in a row is encoded once at least, and split off."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from consent.video.tracks import MIN_ENCODED, Tracker
+
+    rng = np.random.default_rng(7)
+    first, second = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 128)))
+
+    def face(box=(100, 300, 300, 100), recognisable=True):
+        return SimpleNamespace(box=box, height_px=200, sharpness=50.0, turn=0.0, identifiable=True,
+                               recognisable=recognisable, why_not=None, encoding=None)
+
+    def step(tracker, t, people):
+        faces = [face(box) for box, _ in people]
+        for f, want, (_, who) in zip(faces, tracker.to_encode(t, faces), people):
+            if want:
+                f.encoding = who
+        return tracker.add(t, faces), [f.encoding is not None for f in faces]
+
+    tracker = Tracker()
+    encoded = [step(tracker, k * 0.25, [((100, 300, 300, 100), first)])[1][0] for k in range(8)]
+    assert encoded[:MIN_ENCODED] == [True] * MIN_ENCODED and encoded == [True, True, False, True, False, True, False, True]
+    assert len(tracker.tracks) == 1
+    # a face somewhere else, and one not recognisable, are judged on their own
+    faces = [face((100, 300, 300, 100)), face((400, 700, 600, 500)), face((400, 1000, 600, 800), recognisable=False)]
+    assert tracker.to_encode(2.0, faces) == [False, True, False]
+    # for every phase of the alternation, someone else in the same place for two samples is split off
+    for skip in (0, 1):
+        tracker = Tracker()
+        for k in range(4 + skip):
+            step(tracker, k * 0.25, [((100, 300, 300, 100), first)])
+        t0 = (4 + skip) * 0.25
+        tracks = [step(tracker, t0 + k * 0.25, [((100, 300, 300, 100), second)])[0][0] for k in range(2)]
+        assert len(tracker.tracks) == 2 and tracks[-1] == 1, skip
+        assert any(s.encoding is second for s in tracker.tracks[1].sightings)
+        assert all(s.encoding is not second for s in tracker.tracks[0].sightings)
+
+
+def test_the_coarse_pass_runs_on_every_other_sampled_frame_and_at_every_scene_cut(db, tmp_path, monkeypatch):
+    """The detector's coarse pass (close-ups) runs on every other sampled frame and at cuts, so
+    any two sampled frames in a row (half a second on screen) meet it; the fine pass runs on
+    every sampled frame."""
+    from consent.video.frames import probe, sample
+    from consent.vision import faces
+
+    real, calls = faces.detect, []
+
+    def detect(picture, settings, **options):  # the real detector, its calls written down
+        calls.append(options.get("coarse", True))
+        return real(picture, settings, **options)
+
+    monkeypatch.setattr(faces, "detect", detect)
+    clip = make_clip(tmp_path / "hall.mp4", [(blank(1280, 720), 1.1), (255 - blank(1280, 720), 1.0)])
+    result = check(db, clip)
+    assert result.error is None, result.error
+    shots = list(sample(probe(clip)))
+    assert len(calls) == len(shots) == result.video["sampled_frames"] == 10
+    assert [s.t for s, c in zip(shots, calls) if c] == [0.0, 0.52, 1.0, 1.12, 1.52, 2.0]  # 1.12: the cut
+    assert all(a or b for a, b in zip(calls, calls[1:]))
+    assert all(c for s, c in zip(shots, calls) if s.cut)
+
+
+def test_box_ious_are_the_detectors_own_box_iou():
+    import numpy as np
+
+    from consent.video.tracks import box_ious
+    from consent.vision.faces import box_iou
+
+    rng = np.random.default_rng(3)
+    tops, lefts = rng.integers(0, 500, size=(2, 40))
+    sizes = rng.integers(0, 200, size=(2, 40))
+    boxes = [(int(t), int(l + w), int(t + h), int(l)) for t, l, h, w in zip(tops, lefts, *sizes)]
+    got = box_ious(boxes[:25], boxes[25:] + [(5, 5, 5, 5)])
+    want = [[box_iou(a, b) for b in boxes[25:] + [(5, 5, 5, 5)]] for a in boxes[:25]]
+    assert np.array_equal(got, np.array(want))
+
+
 def test_the_summary_line_counts_clips_as_videos(db, tmp_path):
     from consent.results import counts_words
 

@@ -4,7 +4,9 @@
    cannot be checked; its metadata found (:func:`metadata_found`);
 2. analysis (:func:`analyse`): the frames sampled one at a time
    (:func:`consent.video.frames.sample`), faces found on each with the photo detector
-   (:func:`consent.vision.faces.detect`) and encoded (:func:`~consent.vision.faces.encode`)
+   (:func:`consent.vision.faces.detect`; its coarse pass, for close-ups, on every other sampled
+   frame and at every cut, so any two frames in a row meet it: a face on screen for half a
+   second is on two) and encoded (:func:`~consent.vision.faces.encode`)
    when the register has templates, linked into tracks (:mod:`consent.video.tracks`); each track
    becomes one :class:`~consent.results.Face`, judged once from its sightings (:func:`face_of`);
 3. judgement: :func:`consent.check.judge` and the same rules as a photo; each reason about faces
@@ -359,6 +361,7 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     sha = sha or file_hash(clip.path)
     tracker = Tracker(settings)
     frames = cuts = 0
+    coarse = False
     reading, text_times, read_at = _text_reading(checker), [], None
     kit = KitFrames() if checker.kit_check else None
     t = time.perf_counter()
@@ -370,11 +373,13 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
         picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
                           image=Image.fromarray(shot.image), scale=1.0)
         t = time.perf_counter()
-        detected = faces_mod.detect(picture, detect_settings)
+        coarse = shot.cut or not coarse  # every other sampled frame, and every cut: see the docstring
+        detected = faces_mod.detect(picture, detect_settings, pixels=shot.image, coarse=coarse)
         timings["detect"] += time.perf_counter() - t
         t = time.perf_counter()
         if gallery is not None and any(d.recognisable for d in detected):
-            faces_mod.encode(picture, detected, settings)
+            faces_mod.encode(picture, [d for d, want in zip(detected, tracker.to_encode(shot.t, detected)) if want],
+                             settings)
         timings["encode"] += time.perf_counter() - t
         tracker.add(shot.t, detected)
         if reading is not None and reading.error is None and (shot.cut or read_at is None
