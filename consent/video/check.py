@@ -186,17 +186,24 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     will be published (same words, same channels), and record what it may be published for by
     the photos' rule (:func:`consent.blurring.blurred_check`): the reasons about the blurred
     faces are cleared, the re-check may add reasons, never remove one. Names written in the
-    picture are not blurred in videos (their reasons stay)."""
+    picture are not blurred in videos (their reasons stay); PE kit and words are not looked for
+    again in the copy (the clip's reasons about them stay, whatever the copy shows)."""
     from dataclasses import replace as copy_of
 
     from .. import blurring
     from .blur import blurred_suffix, write_blurred_copy
 
+    from copy import copy as shallow_copy
+
     faces = [f.index for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
     dst = safe_dir / (safe_name or fit(Path(result.name).stem, "-blurred" + blurred_suffix(clip)))
     copy = write_blurred_copy(clip, [tracks[i] for i in faces], dst, checker.settings, drop_sound=drop_sound)
     result.safe_copy = str(copy)
-    again = check_video(checker, copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
+    # the copy's faces checked again; its words and kit are not read again: blurring faces
+    # adds no words and no kit, and the clip's own reasons about them stay (below)
+    faces_only = shallow_copy(checker)
+    faces_only.text_check = faces_only.kit_check = False
+    again = check_video(faces_only, copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
                         folder=folder, drop_sound=drop_sound, groups=groups)
     if again.error:
         raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
