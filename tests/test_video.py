@@ -582,6 +582,35 @@ def test_the_coarse_pass_runs_on_every_other_sampled_frame_and_at_every_scene_cu
     assert all(c for s, c in zip(shots, calls) if s.cut)
 
 
+def test_frames_decoded_ahead_come_in_order_with_the_decoders_error_where_it_happened_and_stop_cleanly():
+    import threading
+
+    from consent.errors import UnreadableVideo
+    from consent.video.frames import ahead
+
+    closed = []
+
+    def frames(n, fail=False):
+        try:
+            for i in range(n):
+                yield i
+            if fail:
+                raise UnreadableVideo("clip.mp4: damaged at 3.0 s")
+        finally:
+            closed.append(threading.current_thread().name)
+
+    assert list(ahead(frames(5))) == [0, 1, 2, 3, 4]
+    seen = []
+    with pytest.raises(UnreadableVideo, match="damaged at 3.0 s"):
+        for i in ahead(frames(3, fail=True)):
+            seen.append(i)
+    assert seen == [0, 1, 2]
+    early = ahead(frames(1000))
+    assert next(early) == 0
+    early.close()  # the caller stops (an error of its own): the decoding thread stops and closes the clip
+    assert len(closed) == 3 and not any(t.name == "clip-decoder" for t in threading.enumerate())
+
+
 def test_box_ious_are_the_detectors_own_box_iou():
     import numpy as np
 

@@ -7,7 +7,8 @@
    (:func:`consent.vision.faces.detect`; its coarse pass, for close-ups, on every other sampled
    frame and at every cut, so any two frames in a row meet it: a face on screen for half a
    second is on two) and encoded (:func:`~consent.vision.faces.encode`)
-   when the register has templates, linked into tracks (:mod:`consent.video.tracks`); each track
+   when the register has templates, linked into tracks (:mod:`consent.video.tracks`), while the
+   words and the kit of the frames due for them are read in a thread beside (:class:`_Beside`); each track
    becomes one :class:`~consent.results.Face`, judged once from its sightings (:func:`face_of`);
 3. judgement: :func:`consent.check.judge` and the same rules as a photo; each reason about faces
    starts with the times those faces are on screen ("0:12-0:19: ..."); PE kit and undress are
@@ -35,7 +36,7 @@ from ..errors import ConsentError
 from ..filenames import fit
 from ..results import SEV_REVIEW, Face, PhotoCheck, Reason, channel_verdicts
 from . import span_words
-from .frames import Clip, probe, sample
+from .frames import Clip, ahead, probe, sample
 from .kit import KIT_EVERY_S, KitFrames
 from .tracks import Track, Tracker
 
@@ -371,32 +372,42 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     coarse = False
     reading, text_times, read_at = _text_reading(checker), [], None
     kit = KitFrames() if checker.kit_check else None
-    t = time.perf_counter()
-    for shot in sample(clip, settings):
-        timings["decode"] += time.perf_counter() - t
-        frames += 1
-        cuts += shot.cut
-        h, w = shot.image.shape[:2]
-        picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
-                          image=Image.fromarray(shot.image), scale=1.0)
+    beside = _Beside() if reading is not None or kit is not None else None
+    try:
         t = time.perf_counter()
-        coarse = shot.cut or not coarse  # every other sampled frame, and every cut: see the docstring
-        detected = faces_mod.detect(picture, detect_settings, pixels=shot.image, coarse=coarse)
-        timings["detect"] += time.perf_counter() - t
-        t = time.perf_counter()
-        if gallery is not None and any(d.recognisable for d in detected):
-            faces_mod.encode(picture, [d for d, want in zip(detected, tracker.to_encode(shot.t, detected)) if want],
-                             settings)
-        timings["encode"] += time.perf_counter() - t
-        tracker.add(shot.t, detected)
-        if reading is not None and reading.error is None and (shot.cut or read_at is None
-                                                              or shot.t - read_at >= TEXT_EVERY_S - 1e-6):
-            read_at = shot.t
-            _read_text(checker, shot.image, shot.t, reading, text_times, timings)
-        if kit is not None and kit.due(shot.t, shot.cut):
-            kit.measure(checker, shot.image, detected, shot.t, timings)
-        del picture, shot
-        t = time.perf_counter()
+        for shot in ahead(sample(clip, settings)):
+            timings["decode"] += time.perf_counter() - t
+            frames += 1
+            cuts += shot.cut
+            h, w = shot.image.shape[:2]
+            picture = Picture(path=clip.path, format=clip.format, width=w, height=h, orientation=1,
+                              image=Image.fromarray(shot.image), scale=1.0)
+            t = time.perf_counter()
+            coarse = shot.cut or not coarse  # every other sampled frame, and every cut: see the docstring
+            detected = faces_mod.detect(picture, detect_settings, pixels=shot.image, coarse=coarse)
+            timings["detect"] += time.perf_counter() - t
+            t = time.perf_counter()
+            if gallery is not None and any(d.recognisable for d in detected):
+                faces_mod.encode(picture, [d for d, want in zip(detected, tracker.to_encode(shot.t, detected)) if want],
+                                 settings)
+            timings["encode"] += time.perf_counter() - t
+            tracker.add(shot.t, detected)
+            read = reading is not None and reading.error is None and (
+                shot.cut or read_at is None or shot.t - read_at >= TEXT_EVERY_S - 1e-6)
+            read_at = shot.t if read else read_at
+            measure = kit is not None and kit.due(shot.t, shot.cut)
+            if measure:
+                kit.last = shot.t
+            if read or measure:
+                beside.run(_look_at_picture, checker, shot.image, detected, shot.t, reading if read else None,
+                           text_times, kit if measure else None, timings)
+            del picture, shot
+            t = time.perf_counter()
+        if beside is not None:
+            beside.wait()
+    finally:
+        if beside is not None:
+            beside.close()
     t = time.perf_counter()
     tracks = tracker.tracks
     faces = [face_of(i, track, gallery, settings) for i, track in enumerate(tracks)]
@@ -436,6 +447,40 @@ def one_track_per_person(tracks: list[Track], faces: list[Face], gallery, settin
             track = Track(sorted((s for j in merged[i] for s in tracks[j].sightings), key=lambda s: s.t))
         out_tracks.append(track)
     return out_tracks, [face_of(i, track, gallery, settings) for i, track in enumerate(out_tracks)]
+
+
+class _Beside:
+    """One thread beside the frame loop for the words and the kit of a frame, so that they run
+    while the next frames are decoded, their faces found and encoded (on two cores the loop
+    alone leaves one idle much of the time). One frame at a time: :meth:`run` waits for the
+    last frame's work first (memory: one more frame), and raises what it raised."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-picture")
+        self._pending = None
+
+    def run(self, fn, *args) -> None:
+        self.wait()
+        self._pending = self._pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _look_at_picture(checker, image, detected, t: float, reading, text_times: list, kit, timings: dict) -> None:
+    """The words (into ``reading``, unless None) and the kit (into ``kit``, unless None) of one
+    sampled frame, in :class:`_Beside`'s thread."""
+    if reading is not None and reading.error is None:
+        _read_text(checker, image, t, reading, text_times, timings)
+    if kit is not None:
+        kit.measure(checker, image, detected, t, timings)
 
 
 def _text_reading(checker):

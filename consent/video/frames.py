@@ -253,6 +253,55 @@ def signature(frame) -> np.ndarray:
     return np.clip((small - 16.0) * (255.0 / 219.0), 0.0, 255.0)
 
 
+def ahead(samples: Iterator[Sample]) -> Iterator[Sample]:
+    """``samples`` as they come, the next one decoded in a thread while the caller works on
+    this one (PyAV decodes without Python's lock: the decoder and the face detector share the
+    cores). At most one sample waits (memory: one more frame). What the decoding raises is
+    raised here, where it happened in the order; a caller that stops early stops the thread."""
+    import queue
+    import threading
+
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in samples:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the caller, raised there
+            put(exc)
+        finally:
+            close = getattr(samples, "close", None)
+            if close is not None:
+                close()  # the clip's file closed here, whether it was read to the end or not
+
+    thread = threading.Thread(target=run, name="clip-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _frame_rotation(frame, default: int) -> int:
     """A frame's display rotation (``frame.rotation``, counter-clockwise), to a quarter turn."""
     rotation = getattr(frame, "rotation", None)
