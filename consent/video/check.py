@@ -59,6 +59,11 @@ VIDEO_CODES = {SOUND[0], PICTURE[0], KIT[0]}
 #: scene cut: a badge or a name on a shirt stays on screen longer than a face may
 TEXT_EVERY_S = 1.0
 
+#: frames up to this size (1080p) are decoded a frame ahead (:func:`consent.video.frames.ahead`);
+#: larger ones one at a time: a 4K clip decoded ahead raised a batch worker's peak by 396 MB
+#: (the budget is 400), one at a time by 240 MB (tests/test_web_video.py)
+AHEAD_MAX_PIXELS = 1920 * 1080
+
 #: in a reason's words, times on screen less than this many seconds apart are one stretch
 JOIN_GAP_S = 2.0
 #: kit seen on frames looked at one after the other (at most KIT_EVERY_S apart) is one stretch
@@ -375,7 +380,10 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
     beside = _Beside() if reading is not None or kit is not None else None
     try:
         t = time.perf_counter()
-        for shot in ahead(sample(clip, settings)):
+        shots = sample(clip, settings)
+        if clip.width * clip.height <= AHEAD_MAX_PIXELS:
+            shots = ahead(shots)
+        for shot in shots:
             timings["decode"] += time.perf_counter() - t
             frames += 1
             cuts += shot.cut
