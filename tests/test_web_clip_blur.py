@@ -22,7 +22,7 @@ from .test_video import blank, make_clip, picture  # noqa: E402
 from .test_web_batch import _db  # noqa: E402
 from .web_helpers import client_as, csrf, make_app, post  # noqa: E402
 
-W, H, FPS = 320, 180, 25
+W, H, FPS = 640, 360, 25
 
 
 @pytest.fixture
@@ -76,6 +76,7 @@ def test_a_clip_with_a_pupil_without_consent_is_blurred_in_the_background_with_p
     office = client_as(app, "office")
     check_id = upload(office, clips["sports.mp4"], "sports.mp4")
     page = office.get(f"/check/{check_id}").get_data(as_text=True)
+    row = checked_photos.get(_db(app), check_id)
     assert 'data-verdict="block"' in page and BUTTON in page
     assert "could be OK for Website, Social media, Newsletter and Press" in page or "could be OK for" in page
 
@@ -114,7 +115,7 @@ def test_a_clip_with_a_pupil_without_consent_is_blurred_in_the_background_with_p
     post(office, f"/check/{check_id}/blur")
     audit = [r for r in _db(app)["web_audit"].rows if r["action"] == "blur.requested"]
     assert len(audit) == 1 and json.loads(audit[0]["detail"])["photo"] == "sports.mp4"
-    assert "Asked for a copy of a clip with faces blurred" in client_as(app, "admin").get("/audit").get_data(as_text=True)
+    assert "Asked for a copy of a clip with faces blurred" in client_as(app, "admin").get("/audit/").get_data(as_text=True)
 
 
 def test_while_it_is_made_the_page_shows_how_far_and_pressing_again_does_nothing_new(app, clips):
