@@ -316,7 +316,7 @@ def clip_blur_card(row: dict, user) -> dict:
     (the button) and the channels it could be OK for; while it is made, ``running`` with the
     progress line and percent; once made, each channel's verdict on the copy (by rule, judged
     today); when it failed or was stopped, the sentence saying so."""
-    from consent.results import PhotoCheck
+    from consent.results import PhotoCheck, join_words
 
     asked = row.get("clip_blur") or {}
     state = "stopped" if asked.get("stopped") else asked.get("state")
@@ -330,7 +330,7 @@ def clip_blur_card(row: dict, user) -> dict:
                              "why": v.get("detail") if user.sees_names and verdict != "ok" else None})
     return {
         "offer": checked_photos.may_make_blurred_clip(row),
-        "could_be_for": ", ".join(channel_label(c) for c in could),
+        "could_be_for": join_words([channel_label(c) for c in could]),
         "state": state,
         "running": state in ("queued", "running"),
         "failed": state in ("error", "stopped"),
