@@ -206,3 +206,78 @@ def test_the_blurred_copy_reports_its_progress_frame_by_frame(tmp_path):
     with reporting(lambda f, n: around.append((f, n))):  # as check_video's copy reports
         write_blurred_copy(probe(clip), [], tmp_path / "b.mp4")
     assert around == calls
+
+
+def test_kill_9_of_the_worker_mid_copy_keeps_no_copy_and_the_copy_can_be_asked_for_again(enrolled_db, tmp_path):  # noqa: F811
+    """A power cut while the worker writes the blurred copy: no copy is kept (a temporary file at
+    most), the page says it stopped, and asked again a new worker makes it, once."""
+    import re
+    import urllib.parse
+    import urllib.request
+    import uuid
+
+    from consent.register import Register
+
+    from .test_batch_queue import Client, kill_group, start_worker, wait_until
+    from .web_helpers import LiveServer
+
+    data = tmp_path / "data"
+    data.mkdir()
+    copy_register(enrolled_db, data)
+    with Register(data / "consent.db") as reg:
+        reg.record_consent("P002", "website", "refused")
+    face = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "long.mp4", [(blank(), 0.5), (face, 15.5)])  # 400 frames: long enough to kill mid-copy
+
+    def blur_row():
+        from web.core.db import connect
+
+        db = connect(data / "consent.db")
+        try:
+            return next(db["web_clip_blurs"].rows, None) if db["web_clip_blurs"].exists() else None
+        finally:
+            db.conn.close()
+
+    with LiveServer(data, workers=0) as server:
+        office = Client(server.url, "office")
+        token = office._token("/check/")
+        boundary = uuid.uuid4().hex
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="channel"\r\n\r\nwebsite\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="long.mp4"\r\n'
+                "Content-Type: video/mp4\r\n\r\n").encode() + clip.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(server.url + "/check/upload", body, {
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRF-Token": token,
+            "X-Requested-With": "fetch"})
+        card = office.opener.open(request, timeout=120).read().decode()
+        check_id = re.search(r'id="result-([^"]+)"', card).group(1)
+        assert "Make a blurred copy" in card
+
+        def ask():
+            form = urllib.parse.urlencode({"csrf_token": office._token(f"/check/{check_id}")}).encode()
+            office.opener.open(server.url + f"/check/{check_id}/blur", form, timeout=30).read()
+
+        worker = start_worker(data, {}, workers=1)
+        try:
+            ask()
+            wait_until(lambda: (blur_row() or {}).get("phase") == "blurring", timeout=120, what="the copy being written")
+        finally:
+            kill_group(worker)
+        folder = data / "web" / "checks" / check_id / "blurred"
+        assert not [p for p in folder.glob("*") if not p.name.startswith(".consent-")]  # no copy, at most a temporary file
+
+        def page():
+            return office.opener.open(server.url + f"/check/{check_id}", timeout=30).read().decode()
+
+        # as soon as the killed process is gone (a moment after the signal)
+        wait_until(lambda: "stopped before it was finished" in page(), timeout=15, what="the page to say it stopped")
+        assert "Make a blurred copy" in page()
+
+        worker = start_worker(data, {}, workers=1)
+        try:
+            ask()
+            wait_until(lambda: (blur_row() or {}).get("state") in ("done", "error"), timeout=180, what="the copy")
+        finally:
+            kill_group(worker)
+        assert blur_row()["state"] == "done", blur_row()
+        assert [p.name for p in folder.iterdir()] == ["long-blurred.mp4"]
+        assert "Download with faces blurred" in page() and "Make a blurred copy" not in page()
