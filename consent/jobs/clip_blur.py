@@ -51,8 +51,9 @@ PHASES = {
 
 def status(db: sqlite_utils.Database, check_id: str, settings=None) -> dict | None:
     """The blurred copy asked for on check ``check_id`` (its ``web_clip_blurs`` row), or None.
-    ``row["stopped"]``: it was queued or running but its worker is gone (killed, the server
-    restarted) or silent longer than ``batch_claim_timeout_s``: it may be asked for again.
+    ``row["stopped"]``: it was running but its worker process is gone (killed, the server
+    restarted), or it was queued (or running on another machine) with no word for longer than
+    ``batch_claim_timeout_s``: it may be asked for again.
     ``row["percent"]`` and ``row["words"]`` say how far it has got as the page shows it."""
     rows = list(db["web_clip_blurs"].rows_where("check_id = ?", [check_id], limit=1)) \
         if db["web_clip_blurs"].exists() else []
@@ -72,9 +73,11 @@ def _stopped(row: dict, settings) -> bool:
 
     if row["state"] not in (QUEUED, RUNNING):
         return False
-    timeout = (settings or DEFAULTS).batch_claim_timeout_s
-    if row["state"] == RUNNING and _alive_here(row["worker"]) is False:
-        return True
+    if row["state"] == RUNNING:  # a worker of this machine: stopped exactly when its process is gone
+        alive = _alive_here(row["worker"])
+        if alive is not None:
+            return not alive
+    timeout = (settings or DEFAULTS).batch_claim_timeout_s  # another machine's, or still queued
     return (row["updated_at"] or row["asked_at"] or 0) < time.time() - timeout
 
 
