@@ -124,6 +124,10 @@ def test_while_it_is_made_the_page_shows_how_far_and_pressing_again_does_nothing
     office = client_as(app, "office")
     check_id = upload(office, clips["sports.mp4"], "sports.mp4")
     db = _db(app)
+    # a form without its CSRF token, or from a role that may not ask, starts nothing
+    assert office.post(f"/check/{check_id}/blur").status_code in (400, 403)
+    assert post(client_as(app, "senior"), f"/check/{check_id}/blur").status_code == 403
+    assert clip_blur.status(db, check_id) is None
     assert clip_blur.start(db, check_id, "office")
     assert clip_blur._claim(db, check_id, worker_name())  # this process holds it: alive
     clip_blur._Reporter(db, check_id, worker_name())(30, 75)
@@ -189,7 +193,7 @@ def test_a_copy_that_cannot_be_made_says_why_and_the_check_stands(app, clips):
     post(office, f"/check/{check_id}/blur")
     asked = clip_blur.status(_db(app), check_id)
     assert asked["state"] == "error" and asked["message"].startswith("The blurred copy could not be made: ")
-    assert "/checks/" not in asked["message"] and "Traceback" not in asked["message"]
+    assert "sports.mp4: " in asked["message"] and "/checks/" not in asked["message"] and "Traceback" not in asked["message"]
     page = office.get(f"/check/{check_id}").get_data(as_text=True)
     assert "The blurred copy could not be made" in page and 'data-verdict="block"' in page
     assert not checked_photos.get(_db(app), check_id)["blurred_path"]
