@@ -8,6 +8,7 @@ import base64
 import pytest
 
 from tests.conftest import fixture_dir
+from tests.test_check import enrolled_db  # noqa: F401  (the module-scoped register fixture)
 from tests.web_helpers import LiveServer, browser_sign_in, launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -72,5 +73,47 @@ def test_a_clip_larger_than_the_page_takes_says_video_and_where_larger_clips_go(
             card.get_by_text("This video is too large to send here").wait_for()
             assert "Check it in a batch job, which takes larger clips" in card.inner_text()
             assert "photo" not in card.inner_text()
+        finally:
+            browser.close()
+
+
+def test_press_make_a_blurred_copy_follow_its_progress_and_see_the_copy_offered(tmp_path, enrolled_db):  # noqa: F811
+    """The check page's blurred copy of a clip, made by the server's worker process (the queue's
+    ``blur_clip`` task): the button, the progress the page follows, then the copy's download."""
+    from consent.register import Register
+    from tests.conftest import copy_register
+    from tests.test_check import PUBLICATION
+    from tests.test_video import blank, make_clip, picture
+
+    data = tmp_path / "data"
+    data.mkdir()
+    copy_register(enrolled_db, data)
+    with Register(data / "consent.db") as reg:
+        for channel in PUBLICATION:
+            reg.record_consent("P002", channel, "refused")  # Joe Biden
+    face = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "Sports day.mp4", [(blank(), 0.5), (face, 3.5)])
+    with LiveServer(data) as server, playwright_api.sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(120_000)
+            browser_sign_in(page, server.url, "office")
+            page.get_by_role("link", name="Check photos").first.click()
+            page.locator("#dropzone").wait_for()  # the check page, not the one before it
+            page.evaluate(DROP_VIDEO_JS, [base64.b64encode(clip.read_bytes()).decode(), clip.name])
+            card = page.locator("article.result", has_text="Sports day.mp4").filter(has=page.locator(".verdict-big"))
+            card.locator(".verdict-big").wait_for()
+            assert card.locator(".verdict-big").get_attribute("data-verdict") == "block"
+            card.get_by_role("button", name="Make a blurred copy (takes a few minutes)").click()
+            progress = page.locator(".blur-progress[role=status]")
+            progress.wait_for()  # the page it lands on follows the copy
+            assert page.get_by_role("button", name="Make a blurred copy (takes a few minutes)").count() == 0
+            page.get_by_role("link", name="Download with faces blurred").wait_for()
+            copies = page.get_by_role("list", name="Verdict for each channel of the blurred copy").inner_text()
+            assert copies.splitlines().count("ok") == len(PUBLICATION), copies
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Download with faces blurred").click()
+            assert download.value.suggested_filename == "Sports day-blurred.mp4"
         finally:
             browser.close()

@@ -11,7 +11,8 @@ shows them (``web.batch``); ``consent worker`` (:func:`batch_queue.worker_comman
 - :mod:`.remote_queue`: (Redis) the analysis queue, for machines without the register;
 - :mod:`.check_thread`: the process's one ``Checker``, on its own thread (the web server's
   single checks use it too);
-- :mod:`.preview`: the annotated preview picture of a checked photo.
+- :mod:`.preview`: the annotated preview picture of a checked photo;
+- :mod:`.clip_blur`: a clip's blurred copy asked for on the check page, made by a worker, with progress.
 
 The work itself is the library's (``consent.batch.check_photo``); a task only calls it.
 """

@@ -596,7 +596,10 @@ def _alive_here(worker: str | None) -> bool | None:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # killed, but not yet reaped (its parent was killed too, and no init has reaped it): dead
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def recover(db: sqlite_utils.Database, place: photos.Place, queued_ids: set[str], enqueue) -> int:

@@ -10,7 +10,8 @@ Where the queue lives:
   docs/operations.md).
 
 The task is a thin shell: :func:`consent.jobs.batch_jobs.process` checks the photo and stores its
-result; it knows nothing about the queue. Workers are Huey's consumer with process workers;
+result; it knows nothing about the queue. A second task, ``blur_clip``, makes the blurred copy
+of a clip asked for on the check page (:func:`consent.jobs.clip_blur.process`). Workers are Huey's consumer with process workers;
 each process loads the face models once, on its first photo (``consent.jobs.check_thread``). When a
 worker process starts, and every minute, :func:`recover` puts back in the queue any photo a
 stopped worker or server left behind.
@@ -32,7 +33,7 @@ from consent import settings as consent_settings
 from consent.errors import SettingsError
 from consent.vision.models import one_thread_per_process
 
-from . import batch_jobs, photos, remote_queue, signing
+from . import batch_jobs, clip_blur, photos, remote_queue, signing
 from .remote_queue import (
     HEALTH_CHECK_S, IDLE_POLL_MAX, die_with_parent as _die_with_parent, describe_url, hold_stop_signals, run_consumer,
     worker_logging,
@@ -112,6 +113,12 @@ def _make_huey(url: str, data: Path):
             log.warning("%s: %s; trying again (%d tries left)", check_id, exc, task.retries)
             raise CancelExecution(retry=True) from None
 
+    @huey.task(name="blur_clip")
+    def blur_clip(check_id: str):
+        """The blurred copy of a clip asked for on the check page (``consent.jobs.clip_blur``)."""
+        place, db = worker_state()
+        clip_blur.process(db, place, check_id, batch_jobs.worker_name())
+
     @huey.periodic_task(crontab(minute="*"), name="recover_photos")
     def recover_photos():
         recover(*worker_state())
@@ -126,6 +133,7 @@ def _make_huey(url: str, data: Path):
             log.exception("could not look for photos left behind (next try within a minute)")
 
     huey.consent_check_photo = check_photo
+    huey.consent_blur_clip = blur_clip
     return huey
 
 
@@ -134,6 +142,12 @@ def enqueue(place: photos.Place, check_ids: list[str]) -> None:
     huey = huey_for(place.data)
     for check_id in check_ids:
         _enqueue_check(huey, check_id, None, place.settings.batch_retries)
+
+
+def enqueue_blur(place: photos.Place, check_id: str) -> None:
+    """Queue the blurred copy of a clip checked on the check page (``consent.jobs.clip_blur``)."""
+    huey = huey_for(place.data)
+    huey.enqueue(huey.consent_blur_clip.task_class(args=(check_id,)))
 
 
 def _enqueue_check(huey, check_id: str, analysed: dict | None, retries: int) -> None:

@@ -96,15 +96,19 @@ def run_stored_check(db_path: str, settings, path, **kwargs):
     return _executor.submit(work).result()
 
 
-def run_stored_video(db_path: str, settings, path, **kwargs):
+def run_stored_video(db_path: str, settings, path, progress=None, **kwargs):
     """:func:`run_stored_check` for a clip (:func:`consent.video.check.check_video`, the same
     check as ``consent check``), on the process's check thread: ``(PhotoCheck, StoredCheck or
-    None)``, the stored check holding the times and facts its judgement needs again."""
+    None)``, the stored check holding the times and facts its judgement needs again.
+    ``progress(frame, frames)``: called while its blurred copy is written, if one is
+    (:func:`consent.video.blur.reporting`)."""
     def work():
+        from consent.video.blur import reporting
         from consent.video.check import check_video
 
         checker = _checker(db_path, settings)
-        result = check_video(checker, path, **kwargs)
+        with reporting(progress):
+            result = check_video(checker, path, **kwargs)
         return result, _stored_video(checker, path, result, kwargs.get("blur_unconsented", False),
                                      caption=kwargs.get("caption", ""), alt_text=kwargs.get("alt_text", ""),
                                      folder=kwargs.get("folder") or "", groups=kwargs.get("groups"))

@@ -221,3 +221,15 @@ def m016_safeguarding_lead(db: sqlite_utils.Database) -> None:
     """Users marked as designated safeguarding lead (0/1, beside their roles): only they decide
     sign-offs of photos holding a never-publish pupil."""
     db["web_users"].add_column("safeguarding_lead", int, not_null_default=0)
+
+
+@MIGRATIONS()
+def m017_clip_blurred_copies(db: sqlite_utils.Database) -> None:
+    """A blurred copy of a clip asked for on the check page, made by a worker
+    (``consent.jobs.clip_blur``): one row per check, its state and how far it has got."""
+    db["web_clip_blurs"].create(
+        {"check_id": str, "state": str, "asked_by": str, "asked_at": float, "worker": str,
+         "claimed_at": float, "updated_at": float, "frame": int, "frames": int, "phase": str,
+         "message": str},
+        pk="check_id",
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import sqlite_utils
@@ -29,8 +30,9 @@ from werkzeug.utils import secure_filename
 from consent import images
 from consent.errors import ConsentError, ImageTooLarge, VideoTooLarge
 from consent.rejudge import Change, StoredCheck, covered, uncovered, what_changed
-from consent.jobs import check_thread
+from consent.jobs import check_thread, clip_blur
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
+from consent.results import channel_verdicts as consent_channel_verdicts
 from consent.rules.caption import NAME_CODES
 from consent.video import is_video
 from consent.video.frames import probe
@@ -118,7 +120,7 @@ def check_file(
         raise UploadRefused(413, plain(str(exc), original, label), exc.code) from None
     except ConsentError as exc:
         raise UploadRefused(422 if video else 415, plain(str(exc), original, label), exc.code) from None
-    if video:  # the blurred copy of a clip takes minutes: batch jobs make it, not this request
+    if video:  # the blurred copy of a clip takes minutes: made in the background when asked (clip_blur)
         (result, stored), (blurred_result, blurred_stored) = _run_video(
             place, check_id, original, name, channels, caption, folder_context, groups), (None, None)
     else:
@@ -181,7 +183,49 @@ def get(db: sqlite_utils.Database, check_id: str, *, judge: bool = True) -> dict
         return None
     if judge and row.get("stored"):
         _judge_again(db, row)
+    if (row.get("data") or {}).get("video") is not None:  # a clip: its blurred copy, if asked for
+        row["clip_blur"] = clip_blur.status(db, check_id, _settings())
     return row
+
+
+def _settings():
+    from flask import current_app, has_app_context
+
+    return current_app.config["CONSENT_SETTINGS"] if has_app_context() else None
+
+
+def blur_would_clear(row: dict) -> list[str]:
+    """The channels a blurred copy of ``row``'s clip could be OK for that the clip is not, by
+    the photos' rule (:func:`consent.blurring.blurred_check`: the faces not cleared blurred,
+    their reasons cured, everything else kept, the sound and what the tool could not look at
+    too), before it is made; [] when a blurred copy would clear nothing (nothing to blur,
+    someone never to be published, a pupil named beside the clip, the sound to listen to)."""
+    from consent import blurring
+    from consent.video.check import VIDEO_CODES
+
+    data = row.get("data") or {}
+    if row.get("state") != "done" or data.get("video") is None or never_publish_pictured(row):
+        return []
+    result = PhotoCheck.from_json(data)
+    if not something_to_blur(result):
+        return []
+    faces, _ = blurring.to_blur(result)  # names written in the picture are not blurred in clips
+    ruled = [r for r in result.reasons if r.code not in VIDEO_CODES]
+    kept = blurring.blurred_check(replace(result, reasons=ruled), PhotoCheck(path="", name=result.name),
+                                  faces, []).reasons + [r for r in result.reasons if r.code in VIDEO_CODES]
+    hoped = consent_channel_verdicts(kept, list(result.channels))
+    return [c for c, v in hoped.items() if v.verdict == "ok" and c in result.verdicts
+            and result.verdicts[c].verdict != "ok"]
+
+
+def may_make_blurred_clip(row: dict) -> bool:
+    """The "Make a blurred copy" button: a clip whose blurred copy would clear a channel, its
+    copies not expired, no blurred copy yet, and none being made."""
+    asked = row.get("clip_blur")
+    busy = asked is not None and asked["state"] in (clip_blur.QUEUED, clip_blur.RUNNING, clip_blur.DONE) \
+        and not asked["stopped"]
+    return (not busy and not row.get("blurred_path") and bool(row.get("safe_path"))
+            and not (row.get("expires_at") and row["expires_at"] < time.time()) and bool(blur_would_clear(row)))
 
 
 def _judge_again(db: sqlite_utils.Database, row: dict) -> None:

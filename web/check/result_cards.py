@@ -306,6 +306,41 @@ def card(row: dict, user) -> dict:
         "changes": changes,
         #: a clip (``consent.video``): how long, whether it has sound, frames looked at; else None
         "video": video_facts(data.get("video")),
+        #: a clip's blurred copy: the button, how far it has got, what came of it (else None)
+        "clip_blur": clip_blur_card(row, user) if data.get("video") is not None else None,
+    }
+
+
+def clip_blur_card(row: dict, user) -> dict:
+    """What a clip's card says about its blurred copy (``consent.jobs.clip_blur``): ``offer``
+    (the button) and the channels it could be OK for; while it is made, ``running`` with the
+    progress line and percent; once made, each channel's verdict on the copy (by rule, judged
+    today); when it failed or was stopped, the sentence saying so."""
+    from consent.results import PhotoCheck, join_words
+
+    asked = row.get("clip_blur") or {}
+    state = "stopped" if asked.get("stopped") else asked.get("state")
+    could = checked_photos.blur_would_clear(row) if not row.get("blurred_path") else []
+    blurred = (row.get("data") or {}).get("blurred") or {}
+    verdicts = []
+    if row.get("blurred_path"):
+        for c, v in blurred.get("channels", {}).items():
+            verdict = v["verdict"] if not checked_photos.never_publish_pictured(row) else "block"
+            verdicts.append({"label": channel_label(c), "verdict": verdict, "words": verdict_words(verdict),
+                             "why": v.get("detail") if user.sees_names and verdict != "ok" else None})
+    return {
+        "offer": checked_photos.may_make_blurred_clip(row),
+        "could_be_for": join_words([channel_label(c) for c in could]),
+        "state": state,
+        "running": state in ("queued", "running"),
+        "failed": state in ("error", "stopped"),
+        "words": asked.get("words", ""),
+        "percent": asked.get("percent", 0),
+        "made": bool(row.get("blurred_path")),
+        #: something to blur, but a blurred copy would clear no channel (the sound, say): not offered
+        "no_help": (not could and not asked and not row.get("blurred_path")
+                    and checked_photos.something_to_blur(PhotoCheck.from_json(row["data"]))),
+        "verdicts": verdicts,
     }
 
 

@@ -13,6 +13,7 @@ from flask import (
 )
 
 from consent.errors import ConsentError
+from consent.jobs import clip_blur
 from consent.register import publications
 
 from . import caption_probes, checked_photos, result_cards
@@ -262,6 +263,52 @@ def send_for_review(check_id: str):
     flash("Sent to a senior colleague for sign-off. You will see their decision here and under "
           "“Sent for sign-off”.", "info")
     return redirect(url_for("check.show", check_id=check_id))
+
+
+@bp.post("/<check_id>/blur")
+@roles_required("office", "comms")
+def make_blurred(check_id: str):
+    """Make a blurred copy of a checked clip in the background (``consent.jobs.clip_blur``, on
+    the batch queue): its page then shows how far it has got. Pressing again while it is being
+    made does nothing new."""
+    row = _row_for_viewer(check_id)
+    if checked_photos.may_make_blurred_clip(row):
+        settings = current_app.config["CONSENT_SETTINGS"]
+        if clip_blur.start(get_db(), check_id, g.user.username, settings):
+            log_event(get_db(), g.user.username, "blur.requested", check_id,
+                      {"photo": row["name"], "channels": checked_photos.blur_would_clear(row)})
+            place = checked_photos.Place.from_app(current_app)
+            if current_app.config.get("BATCH_INLINE"):
+                clip_blur.run_inline(place, check_id)  # tests of the pages, without worker processes
+            else:
+                from consent.jobs import batch_queue
+
+                try:
+                    batch_queue.enqueue_blur(place, check_id)
+                except Exception:  # e.g. Redis down: said on the page, to be tried again
+                    current_app.logger.exception("check %s: the queue cannot be reached", check_id)
+                    clip_blur.not_queued(get_db(), check_id, "The blurred copy could not be started: the "
+                                         "background workers cannot be reached. Try again in a minute.")
+        flash("Making the blurred copy: it takes a few minutes. This page shows how far it has got; "
+              "you can leave it and come back.", "info")
+    elif (row.get("clip_blur") or {}).get("state") not in (clip_blur.QUEUED, clip_blur.RUNNING, clip_blur.DONE):
+        flash("A blurred copy of this clip cannot be made: blurring its faces would not clear it for any "
+              "channel, or its copies have expired.", "error")
+    return redirect(url_for("check.show", check_id=check_id))
+
+
+@bp.get("/<check_id>/blur")
+@roles_required("office", "comms", "senior")
+def blur_progress(check_id: str):
+    """How far the blurred copy of a clip has got (JSON, polled by the check page's script)."""
+    row = _row_for_viewer(check_id)
+    asked = row.get("clip_blur")
+    if asked is None:
+        return jsonify({"state": "none", "percent": 0, "words": "", "running": False})
+    running = asked["state"] in (clip_blur.QUEUED, clip_blur.RUNNING) and not asked["stopped"]
+    return jsonify({"state": "stopped" if asked["stopped"] else asked["state"], "percent": asked["percent"],
+                    "frame": asked["frame"] or 0, "frames": asked["frames"] or 0, "words": asked["words"],
+                    "running": running})
 
 
 def record_publication(row: dict, kind: str, channels: list[str], how: str, link: str | None = None,

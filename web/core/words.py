@@ -43,6 +43,7 @@ ACTION_WORDS = {
     "publication.taken_down": "took a photo down",
     "download.safe": "downloaded a safe copy",
     "download.blurred": "downloaded a blurred copy",
+    "blur.requested": "asked for a copy of a clip with faces blurred",
     "download.batch_zip": "downloaded a batch's safe copies",
     "batch.created": "started a batch",
     "account.created": "created an account",
