@@ -635,3 +635,26 @@ def test_the_summary_line_counts_clips_as_videos(db, tmp_path):
     clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 1.0)])
     out = CliRunner().invoke(main, ["check", str(clip), "--db", str(db), "--no-text"])
     assert out.output.splitlines()[-1].startswith("1 video: "), out.output
+
+
+def test_a_frames_faces_are_obscured_in_place_as_a_photos_are_and_nothing_else_changes():
+    """The video copy's OpenCV obscuring covers the same grown regions as the photos' Pillow
+    one, leaves every other pixel as it was, and leaves no detail inside (cells, blurred)."""
+    from PIL import Image
+
+    from consent.settings import DEFAULTS
+    from consent.vision.blur import obscure, obscure_pixels, regions
+
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, size=(360, 640, 3), dtype=np.uint8)
+    boxes = [(100, 300, 200, 220), (0, 60, 40, 0), (300, 640, 360, 600)]  # one inside, two at edges
+    photo = np.asarray(obscure(Image.fromarray(frame), boxes, DEFAULTS))
+    video = obscure_pixels(frame.copy(), boxes, DEFAULTS)
+    changed_photo, changed_video = np.any(photo != frame, axis=2), np.any(video != frame, axis=2)
+    mask = np.zeros(frame.shape[:2], bool)
+    for left, top, right, bottom in regions(boxes, 640, 360, DEFAULTS):
+        mask[top:bottom, left:right] = True
+        inside = video[top:bottom, left:right].astype(float)
+        assert inside.std() < frame[top:bottom, left:right].std() / 4  # the noise is gone
+    assert not changed_video[~mask].any() and not changed_photo[~mask].any()
+    assert changed_video[mask].mean() > 0.9 and changed_photo[mask].mean() > 0.9

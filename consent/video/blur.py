@@ -7,8 +7,8 @@ on every frame between, a track's box is carried (:func:`box_at`):
    one to the other; further apart (the face was missed in between), both boxes are blurred;
 2. before its first sighting and after its last, by one sample step (the face may have been on
    screen up to a step before it was first sampled), the nearest sighting's box;
-3. each box is grown by ``settings.blur_margin`` and pixelated as a photo's
-   (:func:`consent.vision.blur.obscure`).
+3. each box is grown by ``settings.blur_margin`` and pixelated as a photo's, with OpenCV
+   (:func:`consent.vision.blur.obscure_pixels`).
 
 Frames are decoded, blurred and encoded one at a time (turned upright: the copy has no
 rotation to apply); the sound is copied as it is (or dropped). The copy is written to a
@@ -111,11 +111,13 @@ def write_blurred_copy(clip: Clip, tracks: list[Track], dst: str | os.PathLike, 
 def _encode(clip: Clip, tracks: list[Track], tmp: Path, settings: Settings, drop_sound: bool,
             progress: Progress | None = None) -> int:
     import av
-    from PIL import Image
 
-    from ..vision.blur import obscure
+    from ..vision.blur import obscure_pixels
 
     step = 1.0 / settings.video_sample_fps
+    # each track's first and last moment to blur, to find the tracks on screen at a frame at once
+    starts = np.array([track.sightings[0].t - step for track in tracks], dtype=np.float64)
+    ends = np.array([track.sightings[-1].t + step for track in tracks], dtype=np.float64)
     with av.open(str(clip.path), metadata_errors="ignore") as src, \
             av.open(str(tmp), "w", format=_MUXERS[clip.format][0], options={"fflags": "+bitexact"}) as out:
         vin = src.streams.video[0]
@@ -143,9 +145,10 @@ def _encode(clip: Clip, tracks: list[Track], tmp: Path, settings: Settings, drop
             for frame in packet.decode():
                 t = max(0.0, (frame.time or 0.0) - start)
                 image = _upright(frame.to_ndarray(format="rgb24"), _frame_rotation(frame, clip.rotation))
-                boxes = [box for track in tracks for box in box_at(track, t, step)]
+                on = np.nonzero((starts <= t) & (ends >= t))[0]
+                boxes = [box for i in on for box in box_at(tracks[i], t, step)]
                 if boxes:
-                    image = np.asarray(obscure(Image.fromarray(image), boxes, settings, in_place=True))
+                    image = obscure_pixels(np.ascontiguousarray(image), boxes, settings)
                 new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
                 new.pts, new.time_base = frame.pts, frame.time_base
                 for encoded in vout.encode(new):
