@@ -404,8 +404,6 @@ def analyse(checker, clip: Clip, only=None, sha: str | None = None):
                 shot.cut or read_at is None or shot.t - read_at >= TEXT_EVERY_S - 1e-6)
             read_at = shot.t if read else read_at
             measure = kit is not None and kit.due(shot.t, shot.cut)
-            if measure:
-                kit.last = shot.t
             if read or measure:
                 beside.run(_look_at_picture, checker, shot.image, detected, shot.t, reading if read else None,
                            text_times, kit if measure else None, timings)

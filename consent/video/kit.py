@@ -43,8 +43,12 @@ class KitFrames:
     last: float | None = None
 
     def due(self, t: float, cut: bool) -> bool:
-        """Whether the frame at ``t`` (a scene cut or not) is one to measure."""
-        return cut or self.last is None or t - self.last >= KIT_EVERY_S - 1e-6
+        """Whether the frame at ``t`` (a scene cut or not) is one to measure; if so, it counts
+        as measured from now (:meth:`measure` may run later, in another thread)."""
+        if cut or self.last is None or t - self.last >= KIT_EVERY_S - 1e-6:
+            self.last = t
+            return True
+        return False
 
     def measure(self, checker, image, detected, t: float, timings: dict) -> None:
         """Measure the kit on one frame (``image``, RGB; ``detected``: the faces found on it, in
@@ -56,7 +60,6 @@ class KitFrames:
         measures = kit.measure(image, boxes, profile=getattr(checker, "_kit_profile", None),
                                settings=checker.settings)
         self.frames.append({"t": round(t, 3), "kit": measures.to_json()})
-        self.last = t
         timings["kit"] = timings.get("kit", 0.0) + time.perf_counter() - start
 
     @property
