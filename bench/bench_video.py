@@ -19,12 +19,12 @@ time (user + system of the process and what it waited for, from ``wait4``):
   ``BENCH_DEFACE_FULL=1``: it took 653 s wall, 722 s CPU (7 December 2026, load 4), too long to
   run every time.
 
-Measured 7 December 2026 (2 cores shared with other engineers' work, load 2.7-4.5): the check
-33.2 s (1.11x the clip; CPU 58 s), the blurred copy 222 s (7.4x), deface at 960 px 204 s (6.8x):
-check / deface 0.16x wall, blurred / deface 1.09x wall, 0.74x CPU. The blurred copy blurred
-2538 face tracks, 2480 of them one-sample tracks from the 3-second stadium shot (a crowd of
-faces about 25 px tall, not linked from one sample to the next); writing the copy took about
-120 s of its 176 s, re-checking it the rest.
+Measured 7 December 2026 (2 cores, nothing else running): the check 22.0 s (0.73x the clip;
+CPU 39 s), the blurred copy 70.7 s (2.36x), deface at 960 px 212 s (7.1x): check / deface 0.10x
+wall, blurred / deface 0.33x wall. Before the work of that day (onnxruntime's threads spinning,
+every frame's coarse pass and encodings, one thread): the check 32.8 s, the blurred copy 103.8 s.
+The blurred copy blurred 2660 face tracks, most of them one-sample tracks from the 3-second
+stadium shot (a crowd of faces about 25 px tall, not linked from one sample to the next).
 
 The goals (issue 31, on 2 cores): the check in at most half the clip's duration, the blurred
 copy in at most 3 times. When deface cannot be installed or run, the bench says why and prints

@@ -147,7 +147,7 @@ def onnx_session(path: Path, what: str, package: str, data: bytes | None = None,
     # its threads sleep between runs instead of spinning: spinning burnt the cores the video
     # decoder, the other stages and other workers needed (measured, 3 pairs each while another
     # process ran: a 12-second clip's check 0.64x the CPU and 0.72x the wall time; 14 photos
-    # 0.72x the CPU, 0.75x the wall)
+    # 0.72x the CPU, 0.75x the wall; on a quiet machine the 14 photos 0.87x the CPU, 0.99x the wall)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(data if data is not None else str(path), sess_options=options,
