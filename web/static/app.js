@@ -27,4 +27,20 @@ window.consent = {
   csrfToken: function () {
     return document.querySelector('meta[name="csrf-token"]').content;
   },
+  // Ask `url` for progress (JSON) after `first` ms, show it with `show(progress)` (fills a
+  // <progress> `bar` first) and ask again after `every` ms while `show` returns true; a failed
+  // request is tried again after 3 s.
+  poll: function (url, bar, show, first, every) {
+    var ask = function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json", "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          bar.value = p.percent;
+          bar.textContent = p.percent + "%";
+          if (show(p)) window.setTimeout(ask, every);
+        })
+        .catch(function () { window.setTimeout(ask, 3000); });
+    };
+    window.setTimeout(ask, first);
+  },
 };

@@ -11,26 +11,15 @@
     var bar = document.getElementById("job-bar");
     var percent = document.getElementById("job-percent");
     var count = document.getElementById("job-count");
-    var poll = function () {
-      fetch(panel.dataset.progressUrl, { credentials: "same-origin", headers: { "Accept": "application/json", "X-Requested-With": "fetch" } })
-        .then(function (r) { return r.json(); })
-        .then(function (p) {
-          bar.value = p.percent;
-          bar.textContent = p.percent + "%";
-          count.textContent = p.percent + "% · " + p.done + " of " + p.total + " checked";
-          Object.keys(p.counts || {}).forEach(function (key) {
-            var tile = panel.querySelector('[data-count="' + key + '"]');
-            if (tile) tile.textContent = p.counts[key];
-          });
-          if (p.state === "done") {
-            window.location.reload();
-          } else {
-            window.setTimeout(poll, 1000);
-          }
-        })
-        .catch(function () { window.setTimeout(poll, 3000); });
-    };
-    window.setTimeout(poll, 500);
+    window.consent.poll(panel.dataset.progressUrl, bar, function (p) {
+      count.textContent = p.percent + "% · " + p.done + " of " + p.total + " checked";
+      Object.keys(p.counts || {}).forEach(function (key) {
+        var tile = panel.querySelector('[data-count="' + key + '"]');
+        if (tile) tile.textContent = p.counts[key];
+      });
+      if (p.state === "done") window.location.reload();
+      return p.state !== "done";
+    }, 500, 1000);
   }
 
   // --- results: select every photo that can be sent for sign-off ---------------------

@@ -5,21 +5,10 @@
   document.querySelectorAll(".blur-progress[data-progress-url]").forEach(function (panel) {
     var bar = panel.querySelector("progress");
     var line = panel.querySelector(".blur-words");
-    var poll = function () {
-      fetch(panel.dataset.progressUrl, { credentials: "same-origin", headers: { "Accept": "application/json", "X-Requested-With": "fetch" } })
-        .then(function (r) { return r.json(); })
-        .then(function (p) {
-          bar.value = p.percent;
-          bar.textContent = p.percent + "%";
-          line.textContent = p.words;
-          if (p.running) {
-            window.setTimeout(poll, 1500);
-          } else {
-            window.location.reload();
-          }
-        })
-        .catch(function () { window.setTimeout(poll, 3000); });
-    };
-    window.setTimeout(poll, 1000);
+    window.consent.poll(panel.dataset.progressUrl, bar, function (p) {
+      line.textContent = p.words;
+      if (!p.running) window.location.reload();
+      return p.running;
+    }, 1000, 1500);
   });
 })();
