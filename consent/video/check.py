@@ -61,7 +61,7 @@ TEXT_EVERY_S = 1.0
 
 #: frames up to this size (1080p) are decoded a frame ahead (:func:`consent.video.frames.ahead`);
 #: larger ones one at a time: a 4K clip decoded ahead raised a batch worker's peak by 396 MB
-#: (the budget is 400), one at a time by 240 MB (tests/test_web_video.py)
+#: (the budget is 400), one at a time by 245 MB (tests/test_web_video.py)
 AHEAD_MAX_PIXELS = 1920 * 1080
 
 #: in a reason's words, times on screen less than this many seconds apart are one stretch
@@ -194,12 +194,11 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     faces are cleared, the re-check may add reasons, never remove one. Names written in the
     picture are not blurred in videos (their reasons stay); PE kit and words are not looked for
     again in the copy (the clip's reasons about them stay, whatever the copy shows)."""
+    from copy import copy as shallow_copy
     from dataclasses import replace as copy_of
 
     from .. import blurring
     from .blur import blurred_suffix, write_blurred_copy
-
-    from copy import copy as shallow_copy
 
     faces = [f.index for f in result.faces if any(f.state(c) != "cleared" for c in result.channels)]
     dst = safe_dir / (safe_name or fit(Path(result.name).stem, "-blurred" + blurred_suffix(clip)))
