@@ -658,3 +658,29 @@ def test_a_frames_faces_are_obscured_in_place_as_a_photos_are_and_nothing_else_c
         assert inside.std() < frame[top:bottom, left:right].std() / 4  # the noise is gone
     assert not changed_video[~mask].any() and not changed_photo[~mask].any()
     assert changed_video[mask].mean() > 0.9 and changed_photo[mask].mean() > 0.9
+
+
+def test_a_clips_safe_copy_is_checked_from_the_clips_analysis_with_its_own_metadata(db, tmp_path, monkeypatch):
+    """The safe copy is the same frames remuxed: checking it (the check page's blurred copy is
+    made from it) takes the clip's analysis from the cache, not a second look at every frame;
+    its metadata is its own (none)."""
+    from consent.vision import faces
+
+    with Register(db) as reg:
+        reg.record_consent("P002", "website", "refused")
+    biden = picture(fixture_dir("people", "train", "biden") / "biden.jpg")
+    clip = make_clip(tmp_path / "assembly.mp4", [(blank(), 1.0), (biden, 1.0)], audio=True, metadata=PHONE_TAGS)
+    caching = Checker(db, use_cache=True, kit_check=False, text_check=False)
+    first = check_video(caching, clip, "website", safe_dir=tmp_path / "safe")
+    assert first.error is None and not first.cached and "gps" in first.metadata_found
+
+    looked = []
+    real = faces.detect
+    monkeypatch.setattr(faces, "detect", lambda *a, **k: looked.append(1) or real(*a, **k))
+    again = check_video(caching, first.safe_copy, "website")
+
+    assert again.error is None and again.cached and not looked
+    assert again.metadata_found == [] and again.verdicts["website"].verdict == "block"
+    assert [(f.match, f.person_id, f.times) for f in again.faces] == [(f.match, f.person_id, f.times) for f in first.faces]
+    assert "location_metadata" in [r.code for r in first.reasons]
+    assert [r.code for r in again.reasons] == [r.code for r in first.reasons if r.code != "location_metadata"]

@@ -141,6 +141,9 @@ def check_video(
         t0 = time.perf_counter()
         clip = probe(path, checker.settings)
         analysis, tracks, info, cached = analysed(checker, clip, only)
+        cacheable = not (analysis.text is not None and analysis.text.error) and not (
+            "kit_frames" in info and KitFrames(frames=info["kit_frames"]).error)
+        cached_form = _cached_form(analysis, tracks, info) if cacheable else None
         analysis.timings["probe"] = time.perf_counter() - t0 - sum(analysis.timings.values())
         frames = info.pop("kit_frames", None)
         kit = kit_judgement(frames if checker.kit_check else None, folder, name, caption, alt_text, checker.settings)
@@ -173,6 +176,8 @@ def check_video(
                 Path(safe_dir).mkdir(parents=True, exist_ok=True)
                 dst = Path(safe_dir) / (safe_name or fit(Path(name).stem, safe_suffix(clip)))
                 result.safe_copy = str(make_safe_copy(clip, dst, drop_sound=drop_sound))
+                if cached_form is not None:
+                    remember_for_copy(checker, Path(result.safe_copy), cached_form, only)
                 result.timings["safe_copy"] = time.perf_counter() - t
     except ConsentError as exc:
         result = result if result is not None else PhotoCheck(path=str(path), name=name)
@@ -345,9 +350,31 @@ def analysed(checker, clip: Clip, only=None):
     analysis.timings["hash"] = hash_s
     kit_failed = "kit_frames" in info and KitFrames(frames=info["kit_frames"]).error
     if cache is not None and not (analysis.text is not None and analysis.text.error) and not kit_failed:
-        kept = [[{k: getattr(s, k) for k in SIGHTING_FIELDS} for s in track.sightings] for track in tracks]
-        cache.put(key, sha, view.gallery_fingerprint, {"analysis": analysis.to_json(), "tracks": kept, "info": info})
+        cache.put(key, sha, view.gallery_fingerprint, _cached_form(analysis, tracks, info))
     return analysis, tracks, info, False
+
+
+def _cached_form(analysis, tracks: list[Track], info: dict) -> dict:
+    kept = [[{k: getattr(s, k) for k in SIGHTING_FIELDS} for s in track.sightings] for track in tracks]
+    return {"analysis": analysis.to_json(), "tracks": kept, "info": dict(info)}
+
+
+def remember_for_copy(checker, copy: Path, cached_form: dict, only=None) -> None:
+    """Keep the clip's analysis for its safe copy's bytes too: the copy is a remux, the same
+    frames decoded (:mod:`consent.video.copy`), so checking the copy later (a blurred copy asked
+    for on the check page is made from it) needs no second look at its frames. Its metadata
+    is the copy's own (none, read from its header)."""
+    from ..cache import fingerprint
+    from ..images import file_hash
+
+    cache = checker.cache()
+    if cache is None:
+        return
+    view = checker.view()
+    sha = file_hash(copy)
+    data = dict(cached_form["analysis"], sha256=sha, metadata_found=metadata_found(probe(copy, checker.settings)))
+    cache.put(fingerprint(["video", checker.analysis_key(sha, view, only)]), sha, view.gallery_fingerprint,
+              {**cached_form, "analysis": data})
 
 
 #: what the cache keeps of each sighting (not its encoding: matching is done by then)
