@@ -168,12 +168,26 @@ def test_a_clip_a_senior_signed_off_after_watching_joins_the_zip_of_safe_copies(
     assert b"+51.5072" not in data and b"loci" not in data
 
 
-def test_a_blurred_clip_of_a_batch_still_needs_listening_to(app, relay):
+def test_a_blurred_clip_of_a_batch_still_needs_listening_to(app, relay, monkeypatch):
     """Asked for, a batch blurs the faces in a clip as in photos; the blurred copy is judged by
-    rule when shown, and blurring cures neither the sound nor the kit."""
+    rule when shown, and blurring cures neither the sound nor the kit. The clip's frames are
+    looked at twice: the clip, then the copy's faces (its stored check reads that back, with
+    the clip's own kit frames; it once looked at the whole copy a third time)."""
+    from consent.video import check as video_check
+
+    real, analyses = video_check.analyse, []
+
+    def analyse(checker, clip, *args, **kwargs):  # the real analysis, each call written down
+        analyses.append((clip.path.name, checker.text_check, checker.kit_check))
+        return real(checker, clip, *args, **kwargs)
+
+    monkeypatch.setattr(video_check, "analyse", analyse)
     client = client_as(app, "comms")
     job_id = job_id_of(send_folder(client, {"sports/relay.mp4": relay}, blur="1"))
     (row,) = rows_of(app, job_id).values()
+    assert len(analyses) == 2 and analyses[1][1:] == (False, False), analyses
+    stored = json.loads(row["stored"])
+    assert stored["blurred"]["video"].get("kit_frames") == stored["check"]["video"].get("kit_frames")
     row = checked_photos.get(_db(app), row["id"])
     assert row["state"] == "done" and row["blurred_path"], row["summary"]
     with av.open(row["blurred_path"]) as copy:

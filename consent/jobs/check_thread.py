@@ -167,7 +167,7 @@ def _stored_video(checker, path, result, blurred: bool, groups=None, **words):
     ``blurred`` check it is the blurred copy's, judged by rule."""
     from consent.errors import ConsentError
     from consent.rejudge import BlurredFrom, StoredCheck, reason_codes, video_record
-    from consent.video.check import analysed
+    from consent.video.check import analysed, faces_only
     from consent.video.frames import probe
 
     if result.error:
@@ -185,13 +185,16 @@ def _stored_video(checker, path, result, blurred: bool, groups=None, **words):
         return stored
     if not result.safe_copy or not result.blurred:
         return None
-    try:
-        copy, copy_tracks, copy_info, _ = analysed(checker, probe(result.safe_copy, checker.settings), only)
+    try:  # the copy's faces, as its re-check cached them (faces only: consent.video.check.faces_only)
+        copy, copy_tracks, copy_info, _ = analysed(faces_only(checker), probe(result.safe_copy, checker.settings), only)
     except ConsentError:  # the blurred copy cannot be read back: no blurred copy is offered
         return None
     original = video_record(tracks, info, result)
     record = video_record(copy_tracks, copy_info, result)
     record.update(original_face_times=original["face_times"], original_text_times=original["text_times"])
+    record.pop("kit_frames", None)  # the clip's kit is the copy's: blurring faces cures none of it
+    if "kit_frames" in original:
+        record["kit_frames"] = original["kit_frames"]
     stored = StoredCheck(copy, list(result.channels), result.name,
                          blurred_from=BlurredFrom(analysis, list(result.blurred["faces"]), []), video=record, **words)
     judged = stored.judge(checker.view(), checker.settings)

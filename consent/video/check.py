@@ -199,7 +199,6 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     faces are cleared, the re-check may add reasons, never remove one. Names written in the
     picture are not blurred in videos (their reasons stay); PE kit and words are not looked for
     again in the copy (the clip's reasons about them stay, whatever the copy shows)."""
-    from copy import copy as shallow_copy
     from dataclasses import replace as copy_of
 
     from .. import blurring
@@ -209,11 +208,7 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     dst = safe_dir / (safe_name or fit(Path(result.name).stem, "-blurred" + blurred_suffix(clip)))
     copy = write_blurred_copy(clip, [tracks[i] for i in faces], dst, checker.settings, drop_sound=drop_sound)
     result.safe_copy = str(copy)
-    # the copy's faces checked again; its words and kit are not read again: blurring faces
-    # adds no words and no kit, and the clip's own reasons about them stay (below)
-    faces_only = shallow_copy(checker)
-    faces_only.text_check = faces_only.kit_check = False
-    again = check_video(faces_only, copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
+    again = check_video(faces_only(checker), copy, result.channels, caption, alt_text=alt_text, display_name=result.name,
                         folder=folder, drop_sound=drop_sound, groups=groups)
     if again.error:
         raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
@@ -228,6 +223,17 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
                         f"what blurring does not change still counts: {by_rule.summary()}")
     result.blurred_recheck = again.to_json(names=False, detail=True)
     result.blurred = blurring.to_json(by_rule, faces, [])
+
+
+def faces_only(checker):
+    """``checker`` looking for faces only, for a clip's blurred copy: its words and kit are not
+    read again (blurring faces adds neither), the clip's own reasons about them stay
+    (:func:`publish_blurred`; the stored blurred check keeps the clip's kit frames)."""
+    from copy import copy as shallow_copy
+
+    looking = shallow_copy(checker)
+    looking.text_check = looking.kit_check = False
+    return looking
 
 
 def kit_judgement(frames, folder: str, name: str, caption: str, alt_text: str, settings):
