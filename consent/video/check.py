@@ -199,7 +199,6 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
     faces are cleared, the re-check may add reasons, never remove one. Names written in the
     picture are not blurred in videos (their reasons stay); PE kit and words are not looked for
     again in the copy (the clip's reasons about them stay, whatever the copy shows)."""
-    from dataclasses import replace as copy_of
 
     from .. import blurring
     from .blur import blurred_suffix, write_blurred_copy
@@ -212,17 +211,31 @@ def publish_blurred(checker, clip: Clip, result: PhotoCheck, tracks: list[Track]
                         folder=folder, drop_sound=drop_sound, groups=groups)
     if again.error:
         raise ConsentError(f"{result.name}: the blurred copy could not be re-checked ({again.error})")
+    by_rule = blurred_by_rule(result, again, faces)
+    result.notes.append(f"{len(faces)} face(s) blurred on every frame; the blurred copy was checked again, and "
+                        f"what blurring does not change still counts: {by_rule.summary()}")
+    result.blurred_recheck = again.to_json(names=False, detail=True)
+    result.blurred = blurring.to_json(by_rule, faces, [])
+
+
+def blurred_by_rule(result: PhotoCheck, again: PhotoCheck, faces: list[int]) -> PhotoCheck:
+    """What a clip's blurred copy may be published for, by the photos' rule
+    (:func:`consent.blurring.blurred_check`: the reasons about the blurred ``faces`` cured, the
+    re-check ``again`` adding reasons, never removing one), with the clip's own video-only
+    reasons kept whatever the copy's check says (blurring cures neither the sound nor what the
+    tool did not look at). ``again`` empty (no reasons): what a copy could clear at best,
+    before it is made."""
+    from dataclasses import replace as copy_of
+
+    from .. import blurring
+
     ruled = [r for r in result.reasons if r.code not in VIDEO_CODES]
     video = [r for r in result.reasons if r.code in VIDEO_CODES]
     by_rule = blurring.blurred_check(copy_of(result, reasons=ruled),
                                      copy_of(again, reasons=[r for r in again.reasons if r.code not in VIDEO_CODES]),
                                      faces, [])
     reasons = by_rule.reasons + video
-    by_rule = copy_of(by_rule, reasons=reasons, verdicts=channel_verdicts(reasons, result.channels))
-    result.notes.append(f"{len(faces)} face(s) blurred on every frame; the blurred copy was checked again, and "
-                        f"what blurring does not change still counts: {by_rule.summary()}")
-    result.blurred_recheck = again.to_json(names=False, detail=True)
-    result.blurred = blurring.to_json(by_rule, faces, [])
+    return copy_of(by_rule, reasons=reasons, verdicts=channel_verdicts(reasons, result.channels))
 
 
 def faces_only(checker):

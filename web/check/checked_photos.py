@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import sqlite_utils
@@ -32,7 +31,6 @@ from consent.errors import ConsentError, ImageTooLarge, VideoTooLarge
 from consent.rejudge import Change, StoredCheck, covered, uncovered, what_changed
 from consent.jobs import check_thread, clip_blur
 from consent.results import VERDICT_WORDS, PhotoCheck, channel_label
-from consent.results import channel_verdicts as consent_channel_verdicts
 from consent.rules.caption import NAME_CODES
 from consent.video import is_video
 from consent.video.frames import probe
@@ -201,7 +199,7 @@ def blur_would_clear(row: dict) -> list[str]:
     too), before it is made; [] when a blurred copy would clear nothing (nothing to blur,
     someone never to be published, a pupil named beside the clip, the sound to listen to)."""
     from consent import blurring
-    from consent.video.check import VIDEO_CODES
+    from consent.video.check import blurred_by_rule
 
     data = row.get("data") or {}
     if row.get("state") != "done" or data.get("video") is None or never_publish_pictured(row):
@@ -210,10 +208,7 @@ def blur_would_clear(row: dict) -> list[str]:
     if not something_to_blur(result):
         return []
     faces, _ = blurring.to_blur(result)  # names written in the picture are not blurred in clips
-    ruled = [r for r in result.reasons if r.code not in VIDEO_CODES]
-    kept = blurring.blurred_check(replace(result, reasons=ruled), PhotoCheck(path="", name=result.name),
-                                  faces, []).reasons + [r for r in result.reasons if r.code in VIDEO_CODES]
-    hoped = consent_channel_verdicts(kept, list(result.channels))
+    hoped = blurred_by_rule(result, PhotoCheck(path="", name=result.name), faces).verdicts
     return [c for c, v in hoped.items() if v.verdict == "ok" and c in result.verdicts
             and result.verdicts[c].verdict != "ok"]
 
